@@ -1,0 +1,71 @@
+// cache/records.h: the records the digest store keeps, shared with the importers (packaging/),
+// which build them, and the enforcer (policy/), which reads them. Plain values; see
+// docs/store-format.md for how they are encoded.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/digest.h"
+
+namespace dfs {
+
+enum class SourceKind : uint8_t { kRpm = 1, kTlv = 2, kManifest = 3, kLocal = 4 };
+enum class SourceState : uint8_t { kActive = 1, kSuperseded = 2, kRemoved = 3 };
+
+const char* SourceKindName(SourceKind k);    // "rpm", "tlv", "manifest", "local"
+const char* SourceStateName(SourceState s);  // "active", "superseded", "removed"
+
+// Flags on a source.
+enum SourceFlags : uint32_t {
+  kSourceUnsigned = 1u << 0,  // imported with --allow-unsigned (recorded, never silent)
+  kSourceWeakAlgo = 1u << 1,  // file digests use MD5/SHA-1, imported with an explicit override
+};
+
+// Flags on one file of a source.
+enum FileFlags : uint32_t {
+  kFileMutable = 1u << 0,  // may change after install (RPM %config); policy treats it as mutable
+  kFileConfig = 1u << 1,   // RPM %config
+  kFileDoc = 1u << 2,      // RPM %doc
+};
+
+// One signed input: an RPM header, a TLV list, a manifest, or the local trust of mutable files.
+struct SourceInfo {
+  uint64_t id = 0;            // assigned by the store on import; 0 before
+  SourceKind kind = SourceKind::kRpm;
+  std::string name;           // RPM: NEVRA ("hello-2.0-1.x86_64"); list/manifest: its name
+  std::string package;        // RPM: name ("hello"); rollback groups sources by (package, arch)
+  std::string arch;           // RPM: arch; else empty
+  std::string version;        // RPM: "[E:]V-R" for ordering; else empty
+  std::string signer;         // key id of the signer (hex), empty if unsigned
+  Digest blob_digest;         // digest of the signed blob; what measuring the source records
+  int64_t import_time = 0;    // seconds since the epoch
+  SourceState state = SourceState::kActive;
+  uint32_t flags = 0;         // SourceFlags
+  std::string origin;         // the file it was imported from, for messages
+};
+
+// One regular file a source vouches for.
+struct FileEntry {
+  Digest digest;
+  std::string path;  // absolute within the rootfs ("/usr/bin/hello")
+  uint32_t mode = 0; // st_mode as shipped
+  uint32_t flags = 0;  // FileFlags
+};
+
+// What an importer hands to the store: one source and its files.
+struct ImportItem {
+  SourceInfo source;
+  std::vector<FileEntry> files;
+};
+
+// Where a digest came from: one record per (source, path).
+struct Provenance {
+  uint64_t source_id = 0;
+  std::string path;
+  uint32_t mode = 0;
+  uint32_t flags = 0;
+};
+
+}  // namespace dfs

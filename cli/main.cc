@@ -1,0 +1,32 @@
+// digestctl: builds and inspects the digest store, checks policies and logs. See docs/cli.md.
+#include <cstdio>
+
+#include "cli/cli.h"
+
+namespace dfs::cli {
+int Fail(const Status& s) {
+  std::fprintf(stderr, "digestctl: %s\n", s.ToString().c_str());
+  return ExitCodeFor(s);
+}
+}  // namespace dfs::cli
+
+int main(int argc, char** argv) {
+  dfs::cli::Context ctx;
+  CLI::App app{"digestctl: manage a digestfs digest store, policies and measurement logs"};
+  app.set_version_flag("--version", std::string("digestctl ") + DIGESTFS_VERSION);
+  app.require_subcommand(1);
+  app.add_option("--store", ctx.store_dir, "store directory")->envname("DIGESTFS_STORE");
+  app.add_flag("--json", ctx.json, "machine-readable output");
+  dfs::cli::RegisterStoreCommands(app, ctx);
+  dfs::cli::RegisterImportCommands(app, ctx);
+  dfs::cli::RegisterPolicyCommands(app, ctx);
+  dfs::cli::RegisterLogCommands(app, ctx);
+  dfs::cli::RegisterStatusCommands(app, ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : dfs::kExitUsage;
+  }
+  return ctx.exit_code;
+}

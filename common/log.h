@@ -1,0 +1,20 @@
+// common/log.h: logging setup. Components log through spdlog's default logger with structured
+// "key=value" fields (inode=, path=, digest=, verdict=, rule=). Never log file content.
+#pragma once
+
+#include <string_view>
+
+#include "common/status.h"
+
+namespace dfs {
+
+enum class LogSink { kStderr, kSyslog };
+
+// Installs the default logger. level: trace|debug|info|warn|error|critical|off.
+Status InitLogging(LogSink sink, std::string_view level, std::string_view ident = "digestfs");
+
+// Quotes a path for a log line: printable ASCII as is, anything else (newline, non-UTF-8, quotes,
+// backslash) as \xNN, so a hostile file name cannot forge log lines.
+std::string LogQuote(std::string_view s);
+
+}  // namespace dfs

@@ -1,0 +1,59 @@
+// crypto/hash.h: streaming digests with OpenSSL's EVP API. The only place that hashes.
+//
+// Thread safety: a Hasher is used by one thread at a time; distinct Hashers are independent.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "common/digest.h"
+#include "common/status.h"
+
+namespace dfs {
+
+class Hasher {
+ public:
+  // Fails with kUnsupported if OpenSSL lacks the algorithm.
+  static Result<Hasher> Create(HashAlgo algo);
+  Hasher(Hasher&&) noexcept;
+  Hasher& operator=(Hasher&&) noexcept;
+  ~Hasher();
+
+  void Update(const void* data, size_t len);
+  void Update(std::span<const uint8_t> s) { Update(s.data(), s.size()); }
+  // Finishes and returns the digest; the Hasher is reset and may be reused.
+  Digest Finish();
+  HashAlgo algo() const { return algo_; }
+
+ private:
+  struct Ctx;
+  Hasher(HashAlgo algo, std::unique_ptr<Ctx> ctx);
+  HashAlgo algo_;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+// One-shot digest of a buffer.
+Result<Digest> HashBytes(HashAlgo algo, const void* data, size_t len);
+inline Result<Digest> HashBytes(HashAlgo algo, std::string_view s) {
+  return HashBytes(algo, s.data(), s.size());
+}
+
+// Observer for HashFd: sees each block as it is hashed (used to record per-block digests).
+struct HashFdOptions {
+  size_t chunk = 1 << 20;          // read size; large reads keep hashing near memory speed
+  size_t block_size = 0;           // if non-zero, on_block is called once per block of this size
+  // Called with (block index, block bytes); may be empty.
+  void (*on_block)(void* arg, uint64_t index, const uint8_t* data, size_t len) = nullptr;
+  void* arg = nullptr;
+};
+
+// Hashes an open regular file from offset 0 to EOF with pread (the fd's offset is untouched).
+// Returns the digest and, in *size_out if given, the number of bytes hashed.
+// Errors: kIo with errno for a failing read.
+Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out = nullptr,
+                      const HashFdOptions& opts = {});
+
+}  // namespace dfs

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what digestfs needs to build, test, benchmark and demo, from Debian 12 packages.
+# Idempotent; run as root.
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config git
+  libfuse3-dev fuse3 liblmdb-dev lmdb-utils librpm-dev rpm rpm2cpio libssl-dev openssl
+  libtss2-dev tpm2-tools swtpm swtpm-tools
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  runc busybox-static fio ima-evm-utils gnupg attr acl util-linux procps psmisc python3 aide
+  fapolicyd
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # fapolicyd is only a benchmark baseline: its service must not start and police this machine.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  rm -f /usr/sbin/policy-rc.d
+fi
+[ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true
