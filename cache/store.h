@@ -1,0 +1,106 @@
+// cache/store.h: the digest store, an LMDB environment in a directory (docs/store-format.md).
+//
+// Contract:
+// - One Store object per process per directory (LMDB's rule: one environment per process). It is
+//   thread-safe: any number of threads may call the read methods at once; write methods serialize
+//   on LMDB's single writer lock, which also serializes writers in other processes.
+// - Every write method is one LMDB write transaction: after a crash (kill -9 at any point) the store
+//   is exactly as before the call or exactly as after it. Readers never see half of a write.
+// - Generation() changes on every committed write, and is cheap (no transaction): mounted daemons
+//   compare it with the generation a cached verdict was made under.
+// - Returned values are copies; nothing points into LMDB memory after a call returns.
+//
+// Errors (Status codes): kNotFound (no such digest/source; a missing store without create),
+// kVersion (a store of an unknown or newer schema), kCorrupt (a damaged data file or record),
+// kFull (map full and cannot grow, or disk full), kIo (an OS call failed), kInvalidArgument.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cache/records.h"
+#include "common/digest.h"
+#include "common/status.h"
+
+namespace dfs {
+
+struct StoreOptions {
+  bool create = false;      // create the directory and an empty store if missing
+  bool read_only = false;   // open without write access (daemon use)
+};
+
+// The answer to a digest lookup.
+struct LookupResult {
+  bool denied = false;                  // on the deny list: refuse, whatever else vouches
+  std::vector<Provenance> provenance;   // records from *active* sources only
+  bool known() const { return !provenance.empty(); }
+};
+
+struct StoreStats {
+  uint64_t generation = 0;
+  uint64_t digests = 0;            // distinct digests
+  uint64_t provenance_records = 0;
+  uint64_t deny_entries = 0;
+  uint64_t bytes_on_disk = 0;      // size of the data file
+  std::vector<std::pair<std::string, uint64_t>> digests_per_algo;   // ("sha256", n)
+  std::vector<std::pair<std::string, uint64_t>> sources_per_kind;   // ("rpm", n), active only
+};
+
+// What to do with older versions of the same package when importing.
+struct ImportOptions {
+  bool keep_old = false;  // true: do not supersede older (package, arch) versions
+};
+
+struct ImportSummary {
+  uint64_t source_id = 0;
+  uint64_t files = 0;
+  uint64_t new_digests = 0;
+  std::vector<uint64_t> superseded;  // ids of sources this import superseded
+  bool unchanged = false;            // an identical source (same blob digest) was already active
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const std::string& dir, const StoreOptions& opts);
+  virtual ~Store() = default;
+
+  // Cheap; see the contract above.
+  virtual uint64_t Generation() const = 0;
+
+  // Looks a digest up. Records of superseded or removed sources are not returned.
+  virtual Result<LookupResult> Lookup(const Digest& d) const = 0;
+
+  // Adds one source and its files in one transaction. A source with the same kind and blob digest
+  // already active is left alone (summary.unchanged). For kRpm, an active source with the same
+  // (package, arch) and a different version is superseded unless opts.keep_old.
+  virtual Result<ImportSummary> Import(const ImportItem& item, const ImportOptions& opts) = 0;
+  // Several sources in one transaction (import rpmdb: the store matches the list exactly if
+  // remove_others is true: active sources of `kind` not in `items` are marked removed).
+  virtual Result<std::vector<ImportSummary>> ImportAll(const std::vector<ImportItem>& items,
+                                                       const ImportOptions& opts,
+                                                       bool remove_others, SourceKind kind) = 0;
+
+  // Marks a source removed (by id, or by name: the active source with that name).
+  virtual Status RemoveSource(uint64_t id) = 0;
+  virtual Result<SourceInfo> FindSource(const std::string& id_or_name) const = 0;
+  virtual Result<SourceInfo> GetSource(uint64_t id) const = 0;
+  // All sources (every state), ordered by id.
+  virtual Result<std::vector<SourceInfo>> ListSources() const = 0;
+  // The files of one source, ordered by path.
+  virtual Result<std::vector<FileEntry>> SourceFiles(uint64_t id) const = 0;
+
+  // Trusts one local file (the mutable-file re-trust path): digest at path, kind kLocal.
+  // Replaces any earlier local record for the same path.
+  virtual Status TrustLocal(const std::string& path, const Digest& d, uint32_t mode) = 0;
+
+  virtual Status DenyAdd(const Digest& d, const std::string& reason) = 0;
+  virtual Status DenyRemove(const Digest& d) = 0;
+  virtual Result<std::vector<std::pair<Digest, std::string>>> DenyList() const = 0;
+
+  virtual Result<StoreStats> Stats() const = 0;
+};
+
+}  // namespace dfs

@@ -1,0 +1,70 @@
+// policy/gate.h: the contract between the FUSE layer (fs/) and enforcement (policy/).
+//
+// fs/ calls a Gate at the points where integrity is decided or lost; the Gate never replies to the
+// kernel. With mode=off, fs/ runs with no Gate at all (a plain passthrough).
+//
+// Thread safety: every method may be called from any FUSE worker thread at once.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/fd.h"
+#include "common/status.h"
+
+namespace dfs {
+
+enum class AccessOp : uint8_t { kRead = 1, kExec = 2, kWrite = 3 };
+
+struct OpenRequest {
+  int fd = -1;               // the lower file as opened for the caller; not owned; readable
+                             // unless op == kWrite with O_WRONLY
+  struct stat st {};         // fstat(fd) right after the open
+  std::string path;          // path from the mount root ("/usr/bin/hello"), as the caller named it
+  AccessOp op = AccessOp::kRead;  // kExec if the flags carry __FMODE_EXEC; kWrite if O_WRONLY/O_RDWR
+  int flags = 0;             // the open flags as the kernel sent them
+  uint32_t uid = 0, gid = 0, pid = 0;  // the calling process
+  // Opens the same inode read-only (for hashing when fd is write-only); may be empty.
+  std::function<Result<Fd>()> reopen_readonly;
+};
+
+// What an allowed open carries until release. fs/ keeps it with the file handle.
+struct OpenTicket {
+  // Non-null with verify=blocks: every read served must be checked with CheckRead.
+  std::shared_ptr<const void> blocks;
+};
+
+class Gate {
+ public:
+  virtual ~Gate() = default;
+
+  // Decides an open before any byte is served. OK: serve (ticket filled). kPermissionDenied: the
+  // caller gets EACCES. Any other error: EIO in enforce mode (the Gate has already applied
+  // permissive mode, so a non-OK status is always meant as a refusal).
+  virtual Status CheckOpen(const OpenRequest& req, OpenTicket* ticket) = 0;
+
+  // verify=blocks: checks bytes read from the lower file at `offset` before they are served.
+  // kCorrupt on a mismatch (fs/ answers EIO).
+  virtual Status CheckRead(const OpenTicket& ticket, uint64_t offset,
+                           std::span<const uint8_t> data) = 0;
+
+  // G2: the file (dev, ino) changed through the mount (write, truncate, fallocate,
+  // copy_file_range, rename over, link, unlink, setattr size). Drops its verdict at once.
+  virtual void Changed(uint64_t dev, uint64_t ino) = 0;
+
+  // The last writer of a file opened for write through the mount has closed it. `path` is its
+  // path from the mount root; `reopen_readonly` opens it for hashing.
+  virtual void WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
+                            const std::function<Result<Fd>()>& reopen_readonly) = 0;
+
+  // Whether reads must go through CheckRead (fs/ then serves reads from a buffer, not splice).
+  virtual bool verify_blocks() const = 0;
+};
+
+}  // namespace dfs
