@@ -1,0 +1,36 @@
+# tests/lib/common.sh: sourced by integration tests. Usage at the top of a test:
+#   . "$(dirname "$0")/../lib/common.sh" "$@"
+# Gives: $BUILD (build dir), $SRC (source dir), $DIGESTFS, $DIGESTCTL, $CORPUS, $T (a private temp
+# dir removed at exit), and helpers below. A test exits 0 on pass, 1 on failure, 77 when skipped.
+set -euo pipefail
+BUILD=$(cd "${1:?usage: test.sh BUILD_DIR}" && pwd)
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DIGESTFS=$BUILD/fs/digestfs
+DIGESTCTL=$BUILD/cli/digestctl
+CORPUS=$SRC/../shared/corpus/rpm-upstream
+T=$(mktemp -d /tmp/dfs-test.XXXXXX)
+_cleanups=()
+on_exit() { local i; for ((i=${#_cleanups[@]}-1; i>=0; i--)); do eval "${_cleanups[i]}" || true; done; rm -rf "$T"; }
+trap on_exit EXIT
+# Runs CMD (a string) at exit, last registered first.
+at_exit() { _cleanups+=("$1"); }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIPPED: $*" >&2; exit 77; }
+pass() { echo "ok: $*"; }
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+need_fuse() { [ -e /dev/fuse ] || skip "no /dev/fuse"; }
+need_cmd() { local c; for c in "$@"; do command -v "$c" >/dev/null || skip "missing command $c"; done; }
+# Asserts that two strings are equal.
+assert_eq() { [ "$1" == "$2" ] || fail "${3:-values differ}: expected '$2', got '$1'"; }
+# Waits until DIR is a mount point (10 s).
+wait_mounted() { local i; for i in $(seq 100); do mountpoint -q "$1" && return 0; sleep 0.1; done; fail "$1 did not mount"; }
+# Unmounts a FUSE mount and waits for the daemon to go.
+unmount() { mountpoint -q "$1" && { fusermount3 -u "$1" 2>/dev/null || umount -l "$1"; }; return 0; }
+# Mounts SOURCE on MNT with digestfs options; unmounted at exit.
+dfs_mount() {
+  local src=$1 mnt=$2; shift 2
+  mkdir -p "$mnt"
+  "$DIGESTFS" "$src" "$mnt" "$@" || fail "digestfs $src $mnt $* failed"
+  wait_mounted "$mnt"
+  at_exit "unmount '$mnt'"
+}
