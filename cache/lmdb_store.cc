@@ -329,7 +329,7 @@ class LmdbStore final : public Store {
     bool found;
     DFS_RETURN_IF_ERROR(Get(rt.get(), e_->deny, key, &v, &found));
     res.denied = found;
-    DFS_RETURN_IF_ERROR(Get(rt.get(), e_->digests, key, &v, &found));
+    DFS_RETURN_IF_ERROR(Get(rt.get(), e_->digests, DigestIndexKey(key), &v, &found));
     if (!found) return res;
     std::vector<FileRef> refs;
     DFS_RETURN_IF_ERROR(DecodeRefs(v, &refs));
@@ -343,10 +343,8 @@ class LmdbStore final : public Store {
       }
       FileEntry fe;
       DFS_RETURN_IF_ERROR(DecodeChunkEntry(v, r.index % kChunkEntries, &fe));
-      if (fe.digest != d) {
-        return Status(Code::kCorrupt, "digest " + d.ToString() + " refers to a file of source " +
-                                          std::to_string(r.source_id) + " with another digest");
-      }
+      // The index key is a prefix: confirm the whole digest.
+      if (fe.digest != d) continue;
       res.provenance.push_back(Provenance{r.source_id, std::move(fe.path), fe.mode, fe.flags});
     }
     return res;
@@ -647,7 +645,7 @@ class LmdbStore final : public Store {
     keyed.reserve(files.size());
     for (uint32_t i = 0; i < files.size(); ++i) {
       DFS_ASSIGN_OR_RETURN(std::string k, DigestKey(files[i].digest));
-      keyed.emplace_back(std::move(k), i);
+      keyed.emplace_back(DigestIndexKey(k), i);
     }
     std::sort(keyed.begin(), keyed.end());  // locality: neighbouring keys share pages
     std::vector<FileRef> refs;
@@ -677,7 +675,7 @@ class LmdbStore final : public Store {
     keys.reserve(files.size());
     for (const auto& f : files) {
       DFS_ASSIGN_OR_RETURN(std::string k, DigestKey(f.digest));
-      keys.push_back(std::move(k));
+      keys.push_back(DigestIndexKey(k));
     }
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
@@ -1028,7 +1026,7 @@ Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions&
   mdb_env_set_maxreaders(e->env, kMaxReaders);
   uint64_t want = opts.initial_map_size ? opts.initial_map_size : kDefaultMapSize;
   mdb_env_set_mapsize(e->env, want);
-  unsigned flags = MDB_NOTLS | MDB_NORDAHEAD | (opts.read_only ? MDB_RDONLY : 0);
+  unsigned flags = MDB_NOTLS | (opts.read_only ? MDB_RDONLY : 0);
   rc = mdb_env_open(e->env, dir.c_str(), flags, 0644);
   if (rc) {
     Status s = LmdbError(rc, "opening store " + dir);

@@ -44,7 +44,7 @@ uint32_t GetU32BE(const uint8_t* p) {
   return v;
 }
 
-bool Reader::Varint(uint64_t* v) {
+bool Reader::VarintSlow(uint64_t* v) {
   uint64_t r = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (p_ == end_) return false;
@@ -57,11 +57,6 @@ bool Reader::Varint(uint64_t* v) {
     }
   }
   return false;
-}
-bool Reader::U8(uint8_t* v) {
-  if (p_ == end_) return false;
-  *v = *p_++;
-  return true;
 }
 bool Reader::U32LE(uint32_t* v) {
   if (remaining() < 4) return false;
@@ -77,12 +72,6 @@ bool Reader::U64LE(uint64_t* v) {
   for (int i = 7; i >= 0; --i) r = r << 8 | p_[i];
   p_ += 8;
   *v = r;
-  return true;
-}
-bool Reader::Bytes(size_t n, const uint8_t** out) {
-  if (remaining() < n) return false;
-  *out = p_;
-  p_ += n;
   return true;
 }
 bool Reader::String(std::string* out) {
@@ -127,6 +116,10 @@ Result<Digest> DecodeDigestKey(std::string_view key) {
   d.algo = a;
   d.bytes.assign(key.begin() + 1, key.end());
   return d;
+}
+
+std::string DigestIndexKey(std::string_view digest_key) {
+  return std::string(digest_key.substr(0, 1 + kIndexPrefix));
 }
 
 std::string SourceKey(uint64_t id) {
@@ -278,7 +271,7 @@ std::string EncodeChunk(const FileEntry* files, size_t n) {
     }
     body.push_back(static_cast<char>(HashAlgoToKernelId(f.digest.algo)));
     body.append(reinterpret_cast<const char*>(f.digest.bytes.data()), f.digest.bytes.size());
-    PutVarint(&body, f.mode);
+    PutVarint(&body, f.mode ^ kModeBase);
     PutVarint(&body, f.flags);
     PutVarint(&body, shared);
     PutVarint(&body, f.path.size() - shared);
@@ -296,30 +289,31 @@ std::string EncodeChunk(const FileEntry* files, size_t n) {
 namespace {
 struct ChunkHeader {
   uint64_t count = 0;
-  std::vector<uint32_t> restarts;
+  uint64_t restarts = 0;
+  const uint8_t* table = nullptr;  // restart offsets, u32 LE each
   const uint8_t* body = nullptr;
   size_t body_len = 0;
+  uint32_t Restart(uint64_t k) const {
+    const uint8_t* p = table + 4 * k;
+    return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+           static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+  }
 };
 
 Status ParseChunkHeader(std::string_view v, ChunkHeader* h) {
   Reader r(v);
-  uint64_t nr;
-  if (!r.Varint(&h->count) || h->count > kChunkEntries || !r.Varint(&nr) ||
-      nr != (h->count + kRestartInterval - 1) / kRestartInterval) {
+  if (!r.Varint(&h->count) || h->count > kChunkEntries || !r.Varint(&h->restarts) ||
+      h->restarts != (h->count + kRestartInterval - 1) / kRestartInterval ||
+      !r.Bytes(4 * h->restarts, &h->table)) {
     return Corrupt("file chunk header");
-  }
-  h->restarts.resize(nr);
-  for (auto& x : h->restarts) {
-    if (!r.U32LE(&x)) return Corrupt("file chunk restart table");
   }
   h->body = r.pos();
   h->body_len = r.remaining();
-  for (auto x : h->restarts) {
-    if (x >= h->body_len) return Corrupt("file chunk restart offset");
-  }
   return Status::Ok();
 }
 
+// Decodes one entry; the path is rebuilt in *path (prefix-shared with the previous one). With
+// out == nullptr the digest and mode are only skipped.
 bool DecodeEntry(Reader* r, std::string* path, FileEntry* out) {
   uint8_t id;
   const uint8_t* b;
@@ -338,10 +332,12 @@ bool DecodeEntry(Reader* r, std::string* path, FileEntry* out) {
   r->Bytes(len, &s);
   path->resize(shared);
   path->append(reinterpret_cast<const char*>(s), len);
-  out->digest.algo = a;
-  out->digest.bytes.assign(b, b + dl);
-  out->mode = static_cast<uint32_t>(mode);
-  out->flags = static_cast<uint32_t>(flags);
+  if (out) {
+    out->digest.algo = a;
+    out->digest.bytes.assign(b, b + dl);
+    out->mode = static_cast<uint32_t>(mode) ^ kModeBase;
+    out->flags = static_cast<uint32_t>(flags);
+  }
   return true;
 }
 }  // namespace
@@ -355,7 +351,7 @@ Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out) {
   out->reserve(h.count);
   for (uint64_t i = 0; i < h.count; ++i) {
     if (i % kRestartInterval == 0) {
-      if (static_cast<size_t>(r.pos() - h.body) != h.restarts[i / kRestartInterval]) {
+      if (static_cast<size_t>(r.pos() - h.body) != h.Restart(i / kRestartInterval)) {
         return Corrupt("file chunk restart mismatch");
       }
       path.clear();
@@ -373,12 +369,14 @@ Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out) {
   ChunkHeader h;
   DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
   if (i >= h.count) return Corrupt("file index beyond its chunk");
-  uint32_t start = h.restarts[i / kRestartInterval];
+  uint32_t start = h.Restart(i / kRestartInterval);
+  if (start >= h.body_len) return Corrupt("file chunk restart offset");
   Reader r(h.body + start, h.body_len - start);
   std::string path;
-  for (uint32_t j = i - i % kRestartInterval; j <= i; ++j) {
-    if (!DecodeEntry(&r, &path, out)) return Corrupt("file chunk entry");
+  for (uint32_t j = i - i % kRestartInterval; j < i; ++j) {
+    if (!DecodeEntry(&r, &path, nullptr)) return Corrupt("file chunk entry");
   }
+  if (!DecodeEntry(&r, &path, out)) return Corrupt("file chunk entry");
   out->path = std::move(path);
   return Status::Ok();
 }

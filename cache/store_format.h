@@ -35,16 +35,34 @@ uint32_t GetU32BE(const uint8_t* p);
 void PutU64LE(std::string* out, uint64_t v);
 void PutU32LE(std::string* out, uint32_t v);
 
+// The base that file modes are stored relative to (XOR), so the common modes take one byte.
+inline constexpr uint32_t kModeBase = 0100644;
+
 // A bounds-checked reader over a byte range.
 class Reader {
  public:
   Reader(const void* data, size_t len) : p_(static_cast<const uint8_t*>(data)), end_(p_ + len) {}
   explicit Reader(std::string_view s) : Reader(s.data(), s.size()) {}
-  bool Varint(uint64_t* v);
-  bool U8(uint8_t* v);
+  bool Varint(uint64_t* v) {
+    if (p_ != end_ && *p_ < 0x80) {  // the common one-byte case
+      *v = *p_++;
+      return true;
+    }
+    return VarintSlow(v);
+  }
+  bool U8(uint8_t* v) {
+    if (p_ == end_) return false;
+    *v = *p_++;
+    return true;
+  }
   bool U32LE(uint32_t* v);
   bool U64LE(uint64_t* v);
-  bool Bytes(size_t n, const uint8_t** out);
+  bool Bytes(size_t n, const uint8_t** out) {
+    if (remaining() < n) return false;
+    *out = p_;
+    p_ += n;
+    return true;
+  }
   bool String(std::string* out);  // varint length + bytes
   bool Skip(size_t n);
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }
@@ -52,13 +70,19 @@ class Reader {
   const uint8_t* pos() const { return p_; }
 
  private:
+  bool VarintSlow(uint64_t* v);
   const uint8_t* p_;
   const uint8_t* end_;
 };
 
 // --- keys -----------------------------------------------------------------------------------
-// Digest key: the kernel's hash_algo id (1 byte) then the digest bytes.
+// Digest key (deny list, blob index): the kernel's hash_algo id (1 byte) then the digest bytes.
 Result<std::string> DigestKey(const Digest& d);
+// Key of the digests table: the algo byte and the first kIndexPrefix digest bytes. Distinct
+// digests may share it; every hit is confirmed against the full digest kept in the file list, so
+// a shared prefix costs one extra read, never a wrong answer.
+inline constexpr size_t kIndexPrefix = 8;
+std::string DigestIndexKey(std::string_view digest_key);
 Result<Digest> DecodeDigestKey(std::string_view key);
 // Source key and file-chunk key: big-endian so LMDB's byte order is numeric order.
 std::string SourceKey(uint64_t id);
