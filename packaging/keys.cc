@@ -167,6 +167,13 @@ Result<KeyInfo> KeyStore::Add(std::span<const uint8_t> data, const std::string& 
   ::flock(lock.get(), LOCK_EX);
   std::string path = dir_ + "/" + k.file;
   if (::access(path.c_str(), F_OK) == 0) {
+    auto old = ReadFileLimited(path, 4u << 20);
+    auto old_key = old.ok() ? ParseKey(*old) : Result<KeyInfo>(old.status());
+    if (old_key.ok() && old_key->fingerprint != k.fingerprint) {
+      return Status(Code::kExists, "key id collision: key " + k.id + " (fingerprint " +
+                                       k.fingerprint + ") has the same id as the configured key " +
+                                       old_key->fingerprint + "; refused");
+    }
     return Status(Code::kExists, "key " + k.id + " is already configured (" + path + ")");
   }
   DFS_RETURN_IF_ERROR(WriteFileAtomic(path, k.data));
