@@ -143,12 +143,15 @@ Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
 // Builds the import item from a header whose signature was checked.
 Result<ImportItem> BuildItem(Header h, const SigCheck& sig, const std::string& origin,
                              const RpmImportOptions& opts) {
+  if (headerIsSource(h)) {
+    return Status(Code::kUnsupported, "source packages (SRPM) install nothing and are not imported");
+  }
   ImportItem item;
   SourceInfo& s = item.source;
   s.kind = SourceKind::kRpm;
   s.name = HeaderString(h, RPMTAG_NEVRA);
   s.package = HeaderString(h, RPMTAG_NAME);
-  s.arch = headerIsSource(h) ? "src" : HeaderString(h, RPMTAG_ARCH);
+  s.arch = HeaderString(h, RPMTAG_ARCH);
   s.version = HeaderString(h, RPMTAG_EVR);
   s.signer = sig.signer;
   s.blob_digest = sig.blob_digest;

@@ -215,7 +215,7 @@ std::vector<uint8_t> AppendModuleSignature(std::span<const uint8_t> content,
 Result<ImportItem> ReadTlvFile(const std::string& path,
                                const std::vector<std::vector<uint8_t>>& trusted_certs,
                                const std::vector<std::string>& trusted_ids,
-                               const TlvImportOptions& opts) {
+                               const TlvImportOptions& opts, size_t* pathless) {
   auto fail = [&](Status s) { return s.Prepend(path); };
   auto data = ReadFileLimited(path, kTlvMaxListSize + (1u << 20));
   if (!data.ok()) return data.status();
@@ -252,10 +252,15 @@ Result<ImportItem> ReadTlvFile(const std::string& path,
   s.blob_digest = *bd;
   s.import_time = static_cast<int64_t>(time(nullptr));
   s.origin = path;
+  if (pathless) *pathless = 0;
   for (auto& e : list->entries) {
+    if (!e.path || e.path->empty() || (*e.path)[0] != '/') {
+      if (pathless) ++*pathless;
+      continue;
+    }
     FileEntry fe;
     fe.digest = std::move(e.digest);
-    fe.path = e.path.value_or("");
+    fe.path = *e.path;
     fe.mode = 0;  // TLV lists carry no mode
     item.files.push_back(std::move(fe));
   }

@@ -71,14 +71,14 @@ struct TlvImportOptions {
 // Turns a verified TLV file into an import item. `trusted_certs` are DER X.509 certificates with
 // their key ids (parallel vectors). The source: kind tlv, name = the file's base name, signer =
 // the key id of the certificate that signed it, blob_digest = SHA-256 of the list bytes (without
-// the signature), origin = path. Entries without a path are recorded with an empty path; modes are 0
-// (a list carries none).
+// the signature), origin = path. Modes are 0 (a list carries none). The store binds every digest
+// to an absolute path, so entries without a path are left out and counted in *pathless.
 // Errors: kUnsigned (no signature and !allow_unsigned), kNoKey, kBadSignature, kUnsupported (weak
 // algorithm without allow_weak), kInvalidArgument
 // (malformed list or signature block), kNotFound / kIo. Messages name the file.
 Result<ImportItem> ReadTlvFile(const std::string& path,
                                const std::vector<std::vector<uint8_t>>& trusted_certs,
                                const std::vector<std::string>& trusted_ids,
-                               const TlvImportOptions& opts);
+                               const TlvImportOptions& opts, size_t* pathless = nullptr);
 
 }  // namespace dfs
