@@ -86,7 +86,7 @@ class Report {
     json j = {{"name", item.source.name},  {"kind", SourceKindName(item.source.kind)},
               {"source_id", sum.source_id}, {"files", sum.files},
               {"new_digests", sum.new_digests}, {"unchanged", sum.unchanged},
-              {"older", sum.older},          {"superseded", sum.superseded},
+              {"superseded", sum.superseded},
               {"origin", item.source.origin}};
     if (item.source.flags & kSourceUnsigned) j["unsigned"] = true;
     if (item.source.flags & kSourceWeakAlgo) j["weak_algo"] = true;
