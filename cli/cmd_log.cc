@@ -27,6 +27,7 @@ constexpr size_t kMaxLogBytes = size_t{1} << 30;
 struct LoadedLog {
   std::string format;  // "binary" | "ascii"
   std::vector<ima::Entry> entries;
+  std::vector<uint64_t> offsets;  // binary: byte offset of each entry
   bool truncated_tail = false;
   uint64_t complete_bytes = 0;
   uint64_t total_bytes = 0;
@@ -76,6 +77,7 @@ Result<LoadedLog> LoadLog(const std::string& path, const std::string& format) {
   auto p = ima::ParseBinary(reinterpret_cast<const uint8_t*>(data.data()), data.size());
   if (!p.ok()) return Status(Code::kCorrupt, "log " + path + ": " + p.status().message());
   out.entries = std::move(p->entries);
+  out.offsets = std::move(p->offsets);
   out.truncated_tail = p->truncated_tail;
   out.complete_bytes = p->complete_bytes;
   return out;
@@ -106,8 +108,10 @@ int RunShow(const ShowArgs& a, const Context& ctx) {
     j["log"] = a.log;
     j["format"] = log->format;
     j["entries"] = nlohmann::json::array();
-    for (const auto& e : log->entries) {
+    for (size_t i = 0; i < log->entries.size(); ++i) {
+      const auto& e = log->entries[i];
       nlohmann::json je;
+      if (i < log->offsets.size()) je["offset"] = log->offsets[i];
       je["pcr"] = e.pcr;
       je["template_hash"] = ToHex(e.template_hash);
       je["template"] = e.template_name;
