@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "fs/creds.h"
 #include "fs/passthrough.h"
@@ -112,14 +113,21 @@ void rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   fuse_reply_err(req, do_remove(fs, fs.inode(parent), name, true));
 }
 
-int do_rename(Passthrough& fs, Inode& parent, const char* name, Inode& newparent,
+int do_rename(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, Inode& newparent,
               const char* newname, unsigned flags) {
   if (BadName(name) || BadName(newname)) return EINVAL;
-  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return EINVAL;  // no RENAME_WHITEOUT
   InodeKey src, dst;
   bool have_src = KeyOf(parent, name, &src);
   bool have_dst = KeyOf(newparent, newname, &dst);
-  if (renameat2(parent.fd.get(), name, newparent.fd.get(), newname, flags) != 0) return errno;
+  {
+    // RENAME_WHITEOUT creates a whiteout device, which must belong to the caller.
+    std::optional<ScopedCreds> creds;
+    if (flags & RENAME_WHITEOUT) {
+      creds.emplace(req);
+      if (creds->error() != 0) return creds->error();
+    }
+    if (renameat2(parent.fd.get(), name, newparent.fd.get(), newname, flags) != 0) return errno;
+  }
   if (have_src) fs.inodes().Moved(src, &newparent, newname);
   if (have_dst) {
     if (flags & RENAME_EXCHANGE) {
@@ -136,7 +144,7 @@ void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newp
             const char* newname, unsigned int flags) {
   Passthrough& fs = Passthrough::From(req);
   fuse_reply_err(
-      req, do_rename(fs, fs.inode(parent), name, fs.inode(newparent), newname, flags));
+      req, do_rename(req, fs, fs.inode(parent), name, fs.inode(newparent), newname, flags));
 }
 
 // An open directory (fuse_file_info::fh for directories).

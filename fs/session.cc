@@ -46,7 +46,14 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   for (auto& c : fopts[0]) {
     if (c == ',') c = '_';  // fsname cannot carry a comma through the kernel's option string
   }
-  if (CredsActive() && !HasOpt(opts.fuse_opts, "allow_other")) fopts.push_back("allow_other");
+  if (CredsActive()) {
+    // A root daemon serves whole systems and container roots: set-id programs and device nodes
+    // work as on the lower file system unless the options say nosuid/nodev (they come later and
+    // win).
+    if (!HasOpt(opts.fuse_opts, "allow_other")) fopts.push_back("allow_other");
+    fopts.push_back("suid");
+    fopts.push_back("dev");
+  }
   for (const auto& o : opts.fuse_opts) {
     if (o == "default_permissions") continue;
     fopts.push_back(o);
