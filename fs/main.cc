@@ -36,6 +36,8 @@ dfs::Result<std::unique_ptr<dfs::Gate>> MakeGate(const dfs::fs::MountOptions& o)
   c.pcr = o.pcr;
   c.log_dir = o.log_dir;
   c.measure_all_sources = o.measure_all_sources;
+  c.source = o.source;
+  c.mountpoint = o.mountpoint;
   return dfs::CreateEnforcer(c);
 #else
   return dfs::Status(dfs::Code::kUnsupported,

@@ -32,7 +32,10 @@ struct EnforcerConfig {
   std::string tpm_tcti;           // TPM for measure actions; empty = no TPM
   int pcr = -1;                   // -1 = default PCR
   std::string log_dir;            // measurement log directory; empty = no log
-  bool measure_all_sources = false;  // measure every active source at startup, in id order
+  bool measure_all_sources = false;  // measure every active source at startup, in a fixed order
+  // What the first log entry identifies (the mount's aggregate; docs/measurement.md).
+  std::string source;             // the lower directory
+  std::string mountpoint;
 };
 
 // verify=blocks: the size of the blocks whose digests are recorded when a file is verified.
