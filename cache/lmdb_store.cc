@@ -4,6 +4,7 @@
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,6 +63,15 @@ std::string_view View(const MDB_val& v) {
 }
 MDB_val Val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+// True if the file system holding dir has less than 16 MiB or 1% free.
+bool DiskNearlyFull(const std::string& dir) {
+  struct statvfs sv;
+  if (::statvfs(dir.c_str(), &sv) != 0) return false;
+  uint64_t avail = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+  uint64_t total = static_cast<uint64_t>(sv.f_blocks) * sv.f_frsize;
+  return avail < (16ull << 20) || avail < total / 100;
 }
 
 bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
@@ -577,8 +587,9 @@ class LmdbStore final : public Store {
         DFS_RETURN_IF_ERROR(e_->Grow());
         continue;
       }
-      if (rc == ENOSPC || rc == EDQUOT) {
-        return Status(Code::kFull, "store " + e_->dir + ": disk full while committing", rc);
+      if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && DiskNearlyFull(e_->dir))) {
+        // LMDB reports a short write as EIO; a file system with (almost) no room left explains it.
+        return Status(Code::kFull, "store " + e_->dir + ": disk full while committing", ENOSPC);
       }
       if (rc) return LmdbError(rc, "committing to store " + e_->dir);
       return Status::Ok();
