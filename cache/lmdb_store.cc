@@ -110,6 +110,9 @@ struct Env {
     DropPool();
     int rc = mdb_env_set_mapsize(env, 0);
     if (rc) return LmdbError(rc, "adopting the store's new map size in " + dir);
+    MDB_envinfo info;
+    mdb_env_info(env, &info);
+    spdlog::info("store map resized by another process dir={} size={}", LogQuote(dir), info.me_mapsize);
     return Status::Ok();
   }
   // Doubles the map (after MDB_MAP_FULL).
