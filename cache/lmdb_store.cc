@@ -4,6 +4,7 @@
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 
 #include "cache/store.h"
 #include "cache/store_format.h"
+#include "common/fd.h"
 #include "common/log.h"
 
 namespace dfs {
@@ -63,6 +65,15 @@ MDB_val Val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
 }
 
+// True if the file system holding dir has less than 16 MiB or 1% free.
+bool DiskNearlyFull(const std::string& dir) {
+  struct statvfs sv;
+  if (::statvfs(dir.c_str(), &sv) != 0) return false;
+  uint64_t avail = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+  uint64_t total = static_cast<uint64_t>(sv.f_blocks) * sv.f_frsize;
+  return avail < (16ull << 20) || avail < total / 100;
+}
+
 bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
 // One open LMDB environment, shared by every Store object of this process for the same directory.
@@ -99,6 +110,9 @@ struct Env {
     DropPool();
     int rc = mdb_env_set_mapsize(env, 0);
     if (rc) return LmdbError(rc, "adopting the store's new map size in " + dir);
+    MDB_envinfo info;
+    mdb_env_info(env, &info);
+    spdlog::info("store map resized by another process dir={} size={}", LogQuote(dir), info.me_mapsize);
     return Status::Ok();
   }
   // Doubles the map (after MDB_MAP_FULL).
@@ -576,8 +590,9 @@ class LmdbStore final : public Store {
         DFS_RETURN_IF_ERROR(e_->Grow());
         continue;
       }
-      if (rc == ENOSPC || rc == EDQUOT) {
-        return Status(Code::kFull, "store " + e_->dir + ": disk full while committing", rc);
+      if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && DiskNearlyFull(e_->dir))) {
+        // LMDB reports a short write as EIO; a file system with (almost) no room left explains it.
+        return Status(Code::kFull, "store " + e_->dir + ": disk full while committing", ENOSPC);
       }
       if (rc) return LmdbError(rc, "committing to store " + e_->dir);
       return Status::Ok();
@@ -968,6 +983,70 @@ Status CheckSchema(Env& e, bool create, bool* needs_init) {
   return Status::Ok();
 }
 
+// Checks both LMDB meta pages of an existing data file before LMDB trusts them (LMDB itself checks
+// only the magic and version). Layout (lmdb.h 0.9, 64-bit): a 16-byte page header (pgno u64, pad
+// u16, flags u16, lower/upper u16 each), then MDB_meta: magic u32, version u32, address u64,
+// mapsize u64, two MDB_db records (pad u32 - the page size in the free DB's record -, flags u16,
+// depth u16, branch/leaf/overflow page counts u64, entries u64, root u64), last_pg u64, txnid u64.
+Status CheckMetaPages(const std::string& path, uint64_t file_size) {
+  constexpr size_t kHdr = 16, kMetaLen = 136, kDb = 48;
+  constexpr uint32_t kMagic = 0xBEEFC0DE;
+  constexpr uint16_t kPMeta = 0x08;
+  constexpr uint64_t kInvalid = ~0ull;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return Status::FromErrno(errno, "opening " + path);
+  auto u16 = [](const uint8_t* p) { uint16_t v; std::memcpy(&v, p, 2); return v; };
+  auto u32 = [](const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; };
+  auto u64 = [](const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; };
+  uint8_t buf[kHdr + kMetaLen];
+  uint64_t psize = 0;
+  for (uint64_t i = 0; i < 2; ++i) {
+    auto bad = [&](const std::string& why) {
+      return Status(Code::kCorrupt, path + ": LMDB meta page " + std::to_string(i) + " is damaged (" + why + ")");
+    };
+    ssize_t n = ::pread(fd.get(), buf, sizeof buf, static_cast<off_t>(i * psize));
+    if (n < 0) return Status::FromErrno(errno, "reading " + path);
+    if (static_cast<size_t>(n) != sizeof buf) return bad("short read");
+    if (u64(buf) != i) return bad("page number");
+    if (!(u16(buf + 10) & kPMeta)) return bad("page flags");
+    const uint8_t* m = buf + kHdr;
+    if (u32(m) != kMagic) return bad("magic");
+    if (u32(m + 4) != 1) {
+      return Status(Code::kCorrupt, path + ": LMDB data format version " + std::to_string(u32(m + 4)) +
+                                        " is not the supported version 1");
+    }
+    uint64_t ps = u32(m + 24);  // free DB's md_pad holds the page size
+    if (i == 0) {
+      if (ps < 512 || ps > 65536 || (ps & (ps - 1))) return bad("page size " + std::to_string(ps));
+      psize = ps;
+      if (file_size < 2 * psize) return bad("file shorter than two pages");
+    } else if (ps != psize) {
+      return bad("page size differs from meta page 0");
+    }
+    uint64_t mapsize = u64(m + 16);
+    uint64_t last_pg = u64(m + 24 + 2 * kDb);
+    if (last_pg < 1 || last_pg > (1ull << 40)) return bad("last page " + std::to_string(last_pg));
+    uint64_t need = (last_pg + 1) * psize;
+    if (need > file_size) {
+      return Status(Code::kCorrupt, path + " is truncated: " + std::to_string(file_size) +
+                                        " bytes, its meta page " + std::to_string(i) + " needs " +
+                                        std::to_string(need));
+    }
+    if (mapsize < need || mapsize > (1ull << 46)) return bad("map size " + std::to_string(mapsize));
+    for (int d = 0; d < 2; ++d) {
+      const uint8_t* db = m + 24 + d * kDb;
+      uint16_t depth = u16(db + 6);
+      uint64_t root = u64(db + 40);
+      if (root == kInvalid) {
+        if (depth != 0) return bad("empty table with depth");
+      } else if (root < 2 || root > last_pg || depth == 0 || depth > 32) {
+        return bad("table root " + std::to_string(root) + " depth " + std::to_string(depth));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions& opts) {
   namespace fs = std::filesystem;
   struct stat ds;
@@ -992,6 +1071,15 @@ Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions&
       return Status(Code::kCorrupt, data + " is truncated (" + std::to_string(fs_.st_size) +
                                         " bytes, less than its two meta pages)");
     }
+    // A writer in another process may be rewriting a meta page as we read it: a failed check is
+    // retried (fresh size, fresh read) before the store is called corrupt.
+    Status meta = CheckMetaPages(data, static_cast<uint64_t>(fs_.st_size));
+    for (int i = 0; i < 3 && meta.code() == Code::kCorrupt; ++i) {
+      ::usleep(20000);
+      if (::stat(data.c_str(), &fs_) != 0) return Status::FromErrno(errno, data);
+      meta = CheckMetaPages(data, static_cast<uint64_t>(fs_.st_size));
+    }
+    DFS_RETURN_IF_ERROR(meta);
   } else if (!opts.create) {
     return Status(Code::kNotFound, "no store in " + dir + " (run digestctl init)");
   } else if (opts.read_only) {
