@@ -528,7 +528,11 @@ void CmdExportTlv(Context& ctx, const std::string& source, bool all, const std::
         }
         out = AppendModuleSignature(out, *sig);
       }
-      std::string base = (s.kind == SourceKind::kRpm ? "rpm-" : "tlv-") + SafeFileName(s.name);
+      // manage_digest_lists names: rpm-<nvra>, tlv-<name> (a name that has the prefix keeps it).
+      std::string base = SafeFileName(s.name);
+      if (!base.starts_with("rpm-") && !base.starts_with("tlv-")) {
+        base = (s.kind == SourceKind::kRpm ? "rpm-" : "tlv-") + base;
+      }
       if (lists.size() > 1) base += "." + std::string(HashAlgoName(algo));
       std::string path = outdir + "/" + base;
       Status w = WriteFileAtomic(path, out);
