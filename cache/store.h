@@ -30,7 +30,14 @@ namespace dfs {
 struct StoreOptions {
   bool create = false;      // create the directory and an empty store if missing
   bool read_only = false;   // open without write access (daemon use)
+  // LMDB map size to start with (0: 64 MiB, or the size the store already has). The map grows
+  // on demand (doubling) up to max_map_size (0: 1 TiB); beyond it a write fails with kFull.
+  uint64_t initial_map_size = 0;
+  uint64_t max_map_size = 0;
 };
+
+// The schema version this build writes, and the newest it can read (docs/store-format.md).
+inline constexpr uint32_t kStoreSchemaVersion = 1;
 
 // The answer to a digest lookup.
 struct LookupResult {
@@ -60,6 +67,9 @@ struct ImportSummary {
   uint64_t new_digests = 0;
   std::vector<uint64_t> superseded;  // ids of sources this import superseded
   bool unchanged = false;            // an identical source (same blob digest) was already active
+  // kRpm only: a newer version of the same (package, arch) is active, so this source was stored
+  // in state kSuperseded (its digests are not vouched for) instead of rolling the package back.
+  bool older = false;
 };
 
 class Store {

@@ -1,7 +1,9 @@
 // digestctl: builds and inspects the digest store, checks policies and logs. See docs/cli.md.
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/cli.h"
+#include "common/log.h"
 
 namespace dfs::cli {
 int Fail(const Status& s) {
@@ -12,6 +14,10 @@ int Fail(const Status& s) {
 
 int main(int argc, char** argv) {
   dfs::cli::Context ctx;
+  // Component logs go to stderr (stdout is for command output, often JSON); warnings and up
+  // unless DIGESTCTL_LOGLEVEL says otherwise.
+  const char* level = std::getenv("DIGESTCTL_LOGLEVEL");
+  (void)dfs::InitLogging(dfs::LogSink::kStderr, level ? level : "warn", "digestctl");
   CLI::App app{"digestctl: manage a digestfs digest store, policies and measurement logs"};
   app.set_version_flag("--version", std::string("digestctl ") + DIGESTFS_VERSION);
   app.require_subcommand(1);

@@ -1,0 +1,1068 @@
+// cache/lmdb_store.cc: Store implemented on LMDB. Schema and encodings: cache/store_format.h and
+// docs/store-format.md.
+#include <fcntl.h>
+#include <lmdb.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <string_view>
+
+#include "cache/store.h"
+#include "cache/store_format.h"
+#include "common/log.h"
+
+namespace dfs {
+namespace {
+
+using namespace store_format;
+
+constexpr uint64_t kDefaultMapSize = 64ull << 20;
+constexpr uint64_t kDefaultMaxMapSize = 1ull << 40;
+constexpr unsigned kMaxReaders = 1022;
+
+Status LmdbError(int rc, std::string_view context) {
+  std::string msg(context);
+  msg += ": ";
+  msg += mdb_strerror(rc);
+  switch (rc) {
+    case MDB_MAP_FULL:
+      return Status(Code::kFull, std::move(msg));
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+    case MDB_INCOMPATIBLE:
+    case MDB_BAD_VALSIZE:
+      return Status(Code::kCorrupt, std::move(msg));
+    case MDB_NOTFOUND:
+      return Status(Code::kNotFound, std::move(msg));
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL:
+    case MDB_MAP_RESIZED:
+      return Status(Code::kUnavailable, std::move(msg));
+    default:
+      break;
+  }
+  if (rc > 0) return Status::FromErrno(rc, context);
+  return Status(Code::kInternal, std::move(msg));
+}
+
+std::string_view View(const MDB_val& v) {
+  return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+MDB_val Val(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+
+bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// One open LMDB environment, shared by every Store object of this process for the same directory.
+struct Env {
+  std::string dir;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  pid_t pid = 0;
+  bool read_only = false;
+  uint64_t max_map = kDefaultMaxMapSize;
+  MDB_env* env = nullptr;
+  MDB_dbi meta = 0, digests = 0, sources = 0, files = 0, names = 0, groups = 0, blobs = 0,
+          deny = 0;
+
+  // Lock order: write_mu, then map_mu, then pool_mu.
+  // write_mu: held for a whole write method, so map growth never races another in-process writer.
+  std::mutex write_mu;
+  // map_mu: shared while any transaction of this process is live (and around mdb_env_info);
+  // exclusive to remap (mdb_env_set_mapsize), which LMDB allows only with no live transaction.
+  mutable std::shared_mutex map_mu;
+  // pool_mu: guards pool, the reset read transactions kept for reuse (mdb_txn_renew is cheaper
+  // than mdb_txn_begin and keeps the reader slot).
+  mutable std::mutex pool_mu;
+  mutable std::vector<MDB_txn*> pool;
+
+  ~Env() {
+    for (MDB_txn* t : pool) mdb_txn_abort(t);
+    if (env) mdb_env_close(env);
+  }
+
+  // Adopts a map size another process set (after MDB_MAP_RESIZED).
+  Status Remap() const {
+    std::unique_lock lock(map_mu);
+    DropPool();
+    int rc = mdb_env_set_mapsize(env, 0);
+    if (rc) return LmdbError(rc, "adopting the store's new map size in " + dir);
+    return Status::Ok();
+  }
+  // Doubles the map (after MDB_MAP_FULL).
+  Status Grow() const {
+    std::unique_lock lock(map_mu);
+    DropPool();
+    MDB_envinfo info;
+    mdb_env_info(env, &info);
+    uint64_t cur = info.me_mapsize;
+    if (cur >= max_map) {
+      return Status(Code::kFull, "store " + dir + " is full: map size " + std::to_string(cur) +
+                                     " bytes reached the limit");
+    }
+    uint64_t next = std::min<uint64_t>(cur * 2, max_map);
+    int rc = mdb_env_set_mapsize(env, next);
+    if (rc == ENOMEM) {
+      return Status(Code::kFull, "store " + dir + ": cannot map " + std::to_string(next) + " bytes");
+    }
+    if (rc) return LmdbError(rc, "growing the map of " + dir);
+    spdlog::info("store map grown dir={} from={} to={}", LogQuote(dir), cur, next);
+    return Status::Ok();
+  }
+  // Pooled read txns hold no snapshot but belong to the old map; drop them before remapping.
+  void DropPool() const {
+    std::lock_guard g(pool_mu);
+    for (MDB_txn* t : pool) mdb_txn_abort(t);
+    pool.clear();
+  }
+};
+
+std::mutex g_registry_mu;
+std::map<std::pair<dev_t, ino_t>, std::weak_ptr<Env>> g_registry;  // guarded by g_registry_mu
+
+// A read transaction: holds map_mu shared while alive. RAII.
+class ReadTxn {
+ public:
+  explicit ReadTxn(const Env* e) : e_(e) {}
+  ~ReadTxn() {
+    if (!txn_) return;
+    mdb_txn_reset(txn_);
+    {
+      std::lock_guard g(e_->pool_mu);
+      e_->pool.push_back(txn_);
+    }
+    e_->map_mu.unlock_shared();
+  }
+  ReadTxn(const ReadTxn&) = delete;
+  ReadTxn& operator=(const ReadTxn&) = delete;
+
+  Status Begin() {
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      e_->map_mu.lock_shared();
+      MDB_txn* t = nullptr;
+      {
+        std::lock_guard g(e_->pool_mu);
+        if (!e_->pool.empty()) {
+          t = e_->pool.back();
+          e_->pool.pop_back();
+        }
+      }
+      int rc;
+      if (t) {
+        rc = mdb_txn_renew(t);
+        if (rc) mdb_txn_abort(t);
+      } else {
+        rc = mdb_txn_begin(e_->env, nullptr, MDB_RDONLY, &t);
+      }
+      if (rc == 0) {
+        txn_ = t;
+        return Status::Ok();
+      }
+      e_->map_mu.unlock_shared();
+      if (rc != MDB_MAP_RESIZED) return LmdbError(rc, "reading store " + e_->dir);
+      DFS_RETURN_IF_ERROR(e_->Remap());
+    }
+    return Status(Code::kUnavailable, "store " + e_->dir + " keeps being resized");
+  }
+  MDB_txn* get() const { return txn_; }
+
+ private:
+  const Env* e_;
+  MDB_txn* txn_ = nullptr;
+};
+
+// A cursor, closed at scope end. RAII.
+class Cursor {
+ public:
+  Cursor(MDB_txn* txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn, dbi, &c_); }
+  ~Cursor() {
+    if (c_) mdb_cursor_close(c_);
+  }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  int open_rc() const { return rc_; }
+  MDB_cursor* get() const { return c_; }
+
+ private:
+  MDB_cursor* c_ = nullptr;
+  int rc_ = 0;
+};
+
+// Reads one value; found=false for MDB_NOTFOUND.
+Status Get(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::string_view* out, bool* found) {
+  MDB_val k = Val(key), v;
+  int rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    *found = false;
+    return Status::Ok();
+  }
+  if (rc) return LmdbError(rc, "reading the store");
+  *found = true;
+  *out = View(v);
+  return Status::Ok();
+}
+
+// All source ids under one key of a DUPSORT|DUPFIXED index.
+Status ReadIds(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::vector<uint64_t>* out) {
+  out->clear();
+  Cursor c(txn, dbi);
+  if (c.open_rc()) return LmdbError(c.open_rc(), "opening an index cursor");
+  MDB_val k = Val(key), v;
+  int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_KEY);
+  while (rc == 0) {
+    if (v.mv_size != 8) return Status(Code::kCorrupt, "store index value has the wrong size");
+    out->push_back(GetU64BE(static_cast<const uint8_t*>(v.mv_data)));
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT_DUP);
+  }
+  if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading an index");
+  return Status::Ok();
+}
+
+struct SourceRec {
+  SourceInfo info;
+  uint64_t file_count = 0;
+};
+
+Status GetSourceTx(MDB_txn* txn, const Env& e, uint64_t id, SourceRec* out) {
+  std::string_view v;
+  bool found;
+  DFS_RETURN_IF_ERROR(Get(txn, e.sources, SourceKey(id), &v, &found));
+  if (!found) return Status(Code::kNotFound, "no source with id " + std::to_string(id));
+  Status s = DecodeSource(v, &out->info, &out->file_count);
+  if (!s.ok()) return s.Prepend("source " + std::to_string(id));
+  out->info.id = id;
+  return Status::Ok();
+}
+
+Status SourceFilesTx(MDB_txn* txn, const Env& e, uint64_t id, uint64_t count,
+                     std::vector<FileEntry>* out) {
+  out->clear();
+  out->reserve(count);
+  uint32_t chunks = static_cast<uint32_t>((count + kChunkEntries - 1) / kChunkEntries);
+  std::vector<FileEntry> part;
+  for (uint32_t c = 0; c < chunks; ++c) {
+    std::string_view v;
+    bool found;
+    DFS_RETURN_IF_ERROR(Get(txn, e.files, ChunkKey(id, c), &v, &found));
+    if (!found) {
+      return Status(Code::kCorrupt, "source " + std::to_string(id) + ": file chunk " +
+                                        std::to_string(c) + " is missing");
+    }
+    DFS_RETURN_IF_ERROR(DecodeChunk(v, &part));
+    for (auto& f : part) out->push_back(std::move(f));
+  }
+  if (out->size() != count) {
+    return Status(Code::kCorrupt, "source " + std::to_string(id) + ": file list has " +
+                                      std::to_string(out->size()) + " entries, expected " +
+                                      std::to_string(count));
+  }
+  return Status::Ok();
+}
+
+// A write transaction and the bookkeeping RunWrite needs.
+struct WriteTxn {
+  const Env* e;
+  MDB_txn* txn = nullptr;
+  bool map_full = false;  // a put hit MDB_MAP_FULL: RunWrite grows the map and retries
+  bool changed = false;   // something was written: commit (else abort)
+
+  Status Check(int rc, std::string_view what) {
+    if (rc == MDB_MAP_FULL) {
+      map_full = true;
+      return Status(Code::kFull, "store map full");
+    }
+    if (rc) return LmdbError(rc, what);
+    return Status::Ok();
+  }
+  Status Put(MDB_dbi dbi, std::string_view key, std::string_view val, unsigned flags = 0) {
+    MDB_val k = Val(key), v = Val(val);
+    int rc = mdb_put(txn, dbi, &k, &v, flags);
+    if (rc == MDB_KEYEXIST && (flags & MDB_NODUPDATA)) return Status::Ok();
+    DFS_RETURN_IF_ERROR(Check(rc, "writing the store"));
+    changed = true;
+    return Status::Ok();
+  }
+  // Deletes a key (val == nullptr) or one duplicate; absent is not an error.
+  Status Del(MDB_dbi dbi, std::string_view key, const std::string_view* val = nullptr) {
+    MDB_val k = Val(key), v;
+    if (val) v = Val(*val);
+    int rc = mdb_del(txn, dbi, &k, val ? &v : nullptr);
+    if (rc == MDB_NOTFOUND) return Status::Ok();
+    DFS_RETURN_IF_ERROR(Check(rc, "deleting from the store"));
+    changed = true;
+    return Status::Ok();
+  }
+  Status PutSource(const SourceRec& r) {
+    return Put(e->sources, SourceKey(r.info.id), EncodeSource(r.info, r.file_count));
+  }
+};
+
+class LmdbStore final : public Store {
+ public:
+  explicit LmdbStore(std::shared_ptr<Env> env) : e_(std::move(env)) {}
+
+  uint64_t Generation() const override {
+    std::shared_lock lock(e_->map_mu);
+    MDB_envinfo info;
+    mdb_env_info(e_->env, &info);
+    return info.me_last_txnid;
+  }
+
+  Result<LookupResult> Lookup(const Digest& d) const override {
+    DFS_ASSIGN_OR_RETURN(std::string key, DigestKey(d));
+    ReadTxn rt(e_.get());
+    DFS_RETURN_IF_ERROR(rt.Begin());
+    LookupResult res;
+    std::string_view v;
+    bool found;
+    DFS_RETURN_IF_ERROR(Get(rt.get(), e_->deny, key, &v, &found));
+    res.denied = found;
+    DFS_RETURN_IF_ERROR(Get(rt.get(), e_->digests, DigestIndexKey(key), &v, &found));
+    if (!found) return res;
+    std::vector<FileRef> refs;
+    DFS_RETURN_IF_ERROR(DecodeRefs(v, &refs));
+    res.provenance.reserve(refs.size());
+    for (const FileRef& r : refs) {
+      DFS_RETURN_IF_ERROR(Get(rt.get(), e_->files, ChunkKey(r.source_id, r.index / kChunkEntries),
+                              &v, &found));
+      if (!found) {
+        return Status(Code::kCorrupt, "digest " + d.ToString() + " refers to a missing file of source " +
+                                          std::to_string(r.source_id));
+      }
+      FileEntry fe;
+      DFS_RETURN_IF_ERROR(DecodeChunkEntry(v, r.index % kChunkEntries, &fe));
+      // The index key is a prefix: confirm the whole digest.
+      if (fe.digest != d) continue;
+      res.provenance.push_back(Provenance{r.source_id, std::move(fe.path), fe.mode, fe.flags});
+    }
+    return res;
+  }
+
+  Result<ImportSummary> Import(const ImportItem& item, const ImportOptions& opts) override {
+    ImportSummary sum;
+    DFS_RETURN_IF_ERROR(RunWrite([&](WriteTxn& w) {
+      sum = ImportSummary{};
+      return ImportOneTx(w, item, opts, &sum);
+    }));
+    return sum;
+  }
+
+  Result<std::vector<ImportSummary>> ImportAll(const std::vector<ImportItem>& items,
+                                               const ImportOptions& opts, bool remove_others,
+                                               SourceKind kind) override {
+    std::vector<ImportSummary> sums;
+    DFS_RETURN_IF_ERROR(RunWrite([&](WriteTxn& w) -> Status {
+      sums.assign(items.size(), ImportSummary{});
+      std::vector<uint64_t> keep;
+      for (size_t i = 0; i < items.size(); ++i) {
+        Status s = ImportOneTx(w, items[i], opts, &sums[i]);
+        if (!s.ok()) return s.Prepend("item " + std::to_string(i) + " (" + items[i].source.name + ")");
+        keep.push_back(sums[i].source_id);
+      }
+      if (!remove_others) return Status::Ok();
+      std::sort(keep.begin(), keep.end());
+      std::vector<SourceRec> victims;
+      DFS_RETURN_IF_ERROR(ScanSources(w.txn, [&](SourceRec& r) {
+        if (r.info.kind == kind && r.info.state == SourceState::kActive &&
+            !std::binary_search(keep.begin(), keep.end(), r.info.id)) {
+          victims.push_back(r);
+        }
+      }));
+      for (SourceRec& r : victims) DFS_RETURN_IF_ERROR(Retire(w, &r, SourceState::kRemoved));
+      return Status::Ok();
+    }));
+    return sums;
+  }
+
+  Status RemoveSource(uint64_t id) override {
+    return RunWrite([&](WriteTxn& w) -> Status {
+      SourceRec r;
+      DFS_RETURN_IF_ERROR(GetSourceTx(w.txn, *e_, id, &r));
+      if (r.info.state == SourceState::kRemoved) return Status::Ok();
+      return Retire(w, &r, SourceState::kRemoved);
+    });
+  }
+
+  Result<SourceInfo> FindSource(const std::string& id_or_name) const override {
+    if (id_or_name.empty()) return Status(Code::kInvalidArgument, "empty source name");
+    ReadTxn rt(e_.get());
+    DFS_RETURN_IF_ERROR(rt.Begin());
+    if (id_or_name.find_first_not_of("0123456789") == std::string::npos && id_or_name.size() < 20) {
+      SourceRec r;
+      Status s = GetSourceTx(rt.get(), *e_, std::stoull(id_or_name), &r);
+      if (s.ok()) return r.info;
+      if (s.code() != Code::kNotFound) return s;
+    }
+    SourceRec best;
+    DFS_RETURN_IF_ERROR(FindByNameTx(rt.get(), id_or_name, SourceKind{}, false, &best));
+    if (best.info.id == 0) {
+      return Status(Code::kNotFound, "no source with id or name '" + id_or_name + "'");
+    }
+    return best.info;
+  }
+
+  Result<SourceInfo> GetSource(uint64_t id) const override {
+    ReadTxn rt(e_.get());
+    DFS_RETURN_IF_ERROR(rt.Begin());
+    SourceRec r;
+    DFS_RETURN_IF_ERROR(GetSourceTx(rt.get(), *e_, id, &r));
+    return r.info;
+  }
+
+  Result<std::vector<SourceInfo>> ListSources() const override {
+    ReadTxn rt(e_.get());
+    DFS_RETURN_IF_ERROR(rt.Begin());
+    std::vector<SourceInfo> out;
+    DFS_RETURN_IF_ERROR(ScanSources(rt.get(), [&](SourceRec& r) { out.push_back(r.info); }));
+    return out;
+  }
+
+  Result<std::vector<FileEntry>> SourceFiles(uint64_t id) const override {
+    ReadTxn rt(e_.get());
+    DFS_RETURN_IF_ERROR(rt.Begin());
+    SourceRec r;
+    DFS_RETURN_IF_ERROR(GetSourceTx(rt.get(), *e_, id, &r));
+    std::vector<FileEntry> out;
+    DFS_RETURN_IF_ERROR(SourceFilesTx(rt.get(), *e_, id, r.file_count, &out));
+    return out;
+  }
+
+  Status TrustLocal(const std::string& path, const Digest& d, uint32_t mode) override {
+    ImportItem item;
+    item.source.kind = SourceKind::kLocal;
+    item.source.name = path;
+    item.source.origin = "local";
+    item.files.push_back(FileEntry{d, path, mode, kFileMutable});
+    return RunWrite([&](WriteTxn& w) -> Status {
+      // Earlier local records for this path are deleted outright (not kept as removed), so
+      // re-trusting a file that changes often does not grow the store.
+      SourceRec old;
+      for (;;) {
+        old = SourceRec{};
+        DFS_RETURN_IF_ERROR(FindByNameTx(w.txn, path, SourceKind::kLocal, true, &old));
+        if (old.info.id == 0) break;
+        DFS_RETURN_IF_ERROR(DeleteSource(w, old));
+      }
+      ImportSummary sum;
+      return ImportOneTx(w, item, ImportOptions{}, &sum);
+    });
+  }
+
+  Status DenyAdd(const Digest& d, const std::string& reason) override {
+    DFS_ASSIGN_OR_RETURN(std::string key, DigestKey(d));
+    return RunWrite([&](WriteTxn& w) {
+      return w.Put(e_->deny, key, EncodeDeny(static_cast<int64_t>(std::time(nullptr)), reason));
+    });
+  }
+
+  Status DenyRemove(const Digest& d) override {
+    DFS_ASSIGN_OR_RETURN(std::string key, DigestKey(d));
+    return RunWrite([&](WriteTxn& w) -> Status {
+      std::string_view v;
+      bool found;
+      DFS_RETURN_IF_ERROR(Get(w.txn, e_->deny, key, &v, &found));
+      if (!found) return Status(Code::kNotFound, d.ToString() + " is not on the deny list");
+      return w.Del(e_->deny, key);
+    });
+  }
+
+  Result<std::vector<std::pair<Digest, std::string>>> DenyList() const override {
+    ReadTxn rt(e_.get());
+    DFS_RETURN_IF_ERROR(rt.Begin());
+    std::vector<std::pair<Digest, std::string>> out;
+    Cursor c(rt.get(), e_->deny);
+    if (c.open_rc()) return LmdbError(c.open_rc(), "reading the deny list");
+    MDB_val k, v;
+    int rc;
+    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+      DFS_ASSIGN_OR_RETURN(Digest d, DecodeDigestKey(View(k)));
+      int64_t t;
+      std::string reason;
+      DFS_RETURN_IF_ERROR(DecodeDeny(View(v), &t, &reason));
+      out.emplace_back(std::move(d), std::move(reason));
+    }
+    if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading the deny list");
+    return out;
+  }
+
+  Result<StoreStats> Stats() const override {
+    StoreStats st;
+    st.generation = Generation();
+    ReadTxn rt(e_.get());
+    DFS_RETURN_IF_ERROR(rt.Begin());
+    std::map<std::string, uint64_t> per_algo, per_kind;
+    {
+      Cursor c(rt.get(), e_->digests);
+      if (c.open_rc()) return LmdbError(c.open_rc(), "reading digests");
+      MDB_val k, v;
+      int rc;
+      std::vector<FileRef> refs;
+      for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+           rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 0) return Status(Code::kCorrupt, "empty digest key");
+        HashAlgo a = HashAlgoFromKernelId(*static_cast<const uint8_t*>(k.mv_data));
+        per_algo[std::string(HashAlgoName(a))]++;
+        DFS_RETURN_IF_ERROR(DecodeRefs(View(v), &refs));
+        st.digests++;
+        st.provenance_records += refs.size();
+      }
+      if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading digests");
+    }
+    DFS_RETURN_IF_ERROR(ScanSources(rt.get(), [&](SourceRec& r) {
+      if (r.info.state == SourceState::kActive) per_kind[SourceKindName(r.info.kind)]++;
+    }));
+    MDB_stat ms;
+    mdb_stat(rt.get(), e_->deny, &ms);
+    st.deny_entries = ms.ms_entries;
+    struct stat sb;
+    if (::stat((e_->dir + "/data.mdb").c_str(), &sb) == 0) st.bytes_on_disk = sb.st_size;
+    st.digests_per_algo.assign(per_algo.begin(), per_algo.end());
+    st.sources_per_kind.assign(per_kind.begin(), per_kind.end());
+    return st;
+  }
+
+ private:
+  // Runs fn in one write transaction, growing the map and retrying on MDB_MAP_FULL, adopting a
+  // map another process grew on MDB_MAP_RESIZED. Commits only if fn wrote something, and stamps
+  // meta["generation"] with the transaction id (== Generation() after the commit).
+  template <typename F>
+  Status RunWrite(F&& fn) {
+    if (e_->read_only) {
+      return Status(Code::kPermissionDenied, "store " + e_->dir + " is open read-only");
+    }
+    std::lock_guard wl(e_->write_mu);
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      std::shared_lock ml(e_->map_mu);
+      WriteTxn w{e_.get()};
+      int rc = mdb_txn_begin(e_->env, nullptr, 0, &w.txn);
+      if (rc == MDB_MAP_RESIZED) {
+        ml.unlock();
+        DFS_RETURN_IF_ERROR(e_->Remap());
+        continue;
+      }
+      if (rc) return LmdbError(rc, "starting a write to store " + e_->dir);
+      Status s = fn(w);
+      if (s.ok() && w.changed) {
+        std::string g;
+        PutU64LE(&g, mdb_txn_id(w.txn));
+        s = w.Put(e_->meta, "generation", g);
+      }
+      if (w.map_full) {
+        mdb_txn_abort(w.txn);
+        ml.unlock();
+        DFS_RETURN_IF_ERROR(e_->Grow());
+        continue;
+      }
+      if (!s.ok() || !w.changed) {
+        mdb_txn_abort(w.txn);
+        return s;
+      }
+      rc = mdb_txn_commit(w.txn);  // frees the txn whatever the outcome
+      if (rc == MDB_MAP_FULL) {
+        ml.unlock();
+        DFS_RETURN_IF_ERROR(e_->Grow());
+        continue;
+      }
+      if (rc == ENOSPC || rc == EDQUOT) {
+        return Status(Code::kFull, "store " + e_->dir + ": disk full while committing", rc);
+      }
+      if (rc) return LmdbError(rc, "committing to store " + e_->dir);
+      return Status::Ok();
+    }
+    return Status(Code::kFull, "store " + e_->dir + ": write did not fit after growing the map");
+  }
+
+  template <typename F>
+  Status ScanSources(MDB_txn* txn, F&& fn) const {
+    Cursor c(txn, e_->sources);
+    if (c.open_rc()) return LmdbError(c.open_rc(), "reading sources");
+    MDB_val k, v;
+    int rc;
+    for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+      if (k.mv_size != 8) return Status(Code::kCorrupt, "source key has the wrong size");
+      SourceRec r;
+      r.info.id = GetU64BE(static_cast<const uint8_t*>(k.mv_data));
+      Status s = DecodeSource(View(v), &r.info, &r.file_count);
+      if (!s.ok()) return s.Prepend("source " + std::to_string(r.info.id));
+      fn(r);
+    }
+    if (rc != MDB_NOTFOUND) return LmdbError(rc, "reading sources");
+    return Status::Ok();
+  }
+
+  // The source named `name`: the active one if any, else the newest. With only_kind, only sources
+  // of `kind` (and only active ones) count. out->info.id stays 0 if there is none.
+  Status FindByNameTx(MDB_txn* txn, const std::string& name, SourceKind kind, bool only_kind,
+                      SourceRec* out) const {
+    std::vector<uint64_t> ids;
+    DFS_RETURN_IF_ERROR(ReadIds(txn, e_->names, IndexKey(name), &ids));
+    for (uint64_t id : ids) {
+      SourceRec r;
+      DFS_RETURN_IF_ERROR(GetSourceTx(txn, *e_, id, &r));
+      if (r.info.name != name) continue;
+      bool active = r.info.state == SourceState::kActive;
+      if (only_kind && (r.info.kind != kind || !active)) continue;
+      bool best_active = out->info.id != 0 && out->info.state == SourceState::kActive;
+      if (out->info.id == 0 || (active && !best_active) || (active == best_active && id > out->info.id)) {
+        *out = std::move(r);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status NextSourceId(WriteTxn& w, uint64_t* id) {
+    std::string_view v;
+    bool found;
+    DFS_RETURN_IF_ERROR(Get(w.txn, e_->meta, "next_source_id", &v, &found));
+    if (!found || v.size() != 8) return Status(Code::kCorrupt, "meta next_source_id is missing or malformed");
+    Reader r(v);
+    uint64_t next;
+    r.U64LE(&next);
+    if (next == 0) return Status(Code::kCorrupt, "meta next_source_id is 0");
+    *id = next;
+    std::string nv;
+    PutU64LE(&nv, next + 1);
+    return w.Put(e_->meta, "next_source_id", nv);
+  }
+
+  // Adds (sid, index) to the provenance list of each file's digest.
+  Status AddRefs(WriteTxn& w, uint64_t sid, const std::vector<FileEntry>& files, uint64_t* new_digests) {
+    std::vector<std::pair<std::string, uint32_t>> keyed;
+    keyed.reserve(files.size());
+    for (uint32_t i = 0; i < files.size(); ++i) {
+      DFS_ASSIGN_OR_RETURN(std::string k, DigestKey(files[i].digest));
+      keyed.emplace_back(DigestIndexKey(k), i);
+    }
+    std::sort(keyed.begin(), keyed.end());  // locality: neighbouring keys share pages
+    std::vector<FileRef> refs;
+    std::string val;
+    for (auto& [k, idx] : keyed) {
+      std::string_view v;
+      bool found;
+      DFS_RETURN_IF_ERROR(Get(w.txn, e_->digests, k, &v, &found));
+      refs.clear();
+      if (found) {
+        DFS_RETURN_IF_ERROR(DecodeRefs(v, &refs));
+      } else {
+        ++*new_digests;
+      }
+      refs.push_back(FileRef{sid, idx});
+      EncodeRefs(refs, &val);
+      DFS_RETURN_IF_ERROR(w.Put(e_->digests, k, val));
+    }
+    return Status::Ok();
+  }
+
+  // Removes every ref of source `sid` from its digests' lists.
+  Status DropRefs(WriteTxn& w, const SourceRec& r) {
+    std::vector<FileEntry> files;
+    DFS_RETURN_IF_ERROR(SourceFilesTx(w.txn, *e_, r.info.id, r.file_count, &files));
+    std::vector<std::string> keys;
+    keys.reserve(files.size());
+    for (const auto& f : files) {
+      DFS_ASSIGN_OR_RETURN(std::string k, DigestKey(f.digest));
+      keys.push_back(DigestIndexKey(k));
+    }
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    std::vector<FileRef> refs;
+    std::string val;
+    for (const auto& k : keys) {
+      std::string_view v;
+      bool found;
+      DFS_RETURN_IF_ERROR(Get(w.txn, e_->digests, k, &v, &found));
+      if (!found) continue;
+      DFS_RETURN_IF_ERROR(DecodeRefs(v, &refs));
+      size_t before = refs.size();
+      std::erase_if(refs, [&](const FileRef& x) { return x.source_id == r.info.id; });
+      if (refs.size() == before) continue;
+      if (refs.empty()) {
+        DFS_RETURN_IF_ERROR(w.Del(e_->digests, k));
+      } else {
+        EncodeRefs(refs, &val);
+        DFS_RETURN_IF_ERROR(w.Put(e_->digests, k, val));
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Moves an active or superseded source to `state`, dropping its digests if it was active.
+  Status Retire(WriteTxn& w, SourceRec* r, SourceState state) {
+    if (r->info.state == SourceState::kActive) DFS_RETURN_IF_ERROR(DropRefs(w, *r));
+    r->info.state = state;
+    spdlog::info("store source retired id={} name={} state={}", r->info.id, LogQuote(r->info.name),
+                 SourceStateName(state));
+    return w.PutSource(*r);
+  }
+
+  // Deletes a source and everything that points at it.
+  Status DeleteSource(WriteTxn& w, const SourceRec& r) {
+    if (r.info.state == SourceState::kActive) DFS_RETURN_IF_ERROR(DropRefs(w, r));
+    uint32_t chunks = static_cast<uint32_t>((r.file_count + kChunkEntries - 1) / kChunkEntries);
+    for (uint32_t c = 0; c < chunks; ++c) DFS_RETURN_IF_ERROR(w.Del(e_->files, ChunkKey(r.info.id, c)));
+    const std::string idv = SourceKey(r.info.id);
+    const std::string_view iv(idv);
+    DFS_RETURN_IF_ERROR(w.Del(e_->names, IndexKey(r.info.name), &iv));
+    if (r.info.kind == SourceKind::kRpm) {
+      DFS_RETURN_IF_ERROR(w.Del(e_->groups, GroupKey(r.info.kind, r.info.package, r.info.arch), &iv));
+    }
+    if (!r.info.blob_digest.empty()) {
+      auto bk = DigestKey(r.info.blob_digest);
+      if (bk.ok()) DFS_RETURN_IF_ERROR(w.Del(e_->blobs, *bk, &iv));
+    }
+    return w.Del(e_->sources, idv);
+  }
+
+  Status ValidateItem(const ImportItem& item) {
+    const SourceInfo& s = item.source;
+    auto bad = [&](const std::string& why) {
+      return Status(Code::kInvalidArgument, "source '" + s.name + "': " + why);
+    };
+    if (static_cast<uint8_t>(s.kind) < 1 || static_cast<uint8_t>(s.kind) > 4) return bad("unknown kind");
+    if (s.name.empty()) return bad("empty name");
+    for (const std::string* str : {&s.name, &s.package, &s.arch, &s.version, &s.signer, &s.origin}) {
+      if (HasNul(*str)) return bad("a field contains a NUL byte");
+    }
+    if (s.state != SourceState::kActive) return bad("a new source must be active");
+    if (!s.blob_digest.empty()) {
+      auto k = DigestKey(s.blob_digest);
+      if (!k.ok()) return bad("blob digest: " + k.status().message());
+    }
+    if (item.files.size() > UINT32_MAX / 2) return bad("too many files");
+    return Status::Ok();
+  }
+
+  Status ImportOneTx(WriteTxn& w, const ImportItem& item, const ImportOptions& opts,
+                     ImportSummary* sum) {
+    DFS_RETURN_IF_ERROR(ValidateItem(item));
+    const SourceInfo& in = item.source;
+    std::vector<FileEntry> files = item.files;
+    std::sort(files.begin(), files.end(),
+              [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
+    for (size_t i = 0; i < files.size(); ++i) {
+      const FileEntry& f = files[i];
+      if (f.path.empty() || f.path[0] != '/' || HasNul(f.path)) {
+        return Status(Code::kInvalidArgument, "source '" + in.name + "': file path '" + LogQuote(f.path) +
+                                                  "' is not an absolute path");
+      }
+      if (i > 0 && files[i - 1].path == f.path) {
+        return Status(Code::kInvalidArgument, "source '" + in.name + "': path " + LogQuote(f.path) +
+                                                  " is listed twice");
+      }
+      auto k = DigestKey(f.digest);
+      if (!k.ok()) {
+        return Status(Code::kInvalidArgument,
+                      "source '" + in.name + "': file " + LogQuote(f.path) + ": " + k.status().message());
+      }
+    }
+
+    // The same signed blob already active: nothing to do.
+    std::string blob_key;
+    if (!in.blob_digest.empty()) {
+      blob_key = *DigestKey(in.blob_digest);
+      std::vector<uint64_t> ids;
+      DFS_RETURN_IF_ERROR(ReadIds(w.txn, e_->blobs, blob_key, &ids));
+      for (uint64_t id : ids) {
+        SourceRec r;
+        DFS_RETURN_IF_ERROR(GetSourceTx(w.txn, *e_, id, &r));
+        if (r.info.kind == in.kind && r.info.state == SourceState::kActive) {
+          sum->source_id = id;
+          sum->files = r.file_count;
+          sum->unchanged = true;
+          return Status::Ok();
+        }
+      }
+    }
+
+    SourceRec rec;
+    rec.info = in;
+    rec.info.state = SourceState::kActive;
+    if (rec.info.import_time == 0) rec.info.import_time = static_cast<int64_t>(std::time(nullptr));
+    rec.file_count = files.size();
+    DFS_RETURN_IF_ERROR(NextSourceId(w, &rec.info.id));
+    const uint64_t sid = rec.info.id;
+
+    // Rollback: the newest version of (package, arch) wins unless keep_old.
+    std::vector<SourceRec> to_supersede;
+    std::string group_key;
+    if (in.kind == SourceKind::kRpm) {
+      group_key = GroupKey(in.kind, in.package, in.arch);
+      std::vector<uint64_t> ids;
+      DFS_RETURN_IF_ERROR(ReadIds(w.txn, e_->groups, group_key, &ids));
+      for (uint64_t id : ids) {
+        SourceRec r;
+        DFS_RETURN_IF_ERROR(GetSourceTx(w.txn, *e_, id, &r));
+        if (r.info.state != SourceState::kActive || r.info.package != in.package || r.info.arch != in.arch) {
+          continue;
+        }
+        if (opts.keep_old) continue;
+        if (CompareVersions(in.version, r.info.version) < 0) {
+          rec.info.state = SourceState::kSuperseded;
+          sum->older = true;
+        } else {
+          to_supersede.push_back(std::move(r));
+        }
+      }
+      if (sum->older) to_supersede.clear();
+    }
+
+    // The file list, in chunks.
+    for (size_t off = 0, c = 0; off < files.size(); off += kChunkEntries, ++c) {
+      size_t n = std::min<size_t>(kChunkEntries, files.size() - off);
+      DFS_RETURN_IF_ERROR(
+          w.Put(e_->files, ChunkKey(sid, static_cast<uint32_t>(c)), EncodeChunk(&files[off], n)));
+    }
+    DFS_RETURN_IF_ERROR(w.PutSource(rec));
+    std::string idv = SourceKey(sid);
+    DFS_RETURN_IF_ERROR(w.Put(e_->names, IndexKey(in.name), idv, MDB_NODUPDATA));
+    if (!group_key.empty()) DFS_RETURN_IF_ERROR(w.Put(e_->groups, group_key, idv, MDB_NODUPDATA));
+    if (!blob_key.empty()) DFS_RETURN_IF_ERROR(w.Put(e_->blobs, blob_key, idv, MDB_NODUPDATA));
+    if (rec.info.state == SourceState::kActive) DFS_RETURN_IF_ERROR(AddRefs(w, sid, files, &sum->new_digests));
+    for (SourceRec& r : to_supersede) {
+      DFS_RETURN_IF_ERROR(Retire(w, &r, SourceState::kSuperseded));
+      sum->superseded.push_back(r.info.id);
+    }
+    sum->source_id = sid;
+    sum->files = files.size();
+    spdlog::info("store import id={} kind={} name={} files={} new_digests={} superseded={} older={}", sid,
+                 SourceKindName(in.kind), LogQuote(in.name), files.size(), sum->new_digests,
+                 sum->superseded.size(), sum->older);
+    return Status::Ok();
+  }
+
+  std::shared_ptr<Env> e_;
+};
+
+// --- opening ----------------------------------------------------------------------------------
+
+struct DbSpec {
+  const char* name;
+  unsigned flags;
+  MDB_dbi Env::*field;
+};
+constexpr DbSpec kDbs[] = {
+    {"meta", 0, &Env::meta},
+    {"digests", 0, &Env::digests},
+    {"sources", 0, &Env::sources},
+    {"files", 0, &Env::files},
+    {"names", MDB_DUPSORT | MDB_DUPFIXED, &Env::names},
+    {"groups", MDB_DUPSORT | MDB_DUPFIXED, &Env::groups},
+    {"blobs", MDB_DUPSORT | MDB_DUPFIXED, &Env::blobs},
+    {"deny", 0, &Env::deny},
+};
+
+Status InitSchema(Env& e) {
+  MDB_txn* txn;
+  int rc = mdb_txn_begin(e.env, nullptr, 0, &txn);
+  if (rc) return LmdbError(rc, "initialising store " + e.dir);
+  auto fail = [&](int rc, std::string_view what) {
+    mdb_txn_abort(txn);
+    return LmdbError(rc, std::string(what) + " in " + e.dir);
+  };
+  for (const DbSpec& s : kDbs) {
+    rc = mdb_dbi_open(txn, s.name, s.flags | MDB_CREATE, &(e.*s.field));
+    if (rc) return fail(rc, std::string("creating table ") + s.name);
+  }
+  auto put = [&](std::string_view k, std::string_view v) {
+    MDB_val kv = Val(k), vv = Val(v);
+    return mdb_put(txn, e.meta, &kv, &vv, 0);
+  };
+  std::string schema, next, gen, created;
+  PutU32LE(&schema, kSchemaVersion);
+  PutU64LE(&next, 1);
+  PutU64LE(&gen, mdb_txn_id(txn));
+  PutU64LE(&created, static_cast<uint64_t>(std::time(nullptr)));
+  if ((rc = put("format", kFormatMagic)) || (rc = put("schema", schema)) ||
+      (rc = put("next_source_id", next)) || (rc = put("generation", gen)) ||
+      (rc = put("created", created))) {
+    return fail(rc, "writing meta");
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc) return LmdbError(rc, "initialising store " + e.dir);
+  spdlog::info("store created dir={} schema={}", LogQuote(e.dir), kSchemaVersion);
+  return Status::Ok();
+}
+
+// Opens the tables of an existing store and checks its meta record. Touches the first and last
+// page of every table so a damaged root is found now, not during a lookup.
+Status CheckSchema(Env& e, bool create, bool* needs_init) {
+  *needs_init = false;
+  MDB_txn* txn;
+  int rc = mdb_txn_begin(e.env, nullptr, MDB_RDONLY, &txn);
+  if (rc) return LmdbError(rc, "reading store " + e.dir);
+  struct Guard {
+    MDB_txn* t;
+    ~Guard() {
+      if (t) mdb_txn_abort(t);
+    }
+  } guard{txn};
+  MDB_stat ms;
+  MDB_dbi main_dbi;
+  rc = mdb_dbi_open(txn, nullptr, 0, &main_dbi);
+  if (rc == 0) rc = mdb_stat(txn, main_dbi, &ms);
+  if (rc) return LmdbError(rc, "reading store " + e.dir);
+  if (ms.ms_entries == 0) {
+    if (create && !e.read_only) {
+      *needs_init = true;
+      return Status::Ok();
+    }
+    return Status(Code::kNotFound, "store " + e.dir + " is empty (run digestctl init)");
+  }
+  const std::string where = e.dir + "/data.mdb";
+  rc = mdb_dbi_open(txn, "meta", 0, &e.meta);
+  if (rc == MDB_NOTFOUND) return Status(Code::kCorrupt, where + " is not a digestfs store (no meta table)");
+  if (rc) return LmdbError(rc, "opening the meta table of " + where);
+  auto meta = [&](const char* key, std::string_view* v) -> Status {
+    bool found;
+    DFS_RETURN_IF_ERROR(Get(txn, e.meta, key, v, &found));
+    if (!found) return Status(Code::kCorrupt, where + ": meta record '" + key + "' is missing");
+    return Status::Ok();
+  };
+  std::string_view v;
+  DFS_RETURN_IF_ERROR(meta("format", &v));
+  if (v != kFormatMagic) return Status(Code::kCorrupt, where + " is not a digestfs store (bad format record)");
+  DFS_RETURN_IF_ERROR(meta("schema", &v));
+  if (v.size() != 4) return Status(Code::kCorrupt, where + ": meta record 'schema' is malformed");
+  uint32_t schema;
+  Reader(v).U32LE(&schema);
+  if (schema == 0) return Status(Code::kCorrupt, where + ": schema version 0");
+  if (schema > kSchemaVersion) {
+    return Status(Code::kVersion, where + " has schema version " + std::to_string(schema) +
+                                      "; this digestfs reads versions up to " + std::to_string(kSchemaVersion) +
+                                      " (upgrade digestfs)");
+  }
+  DFS_RETURN_IF_ERROR(meta("next_source_id", &v));
+  if (v.size() != 8) return Status(Code::kCorrupt, where + ": meta record 'next_source_id' is malformed");
+  DFS_RETURN_IF_ERROR(meta("generation", &v));
+  if (v.size() != 8) return Status(Code::kCorrupt, where + ": meta record 'generation' is malformed");
+  for (const DbSpec& s : kDbs) {
+    rc = mdb_dbi_open(txn, s.name, s.flags, &(e.*s.field));
+    if (rc == MDB_NOTFOUND) return Status(Code::kCorrupt, where + ": table '" + s.name + "' is missing");
+    if (rc) return LmdbError(rc, std::string("opening table ") + s.name + " of " + where);
+    Cursor c(txn, e.*s.field);
+    if (c.open_rc()) return LmdbError(c.open_rc(), std::string("opening table ") + s.name);
+    MDB_val k, d;
+    for (MDB_cursor_op op : {MDB_FIRST, MDB_LAST}) {
+      rc = mdb_cursor_get(c.get(), &k, &d, op);
+      if (rc && rc != MDB_NOTFOUND) return LmdbError(rc, std::string("reading table ") + s.name + " of " + where);
+    }
+  }
+  // Commit (not abort) so the table handles stay valid for later transactions.
+  guard.t = nullptr;
+  rc = mdb_txn_commit(txn);
+  if (rc) return LmdbError(rc, "opening store " + e.dir);
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions& opts) {
+  namespace fs = std::filesystem;
+  struct stat ds;
+  if (::stat(dir.c_str(), &ds) != 0) {
+    if (errno != ENOENT) return Status::FromErrno(errno, "store " + dir);
+    if (!opts.create) return Status(Code::kNotFound, "store " + dir + " does not exist (run digestctl init)");
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return Status::FromErrno(ec.value(), "creating store directory " + dir);
+    if (::stat(dir.c_str(), &ds) != 0) return Status::FromErrno(errno, "store " + dir);
+  }
+  if (!S_ISDIR(ds.st_mode)) return Status(Code::kInvalidArgument, "store " + dir + " is not a directory");
+
+  const std::string data = dir + "/data.mdb";
+  struct stat fs_;
+  bool exists = ::stat(data.c_str(), &fs_) == 0;
+  if (!exists && errno != ENOENT) return Status::FromErrno(errno, data);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (exists) {
+    if (!S_ISREG(fs_.st_mode)) return Status(Code::kCorrupt, data + " is not a regular file");
+    if (fs_.st_size < 2 * page) {
+      return Status(Code::kCorrupt, data + " is truncated (" + std::to_string(fs_.st_size) +
+                                        " bytes, less than its two meta pages)");
+    }
+  } else if (!opts.create) {
+    return Status(Code::kNotFound, "no store in " + dir + " (run digestctl init)");
+  } else if (opts.read_only) {
+    return Status(Code::kInvalidArgument, "cannot create store " + dir + " read-only");
+  }
+
+  // Held for the whole open: two LMDB environments on one file in one process would break
+  // LMDB's locking (closing one drops the other's file locks).
+  std::lock_guard registry_lock(g_registry_mu);
+  {
+    auto it = g_registry.find({ds.st_dev, ds.st_ino});
+    if (it != g_registry.end()) {
+      if (auto e = it->second.lock(); e && e->pid == ::getpid()) {
+        if (e->read_only && !opts.read_only) {
+          return Status(Code::kUnavailable, "store " + dir + " is already open read-only in this process");
+        }
+        return e;
+      }
+    }
+  }
+
+  auto e = std::make_shared<Env>();
+  e->dir = dir;
+  e->dev = ds.st_dev;
+  e->ino = ds.st_ino;
+  e->pid = ::getpid();
+  e->read_only = opts.read_only;
+  e->max_map = opts.max_map_size ? opts.max_map_size : kDefaultMaxMapSize;
+  int rc = mdb_env_create(&e->env);
+  if (rc) return LmdbError(rc, "creating an LMDB environment");
+  mdb_env_set_maxdbs(e->env, 16);
+  mdb_env_set_maxreaders(e->env, kMaxReaders);
+  uint64_t want = opts.initial_map_size ? opts.initial_map_size : kDefaultMapSize;
+  mdb_env_set_mapsize(e->env, want);
+  unsigned flags = MDB_NOTLS | (opts.read_only ? MDB_RDONLY : 0);
+  rc = mdb_env_open(e->env, dir.c_str(), flags, 0644);
+  if (rc) {
+    Status s = LmdbError(rc, "opening store " + dir);
+    if (s.code() == Code::kCorrupt) s = Status(Code::kCorrupt, data + " is damaged or not an LMDB file (" + mdb_strerror(rc) + ")");
+    return s;
+  }
+  // LMDB trusts the meta page's last page number; a shorter file would fault on access.
+  MDB_envinfo info;
+  mdb_env_info(e->env, &info);
+  MDB_stat st;
+  mdb_env_stat(e->env, &st);
+  if (exists && ::stat(data.c_str(), &fs_) == 0) {
+    uint64_t need = (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
+    if (static_cast<uint64_t>(fs_.st_size) < need) {
+      return Status(Code::kCorrupt, data + " is truncated: " + std::to_string(fs_.st_size) + " bytes, its meta page says " +
+                                        std::to_string(need));
+    }
+    if (info.me_mapsize < need) {
+      return Status(Code::kCorrupt, data + ": map size in the meta page is smaller than the data");
+    }
+  }
+  bool needs_init = false;
+  DFS_RETURN_IF_ERROR(CheckSchema(*e, opts.create, &needs_init));
+  if (needs_init) {
+    DFS_RETURN_IF_ERROR(InitSchema(*e));
+  }
+  g_registry[{ds.st_dev, ds.st_ino}] = e;
+  return e;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOptions& opts) {
+  if (dir.empty()) return Status(Code::kInvalidArgument, "empty store directory");
+  DFS_ASSIGN_OR_RETURN(std::shared_ptr<Env> e, OpenEnv(dir, opts));
+  return std::unique_ptr<Store>(new LmdbStore(std::move(e)));
+}
+
+}  // namespace dfs

@@ -1,0 +1,124 @@
+// cache/store_format.h: the byte encodings of the store's keys and values (docs/store-format.md).
+// Internal to cache/ (and its tests): pure functions on bytes, no LMDB. Every decoder checks bounds
+// and returns kCorrupt naming what it was decoding; none reads outside the buffer it is given.
+//
+// Thread safety: stateless functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/records.h"
+#include "common/digest.h"
+#include "common/status.h"
+
+namespace dfs::store_format {
+
+// The schema this build writes and the newest it reads.
+inline constexpr uint32_t kSchemaVersion = 1;
+// The value of meta["format"]: tells a digestfs store from any other LMDB environment.
+inline constexpr std::string_view kFormatMagic = "digestfs-store";
+// Files per chunk of a source's file list, and entries between restart points inside a chunk.
+inline constexpr uint32_t kChunkEntries = 256;
+inline constexpr uint32_t kRestartInterval = 16;
+// Index keys longer than this are shortened (prefix + SHA-256), see IndexKey().
+inline constexpr size_t kMaxIndexKey = 256;
+
+// --- primitives -----------------------------------------------------------------------------
+void PutVarint(std::string* out, uint64_t v);
+void PutU64BE(std::string* out, uint64_t v);
+void PutU32BE(std::string* out, uint32_t v);
+uint64_t GetU64BE(const uint8_t* p);
+uint32_t GetU32BE(const uint8_t* p);
+void PutU64LE(std::string* out, uint64_t v);
+void PutU32LE(std::string* out, uint32_t v);
+
+// The base that file modes are stored relative to (XOR), so the common modes take one byte.
+inline constexpr uint32_t kModeBase = 0100644;
+
+// A bounds-checked reader over a byte range.
+class Reader {
+ public:
+  Reader(const void* data, size_t len) : p_(static_cast<const uint8_t*>(data)), end_(p_ + len) {}
+  explicit Reader(std::string_view s) : Reader(s.data(), s.size()) {}
+  bool Varint(uint64_t* v) {
+    if (p_ != end_ && *p_ < 0x80) {  // the common one-byte case
+      *v = *p_++;
+      return true;
+    }
+    return VarintSlow(v);
+  }
+  bool U8(uint8_t* v) {
+    if (p_ == end_) return false;
+    *v = *p_++;
+    return true;
+  }
+  bool U32LE(uint32_t* v);
+  bool U64LE(uint64_t* v);
+  bool Bytes(size_t n, const uint8_t** out) {
+    if (remaining() < n) return false;
+    *out = p_;
+    p_ += n;
+    return true;
+  }
+  bool String(std::string* out);  // varint length + bytes
+  bool Skip(size_t n);
+  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
+  bool done() const { return p_ == end_; }
+  const uint8_t* pos() const { return p_; }
+
+ private:
+  bool VarintSlow(uint64_t* v);
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+// --- keys -----------------------------------------------------------------------------------
+// Digest key (deny list, blob index): the kernel's hash_algo id (1 byte) then the digest bytes.
+Result<std::string> DigestKey(const Digest& d);
+// Key of the digests table: the algo byte and the first kIndexPrefix digest bytes. Distinct
+// digests may share it; every hit is confirmed against the full digest kept in the file list, so
+// a shared prefix costs one extra read, never a wrong answer.
+inline constexpr size_t kIndexPrefix = 8;
+std::string DigestIndexKey(std::string_view digest_key);
+Result<Digest> DecodeDigestKey(std::string_view key);
+// Source key and file-chunk key: big-endian so LMDB's byte order is numeric order.
+std::string SourceKey(uint64_t id);
+std::string ChunkKey(uint64_t source_id, uint32_t chunk);
+// Keys of the name / group indexes: the text itself, or, if longer than kMaxIndexKey, a prefix
+// and the SHA-256 of the whole (an index hit is always confirmed against the source record).
+std::string IndexKey(std::string_view text);
+std::string GroupKey(SourceKind kind, std::string_view package, std::string_view arch);
+
+// --- values ---------------------------------------------------------------------------------
+// A reference from a digest to one file of one source.
+struct FileRef {
+  uint64_t source_id = 0;
+  uint32_t index = 0;  // position in the source's path-ordered file list
+  friend bool operator==(const FileRef&, const FileRef&) = default;
+};
+// digests value: a list of refs, varint source id + varint index each, in insertion order.
+void EncodeRefs(const std::vector<FileRef>& refs, std::string* out);
+Status DecodeRefs(std::string_view v, std::vector<FileRef>* out);
+
+// sources value.
+std::string EncodeSource(const SourceInfo& s, uint64_t file_count);
+Status DecodeSource(std::string_view v, SourceInfo* out, uint64_t* file_count);
+
+// One chunk of a source's file list (files must be in path order; at most kChunkEntries).
+std::string EncodeChunk(const FileEntry* files, size_t n);
+// Decodes every entry of a chunk.
+Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out);
+// Decodes only entry `i` of a chunk (jumps to its restart point).
+Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out);
+
+// deny value: varint time added, then the reason.
+std::string EncodeDeny(int64_t added, std::string_view reason);
+Status DecodeDeny(std::string_view v, int64_t* added, std::string* reason);
+
+// rpm-style version ordering of "[E:]V-R" strings: <0, 0, >0 like strcmp.
+int CompareVersions(std::string_view a, std::string_view b);
+
+}  // namespace dfs::store_format

@@ -1,0 +1,524 @@
+#include "policy/pipeline.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "common/log.h"
+#include "crypto/hash.h"
+
+namespace dfs {
+
+namespace {
+
+constexpr size_t kMaxLogKeys = 1 << 16;
+
+std::string_view OpName(AccessOp op) {
+  switch (op) {
+    case AccessOp::kRead: return "read";
+    case AccessOp::kExec: return "exec";
+    case AccessOp::kWrite: return "write";
+  }
+  return "?";
+}
+
+std::string RuleRef(const Rule* r) { return r ? std::to_string(r->line) : std::string("-"); }
+
+struct BlockSink {
+  Hasher hasher;
+  BlockDigests* out;
+  static void OnBlock(void* arg, uint64_t /*index*/, const uint8_t* data, size_t len) {
+    auto* self = static_cast<BlockSink*>(arg);
+    self->hasher.Update(data, len);
+    Digest d = self->hasher.Finish();
+    self->out->sha256.insert(self->out->sha256.end(), d.bytes.begin(), d.bytes.end());
+  }
+};
+
+}  // namespace
+
+std::string_view RefusalName(Refusal r) {
+  switch (r) {
+    case Refusal::kNone: return "none";
+    case Refusal::kDenied: return "denied";
+    case Refusal::kUnknown: return "unknown";
+    case Refusal::kError: return "error";
+  }
+  return "?";
+}
+
+Result<EnforceMode> ParseEnforceMode(const std::string& mode) {
+  if (mode == "enforce") return EnforceMode::kEnforce;
+  if (mode == "permissive") return EnforceMode::kPermissive;
+  return Status(Code::kInvalidArgument,
+                "mode '" + mode + "' is not one of enforce, permissive (mode=off runs no enforcer)");
+}
+
+Enforcer::Enforcer(std::shared_ptr<Store> store, std::shared_ptr<Measurer> measurer, Policy policy,
+                   EnforcerOptions opts)
+    : store_(std::move(store)),
+      measurer_(std::move(measurer)),
+      policy_(std::move(policy)),
+      opts_(std::move(opts)),
+      cache_(opts_.max_cache_entries) {}
+
+Enforcer::~Enforcer() = default;
+
+// ---- step 2: collect ------------------------------------------------------------------------
+
+Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uint64_t ino) {
+  // Hash, then check the file did not change while it was read: (size, mtime, ctime) before and
+  // after must agree, or the digest may describe bytes that were never all there at once.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    struct stat before, after;
+    if (::fstat(fd, &before) != 0) return Status::FromErrno(errno, "fstat before hashing");
+    auto c = std::make_shared<Content>();
+    c->dev = dev;
+    c->ino = ino;
+    c->key = StatKey::From(before);
+    std::shared_ptr<BlockDigests> blocks;
+    for (size_t i = 0; i < opts_.algos.size(); ++i) {
+      HashFdOptions ho;
+      ho.chunk = opts_.hash_chunk;
+      std::optional<BlockSink> sink;
+      if (i == 0 && opts_.verify_blocks) {
+        blocks = std::make_shared<BlockDigests>();
+        blocks->block_size = opts_.block_size;
+        DFS_ASSIGN_OR_RETURN(Hasher h, Hasher::Create(HashAlgo::kSha256));
+        sink.emplace(BlockSink{std::move(h), blocks.get()});
+        ho.block_size = opts_.block_size;
+        ho.on_block = &BlockSink::OnBlock;
+        ho.arg = &*sink;
+      }
+      uint64_t n = 0;
+      auto d = HashFd(fd, opts_.algos[i], &n, ho);
+      if (!d.ok()) return d.status();
+      stats_.hashes++;
+      stats_.bytes_hashed += n;
+      if (blocks && i == 0) blocks->file_size = n;
+      if (n != c->key.size) c->key.size = UINT64_MAX;  // changed under us; forces a retry below
+      c->digests.push_back(std::move(d).value());
+    }
+    if (::fstat(fd, &after) != 0) return Status::FromErrno(errno, "fstat after hashing");
+    if (StatKey::From(after) == c->key) {
+      c->blocks = std::move(blocks);
+      return c;
+    }
+  }
+  return Status(Code::kUnavailable, "the file kept changing while it was hashed");
+}
+
+Status Enforcer::LookUp(Content* c) {
+  c->generation = store_->Generation();
+  LookupResult merged;
+  for (const Digest& d : c->digests) {
+    auto r = store_->Lookup(d);
+    if (!r.ok()) {
+      if (r.status().code() == Code::kNotFound) continue;
+      Status s = r.status();
+      return s.Prepend("store lookup");
+    }
+    merged.denied = merged.denied || r->denied;
+    for (Provenance& p : r->provenance) merged.provenance.push_back(std::move(p));
+  }
+  c->lookup = std::move(merged);
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const Content>> Enforcer::Collect(const OpenRequest& req, bool* hit) {
+  const uint64_t dev = req.st.st_dev, ino = req.st.st_ino;
+  auto compute = [&]() -> Result<std::shared_ptr<const Content>> {
+    int fd = req.fd;
+    Fd owned;
+    const int acc = req.flags & O_ACCMODE;
+    if (fd < 0 || acc == O_WRONLY || (req.flags & O_DIRECT)) {
+      if (!req.reopen_readonly) {
+        return Status(Code::kIo, "the file is not open for reading and cannot be reopened");
+      }
+      DFS_ASSIGN_OR_RETURN(owned, req.reopen_readonly());
+      fd = owned.get();
+    }
+    DFS_ASSIGN_OR_RETURN(std::shared_ptr<Content> c, HashContent(fd, dev, ino));
+    DFS_RETURN_IF_ERROR(LookUp(c.get()));
+    return std::shared_ptr<const Content>(std::move(c));
+  };
+  auto r = cache_.Get(dev, ino, req.st, opts_.verify_blocks, compute, hit);
+  if (!r.ok()) return r;
+  if (hit && *hit) stats_.cache_hits++;
+  std::shared_ptr<const Content> c = *r;
+  if (c->generation != store_->Generation()) {
+    // The store changed since the lookup: the digest still holds, the answer may not.
+    auto fresh = std::make_shared<Content>(*c);
+    DFS_RETURN_IF_ERROR(LookUp(fresh.get()));
+    stats_.relookups++;
+    cache_.Replace(c, fresh);
+    c = std::move(fresh);
+  }
+  return c;
+}
+
+// ---- step 4: look up ------------------------------------------------------------------------
+
+Result<SourceInfo> Enforcer::Source(uint64_t id) {
+  const uint64_t gen = store_->Generation();
+  {
+    std::lock_guard lock(mu_);
+    if (sources_generation_ != gen) {
+      sources_.clear();
+      sources_generation_ = gen;
+    }
+    auto it = sources_.find(id);
+    if (it != sources_.end()) return it->second;
+  }
+  auto s = store_->GetSource(id);
+  if (!s.ok()) {
+    Status st = s.status();
+    return st.Prepend("store: source " + std::to_string(id));
+  }
+  std::lock_guard lock(mu_);
+  if (sources_generation_ == gen) sources_.emplace(id, *s);
+  return s;
+}
+
+Result<bool> Enforcer::Vouches(const Content& c, const std::string& path, AccessOp op, bool bind,
+                               uint64_t* source_id, std::string* why_not) {
+  const auto& prov = c.lookup.provenance;
+  if (prov.empty()) {
+    *why_not = "unknown content: no source lists this digest";
+    return false;
+  }
+  const Provenance* elsewhere = nullptr;
+  bool local_for_exec = false;
+  for (const Provenance& p : prov) {
+    DFS_ASSIGN_OR_RETURN(SourceInfo src, Source(p.source_id));
+    if (src.state != SourceState::kActive) continue;
+    const bool local = src.kind == SourceKind::kLocal;
+    // A record binds its digest to its path when the rule says bind=path, when it is a mutable
+    // (config) file, or when it is a local re-trust: none of those vouch for content elsewhere.
+    const bool bound = bind || (p.flags & kFileMutable) || local;
+    if (bound && p.path != path) {
+      if (!elsewhere) elsewhere = &p;
+      continue;
+    }
+    if (local && op == AccessOp::kExec) {
+      local_for_exec = true;  // mutable re-trust covers data, never code
+      continue;
+    }
+    *source_id = p.source_id;
+    return true;
+  }
+  if (local_for_exec) {
+    *why_not = "content is trusted only by a local re-trust, which never counts for exec";
+  } else if (elsewhere) {
+    *why_not = std::string("content is listed only at another path (") + elsewhere->path + ")" +
+               (bind ? "; the rule binds paths" : "; the record binds its path");
+  } else {
+    *why_not = "unknown content: no active source lists this digest";
+  }
+  return false;
+}
+
+// ---- steps 1-4 and the verdict, without side effects -----------------------------------------
+
+Assessment Enforcer::Assess(const OpenRequest& req) {
+  Assessment a;
+  Subject s{req.path, req.op, req.uid, static_cast<uint32_t>(req.st.st_uid), req.st.st_mode};
+  a.decision = policy_.Decide(s);
+  if (!a.decision.any()) return a;
+
+  if (!S_ISREG(req.st.st_mode)) {
+    // Only regular files have content to hash; nothing vouches for anything else.
+    a.unknown_reason = "not a regular file";
+  } else {
+    auto c = Collect(req, &a.cache_hit);
+    if (!c.ok()) {
+      a.error = c.status();
+      a.refusal = Refusal::kError;
+      a.reason = "fail closed: " + a.error.ToString();
+      return a;
+    }
+    a.content = *c;
+    if (a.content->lookup.denied) {
+      a.refusal = Refusal::kDenied;
+      a.reason = "digest is on the deny list";
+      return a;
+    }
+  }
+  for (int f = 0; f < kNumFamilies; ++f) {
+    const Family fam = static_cast<Family>(f);
+    if (!a.decision.on(fam) || !a.content) continue;
+    std::string why;
+    auto k = Vouches(*a.content, req.path, req.op, a.decision.of(fam)->bind_path,
+                     &a.vouching_source[f], &why);
+    if (!k.ok()) {
+      a.error = k.status();
+      a.refusal = Refusal::kError;
+      a.reason = "fail closed: " + a.error.ToString();
+      return a;
+    }
+    a.known[f] = *k;
+    if (!*k && (a.unknown_reason.empty() || fam == Family::kAppraise)) a.unknown_reason = why;
+  }
+  if (a.decision.on(Family::kAppraise) && !a.known[static_cast<int>(Family::kAppraise)]) {
+    a.refusal = Refusal::kUnknown;
+    a.refusal_rule = a.decision.of(Family::kAppraise);
+    a.reason = a.unknown_reason;
+  }
+  return a;
+}
+
+// ---- step 5: measure --------------------------------------------------------------------------
+
+Status Enforcer::Measure(const Assessment& a, const OpenRequest& req) {
+  constexpr int kM = static_cast<int>(Family::kMeasure);
+  if (!a.decision.on(Family::kMeasure) || !a.content || !measurer_) return Status::Ok();
+  if (a.known[kM]) {
+    const uint64_t id = a.vouching_source[kM];
+    {
+      std::lock_guard lock(mu_);
+      if (measured_sources_.count(id)) return Status::Ok();
+    }
+    DFS_ASSIGN_OR_RETURN(SourceInfo src, Source(id));
+    Status s = measurer_->MeasureSource(src);
+    if (!s.ok()) return s.Prepend("measuring source " + src.name);
+    std::lock_guard lock(mu_);
+    measured_sources_.insert(id);
+    stats_.measurements++;
+    return Status::Ok();
+  }
+  std::string key = a.content->primary().ToString();
+  key += '\0';
+  key += req.path;
+  {
+    std::lock_guard lock(mu_);
+    if (measured_files_.count(key)) return Status::Ok();
+  }
+  Status s = measurer_->MeasureFile(a.content->primary(), req.path);
+  if (!s.ok()) return s.Prepend("measuring " + req.path);
+  std::lock_guard lock(mu_);
+  measured_files_.insert(std::move(key));
+  stats_.measurements++;
+  return Status::Ok();
+}
+
+// ---- steps 7-8: audit and verdict -------------------------------------------------------------
+
+bool Enforcer::FirstTime(const std::string& key) {
+  std::lock_guard lock(mu_);
+  if (logged_.size() >= kMaxLogKeys) logged_.clear();  // bounded; a flood is still rate-limited
+  return logged_.insert(key).second;
+}
+
+void Enforcer::LogRefusal(const Assessment& a, const OpenRequest& req) {
+  const std::string digest = a.content ? a.content->primary().ToString() : std::string("-");
+  std::string key = std::to_string(req.st.st_dev) + ":" + std::to_string(req.st.st_ino) + ":" +
+                    digest + ":" + std::string(RefusalName(a.refusal)) + ":" +
+                    RuleRef(a.refusal_rule) + ":" + std::string(OpName(req.op));
+  if (a.refusal == Refusal::kError) key += ":" + std::string(CodeName(a.error.code()));
+  if (!FirstTime(key)) return;
+  stats_.refusals_logged++;
+  spdlog::warn("{} path={} op={} inode={}:{} uid={} digest={} rule={} verdict={} reason={}",
+               opts_.mode == EnforceMode::kPermissive ? "would_refuse" : "refused",
+               LogQuote(req.path), OpName(req.op), req.st.st_dev, req.st.st_ino, req.uid, digest,
+               RuleRef(a.refusal_rule), RefusalName(a.refusal), LogQuote(a.reason));
+}
+
+Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
+  stats_.opens++;
+  Assessment a = Assess(req);
+  if (!a.decision.any()) {
+    stats_.unchecked++;
+    return Status::Ok();
+  }
+  // IMA measures before it appraises: an unknown file is measured even if appraisal refuses it.
+  if (a.refusal == Refusal::kNone || a.refusal == Refusal::kUnknown) {
+    Status m = Measure(a, req);
+    if (!m.ok()) {
+      a.error = m;
+      a.refusal = Refusal::kError;
+      a.refusal_rule = a.decision.of(Family::kMeasure);
+      a.reason = "fail closed: " + m.ToString();
+    }
+  }
+  constexpr int kA = static_cast<int>(Family::kAudit);
+  if (!a.refused() && a.decision.on(Family::kAudit) && !a.known[kA]) {
+    const std::string digest = a.content ? a.content->primary().ToString() : std::string("-");
+    std::string key = std::to_string(req.st.st_dev) + ":" + std::to_string(req.st.st_ino) + ":" +
+                      digest + ":audit:" + RuleRef(a.decision.of(Family::kAudit));
+    if (FirstTime(key)) {
+      stats_.audits_logged++;
+      spdlog::info("audit path={} op={} inode={}:{} uid={} digest={} rule={} reason={}",
+                   LogQuote(req.path), OpName(req.op), req.st.st_dev, req.st.st_ino, req.uid,
+                   digest, RuleRef(a.decision.of(Family::kAudit)), LogQuote(a.unknown_reason));
+    }
+  }
+  if (a.refused()) {
+    stats_.refusals++;
+    LogRefusal(a, req);
+    if (opts_.mode == EnforceMode::kEnforce) {
+      if (a.refusal == Refusal::kError) {
+        if (a.error.code() == Code::kPermissionDenied) return a.error;
+        return Status(a.error.code() == Code::kOk ? Code::kInternal : a.error.code(), a.reason);
+      }
+      return Status(Code::kPermissionDenied, req.path + ": " + a.reason);
+    }
+  }
+  if (ticket && opts_.verify_blocks && a.content && a.content->blocks) {
+    ticket->blocks = a.content->blocks;
+  }
+  return Status::Ok();
+}
+
+// ---- verify=blocks ----------------------------------------------------------------------------
+
+Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
+                           std::span<const uint8_t> data) {
+  if (!ticket.blocks) return Status::Ok();
+  const auto* b = static_cast<const BlockDigests*>(ticket.blocks.get());
+  const uint64_t bs = b->block_size;
+  auto bad = [&](const std::string& why) {
+    stats_.read_mismatches++;
+    if (FirstTime("read:" + std::to_string(reinterpret_cast<uintptr_t>(b)) + ":" + why)) {
+      spdlog::error("read_refused offset={} len={} reason={}", offset, data.size(), LogQuote(why));
+    }
+    return Status(Code::kCorrupt, why);
+  };
+  if (data.empty()) {
+    if (offset >= b->file_size) return Status::Ok();
+    return bad("short read: the file is smaller than when it was verified");
+  }
+  if (bs == 0 || offset % bs != 0) return bad("read not aligned to the verification block size");
+  const uint64_t end = offset + data.size();
+  if (end > b->file_size) return bad("read past the verified size of the file");
+  if (end % bs != 0 && end != b->file_size) return bad("read ends inside a verification block");
+  thread_local std::optional<Hasher> hasher;
+  if (!hasher) {
+    auto h = Hasher::Create(HashAlgo::kSha256);
+    if (!h.ok()) return h.status();
+    hasher.emplace(std::move(h).value());
+  }
+  for (uint64_t pos = 0; pos < data.size(); pos += bs) {
+    const uint64_t index = (offset + pos) / bs;
+    const size_t len = static_cast<size_t>(std::min<uint64_t>(bs, data.size() - pos));
+    hasher->Update(data.data() + pos, len);
+    Digest d = hasher->Finish();
+    if (index >= b->count() || std::memcmp(d.bytes.data(), &b->sha256[index * 32], 32) != 0) {
+      return bad("block " + std::to_string(index) + " does not match its verified digest");
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- G2 and mutable files ---------------------------------------------------------------------
+
+void Enforcer::Changed(uint64_t dev, uint64_t ino) { cache_.Drop(dev, ino); }
+
+void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
+                            const std::function<Result<Fd>()>& reopen_readonly) {
+  cache_.Drop(dev, ino);
+  if (!policy_.has_mutable() || !reopen_readonly) return;
+  auto fd = reopen_readonly();
+  if (!fd.ok()) {
+    spdlog::warn("retrust_failed path={} inode={}:{} reason={}", LogQuote(path), dev, ino,
+                 LogQuote(fd.status().ToString()));
+    return;
+  }
+  struct stat st;
+  if (::fstat(fd->get(), &st) != 0 || st.st_dev != dev || st.st_ino != ino || !S_ISREG(st.st_mode)) {
+    return;  // replaced or gone: the next open decides afresh
+  }
+  Subject s{path, AccessOp::kRead, static_cast<uint32_t>(st.st_uid),
+            static_cast<uint32_t>(st.st_uid), st.st_mode};
+  if (!policy_.IsMutable(s)) return;
+  if (!opts_.store_writable) {
+    std::lock_guard lock(mu_);
+    if (!warned_readonly_) {
+      warned_readonly_ = true;
+      spdlog::warn("retrust_disabled reason=\"the store is open read-only\" path={}", LogQuote(path));
+    }
+    return;
+  }
+  auto c = HashContent(fd->get(), dev, ino);
+  if (!c.ok()) {
+    spdlog::warn("retrust_failed path={} inode={}:{} reason={}", LogQuote(path), dev, ino,
+                 LogQuote(c.status().ToString()));
+    return;
+  }
+  Status t = store_->TrustLocal(path, (*c)->primary(), st.st_mode);
+  if (!t.ok()) {
+    spdlog::warn("retrust_failed path={} digest={} reason={}", LogQuote(path),
+                 (*c)->primary().ToString(), LogQuote(t.ToString()));
+    return;
+  }
+  stats_.retrusted++;
+  spdlog::info("retrusted path={} inode={}:{} digest={}", LogQuote(path), dev, ino,
+               (*c)->primary().ToString());
+  if (LookUp(c->get()).ok()) cache_.Replace(nullptr, std::move(c).value());
+}
+
+Status Enforcer::MeasureAllSources() {
+  if (!measurer_) return Status::Ok();
+  DFS_ASSIGN_OR_RETURN(std::vector<SourceInfo> all, store_->ListSources());
+  std::sort(all.begin(), all.end(),
+            [](const SourceInfo& x, const SourceInfo& y) { return x.id < y.id; });
+  for (const SourceInfo& s : all) {
+    if (s.state != SourceState::kActive) continue;
+    Status m = measurer_->MeasureSource(s);
+    if (!m.ok()) return m.Prepend("measuring source " + s.name);
+    std::lock_guard lock(mu_);
+    measured_sources_.insert(s.id);
+    stats_.measurements++;
+  }
+  return Status::Ok();
+}
+
+// ---- construction -----------------------------------------------------------------------------
+
+Result<Policy> LoadPolicyFor(const EnforcerConfig& cfg) {
+  if (cfg.policy_file.empty()) return Policy::Parse(Policy::DefaultText(), "<default policy>");
+  return Policy::Load(cfg.policy_file);
+}
+
+Result<std::unique_ptr<Enforcer>> CreateEnforcerWith(const EnforcerConfig& cfg, Policy policy,
+                                                     std::shared_ptr<Store> store,
+                                                     bool store_writable,
+                                                     std::shared_ptr<Measurer> measurer) {
+  DFS_ASSIGN_OR_RETURN(EnforceMode mode, ParseEnforceMode(cfg.mode));
+  EnforcerOptions o;
+  o.mode = mode;
+  o.verify_blocks = cfg.verify_blocks;
+  o.store_writable = store_writable;
+  // Hash with every strong algorithm the store holds digests of; SHA-256 first when present.
+  auto stats = store->Stats();
+  if (!stats.ok()) {
+    Status s = stats.status();
+    return s.Prepend("reading the store's statistics");
+  }
+  std::vector<HashAlgo> algos;
+  for (const auto& [name, n] : stats->digests_per_algo) {
+    HashAlgo a = HashAlgoFromName(name);
+    if (n == 0 || a == HashAlgo::kUnknown || HashAlgoIsWeak(a)) continue;
+    if (std::find(algos.begin(), algos.end(), a) == algos.end()) algos.push_back(a);
+  }
+  auto sha = std::find(algos.begin(), algos.end(), HashAlgo::kSha256);
+  if (sha == algos.end()) {
+    algos.insert(algos.begin(), HashAlgo::kSha256);
+  } else {
+    std::rotate(algos.begin(), sha, sha + 1);
+  }
+  o.algos = std::move(algos);
+  if (!measurer && policy.has_family(Family::kMeasure)) {
+    spdlog::warn("measurement_off reason=\"the policy has measure rules but no tpm= or log= is "
+                 "set; nothing is measured\"");
+  }
+  auto e = std::make_unique<Enforcer>(std::move(store), std::move(measurer), std::move(policy),
+                                      std::move(o));
+  if (cfg.measure_all_sources) DFS_RETURN_IF_ERROR(e->MeasureAllSources());
+  return e;
+}
+
+}  // namespace dfs

@@ -1,0 +1,162 @@
+// policy/pipeline.h: the enforcement pipeline behind CreateEnforcer (policy/enforcer.h), with its
+// seams (store, measurer) injected so unit tests can run it with fakes, and so `digestctl
+// verify-tree` makes exactly the mount's decision (Enforcer::Assess).
+//
+// The pipeline, per open, in IMA's order (docs/policy.md, "Decisions"):
+//   1. decide: the policy gives each family (appraise, measure, audit) its deciding rule; if no
+//      family is on, the open is allowed without hashing;
+//   2. collect: the inode's cached content is used if (dev, ino, size, mtime, ctime) still match,
+//      else the file is hashed (single flight per inode); if the store generation moved since the
+//      lookup, only the lookup is redone;
+//   3. deny list: a deny-listed digest is refused, whatever the families say;
+//   4. look up: does a provenance record vouch for the digest at this path, for this op?
+//   5. measure: known -> MeasureSource(the vouching source) once; unknown -> MeasureFile once;
+//   6. appraise: unknown content is refused;
+//   7. audit: unknown content is logged;
+//   8. verdict: enforce -> a refusal is returned; permissive -> logged as "would refuse", allowed.
+// Fail closed: a hash, store or measurer error on an open that a family applies to is a refusal in
+// enforce mode.
+//
+// Thread safety: an Enforcer is thread-safe (gate.h); the injected Store and Measurer must be too.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "cache/store.h"
+#include "measurement/measurer.h"
+#include "policy/content_cache.h"
+#include "policy/enforcer.h"
+#include "policy/gate.h"
+#include "policy/policy.h"
+
+namespace dfs {
+
+struct EnforcerOptions {
+  EnforceMode mode = EnforceMode::kEnforce;
+  bool verify_blocks = false;
+  size_t block_size = kVerifyBlockSize;
+  // Algorithms files are hashed with (the store's digests are looked up for each); the first is
+  // the primary one (logged, measured, trusted locally). Weak algorithms are never accepted here.
+  std::vector<HashAlgo> algos = {HashAlgo::kSha256};
+  // Whether Store::TrustLocal may be called (mutable re-trust). False: mutable files are not
+  // re-trusted (logged once).
+  bool store_writable = false;
+  size_t max_cache_entries = 1 << 20;
+  size_t hash_chunk = 1 << 20;  // read size while hashing
+};
+
+// Counters for `digestctl status`, benchmarks and tests. Monotonic.
+struct EnforcerStats {
+  std::atomic<uint64_t> opens{0};          // CheckOpen calls
+  std::atomic<uint64_t> unchecked{0};      // opens no family applied to
+  std::atomic<uint64_t> cache_hits{0};     // content found valid in the cache
+  std::atomic<uint64_t> hashes{0};         // files hashed (each algorithm pass counts once)
+  std::atomic<uint64_t> bytes_hashed{0};
+  std::atomic<uint64_t> relookups{0};      // lookups redone after a generation change
+  std::atomic<uint64_t> refusals{0};       // opens refused (or, permissive, that would be)
+  std::atomic<uint64_t> refusals_logged{0};
+  std::atomic<uint64_t> audits_logged{0};
+  std::atomic<uint64_t> measurements{0};   // Measurer calls that succeeded
+  std::atomic<uint64_t> retrusted{0};      // mutable files trusted locally
+  std::atomic<uint64_t> read_mismatches{0};  // CheckRead failures
+};
+
+// Why an open is (or would be) refused.
+enum class Refusal : uint8_t {
+  kNone = 0,
+  kDenied,         // the digest is on the deny list
+  kUnknown,        // appraise: no source vouches for the content
+  kError,          // fail closed: hashing, store or measurement failed
+};
+std::string_view RefusalName(Refusal r);
+
+// Everything the pipeline decided about one open, before any side effect (measure, log, verdict).
+struct Assessment {
+  Decision decision;                       // step 1
+  std::shared_ptr<const Content> content;  // step 2 (null if no family applied, or on error)
+  bool cache_hit = false;
+  Status error;                            // step 2/4 failure (fail closed)
+  bool known[kNumFamilies] = {false, false, false};  // step 4, per family (its bind= applies)
+  uint64_t vouching_source[kNumFamilies] = {0, 0, 0};  // the first vouching source, if known
+  std::string unknown_reason;              // why the content is not vouched for (messages)
+  Refusal refusal = Refusal::kNone;        // the verdict if nothing else fails
+  const Rule* refusal_rule = nullptr;      // the rule that refused (appraise), or nullptr
+  std::string reason;                      // human-readable, for logs and verify-tree
+  bool refused() const { return refusal != Refusal::kNone; }
+};
+
+class Enforcer final : public Gate {
+ public:
+  Enforcer(std::shared_ptr<Store> store, std::shared_ptr<Measurer> measurer, Policy policy,
+           EnforcerOptions opts);
+  ~Enforcer() override;
+
+  // Gate.
+  Status CheckOpen(const OpenRequest& req, OpenTicket* ticket) override;
+  Status CheckRead(const OpenTicket& ticket, uint64_t offset,
+                   std::span<const uint8_t> data) override;
+  void Changed(uint64_t dev, uint64_t ino) override;
+  void WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
+                    const std::function<Result<Fd>()>& reopen_readonly) override;
+  bool verify_blocks() const override { return opts_.verify_blocks; }
+
+  // Steps 1-4 and the verdict without side effects: nothing is measured or logged, and the mode
+  // is not applied (a refusal is reported as such in permissive mode too). The collected content
+  // is cached as for an open. Used by CheckOpen and by `digestctl verify-tree`.
+  Assessment Assess(const OpenRequest& req);
+
+  // Measures every active source in id order (measure_all_sources). Fails on the first error.
+  Status MeasureAllSources();
+
+  const Policy& policy() const { return policy_; }
+  const EnforcerStats& stats() const { return stats_; }
+  EnforceMode mode() const { return opts_.mode; }
+
+ private:
+  Result<std::shared_ptr<const Content>> Collect(const OpenRequest& req, bool* hit);
+  Result<std::shared_ptr<Content>> HashContent(int fd, uint64_t dev, uint64_t ino);
+  Status LookUp(Content* c);
+  Result<SourceInfo> Source(uint64_t id);
+  // Step 4 for one family: does a provenance record vouch for the content here?
+  Result<bool> Vouches(const Content& c, const std::string& path, AccessOp op, bool bind,
+                       uint64_t* source_id, std::string* why_not);
+  Status Measure(const Assessment& a, const OpenRequest& req);
+  // Logs a refusal / audit once per (inode, content, verdict, rule).
+  bool FirstTime(const std::string& key);
+  void LogRefusal(const Assessment& a, const OpenRequest& req);
+
+  const std::shared_ptr<Store> store_;
+  const std::shared_ptr<Measurer> measurer_;
+  const Policy policy_;
+  const EnforcerOptions opts_;
+  ContentCache cache_;
+  EnforcerStats stats_;
+
+  std::mutex mu_;  // guards the fields below; never held while calling the store or measurer
+  uint64_t sources_generation_ = 0;                          // generation sources_ belongs to
+  std::unordered_map<uint64_t, SourceInfo> sources_;         // source id -> info
+  std::unordered_set<uint64_t> measured_sources_;            // MeasureSource done
+  std::unordered_set<std::string> measured_files_;           // MeasureFile done: digest + path
+  std::unordered_set<std::string> logged_;                   // refusal / audit lines written
+  bool warned_readonly_ = false;
+};
+
+// Builds an Enforcer from a config, a parsed policy and an already opened store and measurer
+// (CreateEnforcer's body; tests use it with fakes).
+// `measurer` may be null: measure actions then record nothing (no tpm= and no log= given).
+// Errors: kInvalidArgument for a bad cfg.mode; the store's error from Stats().
+Result<std::unique_ptr<Enforcer>> CreateEnforcerWith(const EnforcerConfig& cfg, Policy policy,
+                                                     std::shared_ptr<Store> store,
+                                                     bool store_writable,
+                                                     std::shared_ptr<Measurer> measurer);
+
+// Loads cfg.policy_file, or the default policy if it is empty.
+Result<Policy> LoadPolicyFor(const EnforcerConfig& cfg);
+
+}  // namespace dfs

@@ -1,0 +1,411 @@
+// The enforcement pipeline with a fake store and a fake measurer: decisions, the verdict cache,
+// single flight, deny list, path binding, permissive mode, fail-closed paths, log
+// de-duplication, mutable re-trust and verify=blocks.
+#include <gtest/gtest.h>
+#include <sys/time.h>
+
+#include <thread>
+
+#include "policy/pipeline.h"
+#include "tests/unit/enforcer_fakes.h"
+
+namespace dfs {
+namespace {
+
+using testing::FakeMeasurer;
+using testing::FakeStore;
+using testing::Open;
+using testing::Sha;
+using testing::TempTree;
+
+class EnforcerTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Enforcer> Make(std::string_view policy_text, EnforceMode mode = EnforceMode::kEnforce,
+                                 bool verify_blocks = false, bool writable = true) {
+    auto p = Policy::Parse(policy_text, "test.policy");
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    EnforcerOptions o;
+    o.mode = mode;
+    o.verify_blocks = verify_blocks;
+    o.store_writable = writable;
+    o.block_size = 4096;
+    return std::make_unique<Enforcer>(store, measurer, std::move(p).value(), o);
+  }
+  // Lists `content` at `path` in a new rpm source.
+  uint64_t List(const std::string& path, const std::string& content, uint32_t flags = 0,
+                const std::string& name = "pkg") {
+    return store->Add(SourceKind::kRpm, name, {FileEntry{Sha(content), path, 0100755, flags}});
+  }
+  Status Check(Enforcer& e, const std::string& path, AccessOp op, OpenTicket* t = nullptr,
+               int flags = O_RDONLY) {
+    Open o(tree, path, op, flags);
+    EXPECT_TRUE(o.fd.valid()) << path;
+    OpenTicket ticket;
+    return e.CheckOpen(o.req, t ? t : &ticket);
+  }
+
+  std::shared_ptr<FakeStore> store = std::make_shared<FakeStore>();
+  std::shared_ptr<FakeMeasurer> measurer = std::make_shared<FakeMeasurer>();
+  TempTree tree;
+};
+
+constexpr std::string_view kExecPolicy = "appraise op=exec\n";
+
+TEST_F(EnforcerTest, KnownExecAllowedUnknownRefused) {
+  tree.Write("/usr/bin/hello", "hello v1");
+  tree.Write("/usr/bin/evil", "evil");
+  List("/usr/bin/hello", "hello v1");
+  auto e = Make(kExecPolicy);
+  EXPECT_TRUE(Check(*e, "/usr/bin/hello", AccessOp::kExec).ok());
+  Status s = Check(*e, "/usr/bin/evil", AccessOp::kExec);
+  EXPECT_EQ(s.code(), Code::kPermissionDenied);
+  EXPECT_EQ(s.ToErrno(), EACCES);
+  // The policy does not appraise reads: reading the unknown file is allowed, without hashing.
+  uint64_t hashes = e->stats().hashes;
+  EXPECT_TRUE(Check(*e, "/usr/bin/evil", AccessOp::kRead).ok());
+  EXPECT_EQ(e->stats().hashes, hashes);
+  EXPECT_EQ(e->stats().unchecked, 1u);
+}
+
+TEST_F(EnforcerTest, OpConditionsRouteToTheirRules) {
+  tree.Write("/usr/lib/libx.so", "lib");
+  tree.Write("/data/x", "data");
+  auto e = Make("appraise op=read path=/usr/**\nappraise op=write path=/data/**\n");
+  EXPECT_EQ(Check(*e, "/usr/lib/libx.so", AccessOp::kRead).code(), Code::kPermissionDenied);
+  EXPECT_TRUE(Check(*e, "/usr/lib/libx.so", AccessOp::kExec).ok());
+  EXPECT_TRUE(Check(*e, "/data/x", AccessOp::kRead).ok());
+  // A write-only open is hashed through reopen_readonly.
+  EXPECT_EQ(Check(*e, "/data/x", AccessOp::kWrite, nullptr, O_WRONLY).code(),
+            Code::kPermissionDenied);
+  List("/data/x", "data");
+  EXPECT_TRUE(Check(*e, "/data/x", AccessOp::kWrite, nullptr, O_WRONLY).ok());
+}
+
+TEST_F(EnforcerTest, DontAppraiseBeforeAppraiseWins) {
+  tree.Write("/tmp/x", "x");
+  tree.Write("/opt/x", "x");
+  auto e = Make("dont_appraise path=/tmp/**\nappraise\n");
+  EXPECT_TRUE(Check(*e, "/tmp/x", AccessOp::kExec).ok());
+  EXPECT_EQ(Check(*e, "/opt/x", AccessOp::kExec).code(), Code::kPermissionDenied);
+}
+
+TEST_F(EnforcerTest, VerdictCacheKeyEachFieldInvalidates) {
+  tree.Write("/bin/a", "content a");
+  List("/bin/a", "content a");
+  auto e = Make(kExecPolicy);
+  ASSERT_TRUE(Check(*e, "/bin/a", AccessOp::kExec).ok());
+  EXPECT_EQ(e->stats().hashes, 1u);
+  ASSERT_TRUE(Check(*e, "/bin/a", AccessOp::kExec).ok());
+  EXPECT_EQ(e->stats().hashes, 1u) << "warm open must not re-hash";
+  EXPECT_EQ(e->stats().cache_hits, 1u);
+
+  // mtime (same size, same content): re-hash.
+  struct timespec ts[2] = {{0, UTIME_OMIT}, {12345, 678}};
+  ASSERT_EQ(utimensat(AT_FDCWD, tree.Real("/bin/a").c_str(), ts, 0), 0);
+  ASSERT_TRUE(Check(*e, "/bin/a", AccessOp::kExec).ok());
+  EXPECT_EQ(e->stats().hashes, 2u);
+  // ctime alone (chmod): re-hash.
+  ASSERT_EQ(chmod(tree.Real("/bin/a").c_str(), 0700), 0);
+  ASSERT_TRUE(Check(*e, "/bin/a", AccessOp::kExec).ok());
+  EXPECT_EQ(e->stats().hashes, 3u);
+  // size and content: re-hash, and now unknown.
+  tree.Write("/bin/a", "content a, longer");
+  EXPECT_EQ(Check(*e, "/bin/a", AccessOp::kExec).code(), Code::kPermissionDenied);
+  EXPECT_EQ(e->stats().hashes, 4u);
+  // Same size, different bytes, mtime restored: ctime still moves, so it is caught.
+  tree.Write("/bin/a", "content b");
+  ASSERT_EQ(utimensat(AT_FDCWD, tree.Real("/bin/a").c_str(), ts, 0), 0);
+  EXPECT_EQ(Check(*e, "/bin/a", AccessOp::kExec).code(), Code::kPermissionDenied);
+  EXPECT_EQ(e->stats().hashes, 5u);
+}
+
+TEST_F(EnforcerTest, GenerationChangeRedoesLookupNotHash) {
+  tree.Write("/bin/a", "A");
+  auto e = Make(kExecPolicy);
+  EXPECT_EQ(Check(*e, "/bin/a", AccessOp::kExec).code(), Code::kPermissionDenied);
+  uint64_t src = List("/bin/a", "A");  // generation moves
+  EXPECT_TRUE(Check(*e, "/bin/a", AccessOp::kExec).ok());
+  EXPECT_EQ(e->stats().hashes, 1u);
+  EXPECT_EQ(e->stats().relookups, 1u);
+  store->Remove(src);  // an upgrade retired it
+  EXPECT_EQ(Check(*e, "/bin/a", AccessOp::kExec).code(), Code::kPermissionDenied);
+  EXPECT_EQ(e->stats().hashes, 1u);
+  EXPECT_EQ(e->stats().relookups, 2u);
+}
+
+TEST_F(EnforcerTest, ChangedDropsVerdictAtOnce) {
+  tree.Write("/bin/a", "A");
+  List("/bin/a", "A");
+  auto e = Make(kExecPolicy);
+  Open o(tree, "/bin/a", AccessOp::kExec);
+  OpenTicket t;
+  ASSERT_TRUE(e->CheckOpen(o.req, &t).ok());
+  e->Changed(o.req.st.st_dev, o.req.st.st_ino);
+  ASSERT_TRUE(e->CheckOpen(o.req, &t).ok());
+  EXPECT_EQ(e->stats().hashes, 2u);
+}
+
+TEST_F(EnforcerTest, SingleFlightConcurrentOpensHashOnce) {
+  tree.Write("/bin/big", std::string(1 << 20, 'x'));
+  List("/bin/big", std::string(1 << 20, 'x'));
+  store->lookup_delay_ms = 100;  // keeps the first computation in flight while the others arrive
+  auto e = Make(kExecPolicy);
+  constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      Open o(tree, "/bin/big", AccessOp::kExec);
+      OpenTicket t;
+      if (e->CheckOpen(o.req, &t).ok()) ok++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok, kThreads);
+  EXPECT_EQ(e->stats().hashes, 1u);
+  EXPECT_EQ(store->lookups, 1);
+}
+
+TEST_F(EnforcerTest, DenyListWinsOverEverything) {
+  tree.Write("/usr/bin/bad", "bad");
+  List("/usr/bin/bad", "bad");
+  store->Deny(Sha("bad"));
+  // Only an audit rule applies and the file is listed: the deny list still refuses it.
+  auto e = Make("dont_appraise\naudit\n");
+  Status s = Check(*e, "/usr/bin/bad", AccessOp::kRead);
+  EXPECT_EQ(s.code(), Code::kPermissionDenied);
+  EXPECT_NE(s.message().find("deny list"), std::string::npos) << s.message();
+  Open o(tree, "/usr/bin/bad", AccessOp::kRead);
+  EXPECT_EQ(e->Assess(o.req).refusal, Refusal::kDenied);
+}
+
+TEST_F(EnforcerTest, BindPathCountsOnlyAtListedPath) {
+  tree.Write("/usr/bin/tool", "tool");
+  tree.Write("/tmp/tool", "tool");
+  List("/usr/bin/tool", "tool");
+  auto content_only = Make(kExecPolicy);
+  EXPECT_TRUE(Check(*content_only, "/tmp/tool", AccessOp::kExec).ok());
+  auto bound = Make("appraise op=exec bind=path\n");
+  EXPECT_TRUE(Check(*bound, "/usr/bin/tool", AccessOp::kExec).ok());
+  Status s = Check(*bound, "/tmp/tool", AccessOp::kExec);
+  EXPECT_EQ(s.code(), Code::kPermissionDenied);
+  EXPECT_NE(s.message().find("/usr/bin/tool"), std::string::npos) << s.message();
+}
+
+TEST_F(EnforcerTest, MutableRecordBindsItsPathEvenWithoutBindRule) {
+  // An empty %config file must not vouch for an empty file elsewhere (e.g. a binary).
+  tree.Write("/etc/empty.conf", "");
+  tree.Write("/usr/bin/empty", "");
+  List("/etc/empty.conf", "", kFileMutable | kFileConfig);
+  auto e = Make("appraise\n");
+  EXPECT_TRUE(Check(*e, "/etc/empty.conf", AccessOp::kRead).ok());
+  EXPECT_EQ(Check(*e, "/usr/bin/empty", AccessOp::kRead).code(), Code::kPermissionDenied);
+}
+
+TEST_F(EnforcerTest, PermissiveAllowsAndLogsOnce) {
+  tree.Write("/bin/evil", "evil");
+  auto e = Make(kExecPolicy, EnforceMode::kPermissive);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(Check(*e, "/bin/evil", AccessOp::kExec).ok());
+  EXPECT_EQ(e->stats().refusals, 5u);
+  EXPECT_EQ(e->stats().refusals_logged, 1u);
+}
+
+TEST_F(EnforcerTest, RefusalLoggedOncePerInodeAndVerdict) {
+  tree.Write("/bin/evil", "evil");
+  auto e = Make(kExecPolicy);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(Check(*e, "/bin/evil", AccessOp::kExec).ok());
+  EXPECT_EQ(e->stats().refusals, 5u);
+  EXPECT_EQ(e->stats().refusals_logged, 1u);
+  tree.Write("/bin/evil", "evil, edited");  // new content: a new verdict, logged again
+  EXPECT_FALSE(Check(*e, "/bin/evil", AccessOp::kExec).ok());
+  EXPECT_EQ(e->stats().refusals_logged, 2u);
+  store->Deny(Sha("evil, edited"));  // a different verdict on the same content
+  EXPECT_FALSE(Check(*e, "/bin/evil", AccessOp::kExec).ok());
+  EXPECT_EQ(e->stats().refusals_logged, 3u);
+}
+
+TEST_F(EnforcerTest, FailClosedOnStoreError) {
+  tree.Write("/bin/a", "A");
+  List("/bin/a", "A");
+  store->fail_lookup = true;
+  auto e = Make(kExecPolicy);
+  Status s = Check(*e, "/bin/a", AccessOp::kExec);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kCorrupt);
+  EXPECT_NE(s.message().find("injected read error"), std::string::npos);
+  // Errors are not cached: once the store reads again, the file passes.
+  store->fail_lookup = false;
+  EXPECT_TRUE(Check(*e, "/bin/a", AccessOp::kExec).ok());
+  // Permissive: the error is logged and the open allowed.
+  store->fail_lookup = true;
+  auto p = Make(kExecPolicy, EnforceMode::kPermissive);
+  EXPECT_TRUE(Check(*p, "/bin/a", AccessOp::kExec).ok());
+  EXPECT_EQ(p->stats().refusals, 1u);
+}
+
+TEST_F(EnforcerTest, FailClosedWhenFileCannotBeHashed) {
+  tree.Write("/bin/a", "A");
+  auto e = Make("appraise op=write\n");
+  Open o(tree, "/bin/a", AccessOp::kWrite, O_WRONLY);
+  o.req.reopen_readonly = []() -> Result<Fd> { return Status(Code::kIo, "reopen failed", EIO); };
+  OpenTicket t;
+  Status s = e->CheckOpen(o.req, &t);
+  EXPECT_EQ(s.code(), Code::kIo);
+  EXPECT_NE(s.code(), Code::kOk);
+}
+
+TEST_F(EnforcerTest, MeasureKnownSourceOnceAndUnknownFiles) {
+  tree.Write("/usr/bin/a", "A");
+  tree.Write("/usr/bin/b", "B");
+  tree.Write("/tmp/u", "unknown");
+  store->Add(SourceKind::kRpm, "pkg-1.0-1.x86_64",
+             {FileEntry{Sha("A"), "/usr/bin/a", 0100755, 0}, FileEntry{Sha("B"), "/usr/bin/b", 0100755, 0}});
+  auto e = Make("measure op=exec\n");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(Check(*e, "/usr/bin/a", AccessOp::kExec).ok());
+    EXPECT_TRUE(Check(*e, "/usr/bin/b", AccessOp::kExec).ok());
+    EXPECT_TRUE(Check(*e, "/tmp/u", AccessOp::kExec).ok());  // measured, not appraised
+  }
+  std::lock_guard l(measurer->mu);
+  EXPECT_EQ(measurer->sources, std::vector<std::string>{"pkg-1.0-1.x86_64"});
+  ASSERT_EQ(measurer->files.size(), 1u);
+  EXPECT_EQ(measurer->files[0], Sha("unknown").ToString() + " /tmp/u");
+}
+
+TEST_F(EnforcerTest, UnknownFileIsMeasuredThenRefused) {
+  tree.Write("/tmp/u", "unknown");
+  auto e = Make("appraise op=exec\nmeasure op=exec\n");
+  EXPECT_EQ(Check(*e, "/tmp/u", AccessOp::kExec).code(), Code::kPermissionDenied);
+  std::lock_guard l(measurer->mu);
+  EXPECT_EQ(measurer->files.size(), 1u);
+}
+
+TEST_F(EnforcerTest, FailClosedOnMeasurerError) {
+  tree.Write("/usr/bin/a", "A");
+  List("/usr/bin/a", "A");
+  measurer->fail = true;
+  auto e = Make("measure op=exec\n");
+  Status s = Check(*e, "/usr/bin/a", AccessOp::kExec);
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  auto p = Make("measure op=exec\n", EnforceMode::kPermissive);
+  EXPECT_TRUE(Check(*p, "/usr/bin/a", AccessOp::kExec).ok());
+  measurer->fail = false;
+  EXPECT_TRUE(Check(*e, "/usr/bin/a", AccessOp::kExec).ok());
+}
+
+TEST_F(EnforcerTest, AuditLogsUnknownOnceAndAllows) {
+  tree.Write("/etc/x", "x");
+  tree.Write("/etc/y", "y");
+  List("/etc/y", "y");
+  auto e = Make("audit op=read\n");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(Check(*e, "/etc/x", AccessOp::kRead).ok());
+    EXPECT_TRUE(Check(*e, "/etc/y", AccessOp::kRead).ok());
+  }
+  EXPECT_EQ(e->stats().audits_logged, 1u);
+  EXPECT_EQ(e->stats().refusals, 0u);
+}
+
+TEST_F(EnforcerTest, MutableRetrustOnLastWriterClose) {
+  tree.Write("/etc/app.conf", "shipped");
+  List("/etc/app.conf", "shipped", kFileMutable | kFileConfig);
+  auto e = Make("appraise path=/etc/** mutable\n");
+  ASSERT_TRUE(Check(*e, "/etc/app.conf", AccessOp::kRead).ok());
+  // Written through the mount: fs/ reports Changed while writing and WriterClosed at the end.
+  tree.Write("/etc/app.conf", "edited by the admin");
+  Open w(tree, "/etc/app.conf", AccessOp::kWrite, O_WRONLY);
+  e->Changed(w.req.st.st_dev, w.req.st.st_ino);
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/app.conf", w.req.reopen_readonly);
+  EXPECT_EQ(store->trust_calls, 1);
+  EXPECT_EQ(e->stats().retrusted, 1u);
+  uint64_t hashes = e->stats().hashes;
+  EXPECT_TRUE(Check(*e, "/etc/app.conf", AccessOp::kRead).ok());
+  EXPECT_EQ(e->stats().hashes, hashes) << "re-trust primes the cache";
+  // Local trust never vouches for exec, nor at another path.
+  EXPECT_EQ(Check(*e, "/etc/app.conf", AccessOp::kExec).code(), Code::kPermissionDenied);
+  tree.Write("/etc/copy.conf", "edited by the admin");
+  EXPECT_EQ(Check(*e, "/etc/copy.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
+  // An edit beneath the mount (no WriterClosed) is caught.
+  tree.Write("/etc/app.conf", "edited beneath");
+  EXPECT_EQ(Check(*e, "/etc/app.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
+}
+
+TEST_F(EnforcerTest, WriterClosedOnNonMutablePathOnlyDrops) {
+  tree.Write("/usr/bin/a", "A");
+  List("/usr/bin/a", "A");
+  auto e = Make("appraise\naudit path=/etc/** mutable\n");
+  ASSERT_TRUE(Check(*e, "/usr/bin/a", AccessOp::kRead).ok());
+  tree.Write("/usr/bin/a", "A modified through the mount");
+  Open w(tree, "/usr/bin/a", AccessOp::kWrite, O_WRONLY);
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/usr/bin/a", w.req.reopen_readonly);
+  EXPECT_EQ(store->trust_calls, 0);
+  EXPECT_EQ(Check(*e, "/usr/bin/a", AccessOp::kRead).code(), Code::kPermissionDenied);
+}
+
+TEST_F(EnforcerTest, ReadOnlyStoreDoesNotRetrust) {
+  tree.Write("/etc/a", "x");
+  auto e = Make("appraise path=/etc/** mutable\n", EnforceMode::kEnforce, false, /*writable=*/false);
+  Open w(tree, "/etc/a", AccessOp::kWrite, O_WRONLY);
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/a", w.req.reopen_readonly);
+  EXPECT_EQ(store->trust_calls, 0);
+  EXPECT_EQ(Check(*e, "/etc/a", AccessOp::kRead).code(), Code::kPermissionDenied);
+}
+
+TEST_F(EnforcerTest, VerifyBlocksChecksEveryRead) {
+  std::string content(4096 * 3 + 100, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7);
+  tree.Write("/bin/f", content);
+  List("/bin/f", content);
+  auto e = Make(kExecPolicy, EnforceMode::kEnforce, /*verify_blocks=*/true);
+  EXPECT_TRUE(e->verify_blocks());
+  OpenTicket t;
+  ASSERT_TRUE(Check(*e, "/bin/f", AccessOp::kExec, &t).ok());
+  ASSERT_NE(t.blocks, nullptr);
+  auto bytes = [&](size_t off, size_t len) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(content.data()) + off, len);
+  };
+  EXPECT_TRUE(e->CheckRead(t, 0, bytes(0, 4096)).ok());
+  EXPECT_TRUE(e->CheckRead(t, 4096, bytes(4096, 8192)).ok());  // spans two blocks
+  EXPECT_TRUE(e->CheckRead(t, 8192, bytes(8192, 4096 + 100)).ok());  // to EOF, short last block
+  EXPECT_TRUE(e->CheckRead(t, content.size(), {}).ok());  // EOF
+  std::string tampered = content;
+  tampered[5000] ^= 1;
+  auto tb = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(tampered.data()), tampered.size());
+  EXPECT_EQ(e->CheckRead(t, 4096, tb.subspan(4096, 4096)).code(), Code::kCorrupt);
+  EXPECT_EQ(e->CheckRead(t, 100, bytes(100, 4096)).code(), Code::kCorrupt);   // unaligned
+  EXPECT_EQ(e->CheckRead(t, 0, bytes(0, 100)).code(), Code::kCorrupt);        // partial block
+  EXPECT_EQ(e->CheckRead(t, 8192, bytes(8192, 50)).code(), Code::kCorrupt);   // short before EOF
+  EXPECT_EQ(e->CheckRead(t, 4096, {}).code(), Code::kCorrupt);               // file shrank
+  EXPECT_GE(e->stats().read_mismatches, 5u);
+  // A ticket without blocks (verify=open) checks nothing.
+  EXPECT_TRUE(e->CheckRead(OpenTicket{}, 1, bytes(1, 2)).ok());
+}
+
+TEST_F(EnforcerTest, NonRegularFilesAreNeverVouchedFor) {
+  ASSERT_EQ(mkfifo(tree.Real("/fifo").c_str(), 0644), 0);
+  auto e = Make("appraise\n");
+  Open o(tree, "/fifo", AccessOp::kRead, O_RDONLY | O_NONBLOCK);
+  ASSERT_TRUE(o.fd.valid());
+  OpenTicket t;
+  EXPECT_EQ(e->CheckOpen(o.req, &t).code(), Code::kPermissionDenied);
+  EXPECT_EQ(e->stats().hashes, 0u);
+}
+
+TEST_F(EnforcerTest, CreateEnforcerWithRejectsBadModeAndMeasuresAllSources) {
+  List("/a", "a", 0, "first");
+  List("/b", "b", 0, "second");
+  EnforcerConfig cfg;
+  cfg.mode = "strict";
+  auto bad = CreateEnforcerWith(cfg, Policy(), store, false, measurer);
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  cfg.mode = "permissive";
+  cfg.measure_all_sources = true;
+  auto ok = CreateEnforcerWith(cfg, Policy(), store, false, measurer);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)->mode(), EnforceMode::kPermissive);
+  std::lock_guard l(measurer->mu);
+  EXPECT_EQ(measurer->sources, (std::vector<std::string>{"first", "second"}));
+}
+
+}  // namespace
+}  // namespace dfs
