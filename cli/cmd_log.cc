@@ -1,8 +1,9 @@
-// digestctl log show|verify, export keylime-policy (docs/measurement.md).
+// digestctl log show|verify and export keylime-policy (docs/measurement.md).
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <algorithm>
 #include <map>
 #include <set>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/store.h"
 #include "cli/cli.h"
 #include "common/digest.h"
 #include "common/fd.h"
@@ -262,6 +264,102 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
   return kExitProblem;
 }
 
+
+struct KeylimeArgs {
+  std::string out;
+  std::vector<std::string> excludes;
+  bool no_sources = false;
+};
+
+// Writes `text` to `path` through a temporary file and rename, so a reader never sees half of it.
+Status WriteFileAtomic(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd) return Status::FromErrno(errno, "creating " + tmp);
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd.get(), text.data() + off, text.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Status::FromErrno(errno, "writing " + tmp);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = Status::FromErrno(errno, "writing " + path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return Status::Ok();
+}
+
+// A Keylime runtime policy (keylime.ima.types.RuntimePolicyType, meta.version 1) from the store:
+// every file of every active source (path -> its digests), and, unless --no-sources, every active
+// source under the name digestfs measures it by (rpm-NVRA -> blob digest), so a digestfs log checks
+// against it as well as a kernel IMA log of the same files.
+int RunKeylimeExport(const KeylimeArgs& a, const Context& ctx) {
+  StoreOptions so;
+  so.read_only = true;
+  auto store = Store::Open(ctx.store_dir, so);
+  if (!store.ok()) {
+    Fail(store.status());
+    return kExitStore;
+  }
+  auto sources = (*store)->ListSources();
+  if (!sources.ok()) return Fail(sources.status());
+  std::map<std::string, std::set<std::string>> digests;
+  size_t nsources = 0, nfiles = 0;
+  for (const SourceInfo& s : *sources) {
+    if (s.state != SourceState::kActive) continue;
+    ++nsources;
+    if (!a.no_sources && !s.blob_digest.empty()) digests[SourceEntryName(s)].insert(s.blob_digest.Hex());
+    auto files = (*store)->SourceFiles(s.id);
+    if (!files.ok()) {
+      Status st = files.status();
+      return Fail(st.Prepend("source " + s.name));
+    }
+    for (const FileEntry& f : *files) {
+      if (f.digest.empty()) continue;
+      digests[f.path].insert(f.digest.Hex());
+      ++nfiles;
+    }
+  }
+  nlohmann::json j;
+  char ts[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  j["meta"] = {{"version", 1}, {"timestamp", ts}};
+  j["release"] = 0;
+  j["digests"] = nlohmann::json::object();
+  for (const auto& [path, set] : digests) j["digests"][path] = std::vector<std::string>(set.begin(), set.end());
+  j["excludes"] = a.excludes;
+  j["keyrings"] = nlohmann::json::object();
+  j["ima"] = {{"ignored_keyrings", nlohmann::json::array()},
+              {"log_hash_alg", "sha1"},
+              {"dm_policy", nullptr}};
+  j["ima-buf"] = nlohmann::json::object();
+  j["verification-keys"] = "";
+  std::string text = j.dump(1) + "\n";
+  if (a.out.empty() || a.out == "-") {
+    std::fputs(text.c_str(), stdout);
+  } else {
+    Status s = WriteFileAtomic(a.out, text);
+    if (!s.ok()) return Fail(s);
+    std::fprintf(stderr, "digestctl: wrote %s: %zu sources, %zu files, %zu paths\n", a.out.c_str(),
+                 nsources, nfiles, digests.size());
+  }
+  return kExitOk;
+}
+
+CLI::App* GetOrAddSubcommand(CLI::App& app, const std::string& name, const std::string& desc) {
+  for (CLI::App* sub : app.get_subcommands([&](CLI::App* c) { return c->get_name() == name; })) {
+    return sub;
+  }
+  return app.add_subcommand(name, desc);
+}
+
 }  // namespace
 
 void RegisterLogCommands(CLI::App& app, Context& ctx) {
@@ -288,6 +386,18 @@ void RegisterLogCommands(CLI::App& app, Context& ctx) {
                      "expected value [PCR:]ALGO:HEX (without --tcti; repeatable)");
   verify->add_flag("--json", verify_args->json, "JSON output");
   verify->callback([verify_args, &ctx] { ctx.exit_code = RunVerify(*verify_args, ctx); });
+
+  // "export" is shared with the import commands (export tlv).
+  auto* exp = GetOrAddSubcommand(app, "export", "export the store in other formats");
+  auto kl_args = std::make_shared<KeylimeArgs>();
+  auto* kl = exp->add_subcommand("keylime-policy",
+                                 "write a Keylime runtime policy (JSON) from the store's active sources");
+  kl->add_option("-o,--output", kl_args->out, "file to write (default: standard output)");
+  kl->add_option("--exclude", kl_args->excludes,
+                 "path regex for the policy's excludes (repeatable), e.g. '^digestfs_aggregate$'");
+  kl->add_flag("--no-sources", kl_args->no_sources,
+               "leave out the source entries (rpm-NVRA -> header digest) that digestfs logs");
+  kl->callback([kl_args, &ctx] { ctx.exit_code = RunKeylimeExport(*kl_args, ctx); });
 }
 
 }  // namespace dfs::cli

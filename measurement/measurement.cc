@@ -425,10 +425,10 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
   log_bytes_ += rec.size();
   DFS_RETURN_IF_ERROR(ReplayEntry(e));
 
-  // 2. The ASCII line (derived; rebuilt from the binary log if this fails).
+  // 2. The ASCII line. Derived from the binary log and rebuilt from it at start if they differ, so
+  //    it is written but not synced (one fdatasync per measurement, not two).
   std::string line = ima::EncodeAscii(e);
   s = WriteAll(ascii_.get(), line.data(), line.size(), cfg_.log_dir + "/" + kAsciiLogName);
-  if (s.ok() && ::fdatasync(ascii_.get()) != 0) s = Errno("syncing ascii log");
   if (!s.ok()) {
     ascii_dirty_ = true;
     need_check_ = true;  // the entry is logged but not extended: roll forward next time

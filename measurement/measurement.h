@@ -7,7 +7,8 @@
 //   with that bank's template hash (H_bank(template data)).
 // - Order per entry: lock the log directory (flock on <log_dir>/.lock, shared by every process that
 //   uses the directory), catch up with entries other processes appended, append the binary record
-//   and fdatasync it, append the ASCII line and fdatasync it, extend the PCR, unlock. The binary log
+//   and fdatasync it, append the ASCII line (not synced: it is rebuilt from the binary log at start
+//   if they differ), extend the PCR, unlock. The binary log
 //   is the write-ahead record: an entry whose extend did not happen (crash, TPM gone) is found on
 //   the next call or the next start by comparing the TPM's PCR with the replayed log, and extended
 //   then ("roll forward"). Until that succeeds every measurement fails with kUnavailable. An extend
