@@ -136,6 +136,10 @@ void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* 
 void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   Inode& inode = fs.inode(ino);
+  if (spdlog::should_log(spdlog::level::trace)) {
+    spdlog::trace("event=open inode={} flags={:#o} exec={}", inode.key.ino, fi->flags,
+                  (fi->flags & kFmodeExec) != 0);
+  }
   int fd = fs.Reopen(inode, LowerFlags(fi->flags));
   if (fd < 0) {
     fuse_reply_err(req, -fd);
