@@ -53,7 +53,10 @@ Passthrough::Passthrough(Fd root_fd, const struct stat& root_st, FsConfig cfg)
     : cfg_(cfg), inodes_(std::move(root_fd), root_st) {
 }
 
-Passthrough::~Passthrough() {
+Passthrough::~Passthrough() { Stop(); }
+
+void Passthrough::Stop() {
+  pool_.Stop();
   if (inval_thread_.joinable()) {
     {
       std::lock_guard lock(inval_mu_);
@@ -68,6 +71,7 @@ Status Passthrough::Start() {
   proc_fd_.reset(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!proc_fd_) return Status::FromErrno(errno, "opening /proc/self/fd");
   if (cfg_.gate != nullptr) inval_thread_ = std::thread([this] { InvalidatorLoop(); });
+  pool_.Start(cfg_.workers);
   return Status::Ok();
 }
 

@@ -73,6 +73,7 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   cfg.entry_timeout = opts.timeout;
   cfg.attr_timeout = opts.timeout;
   cfg.gate = gate;
+  cfg.workers = opts.single_thread ? 0 : opts.threads;
   Passthrough fs(std::move(root), st, cfg);
   DFS_RETURN_IF_ERROR(fs.Start());
 
@@ -94,17 +95,21 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
                LogQuote(opts.mountpoint), EnforceModeName(opts.mode), getpid());
   on_mounted();
+  // The session thread serves requests itself and hands the ones that may block long to the
+  // workers (see worker_pool.h): a thread hand-off per request costs more than the cheap
+  // requests themselves. mt_loop selects libfuse's own multi-threaded loop instead.
   int rc;
-  if (opts.single_thread) {
-    rc = fuse_session_loop(se.get());
-  } else {
+  if (opts.mt_loop && !opts.single_thread) {
     fuse_loop_config* lc = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(lc, 0);
     fuse_loop_cfg_set_max_threads(lc, 32);
-    fuse_loop_cfg_set_idle_threads(lc, 8);
+    fuse_loop_cfg_set_idle_threads(lc, 4);
     rc = fuse_session_loop_mt(se.get(), lc);
     fuse_loop_cfg_destroy(lc);
+  } else {
+    rc = fuse_session_loop(se.get());
   }
+  fs.Stop();
   fuse_session_unmount(se.get());
   fuse_remove_signal_handlers(se.get());
   spdlog::info("event=unmounted mountpoint={} rc={}", LogQuote(opts.mountpoint), rc);
