@@ -48,6 +48,10 @@ Result<std::unique_ptr<Gate>> CreateEnforcer(const EnforcerConfig& cfg) {
     return s.Prepend("opening store " + cfg.store_dir);
   }
   DFS_ASSIGN_OR_RETURN(std::shared_ptr<Measurer> measurer, MakeMeasurer(cfg));
+  if (!measurer && policy.has_family(Family::kMeasure)) {
+    spdlog::warn("measurement_off reason=\"the policy has measure rules but no tpm= or log= is "
+                 "set; nothing is measured\"");
+  }
   std::shared_ptr<Store> shared(std::move(store).value());
   DFS_ASSIGN_OR_RETURN(std::unique_ptr<Enforcer> e,
                        CreateEnforcerWith(cfg, std::move(policy), std::move(shared), writable,

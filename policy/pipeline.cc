@@ -511,10 +511,6 @@ Result<std::unique_ptr<Enforcer>> CreateEnforcerWith(const EnforcerConfig& cfg, 
     std::rotate(algos.begin(), sha, sha + 1);
   }
   o.algos = std::move(algos);
-  if (!measurer && policy.has_family(Family::kMeasure)) {
-    spdlog::warn("measurement_off reason=\"the policy has measure rules but no tpm= or log= is "
-                 "set; nothing is measured\"");
-  }
   auto e = std::make_unique<Enforcer>(std::move(store), std::move(measurer), std::move(policy),
                                       std::move(o));
   if (cfg.measure_all_sources) DFS_RETURN_IF_ERROR(e->MeasureAllSources());
