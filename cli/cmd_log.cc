@@ -1,8 +1,293 @@
+// digestctl log show|verify, export keylime-policy (docs/measurement.md).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <algorithm>
+#include <map>
+#include <set>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
 #include "cli/cli.h"
+#include "common/digest.h"
+#include "common/fd.h"
+#include "measurement/ima_log.h"
+#include "measurement/measurement.h"
+#include "measurement/tpm.h"
 
 namespace dfs::cli {
-void RegisterLogCommands(CLI::App& app, Context& ctx) {
-  (void)app;
-  (void)ctx;
+
+namespace {
+
+constexpr size_t kMaxLogBytes = size_t{1} << 30;
+
+struct LoadedLog {
+  std::string format;  // "binary" | "ascii"
+  std::vector<ima::Entry> entries;
+  std::vector<uint64_t> offsets;  // binary: byte offset of each entry
+  bool truncated_tail = false;
+  uint64_t complete_bytes = 0;
+  uint64_t total_bytes = 0;
+};
+
+Result<std::string> ReadFile(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(errno, "opening log " + path);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "reading log " + path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > kMaxLogBytes) return Status(Code::kInvalidArgument, "log " + path + " is over 1 GiB");
+  }
+  return out;
 }
+
+// An ASCII log starts with a decimal PCR index and a space; a binary one with a little-endian u32
+// whose first byte is the PCR index (< 32, never an ASCII digit).
+bool LooksAscii(const std::string& data) {
+  size_t i = 0;
+  while (i < data.size() && i < 3 && data[i] >= '0' && data[i] <= '9') ++i;
+  return i > 0 && i < data.size() && data[i] == ' ';
+}
+
+Result<LoadedLog> LoadLog(const std::string& path, const std::string& format) {
+  DFS_ASSIGN_OR_RETURN(std::string data, ReadFile(path));
+  LoadedLog out;
+  out.total_bytes = data.size();
+  std::string fmt = format;
+  if (fmt == "auto") fmt = LooksAscii(data) ? "ascii" : "binary";
+  out.format = fmt;
+  if (fmt == "ascii") {
+    auto e = ima::ParseAscii(data);
+    if (!e.ok()) return Status(Code::kCorrupt, "log " + path + ": " + e.status().message());
+    out.entries = std::move(*e);
+    out.complete_bytes = data.size();
+    return out;
+  }
+  if (fmt != "binary") return Status(Code::kInvalidArgument, "--format must be auto, binary or ascii");
+  auto p = ima::ParseBinary(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+  if (!p.ok()) return Status(Code::kCorrupt, "log " + path + ": " + p.status().message());
+  out.entries = std::move(p->entries);
+  out.offsets = std::move(p->offsets);
+  out.truncated_tail = p->truncated_tail;
+  out.complete_bytes = p->complete_bytes;
+  return out;
+}
+
+// A check that found a problem: message to stderr, exit 1.
+int Problem(const std::string& msg) {
+  std::fprintf(stderr, "digestctl: %s\n", msg.c_str());
+  return kExitProblem;
+}
+
+int FailLoad(const Status& s) {
+  if (s.code() == Code::kCorrupt) return Problem(s.ToString());
+  return Fail(s);
+}
+
+struct ShowArgs {
+  std::string log;
+  std::string format = "auto";
+  bool json = false;
+};
+
+int RunShow(const ShowArgs& a, const Context& ctx) {
+  auto log = LoadLog(a.log, a.format);
+  if (!log.ok()) return FailLoad(log.status());
+  if (ctx.json || a.json) {
+    nlohmann::json j;
+    j["log"] = a.log;
+    j["format"] = log->format;
+    j["entries"] = nlohmann::json::array();
+    for (size_t i = 0; i < log->entries.size(); ++i) {
+      const auto& e = log->entries[i];
+      nlohmann::json je;
+      if (i < log->offsets.size()) je["offset"] = log->offsets[i];
+      je["pcr"] = e.pcr;
+      je["template_hash"] = ToHex(e.template_hash);
+      je["template"] = e.template_name;
+      je["digest"] = e.digest.empty() ? "" : e.digest.ToString();
+      je["path"] = e.path;
+      je["template_hash_valid"] = ima::TemplateHashValid(e);
+      j["entries"].push_back(je);
+    }
+    j["truncated_tail"] = log->truncated_tail;
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    for (const auto& e : log->entries) std::fputs(ima::EncodeAscii(e).c_str(), stdout);
+  }
+  if (log->truncated_tail) {
+    return Problem("log " + a.log + " ends inside a record at byte " +
+                   std::to_string(log->complete_bytes) + " (a torn append)");
+  }
+  return kExitOk;
+}
+
+struct VerifyArgs {
+  std::string log;
+  std::string format = "auto";
+  std::string tcti;
+  int pcr = -1;
+  std::vector<std::string> expect;  // "[PCR:]ALGO:HEX"
+  bool json = false;
+};
+
+int RunVerify(const VerifyArgs& a, const Context& ctx) {
+  auto log = LoadLog(a.log, a.format);
+  if (!log.ok()) return FailLoad(log.status());
+  bool ok = true;
+  std::vector<std::string> problems;
+  if (log->truncated_tail) {
+    problems.push_back("log ends inside a record at byte " + std::to_string(log->complete_bytes) +
+                       " (a torn append)");
+  }
+  std::vector<ima::Entry> entries;
+  for (size_t i = 0; i < log->entries.size(); ++i) {
+    const auto& e = log->entries[i];
+    if (!ima::TemplateHashValid(e)) {
+      problems.push_back("entry " + std::to_string(i) + " (" + e.path +
+                         "): template hash does not match its template data");
+    }
+    if (a.pcr < 0 || e.pcr == static_cast<uint32_t>(a.pcr)) entries.push_back(e);
+  }
+  if (a.pcr >= 0 && entries.empty()) {
+    problems.push_back("log has no entry for PCR " + std::to_string(a.pcr));
+  }
+
+  // Expected values: from the TPM, or from --expect.
+  std::map<std::pair<uint32_t, HashAlgo>, Digest> expected;
+  std::vector<HashAlgo> banks;
+  std::set<uint32_t> pcrs;
+  for (const auto& e : entries) pcrs.insert(e.pcr);
+  if (a.pcr >= 0) pcrs.insert(static_cast<uint32_t>(a.pcr));
+  std::string source;
+  if (!a.tcti.empty()) {
+    auto tpm = Tpm::Connect(a.tcti);
+    if (!tpm.ok()) return Fail(tpm.status());
+    source = "tpm " + a.tcti;
+    for (uint32_t pcr : pcrs) {
+      auto b = (*tpm)->Banks(pcr);
+      if (!b.ok()) return Fail(b.status());
+      if (banks.empty()) banks = *b;
+      auto v = (*tpm)->Read(pcr, banks);
+      if (!v.ok()) return Fail(v.status());
+      for (const Digest& d : *v) expected[{pcr, d.algo}] = d;
+    }
+  } else {
+    for (const std::string& x : a.expect) {
+      std::string rest = x;
+      uint32_t pcr = a.pcr >= 0 ? static_cast<uint32_t>(a.pcr) : kDefaultPcr;
+      size_t c = rest.find(':');
+      if (c != std::string::npos && c > 0 && rest.find_first_not_of("0123456789") == c) {
+        pcr = static_cast<uint32_t>(std::stoul(rest.substr(0, c)));
+        rest = rest.substr(c + 1);
+      }
+      auto d = Digest::Parse(rest);
+      if (!d.ok()) return Fail(Status(Code::kInvalidArgument, "--expect " + x + ": " + d.status().message()));
+      expected[{pcr, d->algo}] = *d;
+      pcrs.insert(pcr);
+      if (std::find(banks.begin(), banks.end(), d->algo) == banks.end()) banks.push_back(d->algo);
+    }
+    if (!expected.empty()) source = "--expect";
+    if (banks.empty()) banks = {HashAlgo::kSha1, HashAlgo::kSha256};
+  }
+  auto replay = ima::ReplayAll(entries, banks);
+  if (!replay.ok()) return Fail(replay.status());
+
+  nlohmann::json jp = nlohmann::json::array();
+  std::string text;
+  for (uint32_t pcr : pcrs) {
+    std::vector<Digest> computed;
+    auto it = replay->find(pcr);
+    if (it != replay->end()) {
+      computed = it->second;
+    } else {
+      for (HashAlgo b : banks) computed.push_back(Digest{b, std::vector<uint8_t>(HashAlgoSize(b), 0)});
+    }
+    for (const Digest& d : computed) {
+      auto ex = expected.find({pcr, d.algo});
+      std::string status = "computed";
+      if (ex != expected.end()) {
+        status = ex->second == d ? "match" : "MISMATCH";
+        if (ex->second != d) {
+          ok = false;
+          problems.push_back("PCR " + std::to_string(pcr) + " " + std::string(HashAlgoName(d.algo)) +
+                             ": log replays to " + d.Hex() + ", " + source + " has " +
+                             ex->second.Hex());
+        }
+      }
+      char line[512];
+      std::snprintf(line, sizeof line, "pcr %u %s %s %s\n", pcr, std::string(HashAlgoName(d.algo)).c_str(),
+                    d.Hex().c_str(), status.c_str());
+      text += line;
+      nlohmann::json j;
+      j["pcr"] = pcr;
+      j["bank"] = HashAlgoName(d.algo);
+      j["computed"] = d.Hex();
+      if (ex != expected.end()) j["expected"] = ex->second.Hex();
+      j["status"] = status;
+      jp.push_back(j);
+    }
+  }
+  if (!problems.empty()) ok = false;
+  if (ctx.json || a.json) {
+    nlohmann::json j;
+    j["log"] = a.log;
+    j["format"] = log->format;
+    j["entries"] = log->entries.size();
+    j["compared_with"] = source.empty() ? "nothing" : source;
+    j["pcrs"] = jp;
+    j["problems"] = problems;
+    j["ok"] = ok;
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("log %s: %s, %zu entries, compared with %s\n", a.log.c_str(), log->format.c_str(),
+                log->entries.size(), source.empty() ? "nothing (computed values only)" : source.c_str());
+    std::fputs(text.c_str(), stdout);
+  }
+  for (const auto& p : problems) std::fprintf(stderr, "digestctl: verify: %s\n", p.c_str());
+  if (ok) {
+    if (!(ctx.json || a.json)) std::printf("%s\n", source.empty() ? "OK (no reference values)" : "OK");
+    return kExitOk;
+  }
+  return kExitProblem;
+}
+
+}  // namespace
+
+void RegisterLogCommands(CLI::App& app, Context& ctx) {
+  auto* log = app.add_subcommand("log", "show and verify IMA-format measurement logs");
+  log->require_subcommand(1);
+
+  auto show_args = std::make_shared<ShowArgs>();
+  auto* show = log->add_subcommand("show", "print a measurement log (binary or ASCII)");
+  show->add_option("--log", show_args->log, "log file (binary_ or ascii_runtime_measurements)")
+      ->required();
+  show->add_option("--format", show_args->format, "auto|binary|ascii")->capture_default_str();
+  show->add_flag("--json", show_args->json, "JSON output");
+  show->callback([show_args, &ctx] { ctx.exit_code = RunShow(*show_args, ctx); });
+
+  auto verify_args = std::make_shared<VerifyArgs>();
+  auto* verify = log->add_subcommand(
+      "verify", "replay a log, check every template hash and compare the PCRs with a TPM");
+  verify->add_option("--log", verify_args->log, "log file")->required();
+  verify->add_option("--format", verify_args->format, "auto|binary|ascii")->capture_default_str();
+  verify->add_option("--tcti", verify_args->tcti,
+                     "TPM to compare with (e.g. swtpm:host=127.0.0.1,port=2321, device:/dev/tpmrm0)");
+  verify->add_option("--pcr", verify_args->pcr, "only entries of this PCR")->check(CLI::Range(0, 23));
+  verify->add_option("--expect", verify_args->expect,
+                     "expected value [PCR:]ALGO:HEX (without --tcti; repeatable)");
+  verify->add_flag("--json", verify_args->json, "JSON output");
+  verify->callback([verify_args, &ctx] { ctx.exit_code = RunVerify(*verify_args, ctx); });
+}
+
 }  // namespace dfs::cli

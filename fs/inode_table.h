@@ -1,0 +1,112 @@
+// fs/inode_table.h: the daemon's view of the lower tree: one Inode per lower (dev, ino) that the
+// kernel currently holds a lookup reference to.
+//
+// Each Inode owns an O_PATH|O_NOFOLLOW descriptor of the lower object, obtained by a one-component
+// openat() relative to its parent's descriptor (never by a path string), so a symlink swapped into
+// the lower tree can never lead outside it. The fuse_ino_t handed to the kernel is the Inode's
+// address; it stays valid until the kernel forgets its last lookup reference.
+//
+// Paths: each Inode remembers the parent (by key) and name it was last looked up, created or renamed
+// at. PathOf() walks those links to build a path from the mount root. It is best effort: a hard link
+// reports the name it was last seen under, and an unlinked or disconnected inode has no path.
+//
+// Thread safety: all methods may be called concurrently. Lock order: InodeTable::mu_ before
+// Inode::mu; never call into the kernel (fuse_reply_*, fuse_lowlevel_notify_*) holding either.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/fd.h"
+
+namespace dfs::fs {
+
+struct InodeKey {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  bool operator==(const InodeKey&) const = default;
+};
+
+struct InodeKeyHash {
+  size_t operator()(const InodeKey& k) const {
+    return std::hash<uint64_t>()(k.ino * 0x9e3779b97f4a7c15ULL ^ k.dev);
+  }
+};
+
+struct Inode {
+  // Immutable after construction.
+  Fd fd;            // O_PATH|O_NOFOLLOW descriptor of the lower object
+  InodeKey key;     // lower (st_dev, st_ino)
+  mode_t type = 0;  // S_IFMT bits
+
+  // Guarded by InodeTable::mu_.
+  uint64_t nlookup = 0;  // kernel lookup references
+  InodeKey parent;       // where it was last seen (parent key; root's parent is itself)
+  std::string name;      // and under which name; empty: unknown/unlinked
+  bool has_parent = false;
+
+  // Guarded by mu (taken after InodeTable::mu_ if both are needed).
+  std::mutex mu;
+  int writers = 0;             // open file handles with write access
+  bool stamp_valid = false;    // whether the stamp below describes what the page cache holds
+  struct timespec stamp_mtime {};
+  struct timespec stamp_ctime {};
+  off_t stamp_size = 0;
+
+  bool is_dir() const { return S_ISDIR(type); }
+  bool is_symlink() const { return S_ISLNK(type); }
+};
+
+class InodeTable {
+ public:
+  // Takes the root descriptor (O_PATH or O_RDONLY directory, opened before mounting).
+  InodeTable(Fd root_fd, const struct stat& root_st);
+  InodeTable(const InodeTable&) = delete;
+  InodeTable& operator=(const InodeTable&) = delete;
+
+  Inode& root() { return *root_; }
+
+  // Registers one lookup reference for the object `fd` (O_PATH, ownership taken) with stat `st`,
+  // seen as `name` in `parent`. Returns the existing Inode if (dev, ino) is known (fd is then
+  // closed), a new one otherwise. Never fails.
+  Inode* Intern(Fd fd, const struct stat& st, const Inode* parent, std::string_view name);
+
+  // Adds `n` lookup references to an Inode the kernel already holds (e.g. readdirplus of a known one).
+  // Drops `n` references; the Inode is destroyed (descriptor closed) when none remain. The root
+  // is never destroyed.
+  void Forget(Inode* inode, uint64_t n);
+
+  // Returns the Inode for (dev, ino) if the kernel holds it; the pointer is valid only while the
+  // caller holds a reference that prevents its forget (i.e. during a request naming it).
+  Inode* Find(const InodeKey& key);
+  // Calls fn(inode) under the table lock if (dev, ino) is held; returns whether it was. fn must not
+  // block or call into the kernel; it may take inode->mu.
+  bool WithInode(const InodeKey& key, const std::function<void(Inode*)>& fn);
+
+  // Records that the object named `name` in `parent` is now `newparent`/`newname` (rename).
+  void Moved(const InodeKey& key, const Inode* newparent, std::string_view newname);
+  // Records that `key` is no longer reachable as `name` in `parent` (unlink, rmdir).
+  void Unlinked(const InodeKey& key, const Inode* parent, std::string_view name);
+
+  // The path from the mount root ("/", "/usr/bin/ls"); nullopt if unknown.
+  std::optional<std::string> PathOf(const Inode* inode);
+
+  // Number of Inodes held (tests, stats).
+  size_t size();
+
+ private:
+  std::mutex mu_;  // guards map_ and every Inode's nlookup/parent/name
+  std::unordered_map<InodeKey, std::unique_ptr<Inode>, InodeKeyHash> map_;
+  Inode* root_;
+};
+
+}  // namespace dfs::fs

@@ -1,0 +1,286 @@
+// fs/node_dir_ops.cc: the namespace: mknod, mkdir, symlink, link, unlink, rmdir, rename, and
+// directory handles (opendir, readdir, readdirplus, releasedir, fsyncdir).
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "fs/creds.h"
+#include "fs/passthrough.h"
+
+namespace dfs::fs {
+
+namespace {
+
+bool BadName(const char* name) {
+  return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') != nullptr;
+}
+
+// Creates `name` in `parent` as the caller (type from mode; link target for symlinks), then looks
+// it up. Returns 0 or an errno.
+int do_make(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mode_t mode,
+            dev_t rdev, const char* link, fuse_entry_param* e) {
+  if (BadName(name)) return EINVAL;
+  {
+    ScopedCreds creds(req);
+    if (creds.error() != 0) return creds.error();
+    int rc;
+    if (link != nullptr) {
+      rc = symlinkat(link, parent.fd.get(), name);
+    } else if (S_ISDIR(mode)) {
+      rc = mkdirat(parent.fd.get(), name, mode & ~S_IFMT);
+    } else {
+      rc = mknodat(parent.fd.get(), name, mode, rdev);
+    }
+    if (rc != 0) return errno;
+  }
+  return fs.DoLookup(parent, name, e);
+}
+
+void mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  Passthrough& fs = Passthrough::From(req);
+  fuse_entry_param e;
+  ReplyEntry(req, do_make(req, fs, fs.inode(parent), name, mode, rdev, nullptr, &e), e);
+}
+
+void mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Passthrough& fs = Passthrough::From(req);
+  fuse_entry_param e;
+  ReplyEntry(req, do_make(req, fs, fs.inode(parent), name, S_IFDIR | mode, 0, nullptr, &e), e);
+}
+
+void symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  Passthrough& fs = Passthrough::From(req);
+  fuse_entry_param e;
+  ReplyEntry(req, do_make(req, fs, fs.inode(parent), name, S_IFLNK, 0, link, &e), e);
+}
+
+int do_link(Passthrough& fs, Inode& inode, Inode& newparent, const char* newname,
+            fuse_entry_param* e) {
+  if (BadName(newname)) return EINVAL;
+  // AT_EMPTY_PATH links the O_PATH descriptor's inode itself (needs CAP_DAC_READ_SEARCH, which a
+  // root daemon has); a non-root daemon goes through the /proc magic link.
+  int rc = linkat(inode.fd.get(), "", newparent.fd.get(), newname, AT_EMPTY_PATH);
+  if (rc != 0 && (errno == ENOENT || errno == EPERM) && !CredsActive()) {
+    char path[32];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", inode.fd.get());
+    rc = linkat(AT_FDCWD, path, newparent.fd.get(), newname, AT_SYMLINK_FOLLOW);
+  }
+  if (rc != 0) return errno;
+  fs.Changed(inode);  // its ctime and link count changed
+  return fs.DoLookup(newparent, newname, e);
+}
+
+void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  Passthrough& fs = Passthrough::From(req);
+  fuse_entry_param e;
+  ReplyEntry(req, do_link(fs, fs.inode(ino), fs.inode(newparent), newname, &e), e);
+}
+
+// Key of `name` in `dir`, if it exists (for Gate notifications and path tracking).
+bool KeyOf(Inode& dir, const char* name, InodeKey* key) {
+  struct stat st;
+  if (fstatat(dir.fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  *key = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  return true;
+}
+
+int do_remove(Passthrough& fs, Inode& parent, const char* name, bool dir) {
+  if (BadName(name)) return EINVAL;
+  InodeKey key;
+  bool known = KeyOf(parent, name, &key);
+  if (unlinkat(parent.fd.get(), name, dir ? AT_REMOVEDIR : 0) != 0) return errno;
+  if (known) {
+    fs.inodes().Unlinked(key, &parent, name);
+    if (!dir) fs.ChangedKey(key);
+  }
+  return 0;
+}
+
+void unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Passthrough& fs = Passthrough::From(req);
+  fuse_reply_err(req, do_remove(fs, fs.inode(parent), name, false));
+}
+
+void rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Passthrough& fs = Passthrough::From(req);
+  fuse_reply_err(req, do_remove(fs, fs.inode(parent), name, true));
+}
+
+int do_rename(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, Inode& newparent,
+              const char* newname, unsigned flags) {
+  if (BadName(name) || BadName(newname)) return EINVAL;
+  InodeKey src, dst;
+  bool have_src = KeyOf(parent, name, &src);
+  bool have_dst = KeyOf(newparent, newname, &dst);
+  {
+    // RENAME_WHITEOUT creates a whiteout device, which must belong to the caller.
+    std::optional<ScopedCreds> creds;
+    if (flags & RENAME_WHITEOUT) {
+      creds.emplace(req);
+      if (creds->error() != 0) return creds->error();
+    }
+    if (renameat2(parent.fd.get(), name, newparent.fd.get(), newname, flags) != 0) return errno;
+  }
+  if (have_src) fs.inodes().Moved(src, &newparent, newname);
+  if (have_dst) {
+    if (flags & RENAME_EXCHANGE) {
+      fs.inodes().Moved(dst, &parent, name);
+    } else {
+      fs.inodes().Unlinked(dst, &newparent, newname);
+      fs.ChangedKey(dst);  // replaced: its link count dropped, and its path now names other bytes
+    }
+  }
+  return 0;
+}
+
+void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+            const char* newname, unsigned int flags) {
+  Passthrough& fs = Passthrough::From(req);
+  fuse_reply_err(
+      req, do_rename(req, fs, fs.inode(parent), name, fs.inode(newparent), newname, flags));
+}
+
+// An open directory (fuse_file_info::fh for directories).
+struct DirHandle {
+  DIR* dp = nullptr;
+  off_t offset = 0;          // the position dp is at
+  struct dirent* entry = nullptr;  // read but not yet returned
+  ~DirHandle() {
+    if (dp != nullptr) closedir(dp);
+  }
+};
+
+DirHandle* Dir(fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
+
+void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Passthrough& fs = Passthrough::From(req);
+  auto d = std::make_unique<DirHandle>();
+  int fd = openat(fs.inode(ino).fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  d->dp = fdopendir(fd);
+  if (d->dp == nullptr) {
+    int err = errno;
+    close(fd);
+    fuse_reply_err(req, err);
+    return;
+  }
+  fi->fh = reinterpret_cast<uint64_t>(d.get());
+  if (fuse_reply_open(req, fi) == 0) d.release();
+}
+
+void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
+                bool plus) {
+  Passthrough& fs = Passthrough::From(req);
+  Inode& dir = fs.inode(ino);
+  DirHandle* d = Dir(fi);
+  auto buf = std::make_unique<char[]>(size);
+  size_t used = 0;
+  int err = 0;
+  if (offset != d->offset) {
+    seekdir(d->dp, offset);
+    d->entry = nullptr;
+    d->offset = offset;
+  }
+  for (;;) {
+    if (d->entry == nullptr) {
+      errno = 0;
+      d->entry = ::readdir(d->dp);
+      if (d->entry == nullptr) {
+        err = errno;  // 0 at the end of the directory
+        break;
+      }
+    }
+    const char* name = d->entry->d_name;
+    off_t next = d->entry->d_off;
+    size_t entsize;
+    if (plus) {
+      fuse_entry_param e{};
+      bool dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+      if (dot) {
+        e.attr.st_ino = d->entry->d_ino;
+        e.attr.st_mode = static_cast<mode_t>(d->entry->d_type) << 12;
+      } else {
+        int lerr = fs.DoLookup(dir, name, &e);
+        if (lerr == ENOENT) {  // removed beneath us since readdir saw it
+          d->entry = nullptr;
+          d->offset = next;
+          continue;
+        }
+        if (lerr != 0) {
+          err = lerr;
+          break;
+        }
+      }
+      entsize = fuse_add_direntry_plus(req, buf.get() + used, size - used, name, &e, next);
+      if (entsize > size - used) {
+        if (!dot) fs.inodes().Forget(&fs.inode(e.ino), 1);
+        break;
+      }
+    } else {
+      struct stat st{};
+      st.st_ino = d->entry->d_ino;
+      st.st_mode = static_cast<mode_t>(d->entry->d_type) << 12;
+      entsize = fuse_add_direntry(req, buf.get() + used, size - used, name, &st, next);
+      if (entsize > size - used) break;
+    }
+    used += entsize;
+    d->entry = nullptr;
+    d->offset = next;
+  }
+  // An error after some entries is reported by returning the entries; the next call repeats it.
+  if (err != 0 && used == 0) {
+    fuse_reply_err(req, err);
+  } else {
+    fuse_reply_buf(req, buf.get(), used);
+  }
+}
+
+void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  do_readdir(req, ino, size, off, fi, false);
+}
+
+void readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  do_readdir(req, ino, size, off, fi, true);
+}
+
+void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  (void)ino;
+  delete Dir(fi);
+  fuse_reply_err(req, 0);
+}
+
+void fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  (void)ino;
+  int fd = dirfd(Dir(fi)->dp);
+  int rc = datasync ? fdatasync(fd) : fsync(fd);
+  fuse_reply_err(req, rc == 0 ? 0 : errno);
+}
+
+}  // namespace
+
+void RegisterDirOps(fuse_lowlevel_ops* ops) {
+  ops->mknod = mknod;
+  ops->mkdir = mkdir;
+  ops->symlink = symlink;
+  ops->link = link;
+  ops->unlink = unlink;
+  ops->rmdir = rmdir;
+  ops->rename = rename;
+  ops->opendir = opendir;
+  ops->readdir = readdir;
+  ops->readdirplus = readdirplus;
+  ops->releasedir = releasedir;
+  ops->fsyncdir = fsyncdir;
+}
+
+}  // namespace dfs::fs

@@ -1,0 +1,321 @@
+// fs/node_open_rw.cc: regular file handles: open, create, read, write, flush, release, fsync,
+// fallocate, copy_file_range, lseek. The Gate hooks for opens and content changes live here.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "common/log.h"
+#include "fs/creds.h"
+#include "fs/passthrough.h"
+
+namespace dfs::fs {
+
+namespace {
+
+// The kernel marks opens made by execve() with __FMODE_EXEC; it is not a flag the lower open takes.
+constexpr int kFmodeExec = 0x20;
+
+FileHandle* Handle(fuse_file_info* fi) { return reinterpret_cast<FileHandle*>(fi->fh); }
+
+bool Writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+
+// Flags for opening the lower file: the caller's, without those that only make sense to the kernel
+// (O_DIRECT: the kernel already bypasses its cache for such an opener; our lower I/O is buffered).
+int LowerFlags(int flags) {
+  return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT | kFmodeExec | O_NOFOLLOW);
+}
+
+bool SameStamp(const Inode& i, const struct stat& st) {
+  return i.stamp_valid && i.stamp_size == st.st_size &&
+         i.stamp_mtime.tv_sec == st.st_mtim.tv_sec &&
+         i.stamp_mtime.tv_nsec == st.st_mtim.tv_nsec &&
+         i.stamp_ctime.tv_sec == st.st_ctim.tv_sec && i.stamp_ctime.tv_nsec == st.st_ctim.tv_nsec;
+}
+
+void SetStamp(Inode& i, const struct stat& st) {
+  i.stamp_valid = true;
+  i.stamp_size = st.st_size;
+  i.stamp_mtime = st.st_mtim;
+  i.stamp_ctime = st.st_ctim;
+}
+
+// Finishes an open of `inode` whose lower file is `fd` (taken): asks the Gate, tracks writers,
+// decides whether the kernel may keep its cached pages, and fills fi. 0 or an errno.
+int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags,
+               fuse_file_info* fi, bool* inval_attr) {
+  auto fh = std::make_unique<FileHandle>();
+  fh->inode = &inode;
+  fh->writer = Writable(flags);
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return errno;
+  if (Gate* gate = fs.gate()) {
+    if ((flags & O_TRUNC) && fh->writer) fs.Changed(inode);
+    OpenRequest r;
+    r.fd = fd.get();
+    r.st = st;
+    r.path = fs.PathOf(&inode);
+    r.flags = flags;
+    r.op = (flags & kFmodeExec) ? AccessOp::kExec
+           : fh->writer        ? AccessOp::kWrite
+                               : AccessOp::kRead;
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    r.uid = ctx->uid;
+    r.gid = ctx->gid;
+    r.pid = static_cast<uint32_t>(ctx->pid);
+    Inode* ip = &inode;
+    r.reopen_readonly = [&fs, ip]() -> Result<Fd> {
+      int rfd = fs.Reopen(*ip, O_RDONLY);
+      if (rfd < 0) return Status::FromErrno(-rfd, "reopening for hashing");
+      return Fd(rfd);
+    };
+    Status s = gate->CheckOpen(r, &fh->ticket);
+    if (!s.ok()) {
+      spdlog::debug("event=open_refused path={} status={}", LogQuote(r.path), s.ToString());
+      return s.code() == Code::kPermissionDenied ? EACCES : (s.ToErrno() ? s.ToErrno() : EIO);
+    }
+  } else if ((flags & O_TRUNC) && fh->writer) {
+    fs.Changed(inode);
+  }
+  {
+    std::lock_guard lock(inode.mu);
+    if (fh->writer) ++inode.writers;
+    // The kernel may keep the pages it cached for this inode only if the lower file is unchanged
+    // since they were cached (a change beneath the mount, or a write through it, drops them).
+    if (SameStamp(inode, st)) {
+      fi->keep_cache = 1;
+      *inval_attr = false;
+    } else {
+      fi->keep_cache = 0;
+      *inval_attr = inode.stamp_valid;  // the kernel's size/mtime may be stale too
+      SetStamp(inode, st);
+    }
+  }
+  fi->noflush = 1;  // nothing to do at close(2): every write reached the lower file already
+  fh->fd = std::move(fd);
+  fi->fh = reinterpret_cast<uint64_t>(fh.release());
+  return 0;
+}
+
+void ReleaseHandle(Passthrough& fs, FileHandle* fh) {
+  Inode& inode = *fh->inode;
+  bool last_writer = false;
+  if (fh->writer) {
+    struct stat st;
+    bool have = fstat(fh->fd.get(), &st) == 0;
+    std::lock_guard lock(inode.mu);
+    last_writer = --inode.writers == 0;
+    // The kernel's cache saw every write made through this handle (no writeback cache).
+    if (last_writer && have) SetStamp(inode, st);
+  }
+  if (last_writer && fs.gate() != nullptr) {
+    Inode* ip = &inode;
+    fs.gate()->WriterClosed(inode.key.dev, inode.key.ino, fs.PathOf(&inode),
+                            [&fs, ip]() -> Result<Fd> {
+                              int rfd = fs.Reopen(*ip, O_RDONLY);
+                              if (rfd < 0) return Status::FromErrno(-rfd, "reopening for hashing");
+                              return Fd(rfd);
+                            });
+  }
+  delete fh;
+}
+
+void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* fi,
+               bool inval_attr) {
+  if (inval_attr) fuse_lowlevel_notify_inval_inode(fs.session(), ino, -1, 0);
+  if (fuse_reply_open(req, fi) == -ENOENT) ReleaseHandle(fs, Handle(fi));  // interrupted
+}
+
+void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Passthrough& fs = Passthrough::From(req);
+  Inode& inode = fs.inode(ino);
+  int fd = fs.Reopen(inode, LowerFlags(fi->flags));
+  if (fd < 0) {
+    fuse_reply_err(req, -fd);
+    return;
+  }
+  bool inval_attr = false;
+  int err = FinishOpen(req, fs, inode, Fd(fd), fi->flags, fi, &inval_attr);
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  ReplyOpen(req, fs, ino, fi, inval_attr);
+}
+
+int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mode_t mode,
+              fuse_file_info* fi, fuse_entry_param* e) {
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return EINVAL;
+  Fd fd;
+  {
+    ScopedCreds creds(req);
+    if (creds.error() != 0) return creds.error();
+    fd.reset(openat(parent.fd.get(), name, LowerFlags(fi->flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+                                                (fi->flags & O_EXCL),
+                    mode));
+    if (!fd) return errno;
+  }
+  // Register exactly the inode just opened (not whatever the name points to now).
+  char num[16];
+  snprintf(num, sizeof num, "%d", fd.get());
+  Fd pfd(openat(fs.proc_self_fd(), num, O_PATH | O_CLOEXEC));
+  if (!pfd) return errno;
+  *e = fuse_entry_param{};
+  if (fstat(pfd.get(), &e->attr) != 0) return errno;
+  Inode* inode = fs.inodes().Intern(std::move(pfd), e->attr, &parent, name);
+  e->ino = Passthrough::ino_of(inode, fs);
+  e->attr_timeout = fs.config().attr_timeout;
+  e->entry_timeout = fs.config().entry_timeout;
+  bool inval_attr = false;
+  int err = FinishOpen(req, fs, *inode, std::move(fd), fi->flags, fi, &inval_attr);
+  if (err != 0) {
+    fs.inodes().Forget(inode, 1);
+    return err;
+  }
+  return 0;
+}
+
+void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+            fuse_file_info* fi) {
+  Passthrough& fs = Passthrough::From(req);
+  fuse_entry_param e;
+  int err = do_create(req, fs, fs.inode(parent), name, mode, fi, &e);
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+    ReleaseHandle(fs, Handle(fi));
+    fs.inodes().Forget(&fs.inode(e.ino), 1);
+  }
+}
+
+void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  (void)ino;
+  Passthrough& fs = Passthrough::From(req);
+  FileHandle* fh = Handle(fi);
+  Gate* gate = fs.gate();
+  if (gate != nullptr && gate->verify_blocks()) {
+    // Served from a buffer so every byte is checked before the kernel sees it.
+    std::vector<uint8_t> buf(size);
+    ssize_t n = pread(fh->fd.get(), buf.data(), size, off);
+    if (n < 0) {
+      fuse_reply_err(req, errno);
+      return;
+    }
+    Status s = gate->CheckRead(fh->ticket, static_cast<uint64_t>(off),
+                               std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+    if (!s.ok()) {
+      spdlog::warn("event=read_refused inode={} offset={} status={}", fh->inode->key.ino, off,
+                   s.ToString());
+      fuse_reply_err(req, EIO);
+      return;
+    }
+    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), static_cast<size_t>(n));
+    return;
+  }
+  fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+  bv.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  bv.buf[0].fd = fh->fd.get();
+  bv.buf[0].pos = off;
+  fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+}
+
+void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+  (void)ino;
+  Passthrough& fs = Passthrough::From(req);
+  FileHandle* fh = Handle(fi);
+  fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+  out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  out.buf[0].fd = fh->fd.get();
+  out.buf[0].pos = off;
+  ssize_t n = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+  if (n > 0) fs.Changed(*fh->inode);
+  if (n < 0) {
+    fuse_reply_err(req, static_cast<int>(-n));
+  } else {
+    fuse_reply_write(req, static_cast<size_t>(n));
+  }
+}
+
+void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  // Sent only if a handle was opened without noflush; writes are already in the lower file and
+  // locks are the kernel's, so there is nothing to do.
+  (void)ino;
+  (void)fi;
+  fuse_reply_err(req, 0);
+}
+
+void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  (void)ino;
+  ReleaseHandle(Passthrough::From(req), Handle(fi));
+  fuse_reply_err(req, 0);
+}
+
+void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  (void)ino;
+  int fd = Handle(fi)->fd.get();
+  int rc = datasync ? fdatasync(fd) : ::fsync(fd);
+  fuse_reply_err(req, rc == 0 ? 0 : errno);
+}
+
+void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+               fuse_file_info* fi) {
+  (void)ino;
+  Passthrough& fs = Passthrough::From(req);
+  FileHandle* fh = Handle(fi);
+  int err = ::fallocate(fh->fd.get(), mode, off, len) == 0 ? 0 : errno;
+  if (err == 0) fs.Changed(*fh->inode);
+  fuse_reply_err(req, err);
+}
+
+void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in,
+                     fuse_ino_t ino_out, off_t off_out, fuse_file_info* fi_out, size_t len,
+                     int flags) {
+  (void)ino_in;
+  (void)ino_out;
+  Passthrough& fs = Passthrough::From(req);
+  FileHandle* in = Handle(fi_in);
+  FileHandle* out = Handle(fi_out);
+  loff_t oi = off_in, oo = off_out;
+  ssize_t n = ::copy_file_range(in->fd.get(), &oi, out->fd.get(), &oo, len,
+                                static_cast<unsigned>(flags));
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  if (n > 0) fs.Changed(*out->inode);
+  fuse_reply_write(req, static_cast<size_t>(n));
+}
+
+void lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
+  (void)ino;
+  off_t r = ::lseek(Handle(fi)->fd.get(), off, whence);
+  if (r < 0) {
+    fuse_reply_err(req, errno);
+  } else {
+    fuse_reply_lseek(req, r);
+  }
+}
+
+}  // namespace
+
+void RegisterOpenRwOps(fuse_lowlevel_ops* ops) {
+  ops->open = open;
+  ops->create = create;
+  ops->read = read;
+  ops->write_buf = write_buf;
+  ops->flush = flush;
+  ops->release = release;
+  ops->fsync = fsync;
+  ops->fallocate = fallocate;
+  ops->copy_file_range = copy_file_range;
+  ops->lseek = lseek;
+}
+
+}  // namespace dfs::fs

@@ -1,0 +1,196 @@
+#include "fs/options.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+
+namespace dfs::fs {
+
+namespace {
+
+Status Bad(std::string msg) { return Status(Code::kInvalidArgument, std::move(msg)); }
+
+bool ParseLevel(std::string_view v) {
+  for (const char* l : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+    if (v == l) return true;
+  }
+  return false;
+}
+
+// Applies one unescaped "key[=value]" option if it is a digestfs option. Returns true if consumed.
+Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
+  auto eq = opt.find('=');
+  std::string key = opt.substr(0, eq);
+  std::string val = eq == std::string::npos ? std::string() : opt.substr(eq + 1);
+  bool has_val = eq != std::string::npos;
+  auto need_value = [&]() -> Status {
+    if (!has_val || val.empty()) return Bad("option '" + key + "' needs a non-empty value");
+    return Status::Ok();
+  };
+  if (key == "store") {
+    DFS_RETURN_IF_ERROR(need_value());
+    o->store_dir = val;
+  } else if (key == "policy") {
+    DFS_RETURN_IF_ERROR(need_value());
+    o->policy_file = val;
+  } else if (key == "mode") {
+    if (val == "enforce") o->mode = EnforceMode::kEnforce;
+    else if (val == "permissive") o->mode = EnforceMode::kPermissive;
+    else if (val == "off") o->mode = EnforceMode::kOff;
+    else return Bad("option 'mode=" + val + "': expected enforce, permissive or off");
+  } else if (key == "verify") {
+    if (val == "open") o->verify_blocks = false;
+    else if (val == "blocks") o->verify_blocks = true;
+    else return Bad("option 'verify=" + val + "': expected open or blocks");
+  } else if (key == "tpm") {
+    DFS_RETURN_IF_ERROR(need_value());
+    o->tpm_tcti = val;
+  } else if (key == "pcr") {
+    char* end = nullptr;
+    errno = 0;
+    long n = std::strtol(val.c_str(), &end, 10);
+    if (val.empty() || *end != '\0' || errno != 0 || n < 0 || n > 23) {
+      return Bad("option 'pcr=" + val + "': expected a PCR index 0..23");
+    }
+    o->pcr = static_cast<int>(n);
+  } else if (key == "log") {
+    DFS_RETURN_IF_ERROR(need_value());
+    o->log_dir = val;
+  } else if (key == "measure_all_sources") {
+    if (has_val) return Bad("option 'measure_all_sources' takes no value");
+    o->measure_all_sources = true;
+  } else if (key == "loglevel") {
+    if (!ParseLevel(val)) {
+      return Bad("option 'loglevel=" + val +
+                 "': expected trace, debug, info, warn, error, critical or off");
+    }
+    o->loglevel = val;
+  } else if (key == "timeout") {
+    char* end = nullptr;
+    double t = std::strtod(val.c_str(), &end);
+    if (val.empty() || *end != '\0' || !(t >= 0) || t > 1e9) {
+      return Bad("option 'timeout=" + val + "': expected seconds >= 0");
+    }
+    o->timeout = t;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Status AddOptionList(std::string_view list, MountOptions* o) {
+  for (std::string& raw : SplitOptionList(list)) {
+    if (raw.empty()) continue;
+    DFS_ASSIGN_OR_RETURN(bool consumed, ApplyDigestfsOption(UnescapeOption(raw), o));
+    if (!consumed) o->fuse_opts.push_back(std::move(raw));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view EnforceModeName(EnforceMode m) {
+  switch (m) {
+    case EnforceMode::kEnforce: return "enforce";
+    case EnforceMode::kPermissive: return "permissive";
+    case EnforceMode::kOff: return "off";
+  }
+  return "?";
+}
+
+std::vector<std::string> SplitOptionList(std::string_view list) {
+  std::vector<std::string> out(1);
+  for (size_t i = 0; i < list.size(); ++i) {
+    char c = list[i];
+    if (c == '\\' && i + 1 < list.size()) {
+      out.back() += c;
+      out.back() += list[++i];
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+std::string UnescapeOption(std::string_view opt) {
+  std::string out;
+  out.reserve(opt.size());
+  for (size_t i = 0; i < opt.size(); ++i) {
+    if (opt[i] == '\\' && i + 1 < opt.size()) ++i;
+    out += opt[i];
+  }
+  return out;
+}
+
+Result<MountOptions> ParseCommandLine(int argc, const char* const* argv) {
+  MountOptions o;
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-h" || a == "--help") {
+      o.show_help = true;
+    } else if (a == "-V" || a == "--version") {
+      o.show_version = true;
+    } else if (a == "-f") {
+      o.foreground = true;
+    } else if (a == "-d" || a == "--debug") {
+      o.debug = true;
+      o.foreground = true;
+    } else if (a == "-s") {
+      o.single_thread = true;
+    } else if (a == "-o") {
+      if (i + 1 >= argc) return Bad("-o needs an option list");
+      DFS_RETURN_IF_ERROR(AddOptionList(argv[++i], &o));
+    } else if (a.starts_with("-o")) {
+      DFS_RETURN_IF_ERROR(AddOptionList(a.substr(2), &o));
+    } else if (a == "--") {
+      for (++i; i < argc; ++i) positional.emplace_back(argv[i]);
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Bad("unknown option '" + std::string(a) + "'");
+    } else {
+      positional.emplace_back(a);
+    }
+  }
+  if (o.show_help || o.show_version) return o;
+  if (positional.size() < 2) return Bad("missing SOURCE and MOUNTPOINT (see --help)");
+  if (positional.size() > 2) return Bad("unexpected argument '" + positional[2] + "'");
+  o.source = positional[0];
+  o.mountpoint = positional[1];
+  if (o.source.empty() || o.mountpoint.empty()) return Bad("empty SOURCE or MOUNTPOINT");
+  return o;
+}
+
+std::string UsageText(std::string_view argv0) {
+  std::string s = "usage: " + std::string(argv0) +
+                  " SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]\n"
+                  "\n"
+                  "Mounts SOURCE on MOUNTPOINT (which may be SOURCE itself) through the digestfs\n"
+                  "integrity overlay. fstab: SOURCE MOUNTPOINT fuse.digestfs OPTIONS 0 0\n"
+                  "\n"
+                  "  -f                   stay in the foreground, log to stderr\n"
+                  "  -d                   libfuse debug output (implies -f)\n"
+                  "  -s                   single-threaded\n"
+                  "  -h, --help           this text\n"
+                  "  -V, --version        print the version\n"
+                  "\n"
+                  "digestfs options (-o, comma-separated; write a comma in a value as \\,):\n"
+                  "  store=DIR            digest store (default /var/lib/digestfs)\n"
+                  "  policy=FILE          policy file (default: the shipped default policy)\n"
+                  "  mode=enforce|permissive|off   off is a plain passthrough (default enforce)\n"
+                  "  verify=open|blocks   check content at open, or every block read\n"
+                  "  tpm=TCTI             TPM for measurements, e.g. swtpm:host=H\\,port=P\n"
+                  "  pcr=N                PCR to extend (default 11)\n"
+                  "  log=DIR              measurement log directory\n"
+                  "  measure_all_sources  measure every source at mount time\n"
+                  "  loglevel=LEVEL       trace|debug|info|warn|error|critical|off (default info)\n"
+                  "  timeout=SECONDS      kernel entry/attribute cache lifetime (default 86400)\n"
+                  "\n"
+                  "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
+                  "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"
+                  "allow_other and default_permissions. Exit codes: see docs/mount.md.\n";
+  return s;
+}
+
+}  // namespace dfs::fs

@@ -1,0 +1,65 @@
+// fs/options.h: the digestfs command line (mount.fuse3-compatible) parsed into MountOptions.
+//
+//   digestfs SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPT[,OPT...]]... | --help | --version
+//
+// -o takes a comma-separated list; a literal comma inside a value is written "\," (e.g.
+// tpm=swtpm:host=127.0.0.1\,port=2321). Options digestfs knows (store=, policy=, mode=, verify=,
+// tpm=, pcr=, log=, measure_all_sources, loglevel=, timeout=) are consumed here; every other option
+// is kept, escaped as given, in `fuse_opts` and handed to libfuse, which rejects (and names) any it
+// does not know. docs/mount.md documents them all.
+//
+// Thread safety: plain values.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace dfs::fs {
+
+enum class EnforceMode { kEnforce, kPermissive, kOff };
+
+std::string_view EnforceModeName(EnforceMode m);
+
+struct MountOptions {
+  std::string source;      // SOURCE: the lower tree (opened before the mount)
+  std::string mountpoint;  // MOUNTPOINT (may equal SOURCE)
+  bool foreground = false;     // -f: do not daemonize; log to stderr
+  bool debug = false;          // -d: libfuse debug output (implies -f)
+  bool single_thread = false;  // -s: single-threaded session loop
+  bool show_help = false;      // -h/--help
+  bool show_version = false;   // -V/--version
+
+  // digestfs options (design.md); defaults here are the documented ones.
+  std::string store_dir = "/var/lib/digestfs";  // store=DIR
+  std::string policy_file;                      // policy=FILE; empty: the shipped default policy
+  EnforceMode mode = EnforceMode::kEnforce;     // mode=enforce|permissive|off
+  bool verify_blocks = false;                   // verify=open (false) | blocks (true)
+  std::string tpm_tcti;                         // tpm=TCTI; empty: no TPM
+  int pcr = 11;                                 // pcr=N (0..23)
+  std::string log_dir;                          // log=DIR; empty: no measurement log
+  bool measure_all_sources = false;             // measure_all_sources
+  std::string loglevel = "info";                // loglevel=trace|debug|info|warn|error|critical|off
+  double timeout = 86400.0;                     // timeout=SECONDS: kernel entry/attr cache lifetime
+
+  // Everything else from -o, each element one option still escaped ("\,"), for libfuse.
+  std::vector<std::string> fuse_opts;
+};
+
+// Parses argv. kInvalidArgument (exit code 2) names the offending argument or option:
+// a missing SOURCE/MOUNTPOINT, an extra argument, a bad value (mode=, verify=, pcr=, loglevel=,
+// timeout=), an empty store=/policy=/log=, or an unknown dash option.
+Result<MountOptions> ParseCommandLine(int argc, const char* const* argv);
+
+// Splits one -o argument on unescaped commas. "\," becomes part of the element (still escaped).
+std::vector<std::string> SplitOptionList(std::string_view list);
+
+// Removes the escapes of one option element: "\," -> ",", "\\" -> "\".
+std::string UnescapeOption(std::string_view opt);
+
+// The --help text.
+std::string UsageText(std::string_view argv0);
+
+}  // namespace dfs::fs

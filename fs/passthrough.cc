@@ -1,0 +1,147 @@
+#include "fs/passthrough.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace dfs::fs {
+
+namespace {
+
+void Init(void* userdata, fuse_conn_info* conn) {
+  auto* fs = static_cast<Passthrough*>(userdata);
+  // Replies to READ may be spliced from the lower file.
+  if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
+  if (conn->capable & FUSE_CAP_SPLICE_MOVE) conn->want |= FUSE_CAP_SPLICE_MOVE;
+  // The kernel clears setuid/setgid bits on write/truncate/chown itself (it knows the caller).
+  conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+  // Writes go through to the lower file at once: POSIX timestamps, O_APPEND and errors stay exact.
+  conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  // Locks stay in the kernel (no getlk/setlk/flock callbacks).
+  conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+  if (conn->max_write > fs->config().max_write || conn->max_write == 0) {
+    conn->max_write = fs->config().max_write;
+  }
+  spdlog::info("event=init proto={}.{} max_write={} max_readahead={} splice_write={}",
+               conn->proto_major, conn->proto_minor, conn->max_write, conn->max_readahead,
+               (conn->want & FUSE_CAP_SPLICE_WRITE) != 0);
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& Passthrough::Ops() {
+  static const fuse_lowlevel_ops ops = [] {
+    fuse_lowlevel_ops o{};
+    o.init = Init;
+    RegisterLookupOps(&o);
+    RegisterDirOps(&o);
+    RegisterOpenRwOps(&o);
+    RegisterXattrOps(&o);
+    return o;
+  }();
+  return ops;
+}
+
+Passthrough::Passthrough(Fd root_fd, const struct stat& root_st, FsConfig cfg)
+    : cfg_(cfg), inodes_(std::move(root_fd), root_st) {
+}
+
+Passthrough::~Passthrough() {
+  if (inval_thread_.joinable()) {
+    {
+      std::lock_guard lock(inval_mu_);
+      inval_stop_ = true;
+    }
+    inval_cv_.notify_all();
+    inval_thread_.join();
+  }
+}
+
+Status Passthrough::Start() {
+  proc_fd_.reset(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!proc_fd_) return Status::FromErrno(errno, "opening /proc/self/fd");
+  if (cfg_.gate != nullptr) inval_thread_ = std::thread([this] { InvalidatorLoop(); });
+  return Status::Ok();
+}
+
+int Passthrough::Reopen(const Inode& inode, int flags) {
+  char name[16];
+  snprintf(name, sizeof name, "%d", inode.fd.get());
+  int fd = openat(proc_fd_.get(), name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+int Passthrough::DoLookup(Inode& parent, const char* name, fuse_entry_param* e) {
+  *e = fuse_entry_param{};
+  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') != nullptr) {
+    return EINVAL;  // the kernel resolves these itself; never walk upwards
+  }
+  Fd fd(openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return errno;
+  if (fstatat(fd.get(), "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  Inode* inode = inodes_.Intern(std::move(fd), e->attr, &parent, name);
+  e->ino = ino_of(inode, *this);
+  e->attr_timeout = cfg_.attr_timeout;
+  e->entry_timeout = cfg_.entry_timeout;
+  return 0;
+}
+
+void Passthrough::Changed(const Inode& inode) { ChangedKey(inode.key); }
+
+void Passthrough::ChangedKey(const InodeKey& key) {
+  if (cfg_.gate == nullptr) return;
+  cfg_.gate->Changed(key.dev, key.ino);
+  {
+    std::lock_guard lock(inval_mu_);
+    if (inval_queue_.empty() || !(inval_queue_.back() == key)) inval_queue_.push_back(key);
+  }
+  inval_cv_.notify_one();
+}
+
+void Passthrough::InvalidatorLoop() {
+  std::unique_lock lock(inval_mu_);
+  for (;;) {
+    inval_cv_.wait(lock, [this] { return inval_stop_ || !inval_queue_.empty(); });
+    if (inval_stop_) return;
+    InodeKey key = inval_queue_.front();
+    inval_queue_.pop_front();
+    lock.unlock();
+    // The Inode may be forgotten right after WithInode returns: only its nodeid is used below,
+    // and the kernel ignores an unknown one.
+    fuse_ino_t nodeid = 0;
+    inodes_.WithInode(key, [&](Inode* inode) {
+      std::lock_guard ilock(inode->mu);
+      inode->stamp_valid = false;
+      nodeid = ino_of(inode, *this);
+    });
+    if (nodeid != 0 && session_ != nullptr) {
+      int rc = fuse_lowlevel_notify_inval_inode(session_, nodeid, 0, 0);
+      if (rc != 0 && rc != -ENOENT) spdlog::debug("event=inval_inode_failed err={}", -rc);
+    }
+    lock.lock();
+  }
+}
+
+std::string Passthrough::PathOf(const Inode* inode) {
+  auto p = inodes_.PathOf(inode);
+  return p ? *p : std::string();
+}
+
+void ReplyEntry(fuse_req_t req, int err, const fuse_entry_param& e) {
+  if (err != 0) {
+    fuse_reply_err(req, err);
+  } else if (fuse_reply_entry(req, &e) == -ENOENT) {
+    // The request was interrupted; the kernel will not remember this lookup.
+    Passthrough& fs = Passthrough::From(req);
+    fs.inodes().Forget(&fs.inode(e.ino), 1);
+  }
+}
+
+}  // namespace dfs::fs

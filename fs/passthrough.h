@@ -1,0 +1,120 @@
+// fs/passthrough.h: the FUSE low-level passthrough. One Passthrough object serves one mount; libfuse
+// hands it to every callback as the session's userdata (fuse_req_userdata), so there is no global.
+//
+// The operations are split by family (gocryptfs style), each file registering its callbacks:
+//   node_lookup.cc   lookup, forget, getattr, setattr, readlink, access, statfs
+//   node_dir_ops.cc  mknod, mkdir, symlink, link, unlink, rmdir, rename, opendir/readdir(plus)/...
+//   node_open_rw.cc  open, create, read, write, flush, release, fsync, fallocate,
+//                    copy_file_range, lseek
+//   node_xattr.cc    get/set/list/removexattr
+// In each, do_x() does the work and returns 0 or an errno; only x() replies to the kernel.
+//
+// Locks: the kernel's POSIX and flock locks are handled by the kernel itself (no getlk/setlk/flock
+// callbacks), which gives exact local semantics for everything using the mount, OFD locks included.
+//
+// Thread safety: every callback may run on any session thread concurrently.
+#pragma once
+
+#include <fuse_lowlevel.h>
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/fd.h"
+#include "fs/inode_table.h"
+#include "policy/gate.h"
+
+namespace dfs::fs {
+
+struct FsConfig {
+  double entry_timeout = 86400.0;  // kernel dentry cache lifetime (s)
+  double attr_timeout = 86400.0;   // kernel attribute cache lifetime (s)
+  unsigned max_write = 1u << 20;   // bytes per WRITE request
+  Gate* gate = nullptr;            // not owned; null: plain passthrough (mode=off)
+};
+
+// An open regular file (fuse_file_info::fh).
+struct FileHandle {
+  Fd fd;
+  Inode* inode = nullptr;
+  bool writer = false;
+  OpenTicket ticket;  // from Gate::CheckOpen
+};
+
+class Passthrough {
+ public:
+  Passthrough(Fd root_fd, const struct stat& root_st, FsConfig cfg);
+  ~Passthrough();
+  Passthrough(const Passthrough&) = delete;
+  Passthrough& operator=(const Passthrough&) = delete;
+
+  // The callback table (all families registered).
+  static const fuse_lowlevel_ops& Ops();
+
+  static Passthrough& From(fuse_req_t req) {
+    return *static_cast<Passthrough*>(fuse_req_userdata(req));
+  }
+
+  // Must be called after fuse_session_new and before the loop (for kernel notifications).
+  void set_session(fuse_session* se) { session_ = se; }
+  // Opens /proc/self/fd and starts the invalidation thread. Call once, in the process that serves
+  // (after any fork), before the loop. kIo if /proc is not mounted.
+  Status Start();
+
+  const FsConfig& config() const { return cfg_; }
+  Gate* gate() const { return cfg_.gate; }
+  InodeTable& inodes() { return inodes_; }
+  Inode& inode(fuse_ino_t ino) {
+    return ino == FUSE_ROOT_ID ? inodes_.root() : *reinterpret_cast<Inode*>(ino);
+  }
+  static fuse_ino_t ino_of(Inode* i, Passthrough& fs) {
+    return i == &fs.inodes().root() ? FUSE_ROOT_ID : reinterpret_cast<fuse_ino_t>(i);
+  }
+  int proc_self_fd() const { return proc_fd_.get(); }
+  fuse_session* session() const { return session_; }
+
+  // Opens the lower object of `inode` with `flags` through /proc/self/fd (the only way to turn an
+  // O_PATH descriptor into an open file without a path walk). Returns the fd or -errno.
+  int Reopen(const Inode& inode, int flags);
+
+  // One-component lookup of `name` in `parent`; fills `e` and takes one lookup reference. 0/errno.
+  int DoLookup(Inode& parent, const char* name, fuse_entry_param* e);
+
+  // The file (dev, ino) changed through the mount: tell the Gate and, when there is one, drop the
+  // kernel's cached pages of it (asynchronously: invalidating from inside a WRITE would deadlock).
+  void Changed(const Inode& inode);
+  void ChangedKey(const InodeKey& key);
+
+  // Best-effort path of `inode` from the mount root, "" if unknown.
+  std::string PathOf(const Inode* inode);
+
+ private:
+  void InvalidatorLoop();
+
+  FsConfig cfg_;
+  InodeTable inodes_;
+  Fd proc_fd_;  // /proc/self/fd
+  fuse_session* session_ = nullptr;
+
+  // Asynchronous page-cache invalidation (only with a Gate). Lock order: inval_mu_ is a leaf.
+  std::mutex inval_mu_;
+  std::condition_variable inval_cv_;
+  std::deque<InodeKey> inval_queue_;  // guarded by inval_mu_
+  bool inval_stop_ = false;           // guarded by inval_mu_
+  std::thread inval_thread_;
+};
+
+// Registration of each family's callbacks.
+void RegisterLookupOps(fuse_lowlevel_ops* ops);
+void RegisterDirOps(fuse_lowlevel_ops* ops);
+void RegisterOpenRwOps(fuse_lowlevel_ops* ops);
+void RegisterXattrOps(fuse_lowlevel_ops* ops);
+
+// Reply helpers shared by the families.
+void ReplyEntry(fuse_req_t req, int err, const fuse_entry_param& e);
+
+}  // namespace dfs::fs

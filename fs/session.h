@@ -1,0 +1,20 @@
+// fs/session.h: mounting and serving one digestfs mount.
+//
+// RunMount opens SOURCE before mounting (so a mount over SOURCE itself keeps seeing the lower tree),
+// mounts MOUNTPOINT with libfuse, calls on_mounted() (the caller detaches from the terminal there),
+// serves requests on a multi-threaded loop until unmounted or signalled, and unmounts.
+#pragma once
+
+#include <functional>
+
+#include "common/status.h"
+#include "fs/options.h"
+#include "policy/gate.h"
+
+namespace dfs::fs {
+
+// gate: null for mode=off. Errors: kInvalidArgument (SOURCE not a directory, options libfuse
+// rejects), kIo (open/mount failures). Returns OK after a clean unmount.
+Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()>& on_mounted);
+
+}  // namespace dfs::fs

@@ -1,0 +1,323 @@
+// Unit tests for the Measurer (measurement/measurement.h) over a software PCR backend: idempotence,
+// ordering, crash recovery (torn tail, pending extend), divergence, rotation, determinism.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "crypto/hash.h"
+#include "measurement/ima_log.h"
+#include "measurement/measurement.h"
+#include "measurement/tpm.h"
+
+namespace dfs {
+namespace {
+
+// A software TPM: sha1 + sha256 banks of every PCR, with injectable faults.
+struct FakeTpmState {
+  std::map<uint32_t, std::vector<Digest>> pcrs;
+  int extends = 0;
+  bool fail_extend = false;         // refuse (PCR untouched)
+  bool lose_extend_reply = false;   // extend, then report failure (reply lost)
+  bool fail_read = false;
+};
+
+class FakeTpm : public PcrBackend {
+ public:
+  explicit FakeTpm(std::shared_ptr<FakeTpmState> s) : s_(std::move(s)) {}
+  Result<std::vector<HashAlgo>> Banks(uint32_t) override {
+    return std::vector<HashAlgo>{HashAlgo::kSha1, HashAlgo::kSha256};
+  }
+  Status Extend(uint32_t pcr, const std::vector<Digest>& d) override {
+    if (s_->fail_extend) return Status(Code::kUnavailable, "fake TPM: extend refused");
+    auto& v = Get(pcr);
+    for (size_t i = 0; i < d.size(); ++i) {
+      auto h = std::move(Hasher::Create(d[i].algo).value());
+      h.Update(v[i].bytes.data(), v[i].bytes.size());
+      h.Update(d[i].bytes.data(), d[i].bytes.size());
+      v[i] = h.Finish();
+    }
+    ++s_->extends;
+    if (s_->lose_extend_reply) return Status(Code::kUnavailable, "fake TPM: reply lost");
+    return Status::Ok();
+  }
+  Result<std::vector<Digest>> Read(uint32_t pcr, const std::vector<HashAlgo>&) override {
+    if (s_->fail_read) return Status(Code::kUnavailable, "fake TPM: read failed");
+    return Get(pcr);
+  }
+  std::string Describe() const override { return "fake"; }
+
+ private:
+  std::vector<Digest>& Get(uint32_t pcr) {
+    auto it = s_->pcrs.find(pcr);
+    if (it == s_->pcrs.end()) {
+      it = s_->pcrs
+               .emplace(pcr, std::vector<Digest>{Digest{HashAlgo::kSha1, std::vector<uint8_t>(20)},
+                                                 Digest{HashAlgo::kSha256, std::vector<uint8_t>(32)}})
+               .first;
+    }
+    return it->second;
+  }
+  std::shared_ptr<FakeTpmState> s_;
+};
+
+class MeasurerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/measure_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    cfg_.log_dir = dir_ + "/log";
+    tpm_ = std::make_shared<FakeTpmState>();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result<std::unique_ptr<Measurer>> Make(bool with_tpm = true) {
+    return CreateMeasurerWithBackend(cfg_, with_tpm ? std::make_unique<FakeTpm>(tpm_) : nullptr);
+  }
+  std::vector<ima::Entry> Entries() {
+    std::ifstream f(cfg_.log_dir + "/" + kBinaryLogName, std::ios::binary);
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto p = ima::ParseBinary(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? p->entries : std::vector<ima::Entry>{};
+  }
+  std::string Ascii() {
+    std::ifstream f(cfg_.log_dir + "/" + kAsciiLogName);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+  long Lines() {
+    std::string a = Ascii();
+    return std::count(a.begin(), a.end(), '\n');
+  }
+  // True if replaying the binary log gives the fake TPM's PCR.
+  bool LogMatchesTpm() {
+    auto r = ima::ReplayAll(Entries(), {HashAlgo::kSha1, HashAlgo::kSha256});
+    return r.ok() && (*r)[cfg_.pcr] == tpm_->pcrs[cfg_.pcr];
+  }
+  static SourceInfo Src(int i) {
+    SourceInfo s;
+    s.id = i;
+    s.name = "pkg" + std::to_string(i) + "-1-1.noarch";
+    s.blob_digest = *HashBytes(HashAlgo::kSha256, "blob" + std::to_string(i));
+    return s;
+  }
+  static Digest D(const std::string& s) { return *HashBytes(HashAlgo::kSha256, s); }
+
+  std::string dir_;
+  MeasurerConfig cfg_;
+  std::shared_ptr<FakeTpmState> tpm_;
+};
+
+TEST_F(MeasurerTest, SourceOncePerBlobFileOncePerDigestAndPath) {
+  auto m = Make();
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  ASSERT_TRUE((*m)->MeasureFile(D("x"), "/a").ok());
+  ASSERT_TRUE((*m)->MeasureFile(D("x"), "/a").ok());
+  ASSERT_TRUE((*m)->MeasureFile(D("x"), "/b").ok());  // same digest, other path: new entry
+  ASSERT_TRUE((*m)->MeasureFile(D("y"), "/a").ok());  // other digest, same path: new entry
+  auto e = Entries();
+  ASSERT_EQ(e.size(), 4u);
+  EXPECT_EQ(e[0].path, "rpm-pkg1-1-1.noarch");
+  EXPECT_EQ(e[0].digest, Src(1).blob_digest);
+  EXPECT_EQ(e[1].path, "/a");
+  EXPECT_EQ(tpm_->extends, 4);
+  EXPECT_TRUE(LogMatchesTpm());
+  EXPECT_EQ(Lines(), 4);
+}
+
+TEST_F(MeasurerTest, AggregateIsFirstEntryAndDocumentedText) {
+  AggregateInfo info;
+  info.source = "/srv/web";
+  info.mountpoint = "/mnt/web";
+  info.store_dir = "/var/lib/digestfs";
+  info.store_generation = 7;
+  info.mode = "enforce";
+  cfg_.aggregate = info;
+  auto m = Make();
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  auto e = Entries();
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].path, kAggregateName);
+  EXPECT_EQ(AggregateText(info),
+            "digestfs-aggregate v1\nsource=/srv/web\nmountpoint=/mnt/web\nstore=/var/lib/digestfs\n"
+            "store_generation=7\npolicy=none\nmode=enforce\n");
+  EXPECT_EQ(e[0].digest, *HashBytes(HashAlgo::kSha256, AggregateText(info)));
+}
+
+TEST_F(MeasurerTest, NullMeasurerLogsWithoutTpm) {
+  auto m = Make(/*with_tpm=*/false);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_TRUE((*m)->MeasureFile(D("x"), "/a").ok());
+  ASSERT_TRUE((*m)->MeasureFile(D("x"), "/a").ok());
+  EXPECT_EQ(Entries().size(), 1u);
+  EXPECT_EQ(tpm_->extends, 0);
+}
+
+TEST_F(MeasurerTest, FailedExtendIsRolledForwardNotDuplicated) {
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  tpm_->fail_extend = true;
+  Status s = (*m)->MeasureSource(Src(2));
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_EQ(Entries().size(), 2u);  // the entry is the write-ahead record
+  EXPECT_FALSE(LogMatchesTpm());
+  // Still down: every measurement fails (fail closed), nothing more is appended.
+  EXPECT_EQ((*m)->MeasureSource(Src(3)).code(), Code::kUnavailable);
+  EXPECT_EQ(Entries().size(), 2u);
+  tpm_->fail_extend = false;
+  ASSERT_TRUE((*m)->MeasureSource(Src(2)).ok());  // rolled forward, not logged again
+  EXPECT_EQ(Entries().size(), 2u);
+  EXPECT_TRUE(LogMatchesTpm());
+  ASSERT_TRUE((*m)->MeasureSource(Src(3)).ok());
+  EXPECT_EQ(Entries().size(), 3u);
+  EXPECT_TRUE(LogMatchesTpm());
+}
+
+TEST_F(MeasurerTest, LostExtendReplyIsNotExtendedTwice) {
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  tpm_->lose_extend_reply = true;
+  EXPECT_FALSE((*m)->MeasureSource(Src(1)).ok());
+  tpm_->lose_extend_reply = false;
+  EXPECT_TRUE(LogMatchesTpm());  // the extend did happen
+  ASSERT_TRUE((*m)->MeasureSource(Src(2)).ok());
+  EXPECT_EQ(tpm_->extends, 2);
+  EXPECT_EQ(Entries().size(), 2u);
+  EXPECT_TRUE(LogMatchesTpm());
+}
+
+TEST_F(MeasurerTest, CrashBetweenAppendAndExtendIsRolledForwardAtStart) {
+  {
+    auto m = Make();
+    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+    tpm_->fail_extend = true;  // as if the process died after the append
+    EXPECT_FALSE((*m)->MeasureSource(Src(2)).ok());
+    tpm_->fail_extend = false;
+  }
+  EXPECT_FALSE(LogMatchesTpm());
+  auto m = Make();  // a restart
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_TRUE(LogMatchesTpm());
+  EXPECT_EQ(Entries().size(), 2u);
+}
+
+TEST_F(MeasurerTest, TornTailIsTruncatedAndAsciiRebuilt) {
+  {
+    auto m = Make();
+    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  }
+  std::string bin = cfg_.log_dir + "/" + kBinaryLogName;
+  auto good_size = std::filesystem::file_size(bin);
+  {
+    std::ofstream f(bin, std::ios::binary | std::ios::app);
+    f.write("\x17\x00\x00\x00garbage", 11);  // a half-written record
+    std::ofstream a(cfg_.log_dir + "/" + kAsciiLogName, std::ios::app);
+    a << "half a line";
+  }
+  auto m = Make();
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(std::filesystem::file_size(bin), good_size);
+  EXPECT_EQ(Lines(), 1);
+  EXPECT_EQ(Ascii().find("half"), std::string::npos);
+  ASSERT_TRUE((*m)->MeasureSource(Src(2)).ok());
+  EXPECT_TRUE(LogMatchesTpm());
+}
+
+TEST_F(MeasurerTest, ForeignExtendIsDivergenceAndFailsClosed) {
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  // Someone else extends the PCR; a new Measurer must refuse to continue this log.
+  tpm_->pcrs[cfg_.pcr][0] = *HashBytes(HashAlgo::kSha1, "foreign");
+  auto m2 = Make();
+  EXPECT_EQ(m2.status().code(), Code::kCorrupt);
+  EXPECT_NE(m2.status().message().find("diverge"), std::string::npos);
+}
+
+TEST_F(MeasurerTest, TpmResetRotatesTheLogAtStart) {
+  {
+    auto m = Make();
+    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  }
+  tpm_->pcrs.clear();  // reboot / TPM reset: PCR back to zero
+  auto m = Make();
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(Entries().size(), 0u);
+  int rotated = 0;
+  for (auto& p : std::filesystem::directory_iterator(cfg_.log_dir)) {
+    if (p.path().filename().string().rfind(std::string(kBinaryLogName) + ".", 0) == 0) ++rotated;
+  }
+  EXPECT_EQ(rotated, 1);
+  ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());  // new log, new measurer: measured again
+  EXPECT_TRUE(LogMatchesTpm());
+}
+
+TEST_F(MeasurerTest, TwoMeasurersShareOneLog) {
+  auto a = Make();
+  ASSERT_TRUE(a.ok());
+  auto b = Make();
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE((*a)->MeasureSource(Src(1)).ok());
+  ASSERT_TRUE((*b)->MeasureSource(Src(2)).ok());
+  ASSERT_TRUE((*a)->MeasureSource(Src(3)).ok());
+  EXPECT_EQ(Entries().size(), 3u);
+  EXPECT_TRUE(LogMatchesTpm());
+}
+
+TEST_F(MeasurerTest, ReservedPcrsRefused) {
+  for (uint32_t pcr : {10u, 17u, 22u, 24u}) {
+    cfg_.pcr = pcr;
+    EXPECT_EQ(Make().status().code(), Code::kInvalidArgument) << pcr;
+  }
+}
+
+TEST_F(MeasurerTest, MeasureAllSourcesIsOrderIndependent) {
+  std::vector<SourceInfo> v = {Src(3), Src(1), Src(2)};
+  auto removed = Src(4);
+  removed.state = SourceState::kRemoved;
+  v.push_back(removed);
+  std::vector<Digest> first;
+  for (int run = 0; run < 2; ++run) {
+    TearDown();
+    SetUp();
+    auto m = Make();
+    ASSERT_TRUE(m.ok());
+    auto n = MeasureAllSources(**m, v);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 3u);
+    auto e = Entries();
+    ASSERT_EQ(e.size(), 3u);
+    EXPECT_EQ(e[0].path, "rpm-pkg1-1-1.noarch");
+    EXPECT_EQ(e[2].path, "rpm-pkg3-1-1.noarch");
+    if (run == 0) first = tpm_->pcrs[cfg_.pcr];
+    else EXPECT_EQ(tpm_->pcrs[cfg_.pcr], first);
+    std::reverse(v.begin(), v.end());
+  }
+}
+
+TEST(MeasureNames, SourceEntryName) {
+  SourceInfo s;
+  s.kind = SourceKind::kRpm;
+  s.name = "hello-2.0-1.x86_64";
+  EXPECT_EQ(SourceEntryName(s), "rpm-hello-2.0-1.x86_64");
+  s.kind = SourceKind::kTlv;
+  s.name = "tlv-base";
+  EXPECT_EQ(SourceEntryName(s), "tlv-base");
+}
+
+}  // namespace
+}  // namespace dfs
