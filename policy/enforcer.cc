@@ -5,21 +5,42 @@
 #include <spdlog/spdlog.h>
 
 #include "cache/store.h"
+#include "crypto/hash.h"
+#include "measurement/measurement.h"
 #include "policy/pipeline.h"
 
-// The measurement component's factory (measurement/measurement.h) is wired in once it is merged;
-// until then tpm=/log= fail closed at startup.
 
 namespace dfs {
 
 namespace {
 
-// The measurer for cfg: none when neither tpm= nor log= is given (measure rules then record
-// nothing, and CreateEnforcerWith says so once).
-Result<std::shared_ptr<Measurer>> MakeMeasurer(const EnforcerConfig& cfg) {
-  if (cfg.tpm_tcti.empty() && cfg.log_dir.empty()) return std::shared_ptr<Measurer>();
-  return Status(Code::kUnavailable,
-                "tpm= or log= was given but this build has no measurement component");
+// The measurer for cfg. One is made when something can be measured: the policy has measure
+// rules, or tpm=, log= or measure_all_sources is given. tpm= empty means log only; log= empty means
+// the measurement component's default directory. The first entry is this mount's aggregate.
+Result<std::shared_ptr<Measurer>> MakeMeasurer(const EnforcerConfig& cfg, const Policy& policy,
+                                               const Store& store) {
+  if (!policy.has_family(Family::kMeasure) && cfg.tpm_tcti.empty() && cfg.log_dir.empty() &&
+      !cfg.measure_all_sources) {
+    return std::shared_ptr<Measurer>();
+  }
+  MeasurerConfig mc;
+  mc.tcti = cfg.tpm_tcti;
+  if (!cfg.log_dir.empty()) mc.log_dir = cfg.log_dir;
+  if (cfg.pcr >= 0) mc.pcr = static_cast<uint32_t>(cfg.pcr);
+  AggregateInfo ai;
+  ai.source = cfg.source;
+  ai.mountpoint = cfg.mountpoint;
+  ai.store_dir = cfg.store_dir;
+  ai.store_generation = store.Generation();
+  DFS_ASSIGN_OR_RETURN(ai.policy_digest, HashBytes(HashAlgo::kSha256, policy.text()));
+  ai.mode = cfg.mode;
+  mc.aggregate = std::move(ai);
+  auto m = CreateMeasurer(mc);
+  if (!m.ok()) {
+    Status s = m.status();
+    return s.Prepend("setting up measurement (log " + mc.log_dir + ")");
+  }
+  return std::shared_ptr<Measurer>(std::move(m).value());
 }
 
 }  // namespace
@@ -47,12 +68,8 @@ Result<std::unique_ptr<Gate>> CreateEnforcer(const EnforcerConfig& cfg) {
     Status s = store.status();
     return s.Prepend("opening store " + cfg.store_dir);
   }
-  DFS_ASSIGN_OR_RETURN(std::shared_ptr<Measurer> measurer, MakeMeasurer(cfg));
-  if (!measurer && policy.has_family(Family::kMeasure)) {
-    spdlog::warn("measurement_off reason=\"the policy has measure rules but no tpm= or log= is "
-                 "set; nothing is measured\"");
-  }
   std::shared_ptr<Store> shared(std::move(store).value());
+  DFS_ASSIGN_OR_RETURN(std::shared_ptr<Measurer> measurer, MakeMeasurer(cfg, policy, *shared));
   DFS_ASSIGN_OR_RETURN(std::unique_ptr<Enforcer> e,
                        CreateEnforcerWith(cfg, std::move(policy), std::move(shared), writable,
                                           std::move(measurer)));
