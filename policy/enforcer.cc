@@ -2,63 +2,45 @@
 // Kept apart from pipeline.cc so that unit tests, which inject fakes, do not link Store::Open.
 #include "policy/enforcer.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-
-#include <cerrno>
 
 #include "cache/store.h"
 #include "crypto/hash.h"
 #include "measurement/measurement.h"
 #include "policy/pipeline.h"
 
+
 namespace dfs {
 
 namespace {
 
-// The measurer for cfg: none when neither tpm= nor log= is given (measure rules then record
-// nothing, and CreateEnforcerWith says so once). With tpm= alone the log goes to the default
-// directory. The first entry is the mount's aggregate; with measure_all_sources every active
-// source follows, in a fixed order, before the mount serves anything.
-Result<std::shared_ptr<Measurer>> MakeMeasurer(const EnforcerConfig& cfg, const Store& store) {
-  if (cfg.tpm_tcti.empty() && cfg.log_dir.empty()) {
-    if (cfg.measure_all_sources) {
-      return Status(Code::kInvalidArgument, "measure_all_sources needs tpm= or log=");
-    }
+// The measurer for cfg. One is made when something can be measured: the policy has measure
+// rules, or tpm=, log= or measure_all_sources is given. tpm= empty means log only; log= empty means
+// the measurement component's default directory. The first entry is this mount's aggregate.
+Result<std::shared_ptr<Measurer>> MakeMeasurer(const EnforcerConfig& cfg, const Policy& policy,
+                                               const Store& store) {
+  if (!policy.has_family(Family::kMeasure) && cfg.tpm_tcti.empty() && cfg.log_dir.empty() &&
+      !cfg.measure_all_sources) {
     return std::shared_ptr<Measurer>();
   }
   MeasurerConfig mc;
   mc.tcti = cfg.tpm_tcti;
   if (!cfg.log_dir.empty()) mc.log_dir = cfg.log_dir;
   if (cfg.pcr >= 0) mc.pcr = static_cast<uint32_t>(cfg.pcr);
-  AggregateInfo agg;
-  agg.source = cfg.source;
-  agg.mountpoint = cfg.mountpoint;
-  agg.store_dir = cfg.store_dir;
-  agg.store_generation = store.Generation();
-  agg.mode = cfg.mode;
-  if (!cfg.policy_file.empty()) {
-    Fd fd(::open(cfg.policy_file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return Status::FromErrno(errno, "opening policy " + cfg.policy_file);
-    DFS_ASSIGN_OR_RETURN(agg.policy_digest, HashFd(fd.get(), HashAlgo::kSha256));
-  }
-  mc.aggregate = agg;
+  AggregateInfo ai;
+  ai.source = cfg.source;
+  ai.mountpoint = cfg.mountpoint;
+  ai.store_dir = cfg.store_dir;
+  ai.store_generation = store.Generation();
+  DFS_ASSIGN_OR_RETURN(ai.policy_digest, HashBytes(HashAlgo::kSha256, policy.text()));
+  ai.mode = cfg.mode;
+  mc.aggregate = std::move(ai);
   auto m = CreateMeasurer(mc);
   if (!m.ok()) {
     Status s = m.status();
-    return s.Prepend("setting up measurement (tpm=" + cfg.tpm_tcti + ", log=" + mc.log_dir + ")");
+    return s.Prepend("setting up measurement (log " + mc.log_dir + ")");
   }
-  std::shared_ptr<Measurer> measurer(std::move(m).value());
-  if (cfg.measure_all_sources) {
-    DFS_ASSIGN_OR_RETURN(std::vector<SourceInfo> all, store.ListSources());
-    std::vector<SourceInfo> active;
-    for (auto& si : all) {
-      if (si.state == SourceState::kActive) active.push_back(std::move(si));
-    }
-    DFS_ASSIGN_OR_RETURN(size_t n, MeasureAllSources(*measurer, std::move(active)));
-    spdlog::info("measure_all_sources sources={}", n);
-  }
-  return measurer;
+  return std::shared_ptr<Measurer>(std::move(m).value());
 }
 
 }  // namespace
@@ -86,8 +68,8 @@ Result<std::unique_ptr<Gate>> CreateEnforcer(const EnforcerConfig& cfg) {
     Status s = store.status();
     return s.Prepend("opening store " + cfg.store_dir);
   }
-  DFS_ASSIGN_OR_RETURN(std::shared_ptr<Measurer> measurer, MakeMeasurer(cfg, **store));
   std::shared_ptr<Store> shared(std::move(store).value());
+  DFS_ASSIGN_OR_RETURN(std::shared_ptr<Measurer> measurer, MakeMeasurer(cfg, policy, *shared));
   DFS_ASSIGN_OR_RETURN(std::unique_ptr<Enforcer> e,
                        CreateEnforcerWith(cfg, std::move(policy), std::move(shared), writable,
                                           std::move(measurer)));

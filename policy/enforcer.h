@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "policy/gate.h"
@@ -29,12 +30,13 @@ struct EnforcerConfig {
   std::string policy_file;        // empty = the built-in default policy (policy/default.policy)
   std::string mode = "enforce";   // "enforce" | "permissive"
   bool verify_blocks = false;     // verify=blocks: per-block digests, every read checked
-  std::string tpm_tcti;           // TPM for measure actions; empty = no TPM
-  int pcr = -1;                   // -1 = default PCR
-  std::string log_dir;            // measurement log directory; empty = no log
-  bool measure_all_sources = false;  // measure every active source at startup, in a fixed order
-  // What the first log entry identifies (the mount's aggregate; docs/measurement.md).
-  std::string source;             // the lower directory
+  std::string tpm_tcti;           // TPM for measure actions; empty = log only
+  int pcr = -1;                   // -1 = the measurement component's default PCR
+  std::string log_dir;            // measurement log directory; empty = its default
+  bool measure_all_sources = false;  // measure every active source at startup
+  // Optional, for the measurement log's first (aggregate) entry: the mount's SOURCE and
+  // MOUNTPOINT.
+  std::string source;
   std::string mountpoint;
 };
 
@@ -44,6 +46,14 @@ struct EnforcerConfig {
 // its lower reads to this and serves the requested sub-range. Anything else is kCorrupt.
 inline constexpr size_t kVerifyBlockSize = 64 * 1024;
 
+// verify=blocks, for fs/'s read: reads `size` bytes at `offset` of the lower file `fd` so that
+// they can be checked. It reads the whole kVerifyBlockSize blocks around the range into *buf,
+// checks them with gate.CheckRead, and on success the bytes to serve are
+// buf->data() + *start, *len of them (*len < size at EOF). Errors: kCorrupt from CheckRead (answer
+// EIO), kIo from pread. Thread-safe as CheckRead is; `buf` belongs to the caller.
+Status ReadVerified(Gate& gate, const OpenTicket& ticket, int fd, uint64_t offset, size_t size,
+                    std::vector<uint8_t>* buf, size_t* start, size_t* len);
+
 // Creates the enforcer for one mount.
 // Errors (each names the file / option):
 //   kInvalidArgument: a bad policy (the same "FILE:LINE:COL: message" as `digestctl policy
@@ -51,7 +61,10 @@ inline constexpr size_t kVerifyBlockSize = 64 * 1024;
 //   store errors from Store::Open (kNotFound, kVersion, kCorrupt, kIo): in enforce mode a store
 //     that cannot be opened is a startup error (fail closed). In permissive mode too: a mount
 //     without its store would have nothing to decide with.
-//   kUnavailable: measurement was asked for (tpm/log) and cannot be set up.
+//   measurement errors from CreateMeasurer (kUnavailable: TPM unreachable; kCorrupt: the log and
+//     the PCR diverge; kIo; kInvalidArgument: a refused PCR). A measurer is made when the policy
+//     has measure rules or tpm=, log= or measure_all_sources is given; its failure stops the
+//     mount (fail closed).
 Result<std::unique_ptr<Gate>> CreateEnforcer(const EnforcerConfig& cfg);
 
 }  // namespace dfs

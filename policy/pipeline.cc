@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <tuple>
 
 #include "common/log.h"
 #include "crypto/hash.h"
@@ -463,8 +464,11 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
 Status Enforcer::MeasureAllSources() {
   if (!measurer_) return Status::Ok();
   DFS_ASSIGN_OR_RETURN(std::vector<SourceInfo> all, store_->ListSources());
-  std::sort(all.begin(), all.end(),
-            [](const SourceInfo& x, const SourceInfo& y) { return x.id < y.id; });
+  // The measurement component's fixed order (kind, name, blob digest), so that two fresh mounts
+  // over the same store replay to the same PCR.
+  std::sort(all.begin(), all.end(), [](const SourceInfo& x, const SourceInfo& y) {
+    return std::tie(x.kind, x.name, x.blob_digest) < std::tie(y.kind, y.name, y.blob_digest);
+  });
   for (const SourceInfo& s : all) {
     if (s.state != SourceState::kActive) continue;
     Status m = measurer_->MeasureSource(s);
@@ -511,10 +515,6 @@ Result<std::unique_ptr<Enforcer>> CreateEnforcerWith(const EnforcerConfig& cfg, 
     std::rotate(algos.begin(), sha, sha + 1);
   }
   o.algos = std::move(algos);
-  if (!measurer && policy.has_family(Family::kMeasure)) {
-    spdlog::warn("measurement_off reason=\"the policy has measure rules but no tpm= or log= is "
-                 "set; nothing is measured\"");
-  }
   auto e = std::make_unique<Enforcer>(std::move(store), std::move(measurer), std::move(policy),
                                       std::move(o));
   if (cfg.measure_all_sources) DFS_RETURN_IF_ERROR(e->MeasureAllSources());

@@ -111,7 +111,8 @@ class Enforcer final : public Gate {
   // is cached as for an open. Used by CheckOpen and by `digestctl verify-tree`.
   Assessment Assess(const OpenRequest& req);
 
-  // Measures every active source in id order (measure_all_sources). Fails on the first error.
+  // Measures every active source in the order (kind, name, blob digest), as measurement's
+  // MeasureAllSources does (measure_all_sources). Fails on the first error.
   Status MeasureAllSources();
 
   const Policy& policy() const { return policy_; }

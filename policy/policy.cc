@@ -200,6 +200,7 @@ class Parser {
 Result<Policy> Policy::Parse(std::string_view text, std::string_view name) {
   Policy p;
   p.name_ = std::string(name);
+  p.text_ = std::string(text);
   int line_no = 0;
   size_t pos = 0;
   while (pos <= text.size()) {

@@ -96,11 +96,13 @@ class Policy {
 
   const std::vector<Rule>& rules() const { return rules_; }
   const std::string& name() const { return name_; }
+  const std::string& text() const { return text_; }  // the policy text as parsed
   bool has_mutable() const;
   bool has_family(Family f) const;  // any positive rule of that family
 
  private:
   std::string name_;
+  std::string text_;
   std::vector<Rule> rules_;
 };
 

@@ -265,6 +265,10 @@ TEST(PolicyDefault, ParsesAndDecidesAsDocumented) {
   }
   EXPECT_FALSE(p->IsMutable(S("/usr/bin/ls", AccessOp::kWrite)));
   EXPECT_FALSE(p->Decide(S("/opt/data", AccessOp::kRead)).any());
+  auto db = p->Decide(S("/usr/lib/sysimage/rpm/rpmdb.sqlite", AccessOp::kRead));
+  EXPECT_FALSE(db.on(Family::kAppraise));
+  EXPECT_TRUE(db.on(Family::kAudit));
+  EXPECT_TRUE(p->Decide(S("/usr/lib/sysimage/x", AccessOp::kExec)).on(Family::kAppraise));
   EXPECT_FALSE(Policy::Default().rules().empty());
 }
 

@@ -1,0 +1,30 @@
+// ReadVerified (policy/enforcer.h): block-aligned reads for verify=blocks.
+#include <cerrno>
+
+#include "policy/enforcer.h"
+
+namespace dfs {
+
+Status ReadVerified(Gate& gate, const OpenTicket& ticket, int fd, uint64_t offset, size_t size,
+                    std::vector<uint8_t>* buf, size_t* start, size_t* len) {
+  const uint64_t bs = kVerifyBlockSize;
+  const uint64_t aoff = offset - offset % bs;
+  const uint64_t aend = (offset + size + bs - 1) / bs * bs;
+  buf->resize(static_cast<size_t>(aend - aoff));
+  size_t n = 0;
+  while (n < buf->size()) {
+    ssize_t r = ::pread(fd, buf->data() + n, buf->size() - n, static_cast<off_t>(aoff + n));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "reading the lower file");
+    }
+    if (r == 0) break;
+    n += static_cast<size_t>(r);
+  }
+  DFS_RETURN_IF_ERROR(gate.CheckRead(ticket, aoff, std::span<const uint8_t>(buf->data(), n)));
+  *start = static_cast<size_t>(offset - aoff);
+  *len = n > *start ? std::min(size, n - *start) : 0;
+  return Status::Ok();
+}
+
+}  // namespace dfs
