@@ -340,10 +340,15 @@ void CmdImportRpmdb(Context& ctx, const std::string& root, const std::string& db
       rep.Refuse(p.nevra, p.item.status());
     }
   }
-  // The store must match what is installed: sources of kind rpm not in this list are removed.
+  // The store must match what is installed: sources of kind rpm not in this list are removed, and
+  // every installed version stays active (two installed versions of one package, such as kernels,
+  // are both vouched for; an upgrade shows as the old version missing from the list).
+  ImportFlags rf = f;
+  rf.keep_old = true;
+  // Sources of kind rpm not in this list are removed.
   // A refused package is not in the list, so its older active version (if any) is removed too:
   // the store never vouches for something that is not what is installed.
-  if (!Commit(ctx, *store, items, f, /*remove_others=*/true, SourceKind::kRpm, rep)) return;
+  if (!Commit(ctx, *store, items, rf, /*remove_others=*/true, SourceKind::kRpm, rep)) return;
   ctx.exit_code = rep.Finish(ctx, "packages");
 }
 
@@ -618,7 +623,7 @@ void RegisterImportCommands(CLI::App& app, Context& ctx) {
   rpmdb->add_option("--dbpath", a.dbpath,
                     "database directory inside the root (default: /usr/lib/sysimage/rpm or "
                     "/var/lib/rpm, whichever exists)");
-  AddImportFlags(rpmdb, a.flags, true);
+  AddImportFlags(rpmdb, a.flags, false);
   rpmdb->callback([&ctx] { CmdImportRpmdb(ctx, a.root, a.dbpath, a.flags); });
   auto* tlv = imp->add_subcommand("tlv", "import kernel TLV digest lists (digest_cache v6)");
   tlv->add_option("FILE", a.files, "digest list files")->required();
