@@ -3,6 +3,7 @@
 # match exactly what is installed.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 [ -x "$DIGESTCTL" ] || skip "digestctl not built"
+need_root
 need_cmd rpm jq
 . "$SRC/tests/lib/rpmbuild.sh"
 
