@@ -66,6 +66,17 @@ class Progress {
   bool shown_ = false;
 };
 
+// ImportSummary::older (an rpm older than the active version, stored superseded) comes with the
+// store implementation; read it where the contract has it.
+template <typename S>
+auto IsOlder(const S& s, int) -> decltype(static_cast<bool>(s.older)) {
+  return s.older;
+}
+template <typename S>
+bool IsOlder(const S&, long) {
+  return false;
+}
+
 // Collects what happened to each input and prints the summary.
 class Report {
  public:
@@ -82,11 +93,18 @@ class Report {
     files_ += sum.files;
     digests_ += sum.new_digests;
     if (sum.unchanged) ++unchanged_;
+    bool older = IsOlder(sum, 0);
+    if (older) ++older_;
     superseded_ += sum.superseded.size();
-    json j = {{"name", item.source.name},       {"kind", SourceKindName(item.source.kind)},
-              {"source_id", sum.source_id},     {"files", sum.files},
-              {"new_digests", sum.new_digests}, {"unchanged", sum.unchanged},
-              {"superseded", sum.superseded},   {"origin", item.source.origin}};
+    json j = {{"name", item.source.name},
+              {"kind", SourceKindName(item.source.kind)},
+              {"source_id", sum.source_id},
+              {"files", sum.files},
+              {"new_digests", sum.new_digests},
+              {"unchanged", sum.unchanged},
+              {"superseded", sum.superseded},
+              {"origin", item.source.origin},
+              {"older", older}};
     if (item.source.flags & kSourceUnsigned) j["unsigned"] = true;
     if (item.source.flags & kSourceWeakAlgo) j["weak_algo"] = true;
     imported_.push_back(std::move(j));
@@ -106,6 +124,7 @@ class Report {
                 {"new_digests", digests_},
                 {"unchanged", unchanged_},
                 {"superseded", superseded_},
+                {"older", older_},
                 {"removed", removed_},
                 {"refused_count", refused_.size()},
                 {"imported", imported_},
@@ -120,11 +139,12 @@ class Report {
       for (const auto& n : notes_) std::fprintf(stderr, "digestctl: note: %s\n", n.c_str());
       std::printf(
           "%s: %llu, files: %llu, new digests: %llu, unchanged: %llu, superseded: %llu, "
-          "removed: %llu, refused: %zu\n",
+          "older: %llu, removed: %llu, refused: %zu\n",
           kind_plural, static_cast<unsigned long long>(sources_),
           static_cast<unsigned long long>(files_), static_cast<unsigned long long>(digests_),
           static_cast<unsigned long long>(unchanged_), static_cast<unsigned long long>(superseded_),
-          static_cast<unsigned long long>(removed_), refused_.size());
+          static_cast<unsigned long long>(older_), static_cast<unsigned long long>(removed_),
+          refused_.size());
     }
     if (sig_refusal_) return kExitSignature;
     if (other_refusal_) return kExitProblem;
@@ -135,7 +155,8 @@ class Report {
   std::vector<std::pair<std::string, Status>> refused_;
   std::vector<json> imported_;
   std::vector<std::string> notes_;
-  uint64_t sources_ = 0, files_ = 0, digests_ = 0, unchanged_ = 0, superseded_ = 0, removed_ = 0;
+  uint64_t sources_ = 0, files_ = 0, digests_ = 0, unchanged_ = 0, superseded_ = 0, older_ = 0,
+           removed_ = 0;
   bool sig_refusal_ = false, other_refusal_ = false;
 };
 
