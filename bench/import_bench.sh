@@ -10,6 +10,7 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 N=${2:-200}
 F=${3:-20}
 [ -x "$DIGESTCTL" ] || { echo "digestctl not built" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "needs root (rpm --root)" >&2; exit 1; }
 
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }'; }

@@ -152,3 +152,11 @@ pass "rollback: upgrade supersedes, old version does not come back, --keep-old k
 dctl import rpm "$CORPUS/RPMS/hello-2.0-1.x86_64-signed.rpm" >"$T/out.txt" 2>"$T/err.txt"
 grep -q '^packages: 1, files: ' "$T/out.txt" || fail "text summary missing: $(cat "$T/out.txt")"
 pass "summary"
+
+# --- a missing store is exit 3, and nothing is created ---
+rc=0; "$DIGESTCTL" --store "$T/nostore" import rpm "$CORPUS/RPMS/hello-2.0-1.x86_64-signed.rpm" >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 3 "import into a missing store"
+[ ! -e "$T/nostore" ] || fail "import created a store"
+rc=0; dctl import >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 2 "import without a subcommand"
+pass "store unusable and usage exit codes"

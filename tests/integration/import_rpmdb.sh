@@ -3,6 +3,7 @@
 # match exactly what is installed.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 [ -x "$DIGESTCTL" ] || skip "digestctl not built"
+need_root
 need_cmd rpm jq
 . "$SRC/tests/lib/rpmbuild.sh"
 
@@ -64,6 +65,19 @@ printf 'unsigned content' >"$T/u1"
 dctl lookup "$T/u1" >/dev/null 2>&1 && fail "unsigned installed package entered the store"
 [ "$(jq -r '.removed' "$T/out.json")" -ge 1 ] || fail "summary does not count the removal"
 pass "re-import after upgrade, removal, unsigned install: store matches"
+
+# Two installed versions of one package (kernel style, no file conflicts): both stay active.
+k1=$(rpm_build_signed kern 1.0 1 '/boot/kern-1.0=kernel one')
+k2=$(rpm_build_signed kern 2.0 1 '/boot/kern-2.0=kernel two')
+rpmr -i "$k1"
+rpmr -i "$k2"
+import_db 4
+assert_eq "$(active)" "alpha-1.1-1.noarch gamma-2.0-3.noarch kern-1.0-1.noarch kern-2.0-1.noarch " "two installed versions"
+rpmr -e kern-1.0-1
+import_db 4
+assert_eq "$(active)" "alpha-1.1-1.noarch gamma-2.0-3.noarch kern-2.0-1.noarch " "older kernel erased"
+rpmr -e kern-2.0-1
+pass "parallel-installed versions"
 
 # --allow-unsigned brings it in, flagged.
 import_db 0 --allow-unsigned
