@@ -355,11 +355,12 @@ class LmdbStore final : public Store {
         return Status(Code::kCorrupt, "digest " + d.ToString() + " refers to a missing file of source " +
                                           std::to_string(r.source_id));
       }
-      FileEntry fe;
-      DFS_RETURN_IF_ERROR(DecodeChunkEntry(v, r.index % kChunkEntries, &fe));
-      // The index key is a prefix: confirm the whole digest.
-      if (fe.digest != d) continue;
-      res.provenance.push_back(Provenance{r.source_id, std::move(fe.path), fe.mode, fe.flags});
+      // The index key is a prefix: only an entry with the whole digest counts.
+      Provenance p;
+      p.source_id = r.source_id;
+      bool match = false;
+      DFS_RETURN_IF_ERROR(MatchChunkEntry(v, r.index % kChunkEntries, key, &p.path, &p.mode, &p.flags, &match));
+      if (match) res.provenance.push_back(std::move(p));
     }
     return res;
   }
