@@ -559,6 +559,11 @@ class LmdbStore final : public Store {
       return Status(Code::kPermissionDenied, "store " + e_->dir + " is open read-only");
     }
     std::lock_guard wl(e_->write_mu);
+    // Free the reader slots of processes that died inside a read transaction; a stale slot pins
+    // old pages and makes the file grow.
+    int dead = 0;
+    mdb_reader_check(e_->env, &dead);
+    if (dead > 0) spdlog::info("store cleared stale readers dir={} count={}", LogQuote(e_->dir), dead);
     for (int attempt = 0; attempt < 64; ++attempt) {
       std::shared_lock ml(e_->map_mu);
       WriteTxn w{e_.get()};
@@ -754,6 +759,9 @@ class LmdbStore final : public Store {
       if (HasNul(*str)) return bad("a field contains a NUL byte");
     }
     if (s.state != SourceState::kActive) return bad("a new source must be active");
+    if (s.kind == SourceKind::kRpm && s.package.empty()) {
+      return bad("an rpm source needs its package name (rollback groups by package and arch)");
+    }
     if (!s.blob_digest.empty()) {
       auto k = DigestKey(s.blob_digest);
       if (!k.ok()) return bad("blob digest: " + k.status().message());
