@@ -334,3 +334,33 @@ TEST(StoreBasic, LongNamesAndOtherAlgorithms) {
 
 }  // namespace
 }  // namespace dfs
+
+namespace dfs {
+namespace {
+
+TEST(StoreBasic, ImportAllWithTwoVersionsInOneBatch) {
+  testing::TempDir t;
+  auto st = testing::OpenOrDie(t.Sub("s"));
+  using testing::File;
+  using testing::Rpm;
+  using testing::Sha;
+  auto r = st->ImportAll({Rpm("hello", "1.0-1", {File("/usr/bin/hello", "one"), File("/usr/share/c", "common")}),
+                          Rpm("hello", "2.0-1", {File("/usr/bin/hello", "two"), File("/usr/share/c", "common")}),
+                          Rpm("other", "1-1", {File("/usr/bin/other", "common")}),
+                          Rpm("hello", "0.5-1", {File("/usr/bin/hello", "half")})},
+                         {}, false, SourceKind::kRpm);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[1].superseded, std::vector<uint64_t>{(*r)[0].source_id});
+  EXPECT_TRUE((*r)[3].older);
+  EXPECT_EQ((*r)[0].new_digests + (*r)[1].new_digests + (*r)[2].new_digests + (*r)[3].new_digests, 2u);
+  EXPECT_FALSE(st->Lookup(Sha("one"))->known());
+  EXPECT_FALSE(st->Lookup(Sha("half"))->known());
+  EXPECT_TRUE(st->Lookup(Sha("two"))->known());
+  auto c = st->Lookup(Sha("common"));
+  ASSERT_EQ(c->provenance.size(), 2u);
+  EXPECT_TRUE(testing::StoreInvariantsHold(*st));
+}
+
+}  // namespace
+}  // namespace dfs
