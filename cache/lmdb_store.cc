@@ -355,11 +355,12 @@ class LmdbStore final : public Store {
         return Status(Code::kCorrupt, "digest " + d.ToString() + " refers to a missing file of source " +
                                           std::to_string(r.source_id));
       }
-      FileEntry fe;
-      DFS_RETURN_IF_ERROR(DecodeChunkEntry(v, r.index % kChunkEntries, &fe));
-      // The index key is a prefix: confirm the whole digest.
-      if (fe.digest != d) continue;
-      res.provenance.push_back(Provenance{r.source_id, std::move(fe.path), fe.mode, fe.flags});
+      // The index key is a prefix: only an entry with the whole digest counts.
+      Provenance p;
+      p.source_id = r.source_id;
+      bool match = false;
+      DFS_RETURN_IF_ERROR(MatchChunkEntry(v, r.index % kChunkEntries, key, &p.path, &p.mode, &p.flags, &match));
+      if (match) res.provenance.push_back(std::move(p));
     }
     return res;
   }
@@ -380,11 +381,19 @@ class LmdbStore final : public Store {
     DFS_RETURN_IF_ERROR(RunWrite([&](WriteTxn& w) -> Status {
       sums.assign(items.size(), ImportSummary{});
       std::vector<uint64_t> keep;
+      Pending pending;
+      pending_ = &pending;
+      struct Reset {
+        Pending** p;
+        ~Reset() { *p = nullptr; }
+      } reset{&pending_};
       for (size_t i = 0; i < items.size(); ++i) {
         Status s = ImportOneTx(w, items[i], opts, &sums[i]);
         if (!s.ok()) return s.Prepend("item " + std::to_string(i) + " (" + items[i].source.name + ")");
         keep.push_back(sums[i].source_id);
       }
+      pending_ = nullptr;
+      DFS_RETURN_IF_ERROR(ApplyRefs(w, &pending));
       if (!remove_others) return Status::Ok();
       std::sort(keep.begin(), keep.end());
       std::vector<SourceRec> victims;
@@ -558,6 +567,11 @@ class LmdbStore final : public Store {
       return Status(Code::kPermissionDenied, "store " + e_->dir + " is open read-only");
     }
     std::lock_guard wl(e_->write_mu);
+    // Free the reader slots of processes that died inside a read transaction; a stale slot pins
+    // old pages and makes the file grow.
+    int dead = 0;
+    mdb_reader_check(e_->env, &dead);
+    if (dead > 0) spdlog::info("store cleared stale readers dir={} count={}", LogQuote(e_->dir), dead);
     for (int attempt = 0; attempt < 64; ++attempt) {
       std::shared_lock ml(e_->map_mu);
       WriteTxn w{e_.get()};
@@ -654,32 +668,71 @@ class LmdbStore final : public Store {
     return w.Put(e_->meta, "next_source_id", nv);
   }
 
-  // Adds (sid, index) to the provenance list of each file's digest.
-  Status AddRefs(WriteTxn& w, uint64_t sid, const std::vector<FileEntry>& files, uint64_t* new_digests) {
-    std::vector<std::pair<std::string, uint32_t>> keyed;
-    keyed.reserve(files.size());
+  // References waiting to be added to the digests table. ImportAll collects those of all its
+  // items and adds them in one sorted pass (one cursor walking the table in key order); a single
+  // Import does the same for its own files.
+  struct PendingRef {
+    std::string key;  // DigestIndexKey
+    uint64_t sid;
+    uint32_t idx;
+  };
+  struct Pending {
+    std::vector<PendingRef> refs;
+    std::map<uint64_t, uint64_t*> new_digests;  // source id -> its summary's counter
+  };
+
+  Status QueueRefs(Pending* p, uint64_t sid, const std::vector<FileEntry>& files, uint64_t* new_digests) {
     for (uint32_t i = 0; i < files.size(); ++i) {
       DFS_ASSIGN_OR_RETURN(std::string k, DigestKey(files[i].digest));
-      keyed.emplace_back(DigestIndexKey(k), i);
+      p->refs.push_back(PendingRef{DigestIndexKey(k), sid, i});
     }
-    std::sort(keyed.begin(), keyed.end());  // locality: neighbouring keys share pages
+    p->new_digests[sid] = new_digests;
+    return Status::Ok();
+  }
+
+  Status ApplyRefs(WriteTxn& w, Pending* p) {
+    std::sort(p->refs.begin(), p->refs.end(), [](const PendingRef& a, const PendingRef& b) {
+      if (a.key != b.key) return a.key < b.key;
+      return a.sid != b.sid ? a.sid < b.sid : a.idx < b.idx;
+    });
+    Cursor c(w.txn, e_->digests);
+    if (c.open_rc()) return LmdbError(c.open_rc(), "writing digests");
     std::vector<FileRef> refs;
     std::string val;
-    for (auto& [k, idx] : keyed) {
-      std::string_view v;
-      bool found;
-      DFS_RETURN_IF_ERROR(Get(w.txn, e_->digests, k, &v, &found));
+    for (size_t i = 0; i < p->refs.size();) {
+      const std::string& key = p->refs[i].key;
+      MDB_val k = Val(key), v;
+      int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_KEY);
       refs.clear();
-      if (found) {
-        DFS_RETURN_IF_ERROR(DecodeRefs(v, &refs));
+      if (rc == 0) {
+        DFS_RETURN_IF_ERROR(DecodeRefs(View(v), &refs));
+      } else if (rc == MDB_NOTFOUND) {
+        auto it = p->new_digests.find(p->refs[i].sid);
+        if (it != p->new_digests.end()) ++*it->second;
       } else {
-        ++*new_digests;
+        return LmdbError(rc, "reading digests");
       }
-      refs.push_back(FileRef{sid, idx});
+      size_t j = i;
+      for (; j < p->refs.size() && p->refs[j].key == key; ++j) refs.push_back(FileRef{p->refs[j].sid, p->refs[j].idx});
       EncodeRefs(refs, &val);
-      DFS_RETURN_IF_ERROR(w.Put(e_->digests, k, val));
+      MDB_val kk = Val(key), vv = Val(val);
+      // Overwrite in place when found (the cursor is on the record), insert otherwise.
+      rc = mdb_cursor_put(c.get(), &kk, &vv, rc == 0 ? MDB_CURRENT : 0);
+      DFS_RETURN_IF_ERROR(w.Check(rc, "writing digests"));
+      w.changed = true;
+      i = j;
     }
+    p->refs.clear();
+    p->new_digests.clear();
     return Status::Ok();
+  }
+
+  // Drops the queued references of a source superseded within the same ImportAll. True if it
+  // had any.
+  bool UnqueueRefs(uint64_t sid) {
+    if (!pending_ || !pending_->new_digests.erase(sid)) return false;
+    std::erase_if(pending_->refs, [&](const PendingRef& r) { return r.sid == sid; });
+    return true;
   }
 
   // Removes every ref of source `sid` from its digests' lists.
@@ -717,7 +770,7 @@ class LmdbStore final : public Store {
 
   // Moves an active or superseded source to `state`, dropping its digests if it was active.
   Status Retire(WriteTxn& w, SourceRec* r, SourceState state) {
-    if (r->info.state == SourceState::kActive) DFS_RETURN_IF_ERROR(DropRefs(w, *r));
+    if (r->info.state == SourceState::kActive && !UnqueueRefs(r->info.id)) DFS_RETURN_IF_ERROR(DropRefs(w, *r));
     r->info.state = state;
     spdlog::info("store source retired id={} name={} state={}", r->info.id, LogQuote(r->info.name),
                  SourceStateName(state));
@@ -726,7 +779,7 @@ class LmdbStore final : public Store {
 
   // Deletes a source and everything that points at it.
   Status DeleteSource(WriteTxn& w, const SourceRec& r) {
-    if (r.info.state == SourceState::kActive) DFS_RETURN_IF_ERROR(DropRefs(w, r));
+    if (r.info.state == SourceState::kActive && !UnqueueRefs(r.info.id)) DFS_RETURN_IF_ERROR(DropRefs(w, r));
     uint32_t chunks = static_cast<uint32_t>((r.file_count + kChunkEntries - 1) / kChunkEntries);
     for (uint32_t c = 0; c < chunks; ++c) DFS_RETURN_IF_ERROR(w.Del(e_->files, ChunkKey(r.info.id, c)));
     const std::string idv = SourceKey(r.info.id);
@@ -753,6 +806,9 @@ class LmdbStore final : public Store {
       if (HasNul(*str)) return bad("a field contains a NUL byte");
     }
     if (s.state != SourceState::kActive) return bad("a new source must be active");
+    if (s.kind == SourceKind::kRpm && s.package.empty()) {
+      return bad("an rpm source needs its package name (rollback groups by package and arch)");
+    }
     if (!s.blob_digest.empty()) {
       auto k = DigestKey(s.blob_digest);
       if (!k.ok()) return bad("blob digest: " + k.status().message());
@@ -846,7 +902,15 @@ class LmdbStore final : public Store {
     DFS_RETURN_IF_ERROR(w.Put(e_->names, IndexKey(in.name), idv, MDB_NODUPDATA));
     if (!group_key.empty()) DFS_RETURN_IF_ERROR(w.Put(e_->groups, group_key, idv, MDB_NODUPDATA));
     if (!blob_key.empty()) DFS_RETURN_IF_ERROR(w.Put(e_->blobs, blob_key, idv, MDB_NODUPDATA));
-    if (rec.info.state == SourceState::kActive) DFS_RETURN_IF_ERROR(AddRefs(w, sid, files, &sum->new_digests));
+    if (rec.info.state == SourceState::kActive) {
+      if (pending_) {
+        DFS_RETURN_IF_ERROR(QueueRefs(pending_, sid, files, &sum->new_digests));
+      } else {
+        Pending p;
+        DFS_RETURN_IF_ERROR(QueueRefs(&p, sid, files, &sum->new_digests));
+        DFS_RETURN_IF_ERROR(ApplyRefs(w, &p));
+      }
+    }
     for (SourceRec& r : to_supersede) {
       DFS_RETURN_IF_ERROR(Retire(w, &r, SourceState::kSuperseded));
       sum->superseded.push_back(r.info.id);
@@ -860,6 +924,9 @@ class LmdbStore final : public Store {
   }
 
   std::shared_ptr<Env> e_;
+  // Set only inside ImportAll's write transaction (under write_mu): references queued for one
+  // sorted pass at its end.
+  Pending* pending_ = nullptr;
 };
 
 // --- opening ----------------------------------------------------------------------------------

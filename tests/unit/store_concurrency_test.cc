@@ -91,6 +91,7 @@ TEST(StoreConcurrency, ProcessWriterGrowsMapUnderReaders) {
 
   std::atomic<bool> stop{false};
   ReaderStats rs;
+  const uint64_t gen_before = st->Generation();
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -116,6 +117,9 @@ TEST(StoreConcurrency, ProcessWriterGrowsMapUnderReaders) {
   EXPECT_GT(rs.lookups.load(), 100u);
   EXPECT_EQ(rs.errors.load(), 0u);
   EXPECT_EQ(rs.violations.load(), 0u);
+  // The parent sees the child's commits: its generation moved by one per import, without any
+  // transaction of its own.
+  EXPECT_EQ(st->Generation(), gen_before + versions.size());
   // The parent sees the child's last version and can write after the remap.
   EXPECT_TRUE(st->Lookup(Sha("hello v25"))->known());
   EXPECT_FALSE(st->Lookup(Sha("hello v24"))->known());

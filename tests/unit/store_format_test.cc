@@ -181,6 +181,22 @@ TEST(StoreFormat, ChunkRoundTripAndRandomAccess) {
     }
     FileEntry one;
     EXPECT_EQ(DecodeChunkEntry(v, static_cast<uint32_t>(n), &one).code(), Code::kCorrupt);
+    for (size_t i = 0; i < n; ++i) {
+      std::string path;
+      uint32_t mode = 0, flags = 0;
+      bool match = false;
+      std::string key = *DigestKey(files[i].digest);
+      ASSERT_TRUE(MatchChunkEntry(v, static_cast<uint32_t>(i), key, &path, &mode, &flags, &match).ok());
+      EXPECT_TRUE(match);
+      EXPECT_EQ(path, files[i].path);
+      EXPECT_EQ(mode, files[i].mode);
+      EXPECT_EQ(flags, files[i].flags);
+      std::string other = *DigestKey(files[(i + 1) % n].digest);
+      if (n > 1) {
+        ASSERT_TRUE(MatchChunkEntry(v, static_cast<uint32_t>(i), other, &path, &mode, &flags, &match).ok());
+        EXPECT_FALSE(match);
+      }
+    }
   }
 }
 
