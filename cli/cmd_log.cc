@@ -2,13 +2,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
-#include <algorithm>
 #include <map>
-#include <set>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,7 +48,8 @@ Result<std::string> ReadFile(const std::string& path) {
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxLogBytes) return Status(Code::kInvalidArgument, "log " + path + " is over 1 GiB");
+    if (out.size() > kMaxLogBytes)
+      return Status(Code::kInvalidArgument, "log " + path + " is over 1 GiB");
   }
   return out;
 }
@@ -75,7 +76,8 @@ Result<LoadedLog> LoadLog(const std::string& path, const std::string& format) {
     out.complete_bytes = data.size();
     return out;
   }
-  if (fmt != "binary") return Status(Code::kInvalidArgument, "--format must be auto, binary or ascii");
+  if (fmt != "binary")
+    return Status(Code::kInvalidArgument, "--format must be auto, binary or ascii");
   auto p = ima::ParseBinary(reinterpret_cast<const uint8_t*>(data.data()), data.size());
   if (!p.ok()) return Status(Code::kCorrupt, "log " + path + ": " + p.status().message());
   out.entries = std::move(p->entries);
@@ -194,7 +196,8 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
         rest = rest.substr(c + 1);
       }
       auto d = Digest::Parse(rest);
-      if (!d.ok()) return Fail(Status(Code::kInvalidArgument, "--expect " + x + ": " + d.status().message()));
+      if (!d.ok())
+        return Fail(Status(Code::kInvalidArgument, "--expect " + x + ": " + d.status().message()));
       expected[{pcr, d->algo}] = *d;
       pcrs.insert(pcr);
       if (std::find(banks.begin(), banks.end(), d->algo) == banks.end()) banks.push_back(d->algo);
@@ -213,7 +216,8 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
     if (it != replay->end()) {
       computed = it->second;
     } else {
-      for (HashAlgo b : banks) computed.push_back(Digest{b, std::vector<uint8_t>(HashAlgoSize(b), 0)});
+      for (HashAlgo b : banks)
+        computed.push_back(Digest{b, std::vector<uint8_t>(HashAlgoSize(b), 0)});
     }
     for (const Digest& d : computed) {
       auto ex = expected.find({pcr, d.algo});
@@ -222,14 +226,14 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
         status = ex->second == d ? "match" : "MISMATCH";
         if (ex->second != d) {
           ok = false;
-          problems.push_back("PCR " + std::to_string(pcr) + " " + std::string(HashAlgoName(d.algo)) +
-                             ": log replays to " + d.Hex() + ", " + source + " has " +
-                             ex->second.Hex());
+          problems.push_back("PCR " + std::to_string(pcr) + " " +
+                             std::string(HashAlgoName(d.algo)) + ": log replays to " + d.Hex() +
+                             ", " + source + " has " + ex->second.Hex());
         }
       }
       char line[512];
-      std::snprintf(line, sizeof line, "pcr %u %s %s %s\n", pcr, std::string(HashAlgoName(d.algo)).c_str(),
-                    d.Hex().c_str(), status.c_str());
+      std::snprintf(line, sizeof line, "pcr %u %s %s %s\n", pcr,
+                    std::string(HashAlgoName(d.algo)).c_str(), d.Hex().c_str(), status.c_str());
       text += line;
       nlohmann::json j;
       j["pcr"] = pcr;
@@ -253,17 +257,18 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("log %s: %s, %zu entries, compared with %s\n", a.log.c_str(), log->format.c_str(),
-                log->entries.size(), source.empty() ? "nothing (computed values only)" : source.c_str());
+                log->entries.size(),
+                source.empty() ? "nothing (computed values only)" : source.c_str());
     std::fputs(text.c_str(), stdout);
   }
   for (const auto& p : problems) std::fprintf(stderr, "digestctl: verify: %s\n", p.c_str());
   if (ok) {
-    if (!(ctx.json || a.json)) std::printf("%s\n", source.empty() ? "OK (no reference values)" : "OK");
+    if (!(ctx.json || a.json))
+      std::printf("%s\n", source.empty() ? "OK (no reference values)" : "OK");
     return kExitOk;
   }
   return kExitProblem;
 }
-
 
 struct KeylimeArgs {
   std::string out;
@@ -314,7 +319,8 @@ int RunKeylimeExport(const KeylimeArgs& a, const Context& ctx) {
   for (const SourceInfo& s : *sources) {
     if (s.state != SourceState::kActive) continue;
     ++nsources;
-    if (!a.no_sources && !s.blob_digest.empty()) digests[SourceEntryName(s)].insert(s.blob_digest.Hex());
+    if (!a.no_sources && !s.blob_digest.empty())
+      digests[SourceEntryName(s)].insert(s.blob_digest.Hex());
     auto files = (*store)->SourceFiles(s.id);
     if (!files.ok()) {
       Status st = files.status();
@@ -333,7 +339,8 @@ int RunKeylimeExport(const KeylimeArgs& a, const Context& ctx) {
   j["meta"] = {{"version", 1}, {"timestamp", ts}};
   j["release"] = 0;
   j["digests"] = nlohmann::json::object();
-  for (const auto& [path, set] : digests) j["digests"][path] = std::vector<std::string>(set.begin(), set.end());
+  for (const auto& [path, set] : digests)
+    j["digests"][path] = std::vector<std::string>(set.begin(), set.end());
   j["excludes"] = a.excludes;
   j["keyrings"] = nlohmann::json::object();
   j["ima"] = {{"ignored_keyrings", nlohmann::json::array()},
@@ -379,9 +386,11 @@ void RegisterLogCommands(CLI::App& app, Context& ctx) {
       "verify", "replay a log, check every template hash and compare the PCRs with a TPM");
   verify->add_option("--log", verify_args->log, "log file")->required();
   verify->add_option("--format", verify_args->format, "auto|binary|ascii")->capture_default_str();
-  verify->add_option("--tcti", verify_args->tcti,
-                     "TPM to compare with (e.g. swtpm:host=127.0.0.1,port=2321, device:/dev/tpmrm0)");
-  verify->add_option("--pcr", verify_args->pcr, "only entries of this PCR")->check(CLI::Range(0, 23));
+  verify->add_option(
+      "--tcti", verify_args->tcti,
+      "TPM to compare with (e.g. swtpm:host=127.0.0.1,port=2321, device:/dev/tpmrm0)");
+  verify->add_option("--pcr", verify_args->pcr, "only entries of this PCR")
+      ->check(CLI::Range(0, 23));
   verify->add_option("--expect", verify_args->expect,
                      "expected value [PCR:]ALGO:HEX (without --tcti; repeatable)");
   verify->add_flag("--json", verify_args->json, "JSON output");
@@ -390,8 +399,8 @@ void RegisterLogCommands(CLI::App& app, Context& ctx) {
   // "export" is shared with the import commands (export tlv).
   auto* exp = GetOrAddSubcommand(app, "export", "export the store in other formats");
   auto kl_args = std::make_shared<KeylimeArgs>();
-  auto* kl = exp->add_subcommand("keylime-policy",
-                                 "write a Keylime runtime policy (JSON) from the store's active sources");
+  auto* kl = exp->add_subcommand(
+      "keylime-policy", "write a Keylime runtime policy (JSON) from the store's active sources");
   kl->add_option("-o,--output", kl_args->out, "file to write (default: standard output)");
   kl->add_option("--exclude", kl_args->excludes,
                  "path regex for the policy's excludes (repeatable), e.g. '^digestfs_aggregate$'");

@@ -46,7 +46,8 @@ Status WriteAll(int fd, const void* data, size_t len, const std::string& what) {
   return Status::Ok();
 }
 
-Result<std::vector<uint8_t>> ReadRange(int fd, uint64_t from, uint64_t to, const std::string& what) {
+Result<std::vector<uint8_t>> ReadRange(int fd, uint64_t from, uint64_t to,
+                                       const std::string& what) {
   std::vector<uint8_t> buf(to - from);
   size_t done = 0;
   while (done < buf.size()) {
@@ -121,8 +122,8 @@ class ImaMeasurer : public Measurer {
   Status Open();
 
   Status MeasureSource(const SourceInfo& source) override {
-    return Measure("s" + source.blob_digest.ToString(), source.blob_digest,
-                   SourceEntryName(source), "source");
+    return Measure("s" + source.blob_digest.ToString(), source.blob_digest, SourceEntryName(source),
+                   "source");
   }
   Status MeasureFile(const Digest& content, const std::string& path) override {
     std::string key = "f" + content.ToString();
@@ -176,14 +177,14 @@ class ImaMeasurer : public Measurer {
   std::unique_ptr<PcrBackend> backend_;  // null: log only
   Fd dir_, lock_, bin_, ascii_;
   ino_t bin_ino_ = 0;
-  std::vector<HashAlgo> banks_;       // empty without a TPM
-  std::vector<Digest> pcr_;           // replayed value of the PCR after the whole log
-  std::deque<Step> history_;          // the last kHistory entries
-  uint64_t log_bytes_ = 0;            // binary log bytes replayed so far
+  std::vector<HashAlgo> banks_;  // empty without a TPM
+  std::vector<Digest> pcr_;      // replayed value of the PCR after the whole log
+  std::deque<Step> history_;     // the last kHistory entries
+  uint64_t log_bytes_ = 0;       // binary log bytes replayed so far
   uint64_t entries_ = 0;
-  bool need_check_ = true;            // compare with the TPM before the next append
-  bool ascii_dirty_ = false;          // rebuild the ASCII log before the next append
-  std::set<std::string> done_;        // idempotence keys measured (and extended)
+  bool need_check_ = true;                 // compare with the TPM before the next append
+  bool ascii_dirty_ = false;               // rebuild the ASCII log before the next append
+  std::set<std::string> done_;             // idempotence keys measured (and extended)
   std::vector<std::string> pending_keys_;  // appended, extend not yet confirmed
 };
 
@@ -300,7 +301,7 @@ Status ImaMeasurer::CatchUpLocked(bool startup) {
     log_bytes_ = st.st_size;
   }
   if (!startup) {
-    need_check_ = true;      // another writer may have died before its extend
+    need_check_ = true;  // another writer may have died before its extend
     ascii_dirty_ = ascii_dirty_ || parsed->truncated_tail;
   }
   return Status::Ok();
@@ -339,9 +340,10 @@ Status ImaMeasurer::RotateLocked() {
       return Errno("rotating " + cfg_.log_dir + "/" + name);
     }
   }
-  spdlog::warn("measurement log rotated: PCR is at its initial value (TPM reset or reboot) dir={} "
-               "old_suffix={} old_entries={}",
-               LogQuote(cfg_.log_dir), suffix, entries_);
+  spdlog::warn(
+      "measurement log rotated: PCR is at its initial value (TPM reset or reboot) dir={} "
+      "old_suffix={} old_entries={}",
+      LogQuote(cfg_.log_dir), suffix, entries_);
   bin_.reset();
   ascii_.reset();
   log_bytes_ = 0;
@@ -380,7 +382,8 @@ Status ImaMeasurer::ReconcileLocked(bool startup) {
     size_t pending = n - k;
     spdlog::warn("measurement roll-forward pcr={} pending_entries={} reason=log-ahead-of-tpm",
                  cfg_.pcr, pending);
-    for (size_t j = k; j < n; ++j) DFS_RETURN_IF_ERROR(backend_->Extend(cfg_.pcr, history_[j].hashes));
+    for (size_t j = k; j < n; ++j)
+      DFS_RETURN_IF_ERROR(backend_->Extend(cfg_.pcr, history_[j].hashes));
     DFS_ASSIGN_OR_RETURN(tpm, backend_->Read(cfg_.pcr, banks_));
     if (tpm != pcr_) break;
     need_check_ = false;
@@ -414,7 +417,8 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
   if (s.ok() && ::fdatasync(bin_.get()) != 0) s = Errno("syncing " + bin_name);
   if (!s.ok()) {
     // Undo a partial record so the log stays parseable; the PCR was not touched.
-    if (::ftruncate(bin_.get(), static_cast<off_t>(log_bytes_)) != 0 || ::fdatasync(bin_.get()) != 0) {
+    if (::ftruncate(bin_.get(), static_cast<off_t>(log_bytes_)) != 0 ||
+        ::fdatasync(bin_.get()) != 0) {
       spdlog::error("measurement log could not be truncated back file={} size={}",
                     LogQuote(bin_name), log_bytes_);
     }
@@ -463,8 +467,8 @@ std::string AggregateText(const AggregateInfo& info) {
   t += "mountpoint=" + EscapeValue(info.mountpoint) + "\n";
   t += "store=" + EscapeValue(info.store_dir) + "\n";
   t += "store_generation=" + std::to_string(info.store_generation) + "\n";
-  t += "policy=" + (info.policy_digest.empty() ? std::string("none") : info.policy_digest.ToString()) +
-       "\n";
+  t += "policy=" +
+       (info.policy_digest.empty() ? std::string("none") : info.policy_digest.ToString()) + "\n";
   t += "mode=" + EscapeValue(info.mode) + "\n";
   return t;
 }

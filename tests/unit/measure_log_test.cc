@@ -1,10 +1,9 @@
 // Unit tests for measurement/ima_log.h: golden bytes of one ima-ng entry (expected values computed
 // independently from the format description), parsing, tamper detection and replay.
-#include "measurement/ima_log.h"
-
 #include <gtest/gtest.h>
 
 #include "crypto/hash.h"
+#include "measurement/ima_log.h"
 
 namespace dfs::ima {
 namespace {
@@ -31,9 +30,10 @@ TEST(MeasureLog, GoldenTemplateDataAndRecord) {
   EXPECT_EQ(ToHex(e->template_data), kTemplateData);
   EXPECT_EQ(ToHex(e->template_hash), kSha1TemplateHash);
   EXPECT_EQ(ToHex(EncodeBinary(*e)), kRecord);
-  EXPECT_EQ(EncodeAscii(*e),
-            std::string("23 ") + kSha1TemplateHash +
-                " ima-ng sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 /a\n");
+  EXPECT_EQ(
+      EncodeAscii(*e),
+      std::string("23 ") + kSha1TemplateHash +
+          " ima-ng sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 /a\n");
 }
 
 TEST(MeasureLog, PerBankTemplateHashIsTheBankHashOfTheTemplateData) {

@@ -21,8 +21,8 @@ namespace {
 struct FakeTpmState {
   std::map<uint32_t, std::vector<Digest>> pcrs;
   int extends = 0;
-  bool fail_extend = false;         // refuse (PCR untouched)
-  bool lose_extend_reply = false;   // extend, then report failure (reply lost)
+  bool fail_extend = false;        // refuse (PCR untouched)
+  bool lose_extend_reply = false;  // extend, then report failure (reply lost)
   bool fail_read = false;
 };
 
@@ -56,8 +56,9 @@ class FakeTpm : public PcrBackend {
     auto it = s_->pcrs.find(pcr);
     if (it == s_->pcrs.end()) {
       it = s_->pcrs
-               .emplace(pcr, std::vector<Digest>{Digest{HashAlgo::kSha1, std::vector<uint8_t>(20)},
-                                                 Digest{HashAlgo::kSha256, std::vector<uint8_t>(32)}})
+               .emplace(pcr,
+                        std::vector<Digest>{Digest{HashAlgo::kSha1, std::vector<uint8_t>(20)},
+                                            Digest{HashAlgo::kSha256, std::vector<uint8_t>(32)}})
                .first;
     }
     return it->second;
@@ -303,8 +304,10 @@ TEST_F(MeasurerTest, MeasureAllSourcesIsOrderIndependent) {
     ASSERT_EQ(e.size(), 3u);
     EXPECT_EQ(e[0].path, "rpm-pkg1-1-1.noarch");
     EXPECT_EQ(e[2].path, "rpm-pkg3-1-1.noarch");
-    if (run == 0) first = tpm_->pcrs[cfg_.pcr];
-    else EXPECT_EQ(tpm_->pcrs[cfg_.pcr], first);
+    if (run == 0)
+      first = tpm_->pcrs[cfg_.pcr];
+    else
+      EXPECT_EQ(tpm_->pcrs[cfg_.pcr], first);
     std::reverse(v.begin(), v.end());
   }
 }
