@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "crypto/hash.h"
 #include "measurement/ima_log.h"
@@ -276,6 +278,31 @@ TEST_F(MeasurerTest, TwoMeasurersShareOneLog) {
   ASSERT_TRUE((*b)->MeasureSource(Src(2)).ok());
   ASSERT_TRUE((*a)->MeasureSource(Src(3)).ok());
   EXPECT_EQ(Entries().size(), 3u);
+  EXPECT_TRUE(LogMatchesTpm());
+}
+
+TEST_F(MeasurerTest, ConcurrentCallersMeasureEachSubjectOnce) {
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        // Every thread measures the same 20 sources and 10 files, in a different order.
+        int k = (i + t * 3) % 20;
+        if (!(*m)->MeasureSource(Src(k)).ok()) ++failures;
+        if (!(*m)->MeasureFile(D("f" + std::to_string(k % 10)), "/f" + std::to_string(k % 10))
+                 .ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Entries().size(), 30u);
+  EXPECT_EQ(tpm_->extends, 30);
   EXPECT_TRUE(LogMatchesTpm());
 }
 
