@@ -374,7 +374,7 @@ Status ImaMeasurer::ReconcileLocked(bool startup) {
     pending_keys_.clear();
     return Status::Ok();
   }
-  if (startup && entries_ > 0 && IsInitial(tpm)) return RotateLocked();
+  if (startup && !history_.empty() && IsInitial(tpm)) return RotateLocked();
   // Find the newest entry j whose "before" state is what the TPM holds: entries j.. are pending.
   size_t n = history_.size();
   for (size_t k = n; k-- > 0;) {
