@@ -142,6 +142,7 @@ struct VerifyArgs {
   std::string tcti;
   int pcr = -1;
   std::vector<std::string> expect;  // "[PCR:]ALGO:HEX"
+  std::string ascii;                // an ASCII log that must match --log entry by entry
   bool json = false;
 };
 
@@ -162,6 +163,28 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
                          "): template hash does not match its template data");
     }
     if (a.pcr < 0 || e.pcr == static_cast<uint32_t>(a.pcr)) entries.push_back(e);
+  }
+  if (!a.ascii.empty()) {
+    auto other = LoadLog(a.ascii, "ascii");
+    if (!other.ok()) {
+      problems.push_back(other.status().message());
+    } else {
+      size_t n = std::min(other->entries.size(), log->entries.size());
+      for (size_t i = 0; i < n; ++i) {
+        const auto& x = log->entries[i];
+        const auto& y = other->entries[i];
+        if (x.pcr != y.pcr || x.template_hash != y.template_hash ||
+            x.template_data != y.template_data) {
+          problems.push_back("entry " + std::to_string(i) + " differs between " + a.log + " and " +
+                             a.ascii);
+          break;
+        }
+      }
+      if (other->entries.size() != log->entries.size()) {
+        problems.push_back(a.log + " has " + std::to_string(log->entries.size()) + " entries, " +
+                           a.ascii + " has " + std::to_string(other->entries.size()));
+      }
+    }
   }
   if (a.pcr >= 0 && entries.empty()) {
     problems.push_back("log has no entry for PCR " + std::to_string(a.pcr));
@@ -393,6 +416,8 @@ void RegisterLogCommands(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(0, 23));
   verify->add_option("--expect", verify_args->expect,
                      "expected value [PCR:]ALGO:HEX (without --tcti; repeatable)");
+  verify->add_option("--ascii", verify_args->ascii,
+                     "also check that this ASCII log has the same entries as --log");
   verify->add_flag("--json", verify_args->json, "JSON output");
   verify->callback([verify_args, &ctx] { ctx.exit_code = RunVerify(*verify_args, ctx); });
 

@@ -72,6 +72,12 @@ evmctl_check "$T/short"
 [ "$EVM_RC" != 0 ] && [ "$EVM_MATCHED" = 0 ] || fail "evmctl accepted a log missing its last entry"
 rc=0; "$DIGESTCTL" log verify --log "$T/short" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 || rc=$?
 assert_eq "$rc" 1 "log verify exit code for a missing last entry"
+rc=0; "$DIGESTCTL" log verify --log "$L/binary_runtime_measurements" --ascii "$T/no-such-file" >"$T/v.out" 2>&1 || rc=$?
+assert_eq "$rc" 1 "log verify --ascii with a missing ASCII log"
+head -n 5 "$L/ascii_runtime_measurements" >"$T/ascii.short"
+rc=0; "$DIGESTCTL" log verify --log "$L/binary_runtime_measurements" --ascii "$T/ascii.short" >"$T/v.out" 2>&1 || rc=$?
+assert_eq "$rc" 1 "log verify --ascii with an ASCII log missing entries"
+grep -q "has 9 entries" "$T/v.out" || fail "count difference not reported: $(cat "$T/v.out")"
 pass "tampered and dropped-entry logs rejected by evmctl and digestctl"
 
 # A second log on a PCR that already holds another log's history is refused (they would diverge).
@@ -147,8 +153,8 @@ grep -q "roll-forward" "$T/tool.out" || fail "no roll-forward logged: $(cat "$T/
 grep -q "torn tail truncated" "$T/tool.out" || fail "torn tail not reported: $(cat "$T/tool.out")"
 "$DIGESTCTL" log verify --log "$L6/binary_runtime_measurements" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 ||
   fail "log does not verify after recovery: $(cat "$T/v.out")"
-"$DIGESTCTL" log verify --log "$L6/ascii_runtime_measurements" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 ||
-  fail "ASCII log not rebuilt after recovery: $(cat "$T/v.out")"
+"$DIGESTCTL" log verify --log "$L6/binary_runtime_measurements" --ascii "$L6/ascii_runtime_measurements" \
+  --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 || fail "ASCII log not rebuilt after recovery: $(cat "$T/v.out")"
 evmctl_check "$L6/binary_runtime_measurements"
 [ "$EVM_RC" = 0 ] && [ "$EVM_MATCHED" = 1 ] || fail "evmctl rejects the recovered log: $(cat "$T/evm.out")"
 pass "after a simulated crash the pending entry is extended and the torn tail cut (evmctl agrees)"
