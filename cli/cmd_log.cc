@@ -196,6 +196,8 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
   std::set<uint32_t> pcrs;
   for (const auto& e : entries) pcrs.insert(e.pcr);
   if (a.pcr >= 0) pcrs.insert(static_cast<uint32_t>(a.pcr));
+  // An empty log still says something: the PCR it is for has never been extended.
+  if (pcrs.empty() && !a.tcti.empty()) pcrs.insert(kDefaultPcr);
   std::string source;
   if (!a.tcti.empty()) {
     auto tpm = Tpm::Connect(a.tcti);

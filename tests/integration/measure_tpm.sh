@@ -72,6 +72,9 @@ evmctl_check "$T/short"
 [ "$EVM_RC" != 0 ] && [ "$EVM_MATCHED" = 0 ] || fail "evmctl accepted a log missing its last entry"
 rc=0; "$DIGESTCTL" log verify --log "$T/short" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 || rc=$?
 assert_eq "$rc" 1 "log verify exit code for a missing last entry"
+: >"$T/empty"
+rc=0; "$DIGESTCTL" log verify --log "$T/empty" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 || rc=$?
+assert_eq "$rc" 1 "log verify of an empty log against an extended PCR"
 rc=0; "$DIGESTCTL" log verify --log "$L/binary_runtime_measurements" --ascii "$T/no-such-file" >"$T/v.out" 2>&1 || rc=$?
 assert_eq "$rc" 1 "log verify --ascii with a missing ASCII log"
 head -n 5 "$L/ascii_runtime_measurements" >"$T/ascii.short"
