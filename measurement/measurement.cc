@@ -182,9 +182,11 @@ class ImaMeasurer : public Measurer {
   std::deque<Step> history_;     // the last kHistory entries
   uint64_t log_bytes_ = 0;       // binary log bytes replayed so far
   uint64_t entries_ = 0;
-  bool need_check_ = true;                 // compare with the TPM before the next append
-  bool ascii_dirty_ = false;               // rebuild the ASCII log before the next append
-  std::set<std::string> done_;             // idempotence keys measured (and extended)
+  uint64_t steps_ = 0;          // entries of this PCR replayed (history_.back() is steps_-1)
+  uint64_t confirmed_ = 0;      // the first `confirmed_` steps are known to be in the PCR
+  bool need_check_ = true;      // compare with the TPM before the next append
+  bool ascii_dirty_ = false;    // rebuild the ASCII log before the next append
+  std::set<std::string> done_;  // idempotence keys measured (and extended)
   std::vector<std::string> pending_keys_;  // appended, extend not yet confirmed
 };
 
@@ -262,6 +264,7 @@ Status ImaMeasurer::ReplayEntry(const ima::Entry& e) {
     pcr_[i] = h.Finish();
   }
   history_.push_back(std::move(step));
+  ++steps_;
   if (history_.size() > kHistory) history_.pop_front();
   return Status::Ok();
 }
@@ -349,6 +352,8 @@ Status ImaMeasurer::RotateLocked() {
   log_bytes_ = 0;
   entries_ = 0;
   history_.clear();
+  steps_ = 0;
+  confirmed_ = 0;
   for (Digest& d : pcr_) std::fill(d.bytes.begin(), d.bytes.end(), 0);
   auto open_file = [&](const char* name, Fd* out) -> Status {
     out->reset(::openat(dir_.get(), name,
@@ -370,14 +375,19 @@ Status ImaMeasurer::ReconcileLocked(bool startup) {
   DFS_ASSIGN_OR_RETURN(std::vector<Digest> tpm, backend_->Read(cfg_.pcr, banks_));
   if (tpm == pcr_) {
     need_check_ = false;
+    confirmed_ = steps_;
     done_.insert(pending_keys_.begin(), pending_keys_.end());
     pending_keys_.clear();
     return Status::Ok();
   }
   if (startup && !history_.empty() && IsInitial(tpm)) return RotateLocked();
-  // Find the newest entry j whose "before" state is what the TPM holds: entries j.. are pending.
+  // Find the newest entry k whose "before" state is what the TPM holds: entries k.. are pending.
+  // Only entries not yet confirmed in the PCR can be pending: a PCR that went back behind a state
+  // this process saw in it (a reset under a running mount) is divergence, not a pending tail.
   size_t n = history_.size();
+  uint64_t first_step = steps_ - n;  // global index of history_[0]
   for (size_t k = n; k-- > 0;) {
+    if (first_step + k < confirmed_) break;
     if (history_[k].before != tpm) continue;
     size_t pending = n - k;
     spdlog::warn("measurement roll-forward pcr={} pending_entries={} reason=log-ahead-of-tpm",
@@ -387,6 +397,7 @@ Status ImaMeasurer::ReconcileLocked(bool startup) {
     DFS_ASSIGN_OR_RETURN(tpm, backend_->Read(cfg_.pcr, banks_));
     if (tpm != pcr_) break;
     need_check_ = false;
+    confirmed_ = steps_;
     done_.insert(pending_keys_.begin(), pending_keys_.end());
     pending_keys_.clear();
     return Status::Ok();
@@ -435,8 +446,12 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
   s = WriteAll(ascii_.get(), line.data(), line.size(), cfg_.log_dir + "/" + kAsciiLogName);
   if (!s.ok()) {
     ascii_dirty_ = true;
-    need_check_ = true;  // the entry is logged but not extended: roll forward next time
-    if (!key.empty()) pending_keys_.push_back(key);
+    if (backend_) {
+      need_check_ = true;  // the entry is logged but not extended: roll forward next time
+      if (!key.empty()) pending_keys_.push_back(key);
+    } else if (!key.empty()) {
+      done_.insert(key);  // log only: the binary entry is the whole measurement
+    }
     spdlog::error("measurement ascii append failed name={} error={}", LogQuote(name),
                   LogQuote(s.ToString()));
     return s;
@@ -453,6 +468,7 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
       return s;
     }
   }
+  if (backend_ && !need_check_) confirmed_ = steps_;
   if (!key.empty()) done_.insert(key);
   spdlog::info("measured kind={} name={} digest={} pcr={} entry={} tpm={}", kind, LogQuote(name),
                digest.ToString(), cfg_.pcr, entries_ - 1, backend_ ? "extended" : "none");

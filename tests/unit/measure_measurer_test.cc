@@ -250,6 +250,21 @@ TEST_F(MeasurerTest, ForeignExtendIsDivergenceAndFailsClosed) {
   EXPECT_NE(m2.status().message().find("diverge"), std::string::npos);
 }
 
+TEST_F(MeasurerTest, PcrResetUnderARunningMeasurerIsDivergence) {
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  ASSERT_TRUE((*m)->MeasureSource(Src(2)).ok());
+  tpm_->fail_extend = true;
+  EXPECT_FALSE((*m)->MeasureSource(Src(3)).ok());  // pending
+  tpm_->fail_extend = false;
+  tpm_->pcrs.clear();  // reset while running: entries 1 and 2 were confirmed, so not re-extended
+  Status s = (*m)->MeasureSource(Src(4));
+  EXPECT_EQ(s.code(), Code::kCorrupt) << s.ToString();
+  EXPECT_EQ(tpm_->extends, 2);
+  EXPECT_EQ(Entries().size(), 3u);
+}
+
 TEST_F(MeasurerTest, TpmResetRotatesTheLogAtStart) {
   {
     auto m = Make();
