@@ -26,6 +26,9 @@ void Init(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   // Locks stay in the kernel (no getlk/setlk/flock callbacks).
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+  // The kernel keeps the smaller of this and the readahead already set on the mount's bdi (which
+  // session.cc raises to the lower device's before the loop starts).
+  conn->max_readahead = 64u << 20;
   if (conn->max_write > fs->config().max_write || conn->max_write == 0) {
     conn->max_write = fs->config().max_write;
   }
