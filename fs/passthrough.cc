@@ -107,7 +107,8 @@ void Passthrough::ChangedKey(const InodeKey& key) {
   cfg_.gate->Changed(key.dev, key.ino);
   {
     std::lock_guard lock(inval_mu_);
-    if (inval_queue_.empty() || !(inval_queue_.back() == key)) inval_queue_.push_back(key);
+    if (!inval_pending_.insert(key).second) return;  // already queued
+    inval_queue_.push_back(key);
   }
   inval_cv_.notify_one();
 }
@@ -119,6 +120,7 @@ void Passthrough::InvalidatorLoop() {
     if (inval_stop_) return;
     InodeKey key = inval_queue_.front();
     inval_queue_.pop_front();
+    inval_pending_.erase(key);
     lock.unlock();
     // The Inode may be forgotten right after WithInode returns: only its nodeid is used below,
     // and the kernel ignores an unknown one.
