@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "fs/creds.h"
 #include "fs/passthrough.h"
+#include "fs/runtime_status.h"
 
 namespace dfs::fs {
 
@@ -80,7 +81,7 @@ int ReadKb(const std::string& path) {
 
 // Readahead of the mount: FUSE starts at 128 KiB, which halves cold sequential reads compared
 // with the disk below. Use `kb` if given (> 0), else the lower device's setting, else 1 MiB.
-void TuneReadahead(const std::string& mountpoint, dev_t lower, int kb) {
+void TuneReadahead(const std::string& md, dev_t lower, int kb) {
   if (kb == 0) return;
   if (kb < 0) {
     std::string dev = std::to_string(major(lower)) + ":" + std::to_string(minor(lower));
@@ -88,18 +89,13 @@ void TuneReadahead(const std::string& mountpoint, dev_t lower, int kb) {
     if (kb <= 0) kb = ReadKb("/sys/dev/block/" + dev + "/../queue/read_ahead_kb");
     if (kb < 1024) kb = 1024;
   }
-  auto md = MountDevice(mountpoint);
-  if (!md) {
-    spdlog::debug("event=readahead_skipped reason=mount_not_found");
-    return;
-  }
-  std::ofstream out("/sys/class/bdi/" + *md + "/read_ahead_kb");
+  std::ofstream out("/sys/class/bdi/" + md + "/read_ahead_kb");
   out << kb;
   out.flush();
   if (!out) {
-    spdlog::debug("event=readahead_skipped reason=sysfs_write_failed bdi={}", *md);
+    spdlog::debug("event=readahead_skipped reason=sysfs_write_failed bdi={}", md);
   } else {
-    spdlog::debug("event=readahead bdi={} kb={}", *md, kb);
+    spdlog::debug("event=readahead bdi={} kb={}", md, kb);
   }
 }
 
@@ -168,10 +164,16 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   }
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
                LogQuote(opts.mountpoint), EnforceModeName(opts.mode), getpid());
+  RuntimeStatus status;
   if (CredsActive()) {
     char canon[PATH_MAX];
     if (realpath(opts.mountpoint.c_str(), canon) != nullptr) {
-      TuneReadahead(canon, st.st_dev, opts.readahead_kb);
+      if (auto md = MountDevice(canon)) {
+        TuneReadahead(*md, st.st_dev, opts.readahead_kb);
+        status.Publish(*md, opts, canon);
+      } else {
+        spdlog::warn("event=mount_not_in_mountinfo mountpoint={}", LogQuote(canon));
+      }
     }
   }
   on_mounted();
