@@ -307,7 +307,18 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   (void)ino;
-  ReleaseHandle(Passthrough::From(req), Handle(fi));
+  Passthrough& fs = Passthrough::From(req);
+  FileHandle* fh = Handle(fi);
+  if (fs.gate() != nullptr && fh->writer) {
+    // The Gate may hash the file its last writer closed: off the session thread. The kernel does
+    // not wait for this reply.
+    fs.Offload([req, &fs, fh] {
+      ReleaseHandle(fs, fh);
+      fuse_reply_err(req, 0);
+    });
+    return;
+  }
+  ReleaseHandle(fs, fh);
   fuse_reply_err(req, 0);
 }
 

@@ -79,6 +79,13 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
       return Bad("option 'threads=" + val + "': expected 0..256");
     }
     o->threads = static_cast<unsigned>(n);
+  } else if (key == "readahead_kb") {
+    char* end = nullptr;
+    long n = std::strtol(val.c_str(), &end, 10);
+    if (val.empty() || *end != '\0' || n < 0 || n > 1048576) {
+      return Bad("option 'readahead_kb=" + val + "': expected 0..1048576");
+    }
+    o->readahead_kb = static_cast<int>(n);
   } else if (key == "mt_loop") {
     if (has_val) return Bad("option 'mt_loop' takes no value");
     o->mt_loop = true;
@@ -198,6 +205,8 @@ std::string UsageText(std::string_view argv0) {
                   "  timeout=SECONDS      kernel entry/attribute cache lifetime (default 86400)\n"
                   "  threads=N            worker threads for blocking operations (default 4;\n"
                   "                       0 serves everything on the session thread)\n"
+                  "  readahead_kb=N       readahead of the mount (default: the lower device's,\n"
+                  "                       at least 1024; 0 keeps the kernel's 128)\n"
                   "  mt_loop              use libfuse's multi-threaded loop instead\n"
                   "\n"
                   "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"

@@ -26,6 +26,9 @@ void Init(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   // Locks stay in the kernel (no getlk/setlk/flock callbacks).
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+  // The kernel keeps the smaller of this and the readahead already set on the mount's bdi (which
+  // session.cc raises to the lower device's before the loop starts).
+  conn->max_readahead = 64u << 20;
   if (conn->max_write > fs->config().max_write || conn->max_write == 0) {
     conn->max_write = fs->config().max_write;
   }
@@ -104,7 +107,8 @@ void Passthrough::ChangedKey(const InodeKey& key) {
   cfg_.gate->Changed(key.dev, key.ino);
   {
     std::lock_guard lock(inval_mu_);
-    if (inval_queue_.empty() || !(inval_queue_.back() == key)) inval_queue_.push_back(key);
+    if (!inval_pending_.insert(key).second) return;  // already queued
+    inval_queue_.push_back(key);
   }
   inval_cv_.notify_one();
 }
@@ -116,6 +120,7 @@ void Passthrough::InvalidatorLoop() {
     if (inval_stop_) return;
     InodeKey key = inval_queue_.front();
     inval_queue_.pop_front();
+    inval_pending_.erase(key);
     lock.unlock();
     // The Inode may be forgotten right after WithInode returns: only its nodeid is used below,
     // and the kernel ignores an unknown one.

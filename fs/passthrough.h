@@ -23,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "common/fd.h"
 #include "fs/inode_table.h"
@@ -112,6 +113,7 @@ class Passthrough {
   std::mutex inval_mu_;
   std::condition_variable inval_cv_;
   std::deque<InodeKey> inval_queue_;  // guarded by inval_mu_
+  std::unordered_set<InodeKey, InodeKeyHash> inval_pending_;  // guarded by inval_mu_; = queue
   bool inval_stop_ = false;           // guarded by inval_mu_
   std::thread inval_thread_;
 
