@@ -41,13 +41,16 @@ struct EnforcerConfig {
 };
 
 // verify=blocks: the size of the blocks whose digests are recorded when a file is verified.
-// Gate::CheckRead needs `offset` to be a multiple of it and `data` to cover whole blocks (only the
-// file's last block may be short, and only if `data` ends at the verified file size). fs/ aligns
-// its lower reads to this and serves the requested sub-range. Anything else is kCorrupt.
+// Gate::CheckRead accepts any range: whole blocks in `data` are hashed as given; a block that
+// `data` covers only in part is read whole again through a descriptor the ticket holds (a dup of
+// the open's fd), checked, and `data` must equal its verified bytes. So aligned reads cost no
+// extra I/O, and unaligned ones are still exact. A range past the verified size, or a short
+// read before it, is kCorrupt.
 inline constexpr size_t kVerifyBlockSize = 64 * 1024;
 
-// verify=blocks, for fs/'s read: reads `size` bytes at `offset` of the lower file `fd` so that
-// they can be checked. It reads the whole kVerifyBlockSize blocks around the range into *buf,
+// verify=blocks, optional for fs/'s read (avoids CheckRead's second read for unaligned ranges):
+// reads `size` bytes at `offset` of the lower file `fd`. It reads the whole kVerifyBlockSize
+// blocks around the range into *buf,
 // checks them with gate.CheckRead, and on success the bytes to serve are
 // buf->data() + *start, *len of them (*len < size at EOF). Errors: kCorrupt from CheckRead (answer
 // EIO), kIo from pread. Thread-safe as CheckRead is; `buf` belongs to the caller.

@@ -40,6 +40,12 @@ struct BlockSink {
   }
 };
 
+// What an OpenTicket carries with verify=blocks.
+struct TicketBlocks {
+  std::shared_ptr<const BlockDigests> digests;
+  Fd fd;  // the lower file, readable; for checking reads that cover part of a block
+};
+
 }  // namespace
 
 std::string_view RefusalName(Refusal r) {
@@ -369,7 +375,17 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
     }
   }
   if (ticket && opts_.verify_blocks && a.content && a.content->blocks) {
-    ticket->blocks = a.content->blocks;
+    // The ticket keeps the block digests and its own descriptor of the lower file, so that a read
+    // of part of a block can be checked against the whole block (see CheckRead).
+    auto tb = std::make_shared<TicketBlocks>();
+    tb->digests = a.content->blocks;
+    if (req.fd >= 0 && (req.flags & O_ACCMODE) != O_WRONLY && !(req.flags & O_DIRECT)) {
+      tb->fd = Fd(::fcntl(req.fd, F_DUPFD_CLOEXEC, 0));
+    } else if (req.reopen_readonly) {
+      auto r = req.reopen_readonly();
+      if (r.ok()) tb->fd = std::move(r).value();
+    }
+    ticket->blocks = std::move(tb);
   }
   return Status::Ok();
 }
@@ -379,37 +395,66 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
 Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
                            std::span<const uint8_t> data) {
   if (!ticket.blocks) return Status::Ok();
-  const auto* b = static_cast<const BlockDigests*>(ticket.blocks.get());
-  const uint64_t bs = b->block_size;
+  const auto* tb = static_cast<const TicketBlocks*>(ticket.blocks.get());
+  const BlockDigests& b = *tb->digests;
+  const uint64_t bs = b.block_size;
   auto bad = [&](const std::string& why) {
     stats_.read_mismatches++;
-    if (FirstTime("read:" + std::to_string(reinterpret_cast<uintptr_t>(b)) + ":" + why)) {
+    if (FirstTime("read:" + std::to_string(reinterpret_cast<uintptr_t>(tb)) + ":" + why)) {
       spdlog::error("read_refused offset={} len={} reason={}", offset, data.size(), LogQuote(why));
     }
     return Status(Code::kCorrupt, why);
   };
   if (data.empty()) {
-    if (offset >= b->file_size) return Status::Ok();
+    if (offset >= b.file_size) return Status::Ok();
     return bad("short read: the file is smaller than when it was verified");
   }
-  if (bs == 0 || offset % bs != 0) return bad("read not aligned to the verification block size");
   const uint64_t end = offset + data.size();
-  if (end > b->file_size) return bad("read past the verified size of the file");
-  if (end % bs != 0 && end != b->file_size) return bad("read ends inside a verification block");
+  if (bs == 0 || end > b.file_size) return bad("read past the verified size of the file");
   thread_local std::optional<Hasher> hasher;
   if (!hasher) {
     auto h = Hasher::Create(HashAlgo::kSha256);
     if (!h.ok()) return h.status();
     hasher.emplace(std::move(h).value());
   }
-  for (uint64_t pos = 0; pos < data.size(); pos += bs) {
-    const uint64_t index = (offset + pos) / bs;
-    const size_t len = static_cast<size_t>(std::min<uint64_t>(bs, data.size() - pos));
-    hasher->Update(data.data() + pos, len);
+  auto check_block = [&](uint64_t index, const uint8_t* p, size_t len) {
+    hasher->Update(p, len);
     Digest d = hasher->Finish();
-    if (index >= b->count() || std::memcmp(d.bytes.data(), &b->sha256[index * 32], 32) != 0) {
-      return bad("block " + std::to_string(index) + " does not match its verified digest");
+    return index < b.count() && std::memcmp(d.bytes.data(), &b.sha256[index * 32], 32) == 0;
+  };
+  // Whole blocks in `data` are checked as they are. A block only partly covered by `data` is
+  // read whole from the ticket's descriptor, checked, and `data` must equal its verified bytes.
+  uint64_t pos = offset;
+  std::vector<uint8_t> whole;
+  while (pos < end) {
+    const uint64_t index = pos / bs;
+    const uint64_t bstart = index * bs;
+    const uint64_t bend = std::min(bstart + bs, b.file_size);
+    const uint8_t* p = data.data() + (pos - offset);
+    if (pos == bstart && end >= bend) {
+      if (!check_block(index, p, static_cast<size_t>(bend - bstart))) {
+        return bad("block " + std::to_string(index) + " does not match its verified digest");
+      }
+    } else {
+      if (!tb->fd) return bad("partial-block read and no descriptor to read the whole block");
+      whole.resize(static_cast<size_t>(bend - bstart));
+      size_t n = 0;
+      while (n < whole.size()) {
+        ssize_t r = ::pread(tb->fd.get(), whole.data() + n, whole.size() - n,
+                            static_cast<off_t>(bstart + n));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += static_cast<size_t>(r);
+      }
+      if (n != whole.size() || !check_block(index, whole.data(), whole.size())) {
+        return bad("block " + std::to_string(index) + " does not match its verified digest");
+      }
+      const uint64_t upto = std::min(end, bend);
+      if (std::memcmp(p, whole.data() + (pos - bstart), static_cast<size_t>(upto - pos)) != 0) {
+        return bad("bytes read in block " + std::to_string(index) + " differ from the verified block");
+      }
     }
+    pos = std::min(end, bend);
   }
   return Status::Ok();
 }
