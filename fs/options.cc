@@ -198,7 +198,7 @@ std::string UsageText(std::string_view argv0) {
                   "  mode=enforce|permissive|off   off is a plain passthrough (default enforce)\n"
                   "  verify=open|blocks   check content at open, or every block read\n"
                   "  tpm=TCTI             TPM for measurements, e.g. swtpm:host=H\\,port=P\n"
-                  "  pcr=N                PCR to extend (default 11)\n"
+                  "  pcr=N                PCR to extend (default 23)\n"
                   "  log=DIR              measurement log directory\n"
                   "  measure_all_sources  measure every source at mount time\n"
                   "  loglevel=LEVEL       trace|debug|info|warn|error|critical|off (default info)\n"

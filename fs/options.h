@@ -38,7 +38,7 @@ struct MountOptions {
   EnforceMode mode = EnforceMode::kEnforce;     // mode=enforce|permissive|off
   bool verify_blocks = false;                   // verify=open (false) | blocks (true)
   std::string tpm_tcti;                         // tpm=TCTI; empty: no TPM
-  int pcr = 11;                                 // pcr=N (0..23)
+  int pcr = -1;                                 // pcr=N (0..23); -1: measurement default (23)
   std::string log_dir;                          // log=DIR; empty: no measurement log
   bool measure_all_sources = false;             // measure_all_sources
   std::string loglevel = "info";                // loglevel=trace|debug|info|warn|error|critical|off

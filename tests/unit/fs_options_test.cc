@@ -22,7 +22,7 @@ TEST(FsOptions, Defaults) {
   EXPECT_EQ(o->mode, EnforceMode::kEnforce);
   EXPECT_EQ(o->store_dir, "/var/lib/digestfs");
   EXPECT_FALSE(o->verify_blocks);
-  EXPECT_EQ(o->pcr, 11);
+  EXPECT_EQ(o->pcr, -1);  // unset: the measurement component's default applies
   EXPECT_EQ(o->loglevel, "info");
   EXPECT_TRUE(o->fuse_opts.empty());
 }
