@@ -23,6 +23,9 @@ namespace {
 // The kernel marks opens made by execve() with __FMODE_EXEC; it is not a flag the lower open takes.
 constexpr int kFmodeExec = 0x20;
 
+// Largest read served on the session thread when the lower page cache does not hold it.
+constexpr size_t kInlineReadMax = 128 * 1024;
+
 FileHandle* Handle(fuse_file_info* fi) { return reinterpret_cast<FileHandle*>(fi->fh); }
 
 bool Writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
@@ -277,6 +280,12 @@ void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
   FileHandle* fh = Handle(fi);
   bool verify = fs.gate() != nullptr && fs.gate()->verify_blocks();
   if (!verify && TryReadCached(req, fh, size, off)) return;
+  // Not cached below: a small read with nobody else waiting is served at once (a hand-off to a
+  // worker would cost more than the read); otherwise a worker waits for the disk.
+  if (!verify && size <= kInlineReadMax && !fs.RequestsPending()) {
+    do_read(req, fh, size, off);
+    return;
+  }
   fs.Offload([req, fh, size, off] { do_read(req, fh, size, off); });
 }
 

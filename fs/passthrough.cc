@@ -1,6 +1,7 @@
 #include "fs/passthrough.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -98,6 +99,12 @@ int Passthrough::DoLookup(Inode& parent, const char* name, fuse_entry_param* e) 
   e->attr_timeout = cfg_.attr_timeout;
   e->entry_timeout = cfg_.entry_timeout;
   return 0;
+}
+
+bool Passthrough::RequestsPending() const {
+  if (session_ == nullptr) return true;
+  pollfd p{fuse_session_fd(session_), POLLIN, 0};
+  return poll(&p, 1, 0) != 0;  // ready, or an error: be conservative
 }
 
 void Passthrough::Changed(const Inode& inode) { ChangedKey(inode.key); }

@@ -73,6 +73,9 @@ class Passthrough {
 
   // Runs `task` (which replies to its request) on a worker thread, or inline without workers.
   void Offload(std::function<void()> task) { pool_.Submit(std::move(task)); }
+  // Whether the kernel has more requests queued for this session right now (a zero-timeout poll
+  // of /dev/fuse). A short blocking operation may then be served inline without delaying anyone.
+  bool RequestsPending() const;
 
   const FsConfig& config() const { return cfg_; }
   Gate* gate() const { return cfg_.gate; }
