@@ -178,7 +178,7 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fuse_reply_open(req, fi) == 0) d.release();
 }
 
-void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
+void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
                 bool plus) {
   Passthrough& fs = Passthrough::From(req);
   Inode& dir = fs.inode(ino);
@@ -249,12 +249,12 @@ void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_
 // directory and keeps it open meanwhile, so the DirHandle stays valid and unshared.
 void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Passthrough::From(req).Offload(
-      [req, ino, size, off, f = *fi]() mutable { do_readdir(req, ino, size, off, &f, false); });
+      [req, ino, size, off, f = *fi]() mutable { ServeReaddir(req, ino, size, off, &f, false); });
 }
 
 void readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Passthrough::From(req).Offload(
-      [req, ino, size, off, f = *fi]() mutable { do_readdir(req, ino, size, off, &f, true); });
+      [req, ino, size, off, f = *fi]() mutable { ServeReaddir(req, ino, size, off, &f, true); });
 }
 
 void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

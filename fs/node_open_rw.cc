@@ -136,7 +136,7 @@ void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* 
   if (fuse_reply_open(req, fi) == -ENOENT) ReleaseHandle(fs, Handle(fi));  // interrupted
 }
 
-void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+void ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   Inode& inode = fs.inode(ino);
   if (spdlog::should_log(spdlog::level::trace)) {
@@ -160,11 +160,11 @@ void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   if (fs.gate() == nullptr) {
-    do_open(req, ino, fi);  // cheap: served on the session thread
+    ServeOpen(req, ino, fi);  // cheap: served on the session thread
     return;
   }
   // A Gate may hash the file: off the session thread.
-  fs.Offload([req, ino, f = *fi]() mutable { do_open(req, ino, &f); });
+  fs.Offload([req, ino, f = *fi]() mutable { ServeOpen(req, ino, &f); });
 }
 
 int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mode_t mode,
@@ -199,7 +199,7 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
   return 0;
 }
 
-void create_now(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+void ServeCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                 fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   fuse_entry_param e;
@@ -218,17 +218,17 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
             fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   if (fs.gate() == nullptr) {
-    create_now(req, parent, name, mode, fi);
+    ServeCreate(req, parent, name, mode, fi);
     return;
   }
   fs.Offload([req, parent, n = std::string(name), mode, f = *fi]() mutable {
-    create_now(req, parent, n.c_str(), mode, &f);
+    ServeCreate(req, parent, n.c_str(), mode, &f);
   });
 }
 
 // The kernel holds the file (so its FileHandle) for as long as a read, fsync, fallocate or
 // copy_file_range on it is in flight, so workers may use the handle without further pinning.
-void do_read(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
+void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   Passthrough& fs = Passthrough::From(req);
   Gate* gate = fs.gate();
   if (gate != nullptr && gate->verify_blocks()) {
@@ -283,10 +283,10 @@ void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
   // Not cached below: a small read with nobody else waiting is served at once (a hand-off to a
   // worker would cost more than the read); otherwise a worker waits for the disk.
   if (!verify && size <= kInlineReadMax && !fs.RequestsPending()) {
-    do_read(req, fh, size, off);
+    ServeRead(req, fh, size, off);
     return;
   }
-  fs.Offload([req, fh, size, off] { do_read(req, fh, size, off); });
+  fs.Offload([req, fh, size, off] { ServeRead(req, fh, size, off); });
 }
 
 void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info* fi) {

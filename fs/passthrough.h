@@ -7,7 +7,8 @@
 //   node_open_rw.cc  open, create, read, write, flush, release, fsync, fallocate,
 //                    copy_file_range, lseek
 //   node_xattr.cc    get/set/list/removexattr
-// In each, do_x() does the work and returns 0 or an errno; only x() replies to the kernel.
+// In each, do_x() does the work and returns 0 or an errno; only x() replies to the kernel, or a
+// ServeX() that x() runs inline or hands to a worker (which then replies).
 //
 // Locks: the kernel's POSIX and flock locks are handled by the kernel itself (no getlk/setlk/flock
 // callbacks), which gives exact local semantics for everything using the mount, OFD locks included.
