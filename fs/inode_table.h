@@ -6,9 +6,10 @@
 // the lower tree can never lead outside it. The fuse_ino_t handed to the kernel is the Inode's
 // address; it stays valid until the kernel forgets its last lookup reference.
 //
-// Paths: each Inode remembers the parent (by key) and name it was last looked up, created or renamed
-// at. PathOf() walks those links to build a path from the mount root. It is best effort: a hard link
-// reports the name it was last seen under, and an unlinked or disconnected inode has no path.
+// Paths: each Inode remembers the parent (by key) and name it was last looked up, created or
+// renamed at. PathOf() walks those links to build a path from the mount root. It is best effort: a
+// hard link reports the name it was last seen under, and an unlinked or disconnected inode has no
+// path.
 //
 // Thread safety: all methods may be called concurrently. Lock order: InodeTable::mu_ before
 // Inode::mu; never call into the kernel (fuse_reply_*, fuse_lowlevel_notify_*) holding either.
@@ -56,8 +57,8 @@ struct Inode {
 
   // Guarded by mu (taken after InodeTable::mu_ if both are needed).
   std::mutex mu;
-  int writers = 0;             // open file handles with write access
-  bool stamp_valid = false;    // whether the stamp below describes what the page cache holds
+  int writers = 0;           // open file handles with write access
+  bool stamp_valid = false;  // whether the stamp below describes what the page cache holds
   struct timespec stamp_mtime {};
   struct timespec stamp_ctime {};
   off_t stamp_size = 0;
@@ -80,9 +81,9 @@ class InodeTable {
   // closed), a new one otherwise. Never fails.
   Inode* Intern(Fd fd, const struct stat& st, const Inode* parent, std::string_view name);
 
-  // Adds `n` lookup references to an Inode the kernel already holds (e.g. readdirplus of a known one).
-  // Drops `n` references; the Inode is destroyed (descriptor closed) when none remain. The root
-  // is never destroyed.
+  // Adds `n` lookup references to an Inode the kernel already holds (e.g. readdirplus of a known
+  // one). Drops `n` references; the Inode is destroyed (descriptor closed) when none remain. The
+  // root is never destroyed.
   void Forget(Inode* inode, uint64_t n);
 
   // Returns the Inode for (dev, ino) if the kernel holds it; the pointer is valid only while the

@@ -143,14 +143,14 @@ int do_rename(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
 void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
             const char* newname, unsigned int flags) {
   Passthrough& fs = Passthrough::From(req);
-  fuse_reply_err(
-      req, do_rename(req, fs, fs.inode(parent), name, fs.inode(newparent), newname, flags));
+  fuse_reply_err(req,
+                 do_rename(req, fs, fs.inode(parent), name, fs.inode(newparent), newname, flags));
 }
 
 // An open directory (fuse_file_info::fh for directories).
 struct DirHandle {
   DIR* dp = nullptr;
-  off_t offset = 0;          // the position dp is at
+  off_t offset = 0;                // the position dp is at
   struct dirent* entry = nullptr;  // read but not yet returned
   ~DirHandle() {
     if (dp != nullptr) closedir(dp);
@@ -179,7 +179,7 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
-                bool plus) {
+                  bool plus) {
   Passthrough& fs = Passthrough::From(req);
   Inode& dir = fs.inode(ino);
   DirHandle* d = Dir(fi);
@@ -227,7 +227,7 @@ void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fus
         break;
       }
     } else {
-      struct stat st{};
+      struct stat st {};
       st.st_ino = d->entry->d_ino;
       st.st_mode = static_cast<mode_t>(d->entry->d_type) << 12;
       entsize = fuse_add_direntry(req, buf.get() + used, size - used, name, &st, next);

@@ -114,8 +114,8 @@ int do_setattr(Passthrough& fs, Inode& inode, const struct stat* attr, int valid
     } else if (valid & FUSE_SET_ATTR_MTIME) {
       tv[1] = attr->st_mtim;
     }
-    int rc = ffd >= 0 ? futimens(ffd, tv)
-                      : utimensat(ifd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    int rc =
+        ffd >= 0 ? futimens(ffd, tv) : utimensat(ifd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     if (rc != 0) return errno;
   }
   return do_getattr(inode, out);

@@ -37,10 +37,9 @@ int LowerFlags(int flags) {
 }
 
 bool SameStamp(const Inode& i, const struct stat& st) {
-  return i.stamp_valid && i.stamp_size == st.st_size &&
-         i.stamp_mtime.tv_sec == st.st_mtim.tv_sec &&
-         i.stamp_mtime.tv_nsec == st.st_mtim.tv_nsec &&
-         i.stamp_ctime.tv_sec == st.st_ctim.tv_sec && i.stamp_ctime.tv_nsec == st.st_ctim.tv_nsec;
+  return i.stamp_valid && i.stamp_size == st.st_size && i.stamp_mtime.tv_sec == st.st_mtim.tv_sec &&
+         i.stamp_mtime.tv_nsec == st.st_mtim.tv_nsec && i.stamp_ctime.tv_sec == st.st_ctim.tv_sec &&
+         i.stamp_ctime.tv_nsec == st.st_ctim.tv_nsec;
 }
 
 void SetStamp(Inode& i, const struct stat& st) {
@@ -52,8 +51,8 @@ void SetStamp(Inode& i, const struct stat& st) {
 
 // Finishes an open of `inode` whose lower file is `fd` (taken): asks the Gate, tracks writers,
 // decides whether the kernel may keep its cached pages, and fills fi. 0 or an errno.
-int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags,
-               fuse_file_info* fi, bool* inval_attr) {
+int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, fuse_file_info* fi,
+               bool* inval_attr) {
   auto fh = std::make_unique<FileHandle>();
   fh->inode = &inode;
   fh->writer = Writable(flags);
@@ -66,9 +65,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags,
     r.st = st;
     r.path = fs.PathOf(&inode);
     r.flags = flags;
-    r.op = (flags & kFmodeExec) ? AccessOp::kExec
-           : fh->writer        ? AccessOp::kWrite
-                               : AccessOp::kRead;
+    r.op = (flags & kFmodeExec) ? AccessOp::kExec : fh->writer ? AccessOp::kWrite : AccessOp::kRead;
     const fuse_ctx* ctx = fuse_req_ctx(req);
     r.uid = ctx->uid;
     r.gid = ctx->gid;
@@ -174,8 +171,8 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
   {
     ScopedCreds creds(req);
     if (creds.error() != 0) return creds.error();
-    fd.reset(openat(parent.fd.get(), name, LowerFlags(fi->flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
-                                                (fi->flags & O_EXCL),
+    fd.reset(openat(parent.fd.get(), name,
+                    LowerFlags(fi->flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (fi->flags & O_EXCL),
                     mode));
     if (!fd) return errno;
   }
@@ -200,7 +197,7 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
 }
 
 void ServeCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-                fuse_file_info* fi) {
+                 fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   fuse_entry_param e;
   int err = do_create(req, fs, fs.inode(parent), name, mode, fi, &e);
@@ -214,8 +211,7 @@ void ServeCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mod
   }
 }
 
-void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-            fuse_file_info* fi) {
+void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   if (fs.gate() == nullptr) {
     ServeCreate(req, parent, name, mode, fi);
@@ -340,8 +336,7 @@ void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   });
 }
 
-void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
-               fuse_file_info* fi) {
+void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, fuse_file_info* fi) {
   (void)ino;
   Passthrough& fs = Passthrough::From(req);
   FileHandle* fh = Handle(fi);
@@ -362,8 +357,8 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
   FileHandle* out = Handle(fi_out);
   fs.Offload([req, &fs, in, out, off_in, off_out, len, flags] {
     loff_t oi = off_in, oo = off_out;
-    ssize_t n = ::copy_file_range(in->fd.get(), &oi, out->fd.get(), &oo, len,
-                                  static_cast<unsigned>(flags));
+    ssize_t n =
+        ::copy_file_range(in->fd.get(), &oi, out->fd.get(), &oo, len, static_cast<unsigned>(flags));
     if (n < 0) {
       fuse_reply_err(req, errno);
       return;

@@ -54,8 +54,7 @@ const fuse_lowlevel_ops& Passthrough::Ops() {
 }
 
 Passthrough::Passthrough(Fd root_fd, const struct stat& root_st, FsConfig cfg)
-    : cfg_(cfg), inodes_(std::move(root_fd), root_st) {
-}
+    : cfg_(cfg), inodes_(std::move(root_fd), root_st) {}
 
 Passthrough::~Passthrough() { Stop(); }
 

@@ -1,5 +1,6 @@
-// fs/passthrough.h: the FUSE low-level passthrough. One Passthrough object serves one mount; libfuse
-// hands it to every callback as the session's userdata (fuse_req_userdata), so there is no global.
+// fs/passthrough.h: the FUSE low-level passthrough. One Passthrough object serves one mount;
+// libfuse hands it to every callback as the session's userdata (fuse_req_userdata), so there is no
+// global.
 //
 // The operations are split by family (gocryptfs style), each file registering its callbacks:
 //   node_lookup.cc   lookup, forget, getattr, setattr, readlink, access, statfs
@@ -116,9 +117,9 @@ class Passthrough {
   // Asynchronous page-cache invalidation (only with a Gate). Lock order: inval_mu_ is a leaf.
   std::mutex inval_mu_;
   std::condition_variable inval_cv_;
-  std::deque<InodeKey> inval_queue_;  // guarded by inval_mu_
+  std::deque<InodeKey> inval_queue_;                          // guarded by inval_mu_
   std::unordered_set<InodeKey, InodeKeyHash> inval_pending_;  // guarded by inval_mu_; = queue
-  bool inval_stop_ = false;           // guarded by inval_mu_
+  bool inval_stop_ = false;                                   // guarded by inval_mu_
   std::thread inval_thread_;
 
   WorkerPool pool_;
