@@ -62,6 +62,21 @@ struct Inode {
   struct timespec stamp_mtime {};
   struct timespec stamp_ctime {};
   off_t stamp_size = 0;
+  // What the kernel was last told about the file's size and times (entry and attr replies). An
+  // open that finds the lower file different makes the kernel fetch its attributes again.
+  bool attr_valid = false;
+  struct timespec attr_mtime {};
+  struct timespec attr_ctime {};
+  off_t attr_size = 0;
+
+  // Records attributes sent to the kernel (takes mu).
+  void NoteAttr(const struct stat& st) {
+    std::lock_guard lock(mu);
+    attr_valid = true;
+    attr_size = st.st_size;
+    attr_mtime = st.st_mtim;
+    attr_ctime = st.st_ctim;
+  }
 
   bool is_dir() const { return S_ISDIR(type); }
   bool is_symlink() const { return S_ISLNK(type); }

@@ -91,11 +91,23 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     // since they were cached (a change beneath the mount, or a write through it, drops them).
     if (SameStamp(inode, st)) {
       fi->keep_cache = 1;
-      *inval_attr = false;
     } else {
       fi->keep_cache = 0;
-      *inval_attr = inode.stamp_valid;  // the kernel's size/mtime may be stale too
       SetStamp(inode, st);
+    }
+    // The kernel's cached size/times may be stale (changed beneath the mount, or by writes the
+    // kernel accounted itself): make it fetch them again before it serves the file.
+    bool same_attr = inode.attr_valid && inode.attr_size == st.st_size &&
+                     inode.attr_mtime.tv_sec == st.st_mtim.tv_sec &&
+                     inode.attr_mtime.tv_nsec == st.st_mtim.tv_nsec &&
+                     inode.attr_ctime.tv_sec == st.st_ctim.tv_sec &&
+                     inode.attr_ctime.tv_nsec == st.st_ctim.tv_nsec;
+    *inval_attr = !same_attr;
+    if (!same_attr) {
+      inode.attr_valid = true;  // the kernel's next GETATTR will see these
+      inode.attr_size = st.st_size;
+      inode.attr_mtime = st.st_mtim;
+      inode.attr_ctime = st.st_ctim;
     }
   }
   fi->noflush = 1;  // nothing to do at close(2): every write reached the lower file already
@@ -184,6 +196,7 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
   *e = fuse_entry_param{};
   if (fstat(pfd.get(), &e->attr) != 0) return errno;
   Inode* inode = fs.inodes().Intern(std::move(pfd), e->attr, &parent, name);
+  inode->NoteAttr(e->attr);
   e->ino = Passthrough::ino_of(inode, fs);
   e->attr_timeout = fs.config().attr_timeout;
   e->entry_timeout = fs.config().entry_timeout;

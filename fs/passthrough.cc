@@ -94,6 +94,7 @@ int Passthrough::DoLookup(Inode& parent, const char* name, fuse_entry_param* e) 
   if (!fd) return errno;
   if (fstatat(fd.get(), "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
   Inode* inode = inodes_.Intern(std::move(fd), e->attr, &parent, name);
+  inode->NoteAttr(e->attr);
   e->ino = ino_of(inode, *this);
   e->attr_timeout = cfg_.attr_timeout;
   e->entry_timeout = cfg_.entry_timeout;
