@@ -99,14 +99,14 @@ int Status(const Context& ctx, const std::string& mountpoint) {
                 LogQuote(m->source).c_str(), m->options.c_str());
     if (out["daemon"].is_object()) {
       const auto& d = out["daemon"];
-      std::printf("daemon:     pid %lld (%s)\nmode:       %s, verify=%s\nstore:      %s\npolicy:     %s\n",
-                  static_cast<long long>(d.value("pid", 0LL)),
-                  out["daemon_alive"].get<bool>() ? "running" : "GONE",
-                  d.value("mode", std::string("?")).c_str(),
-                  d.value("verify", std::string("?")).c_str(),
-                  d.value("store", std::string("?")).c_str(),
-                  d.value("policy", std::string()).empty() ? "(default)"
-                                                           : d.value("policy", std::string()).c_str());
+      std::printf(
+          "daemon:     pid %lld (%s)\nmode:       %s, verify=%s\nstore:      %s\npolicy:     %s\n",
+          static_cast<long long>(d.value("pid", 0LL)),
+          out["daemon_alive"].get<bool>() ? "running" : "GONE",
+          d.value("mode", std::string("?")).c_str(), d.value("verify", std::string("?")).c_str(),
+          d.value("store", std::string("?")).c_str(),
+          d.value("policy", std::string()).empty() ? "(default)"
+                                                   : d.value("policy", std::string()).c_str());
     } else {
       std::printf("daemon:     (no status file in /run/digestfs)\n");
     }

@@ -6,9 +6,10 @@
 // the lower tree can never lead outside it. The fuse_ino_t handed to the kernel is the Inode's
 // address; it stays valid until the kernel forgets its last lookup reference.
 //
-// Paths: each Inode remembers the parent (by key) and name it was last looked up, created or renamed
-// at. PathOf() walks those links to build a path from the mount root. It is best effort: a hard link
-// reports the name it was last seen under, and an unlinked or disconnected inode has no path.
+// Paths: each Inode remembers the parent (by key) and name it was last looked up, created or
+// renamed at. PathOf() walks those links to build a path from the mount root. It is best effort: a
+// hard link reports the name it was last seen under, and an unlinked or disconnected inode has no
+// path.
 //
 // Thread safety: all methods may be called concurrently. Lock order: InodeTable::mu_ before
 // Inode::mu; never call into the kernel (fuse_reply_*, fuse_lowlevel_notify_*) holding either.
@@ -56,11 +57,26 @@ struct Inode {
 
   // Guarded by mu (taken after InodeTable::mu_ if both are needed).
   std::mutex mu;
-  int writers = 0;             // open file handles with write access
-  bool stamp_valid = false;    // whether the stamp below describes what the page cache holds
+  int writers = 0;           // open file handles with write access
+  bool stamp_valid = false;  // whether the stamp below describes what the page cache holds
   struct timespec stamp_mtime {};
   struct timespec stamp_ctime {};
   off_t stamp_size = 0;
+  // What the kernel was last told about the file's size and times (entry and attr replies). An
+  // open that finds the lower file different makes the kernel fetch its attributes again.
+  bool attr_valid = false;
+  struct timespec attr_mtime {};
+  struct timespec attr_ctime {};
+  off_t attr_size = 0;
+
+  // Records attributes sent to the kernel (takes mu).
+  void NoteAttr(const struct stat& st) {
+    std::lock_guard lock(mu);
+    attr_valid = true;
+    attr_size = st.st_size;
+    attr_mtime = st.st_mtim;
+    attr_ctime = st.st_ctim;
+  }
 
   bool is_dir() const { return S_ISDIR(type); }
   bool is_symlink() const { return S_ISLNK(type); }
@@ -80,9 +96,9 @@ class InodeTable {
   // closed), a new one otherwise. Never fails.
   Inode* Intern(Fd fd, const struct stat& st, const Inode* parent, std::string_view name);
 
-  // Adds `n` lookup references to an Inode the kernel already holds (e.g. readdirplus of a known one).
-  // Drops `n` references; the Inode is destroyed (descriptor closed) when none remain. The root
-  // is never destroyed.
+  // Adds `n` lookup references to an Inode the kernel already holds (e.g. readdirplus of a known
+  // one). Drops `n` references; the Inode is destroyed (descriptor closed) when none remain. The
+  // root is never destroyed.
   void Forget(Inode* inode, uint64_t n);
 
   // Returns the Inode for (dev, ino) if the kernel holds it; the pointer is valid only while the

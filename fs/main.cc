@@ -29,7 +29,10 @@ void SetMode(C& c, dfs::fs::EnforceMode m) {
   using M = std::remove_cvref_t<decltype(c.mode)>;
   if constexpr (std::is_assignable_v<M&, std::string>) {
     c.mode = std::string(dfs::fs::EnforceModeName(m));
-  } else if constexpr (requires { M::kEnforce; M::kPermissive; }) {
+  } else if constexpr (requires {
+                         M::kEnforce;
+                         M::kPermissive;
+                       }) {
     c.mode = m == dfs::fs::EnforceMode::kPermissive ? M::kPermissive : M::kEnforce;
   } else {
     static_assert(sizeof(C) == 0, "EnforcerConfig::mode: unsupported type");

@@ -143,14 +143,14 @@ int do_rename(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
 void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
             const char* newname, unsigned int flags) {
   Passthrough& fs = Passthrough::From(req);
-  fuse_reply_err(
-      req, do_rename(req, fs, fs.inode(parent), name, fs.inode(newparent), newname, flags));
+  fuse_reply_err(req,
+                 do_rename(req, fs, fs.inode(parent), name, fs.inode(newparent), newname, flags));
 }
 
 // An open directory (fuse_file_info::fh for directories).
 struct DirHandle {
   DIR* dp = nullptr;
-  off_t offset = 0;          // the position dp is at
+  off_t offset = 0;                // the position dp is at
   struct dirent* entry = nullptr;  // read but not yet returned
   ~DirHandle() {
     if (dp != nullptr) closedir(dp);
@@ -178,8 +178,8 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fuse_reply_open(req, fi) == 0) d.release();
 }
 
-void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
-                bool plus) {
+void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
+                  bool plus) {
   Passthrough& fs = Passthrough::From(req);
   Inode& dir = fs.inode(ino);
   DirHandle* d = Dir(fi);
@@ -227,7 +227,7 @@ void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_
         break;
       }
     } else {
-      struct stat st{};
+      struct stat st {};
       st.st_ino = d->entry->d_ino;
       st.st_mode = static_cast<mode_t>(d->entry->d_type) << 12;
       entsize = fuse_add_direntry(req, buf.get() + used, size - used, name, &st, next);
@@ -249,12 +249,12 @@ void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_
 // directory and keeps it open meanwhile, so the DirHandle stays valid and unshared.
 void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Passthrough::From(req).Offload(
-      [req, ino, size, off, f = *fi]() mutable { do_readdir(req, ino, size, off, &f, false); });
+      [req, ino, size, off, f = *fi]() mutable { ServeReaddir(req, ino, size, off, &f, false); });
 }
 
 void readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   Passthrough::From(req).Offload(
-      [req, ino, size, off, f = *fi]() mutable { do_readdir(req, ino, size, off, &f, true); });
+      [req, ino, size, off, f = *fi]() mutable { ServeReaddir(req, ino, size, off, &f, true); });
 }
 
 void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

@@ -55,10 +55,12 @@ void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   (void)fi;
   Passthrough& fs = Passthrough::From(req);
   struct stat st;
-  int err = do_getattr(fs.inode(ino), &st);
+  Inode& inode = fs.inode(ino);
+  int err = do_getattr(inode, &st);
   if (err != 0) {
     fuse_reply_err(req, err);
   } else {
+    inode.NoteAttr(st);
     fuse_reply_attr(req, &st, fs.config().attr_timeout);
   }
 }
@@ -114,8 +116,8 @@ int do_setattr(Passthrough& fs, Inode& inode, const struct stat* attr, int valid
     } else if (valid & FUSE_SET_ATTR_MTIME) {
       tv[1] = attr->st_mtim;
     }
-    int rc = ffd >= 0 ? futimens(ffd, tv)
-                      : utimensat(ifd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    int rc =
+        ffd >= 0 ? futimens(ffd, tv) : utimensat(ifd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     if (rc != 0) return errno;
   }
   return do_getattr(inode, out);
@@ -124,10 +126,12 @@ int do_setattr(Passthrough& fs, Inode& inode, const struct stat* attr, int valid
 void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   struct stat st;
-  int err = do_setattr(fs, fs.inode(ino), attr, valid, fi, &st);
+  Inode& inode = fs.inode(ino);
+  int err = do_setattr(fs, inode, attr, valid, fi, &st);
   if (err != 0) {
     fuse_reply_err(req, err);
   } else {
+    inode.NoteAttr(st);
     fuse_reply_attr(req, &st, fs.config().attr_timeout);
   }
 }

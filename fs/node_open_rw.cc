@@ -23,6 +23,9 @@ namespace {
 // The kernel marks opens made by execve() with __FMODE_EXEC; it is not a flag the lower open takes.
 constexpr int kFmodeExec = 0x20;
 
+// Largest read served on the session thread when the lower page cache does not hold it.
+constexpr size_t kInlineReadMax = 128 * 1024;
+
 FileHandle* Handle(fuse_file_info* fi) { return reinterpret_cast<FileHandle*>(fi->fh); }
 
 bool Writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
@@ -34,10 +37,9 @@ int LowerFlags(int flags) {
 }
 
 bool SameStamp(const Inode& i, const struct stat& st) {
-  return i.stamp_valid && i.stamp_size == st.st_size &&
-         i.stamp_mtime.tv_sec == st.st_mtim.tv_sec &&
-         i.stamp_mtime.tv_nsec == st.st_mtim.tv_nsec &&
-         i.stamp_ctime.tv_sec == st.st_ctim.tv_sec && i.stamp_ctime.tv_nsec == st.st_ctim.tv_nsec;
+  return i.stamp_valid && i.stamp_size == st.st_size && i.stamp_mtime.tv_sec == st.st_mtim.tv_sec &&
+         i.stamp_mtime.tv_nsec == st.st_mtim.tv_nsec && i.stamp_ctime.tv_sec == st.st_ctim.tv_sec &&
+         i.stamp_ctime.tv_nsec == st.st_ctim.tv_nsec;
 }
 
 void SetStamp(Inode& i, const struct stat& st) {
@@ -49,8 +51,8 @@ void SetStamp(Inode& i, const struct stat& st) {
 
 // Finishes an open of `inode` whose lower file is `fd` (taken): asks the Gate, tracks writers,
 // decides whether the kernel may keep its cached pages, and fills fi. 0 or an errno.
-int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags,
-               fuse_file_info* fi, bool* inval_attr) {
+int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, fuse_file_info* fi,
+               bool* inval_attr) {
   auto fh = std::make_unique<FileHandle>();
   fh->inode = &inode;
   fh->writer = Writable(flags);
@@ -63,9 +65,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags,
     r.st = st;
     r.path = fs.PathOf(&inode);
     r.flags = flags;
-    r.op = (flags & kFmodeExec) ? AccessOp::kExec
-           : fh->writer        ? AccessOp::kWrite
-                               : AccessOp::kRead;
+    r.op = (flags & kFmodeExec) ? AccessOp::kExec : fh->writer ? AccessOp::kWrite : AccessOp::kRead;
     const fuse_ctx* ctx = fuse_req_ctx(req);
     r.uid = ctx->uid;
     r.gid = ctx->gid;
@@ -91,11 +91,23 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags,
     // since they were cached (a change beneath the mount, or a write through it, drops them).
     if (SameStamp(inode, st)) {
       fi->keep_cache = 1;
-      *inval_attr = false;
     } else {
       fi->keep_cache = 0;
-      *inval_attr = inode.stamp_valid;  // the kernel's size/mtime may be stale too
       SetStamp(inode, st);
+    }
+    // The kernel's cached size/times may be stale (changed beneath the mount, or by writes the
+    // kernel accounted itself): make it fetch them again before it serves the file.
+    bool same_attr = inode.attr_valid && inode.attr_size == st.st_size &&
+                     inode.attr_mtime.tv_sec == st.st_mtim.tv_sec &&
+                     inode.attr_mtime.tv_nsec == st.st_mtim.tv_nsec &&
+                     inode.attr_ctime.tv_sec == st.st_ctim.tv_sec &&
+                     inode.attr_ctime.tv_nsec == st.st_ctim.tv_nsec;
+    *inval_attr = !same_attr;
+    if (!same_attr) {
+      inode.attr_valid = true;  // the kernel's next GETATTR will see these
+      inode.attr_size = st.st_size;
+      inode.attr_mtime = st.st_mtim;
+      inode.attr_ctime = st.st_ctim;
     }
   }
   fi->noflush = 1;  // nothing to do at close(2): every write reached the lower file already
@@ -133,7 +145,7 @@ void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* 
   if (fuse_reply_open(req, fi) == -ENOENT) ReleaseHandle(fs, Handle(fi));  // interrupted
 }
 
-void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+void ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   Inode& inode = fs.inode(ino);
   if (spdlog::should_log(spdlog::level::trace)) {
@@ -157,11 +169,11 @@ void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   if (fs.gate() == nullptr) {
-    do_open(req, ino, fi);  // cheap: served on the session thread
+    ServeOpen(req, ino, fi);  // cheap: served on the session thread
     return;
   }
   // A Gate may hash the file: off the session thread.
-  fs.Offload([req, ino, f = *fi]() mutable { do_open(req, ino, &f); });
+  fs.Offload([req, ino, f = *fi]() mutable { ServeOpen(req, ino, &f); });
 }
 
 int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mode_t mode,
@@ -171,8 +183,8 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
   {
     ScopedCreds creds(req);
     if (creds.error() != 0) return creds.error();
-    fd.reset(openat(parent.fd.get(), name, LowerFlags(fi->flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
-                                                (fi->flags & O_EXCL),
+    fd.reset(openat(parent.fd.get(), name,
+                    LowerFlags(fi->flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (fi->flags & O_EXCL),
                     mode));
     if (!fd) return errno;
   }
@@ -184,6 +196,7 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
   *e = fuse_entry_param{};
   if (fstat(pfd.get(), &e->attr) != 0) return errno;
   Inode* inode = fs.inodes().Intern(std::move(pfd), e->attr, &parent, name);
+  inode->NoteAttr(e->attr);
   e->ino = Passthrough::ino_of(inode, fs);
   e->attr_timeout = fs.config().attr_timeout;
   e->entry_timeout = fs.config().entry_timeout;
@@ -196,8 +209,8 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
   return 0;
 }
 
-void create_now(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-                fuse_file_info* fi) {
+void ServeCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                 fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   fuse_entry_param e;
   int err = do_create(req, fs, fs.inode(parent), name, mode, fi, &e);
@@ -211,21 +224,20 @@ void create_now(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode
   }
 }
 
-void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-            fuse_file_info* fi) {
+void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   if (fs.gate() == nullptr) {
-    create_now(req, parent, name, mode, fi);
+    ServeCreate(req, parent, name, mode, fi);
     return;
   }
   fs.Offload([req, parent, n = std::string(name), mode, f = *fi]() mutable {
-    create_now(req, parent, n.c_str(), mode, &f);
+    ServeCreate(req, parent, n.c_str(), mode, &f);
   });
 }
 
 // The kernel holds the file (so its FileHandle) for as long as a read, fsync, fallocate or
 // copy_file_range on it is in flight, so workers may use the handle without further pinning.
-void do_read(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
+void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   Passthrough& fs = Passthrough::From(req);
   Gate* gate = fs.gate();
   if (gate != nullptr && gate->verify_blocks()) {
@@ -277,7 +289,13 @@ void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
   FileHandle* fh = Handle(fi);
   bool verify = fs.gate() != nullptr && fs.gate()->verify_blocks();
   if (!verify && TryReadCached(req, fh, size, off)) return;
-  fs.Offload([req, fh, size, off] { do_read(req, fh, size, off); });
+  // Not cached below: a small read with nobody else waiting is served at once (a hand-off to a
+  // worker would cost more than the read); otherwise a worker waits for the disk.
+  if (!verify && size <= kInlineReadMax && !fs.RequestsPending()) {
+    ServeRead(req, fh, size, off);
+    return;
+  }
+  fs.Offload([req, fh, size, off] { ServeRead(req, fh, size, off); });
 }
 
 void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
@@ -331,8 +349,7 @@ void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   });
 }
 
-void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
-               fuse_file_info* fi) {
+void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, fuse_file_info* fi) {
   (void)ino;
   Passthrough& fs = Passthrough::From(req);
   FileHandle* fh = Handle(fi);
@@ -353,8 +370,8 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
   FileHandle* out = Handle(fi_out);
   fs.Offload([req, &fs, in, out, off_in, off_out, len, flags] {
     loff_t oi = off_in, oo = off_out;
-    ssize_t n = ::copy_file_range(in->fd.get(), &oi, out->fd.get(), &oo, len,
-                                  static_cast<unsigned>(flags));
+    ssize_t n =
+        ::copy_file_range(in->fd.get(), &oi, out->fd.get(), &oo, len, static_cast<unsigned>(flags));
     if (n < 0) {
       fuse_reply_err(req, errno);
       return;

@@ -106,7 +106,8 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   if (inode.is_symlink()) {
     XattrArgs a{reinterpret_cast<uint64_t>(value), static_cast<uint32_t>(size),
                 static_cast<uint32_t>(flags)};
-    rc = static_cast<int>(syscall(SYS_setxattrat, inode.fd.get(), "", kAtFlags, name, &a, sizeof a));
+    rc =
+        static_cast<int>(syscall(SYS_setxattrat, inode.fd.get(), "", kAtFlags, name, &a, sizeof a));
     if (rc < 0 && errno == ENOSYS) errno = EPERM;
   } else {
     rc = ::setxattr(ProcPath(inode).buf, name, value, size, flags);

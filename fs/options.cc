@@ -34,14 +34,21 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
     DFS_RETURN_IF_ERROR(need_value());
     o->policy_file = val;
   } else if (key == "mode") {
-    if (val == "enforce") o->mode = EnforceMode::kEnforce;
-    else if (val == "permissive") o->mode = EnforceMode::kPermissive;
-    else if (val == "off") o->mode = EnforceMode::kOff;
-    else return Bad("option 'mode=" + val + "': expected enforce, permissive or off");
+    if (val == "enforce")
+      o->mode = EnforceMode::kEnforce;
+    else if (val == "permissive")
+      o->mode = EnforceMode::kPermissive;
+    else if (val == "off")
+      o->mode = EnforceMode::kOff;
+    else
+      return Bad("option 'mode=" + val + "': expected enforce, permissive or off");
   } else if (key == "verify") {
-    if (val == "open") o->verify_blocks = false;
-    else if (val == "blocks") o->verify_blocks = true;
-    else return Bad("option 'verify=" + val + "': expected open or blocks");
+    if (val == "open")
+      o->verify_blocks = false;
+    else if (val == "blocks")
+      o->verify_blocks = true;
+    else
+      return Bad("option 'verify=" + val + "': expected open or blocks");
   } else if (key == "tpm") {
     DFS_RETURN_IF_ERROR(need_value());
     o->tpm_tcti = val;
@@ -108,9 +115,12 @@ Status AddOptionList(std::string_view list, MountOptions* o) {
 
 std::string_view EnforceModeName(EnforceMode m) {
   switch (m) {
-    case EnforceMode::kEnforce: return "enforce";
-    case EnforceMode::kPermissive: return "permissive";
-    case EnforceMode::kOff: return "off";
+    case EnforceMode::kEnforce:
+      return "enforce";
+    case EnforceMode::kPermissive:
+      return "permissive";
+    case EnforceMode::kOff:
+      return "off";
   }
   return "?";
 }

@@ -1,6 +1,7 @@
 #include "fs/passthrough.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -53,8 +54,7 @@ const fuse_lowlevel_ops& Passthrough::Ops() {
 }
 
 Passthrough::Passthrough(Fd root_fd, const struct stat& root_st, FsConfig cfg)
-    : cfg_(cfg), inodes_(std::move(root_fd), root_st) {
-}
+    : cfg_(cfg), inodes_(std::move(root_fd), root_st) {}
 
 Passthrough::~Passthrough() { Stop(); }
 
@@ -94,10 +94,17 @@ int Passthrough::DoLookup(Inode& parent, const char* name, fuse_entry_param* e) 
   if (!fd) return errno;
   if (fstatat(fd.get(), "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
   Inode* inode = inodes_.Intern(std::move(fd), e->attr, &parent, name);
+  inode->NoteAttr(e->attr);
   e->ino = ino_of(inode, *this);
   e->attr_timeout = cfg_.attr_timeout;
   e->entry_timeout = cfg_.entry_timeout;
   return 0;
+}
+
+bool Passthrough::RequestsPending() const {
+  if (session_ == nullptr) return true;
+  pollfd p{fuse_session_fd(session_), POLLIN, 0};
+  return poll(&p, 1, 0) != 0;  // ready, or an error: be conservative
 }
 
 void Passthrough::Changed(const Inode& inode) { ChangedKey(inode.key); }

@@ -1,5 +1,6 @@
-// fs/passthrough.h: the FUSE low-level passthrough. One Passthrough object serves one mount; libfuse
-// hands it to every callback as the session's userdata (fuse_req_userdata), so there is no global.
+// fs/passthrough.h: the FUSE low-level passthrough. One Passthrough object serves one mount;
+// libfuse hands it to every callback as the session's userdata (fuse_req_userdata), so there is no
+// global.
 //
 // The operations are split by family (gocryptfs style), each file registering its callbacks:
 //   node_lookup.cc   lookup, forget, getattr, setattr, readlink, access, statfs
@@ -7,7 +8,8 @@
 //   node_open_rw.cc  open, create, read, write, flush, release, fsync, fallocate,
 //                    copy_file_range, lseek
 //   node_xattr.cc    get/set/list/removexattr
-// In each, do_x() does the work and returns 0 or an errno; only x() replies to the kernel.
+// In each, do_x() does the work and returns 0 or an errno; only x() replies to the kernel, or a
+// ServeX() that x() runs inline or hands to a worker (which then replies).
 //
 // Locks: the kernel's POSIX and flock locks are handled by the kernel itself (no getlk/setlk/flock
 // callbacks), which gives exact local semantics for everything using the mount, OFD locks included.
@@ -73,6 +75,9 @@ class Passthrough {
 
   // Runs `task` (which replies to its request) on a worker thread, or inline without workers.
   void Offload(std::function<void()> task) { pool_.Submit(std::move(task)); }
+  // Whether the kernel has more requests queued for this session right now (a zero-timeout poll
+  // of /dev/fuse). A short blocking operation may then be served inline without delaying anyone.
+  bool RequestsPending() const;
 
   const FsConfig& config() const { return cfg_; }
   Gate* gate() const { return cfg_.gate; }
@@ -112,9 +117,9 @@ class Passthrough {
   // Asynchronous page-cache invalidation (only with a Gate). Lock order: inval_mu_ is a leaf.
   std::mutex inval_mu_;
   std::condition_variable inval_cv_;
-  std::deque<InodeKey> inval_queue_;  // guarded by inval_mu_
+  std::deque<InodeKey> inval_queue_;                          // guarded by inval_mu_
   std::unordered_set<InodeKey, InodeKeyHash> inval_pending_;  // guarded by inval_mu_; = queue
-  bool inval_stop_ = false;           // guarded by inval_mu_
+  bool inval_stop_ = false;                                   // guarded by inval_mu_
   std::thread inval_thread_;
 
   WorkerPool pool_;

@@ -4,9 +4,8 @@
 #include <fuse_lowlevel.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstdlib>
@@ -152,7 +151,8 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   fuse_opt_free_args(&args);
   if (!se) {
     // libfuse has printed which option it rejected.
-    return Status(Code::kInvalidArgument, "libfuse rejected the mount options (see above): " + joined);
+    return Status(Code::kInvalidArgument,
+                  "libfuse rejected the mount options (see above): " + joined);
   }
   fs.set_session(se.get());
   if (fuse_set_signal_handlers(se.get()) != 0) {

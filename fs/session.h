@@ -1,8 +1,8 @@
 // fs/session.h: mounting and serving one digestfs mount.
 //
-// RunMount opens SOURCE before mounting (so a mount over SOURCE itself keeps seeing the lower tree),
-// mounts MOUNTPOINT with libfuse, calls on_mounted() (the caller detaches from the terminal there),
-// serves requests on a multi-threaded loop until unmounted or signalled, and unmounts.
+// RunMount opens SOURCE before mounting (so a mount over SOURCE itself keeps seeing the lower
+// tree), mounts MOUNTPOINT with libfuse, calls on_mounted() (the caller detaches from the terminal
+// there), serves requests on a multi-threaded loop until unmounted or signalled, and unmounts.
 #pragma once
 
 #include <functional>

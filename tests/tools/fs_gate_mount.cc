@@ -4,7 +4,8 @@
 //
 // usage: fs_gate_mount SOURCE MOUNTPOINT EVENTS DENY [blocks]
 //   EVENTS  file the Gate appends one line per call to:
-//           "open OP PATH uid=U gid=G", "changed INO", "writer_closed INO PATH", "read_refused PATH"
+//           "open OP PATH uid=U gid=G", "changed INO", "writer_closed INO PATH", "read_refused
+//           PATH"
 //   DENY    opens whose path contains this substring are refused (EACCES)
 //   blocks  verify_blocks(): reads of paths containing "corrupt" fail CheckRead (EIO)
 #include <fcntl.h>
@@ -62,7 +63,8 @@ class ScriptedGate : public dfs::Gate {
   void WriterClosed(uint64_t, uint64_t ino, const std::string& path,
                     const std::function<dfs::Result<dfs::Fd>()>& reopen) override {
     auto fd = reopen();
-    Event("writer_closed " + std::to_string(ino) + " " + path + (fd.ok() ? " reopened" : " noreopen"));
+    Event("writer_closed " + std::to_string(ino) + " " + path +
+          (fd.ok() ? " reopened" : " noreopen"));
   }
 
   bool verify_blocks() const override { return blocks_; }

@@ -127,7 +127,8 @@ std::string Str(const char* s) { return s; }
 
 void Files() {
   Out("== files");
-  int fd = static_cast<int>(Res("create f1 excl 0640", OpenAt("f1", O_CREAT | O_EXCL | O_RDWR, 0640)));
+  int fd =
+      static_cast<int>(Res("create f1 excl 0640", OpenAt("f1", O_CREAT | O_EXCL | O_RDWR, 0640)));
   Stat("f1");
   Res("create f1 excl again", OpenAt("f1", O_CREAT | O_EXCL | O_RDWR, 0640));
   Res("write f1", write(fd, "hello world\n", 12));
@@ -141,7 +142,8 @@ void Files() {
   Res("ftruncate 5000", ftruncate(fd, 5000));
   Content("f1");
   close(fd);
-  Res("truncate path 7", truncate((Str("/proc/self/fd/") + std::to_string(g_root) + "/f1").c_str(), 7));
+  Res("truncate path 7",
+      truncate((Str("/proc/self/fd/") + std::to_string(g_root) + "/f1").c_str(), 7));
   Content("f1");
 
   fd = static_cast<int>(Res("open f1 append", OpenAt("f1", O_WRONLY | O_APPEND)));
@@ -200,7 +202,8 @@ void Attrs() {
   struct timespec now[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
   Res("utimensat mtime NOW", utimensat(g_root, "a1", now, 0));
   fstatat(g_root, "a1", &after, 0);
-  Out(std::string("  mtime moved: ") + (after.st_mtim.tv_sec > before.st_mtim.tv_sec ? "yes" : "no") +
+  Out(std::string("  mtime moved: ") +
+      (after.st_mtim.tv_sec > before.st_mtim.tv_sec ? "yes" : "no") +
       " atime kept: " + (after.st_atim.tv_sec == before.st_atim.tv_sec ? "yes" : "no"));
   close(fd);
   Res("chmod root-owned", fchmodat(g_root, "rootfile", 0666, 0));
@@ -286,7 +289,8 @@ void Links() {
   Stat("h1");
   Content("h1");
   Res("unlink missing", unlinkat(g_root, "l1", 0));
-  Res("fchownat symlink nofollow", fchownat(g_root, "s1", geteuid(), getegid(), AT_SYMLINK_NOFOLLOW));
+  Res("fchownat symlink nofollow",
+      fchownat(g_root, "s1", geteuid(), getegid(), AT_SYMLINK_NOFOLLOW));
   struct timespec ts[2] = {{1000000000, 0}, {1000000001, 0}};
   Res("utimensat symlink nofollow", utimensat(g_root, "s1", ts, AT_SYMLINK_NOFOLLOW));
   Stat("s1", true);
@@ -384,7 +388,8 @@ void Data() {
   Stat("sp");
   std::string block(4096, 'D');
   Res("pwrite @256K", pwrite(fd, block.data(), block.size(), 256 * 1024));
-  Res("punch hole 0..256K", fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 256 * 1024));
+  Res("punch hole 0..256K",
+      fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 256 * 1024));
   Res("seek data from 0", lseek(fd, 0, SEEK_DATA) == 256 * 1024 ? 0 : -1);
   Out("  data at " + std::to_string(lseek(fd, 0, SEEK_DATA)) + " hole at " +
       std::to_string(lseek(fd, 256 * 1024, SEEK_HOLE)));
@@ -447,16 +452,19 @@ void Locks() {
   }
   int status = 0;
   waitpid(pid, &status, 0);
-  Out("  child sees: " + std::to_string(WEXITSTATUS(status)) + " (111 = getlk/setlk/flock conflicts)");
+  Out("  child sees: " + std::to_string(WEXITSTATUS(status)) +
+      " (111 = getlk/setlk/flock conflicts)");
   close(fd);
 }
 
 void Names() {
   Out("== hostile names");
-  std::vector<std::string> names = {"new\nline", "with spaces  ", "-leading-dash", "\xff\xfe\x80latin",
-                                    "tab\there", std::string(255, 'n'), "'quote\"", "*glob?[x]"};
+  std::vector<std::string> names = {"new\nline",         "with spaces  ", "-leading-dash",
+                                    "\xff\xfe\x80latin", "tab\there",     std::string(255, 'n'),
+                                    "'quote\"",          "*glob?[x]"};
   for (const auto& n : names) {
-    int fd = static_cast<int>(Res("create " + Quote(n), OpenAt(n, O_CREAT | O_EXCL | O_WRONLY, 0644)));
+    int fd =
+        static_cast<int>(Res("create " + Quote(n), OpenAt(n, O_CREAT | O_EXCL | O_WRONLY, 0644)));
     if (fd >= 0) {
       Res("write", write(fd, n.data(), std::min<size_t>(n.size(), 8)));
       close(fd);

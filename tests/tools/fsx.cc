@@ -1,6 +1,6 @@
 // fsx: an fsx-style random-operation exerciser. It applies a seeded random sequence of writes,
-// truncates, hole punches, mmap writes, reads and mmap reads to one file and checks every read (and,
-// at the end, the whole file) against an in-memory model of what the file must contain.
+// truncates, hole punches, mmap writes, reads and mmap reads to one file and checks every read
+// (and, at the end, the whole file) against an in-memory model of what the file must contain.
 //
 // usage: fsx [-N OPS] [-S SEED] [-l MAXLEN] FILE
 // Exit 0: no mismatch; 1: a mismatch or failed operation (the last operations are printed);
@@ -167,9 +167,15 @@ int main(int argc, char** argv) {
   int c;
   while ((c = getopt(argc, argv, "N:S:l:")) != -1) {
     switch (c) {
-      case 'N': ops = atol(optarg); break;
-      case 'S': seed = strtoull(optarg, nullptr, 10); break;
-      case 'l': maxlen = strtoull(optarg, nullptr, 10); break;
+      case 'N':
+        ops = atol(optarg);
+        break;
+      case 'S':
+        seed = strtoull(optarg, nullptr, 10);
+        break;
+      case 'l':
+        maxlen = strtoull(optarg, nullptr, 10);
+        break;
       default:
         fprintf(stderr, "usage: fsx [-N OPS] [-S SEED] [-l MAXLEN] FILE\n");
         return 2;
@@ -186,24 +192,48 @@ int main(int argc, char** argv) {
   long counts[8] = {};
   for (g_op = 1; g_op <= ops; ++g_op) {
     unsigned k = Rand() % 100;
-    int kind = k < 30 ? 0 : k < 55 ? 1 : k < 63 ? 2 : k < 70 ? 3 : k < 80 ? 4 : k < 90 ? 5 : k < 97 ? 6 : 7;
+    int kind = k < 30   ? 0
+               : k < 55 ? 1
+               : k < 63 ? 2
+               : k < 70 ? 3
+               : k < 80 ? 4
+               : k < 90 ? 5
+               : k < 97 ? 6
+                        : 7;
     switch (kind) {
-      case 0: DoWrite(maxlen); break;
-      case 1: DoRead(); break;
-      case 2: DoTruncate(maxlen); break;
-      case 3: DoPunch(); break;
-      case 4: DoMapRead(); break;
-      case 5: DoMapWrite(); break;
-      case 6: Reopen(); break;
-      case 7: CheckAll("periodic check"); break;
+      case 0:
+        DoWrite(maxlen);
+        break;
+      case 1:
+        DoRead();
+        break;
+      case 2:
+        DoTruncate(maxlen);
+        break;
+      case 3:
+        DoPunch();
+        break;
+      case 4:
+        DoMapRead();
+        break;
+      case 5:
+        DoMapWrite();
+        break;
+      case 6:
+        Reopen();
+        break;
+      case 7:
+        CheckAll("periodic check");
+        break;
     }
     ++counts[kind];
   }
   CheckAll("final check");
   close(g_fd);
-  printf("fsx: %ld ops, seed %llu, no mismatch (write %ld read %ld truncate %ld punch %ld "
-         "mapread %ld mapwrite %ld reopen %ld check %ld), final size %zu\n",
-         ops, static_cast<unsigned long long>(seed), counts[0], counts[1], counts[2], counts[3],
-         counts[4], counts[5], counts[6], counts[7], g_model.size());
+  printf(
+      "fsx: %ld ops, seed %llu, no mismatch (write %ld read %ld truncate %ld punch %ld "
+      "mapread %ld mapwrite %ld reopen %ld check %ld), final size %zu\n",
+      ops, static_cast<unsigned long long>(seed), counts[0], counts[1], counts[2], counts[3],
+      counts[4], counts[5], counts[6], counts[7], g_model.size());
   return 0;
 }

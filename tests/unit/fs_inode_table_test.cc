@@ -1,7 +1,5 @@
 // Unit tests for fs/inode_table.h (lookup references, dedup by (dev, ino), best-effort paths) and
 // for the Gate change notifications of fs/passthrough.h, with a fake Gate.
-#include "fs/inode_table.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -12,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "fs/inode_table.h"
 #include "fs/passthrough.h"
 
 namespace dfs::fs {

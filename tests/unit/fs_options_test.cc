@@ -1,9 +1,9 @@
 // Unit tests for fs/options.h: the digestfs command line.
-#include "fs/options.h"
-
 #include <gtest/gtest.h>
 
 #include <vector>
+
+#include "fs/options.h"
 
 namespace dfs::fs {
 namespace {
@@ -46,7 +46,8 @@ TEST(FsOptions, AllDigestfsOptionsAndPassThrough) {
   EXPECT_EQ(o->loglevel, "debug");
   EXPECT_DOUBLE_EQ(o->timeout, 2.5);
   EXPECT_EQ(o->threads, 0u);
-  EXPECT_EQ(o->fuse_opts, (std::vector<std::string>{"rw", "nodev", "allow_other", "max_read=131072"}));
+  EXPECT_EQ(o->fuse_opts,
+            (std::vector<std::string>{"rw", "nodev", "allow_other", "max_read=131072"}));
 }
 
 TEST(FsOptions, EscapedCommaStaysEscapedForLibfuse) {

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Changes made beneath the mount (to the lower tree directly) are seen through it: an open after a
+# lower-side write serves the new content and size, even when the kernel had cached the file's
+# pages and attributes; a file created beneath becomes visible within the negative-entry lifetime.
+. "$(dirname "$0")/../lib/common.sh" "$@"
+need_root
+need_fuse
+[ -x "$DIGESTFS" ] || skip "digestfs not built"
+mkdir -p "$T/lower"
+echo "version one" > "$T/lower/f"
+dfs_mount "$T/lower" "$T/mnt" -o mode=off
+
+# Attributes cached by stat, content never read: the first open must not serve a stale size.
+stat "$T/mnt/f" > /dev/null
+echo "version two, which is longer" > "$T/lower/f"
+assert_eq "$(cat "$T/mnt/f")" "version two, which is longer" "first open after a lower change"
+
+# Pages cached by a read: the next open drops them.
+cat "$T/mnt/f" > /dev/null
+printf 'VERSION 3, same length here!\n' > "$T/lower/f"
+assert_eq "$(cat "$T/mnt/f")" "VERSION 3, same length here!" "reopen after a same-size lower change"
+
+# Grown and shrunk beneath.
+cat "$T/mnt/f" > /dev/null
+head -c 200000 /dev/urandom > "$T/lower/f"
+cmp "$T/mnt/f" "$T/lower/f" || fail "grown file differs"
+truncate -s 10 "$T/lower/f"
+[ "$(cat "$T/mnt/f" | wc -c)" = 10 ] || fail "content size after a lower truncate"
+
+# Unchanged file: the kernel keeps its pages (no re-read): just check content stays right.
+assert_eq "$(md5sum < "$T/mnt/f")" "$(md5sum < "$T/lower/f")" "unchanged content"
+
+# A file created beneath appears within the negative-entry lifetime (1 s).
+[ -e "$T/mnt/new" ] && fail "new exists too early"
+echo fresh > "$T/lower/new"
+sleep 1.2
+assert_eq "$(cat "$T/mnt/new")" "fresh" "file created beneath the mount"
+pass "fs_lower_changes"
