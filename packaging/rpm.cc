@@ -241,6 +241,22 @@ Status CheckPayload(Header h, FD_t fd, bool is_signed) {
   return Status::Ok();
 }
 
+// Verifies one installed header (no payload exists) and builds its item; errors name the NEVRA.
+Result<ImportItem> ReadInstalled(Header h, rpmKeyring keyring, const std::string& origin,
+                                 const RpmImportOptions& opts) {
+  std::string what = "installed package " + HeaderString(h, RPMTAG_NEVRA);
+  SigCheck sig;
+  Status s = CheckHeaderSignature(h, keyring, &sig);
+  if (s.code() == Code::kUnsigned && opts.allow_unsigned) s = Status::Ok();
+  if (!s.ok()) return s.Prepend(what);
+  auto item = BuildItem(h, sig, origin, opts);
+  if (!item.ok()) {
+    Status e = item.status();
+    return e.Prepend(what);
+  }
+  return item;
+}
+
 }  // namespace
 
 struct RpmImporter::Impl {
@@ -313,6 +329,24 @@ Result<ImportItem> RpmImporter::ReadPackageFile(const std::string& path,
   return item;
 }
 
+Result<ImportItem> RpmImporter::ReadInstalledHeader(const uint8_t* data, size_t len,
+                                                    const std::string& origin,
+                                                    const RpmImportOptions& opts) {
+  if (data == nullptr || len == 0) {
+    return Status(Code::kCorrupt, origin + ": empty installed header");
+  }
+  // headerImport takes ownership of a malloc'd copy (HEADERIMPORT_COPY) and checks the blob's
+  // bounds itself, as the rpmdb does for every header it loads.
+  HeaderPtr h;
+  {
+    rpmutil::LogCapture cap;
+    h.reset(headerImport(const_cast<uint8_t*>(data), static_cast<unsigned int>(len),
+                         HEADERIMPORT_COPY));
+  }
+  if (!h) return Status(Code::kCorrupt, origin + ": not a readable rpm header");
+  return ReadInstalled(h.get(), impl_->keyring.get(), origin, opts);
+}
+
 Result<std::string> RpmImporter::FindDbPath(const std::string& root, const std::string& dbpath) {
   auto has_db = [&](const std::string& p) {
     for (const char* f : {"rpmdb.sqlite", "Packages.db", "Packages"}) {
@@ -380,18 +414,7 @@ Result<std::vector<RpmdbPackage>> RpmImporter::ReadRpmdb(
     if (name == "gpg-pubkey") continue;
     RpmdbPackage pkg;
     pkg.nevra = HeaderString(h, RPMTAG_NEVRA);
-    SigCheck sig;
-    Status s = CheckHeaderSignature(h, impl_->keyring.get(), &sig);
-    if (s.code() == Code::kUnsigned && opts.allow_unsigned) s = Status::Ok();
-    if (!s.ok()) {
-      pkg.item = s.Prepend("installed package " + pkg.nevra);
-    } else {
-      pkg.item = BuildItem(h, sig, origin_prefix + pkg.nevra, opts);
-      if (!pkg.item.ok()) {
-        Status e = pkg.item.status();
-        pkg.item = e.Prepend("installed package " + pkg.nevra);
-      }
-    }
+    pkg.item = ReadInstalled(h, impl_->keyring.get(), origin_prefix + pkg.nevra, opts);
     out.push_back(std::move(pkg));
     if (progress) progress(out.size());
   }
