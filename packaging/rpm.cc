@@ -175,7 +175,7 @@ Status CheckNoOverrides(Header merged, Header region) {
 
 // Verifies the header signature as described in rpm.h. Returns kUnsigned when there is none (the
 // caller decides), with blob_digest and the region view filled in *out in every case where the
-// region exists; kCorrupt if a recorded tag outside the region overrides the region's value.
+// region exists.
 Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
   Td region;
   if (!region.Get(h, RPMTAG_HEADERIMMUTABLE) || region.td.type != RPM_BIN_TYPE ||
@@ -199,7 +199,6 @@ Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
   hasher->Update(blob, blob_len);
   out->blob_digest = hasher->Finish();
   DFS_ASSIGN_OR_RETURN(out->region, RegionHeader(blob, blob_len));
-  DFS_RETURN_IF_ERROR(CheckNoOverrides(h, out->region.get()));
 
   int checked = 0;
   for (rpmTagVal tag : {RPMTAG_RSAHEADER, RPMTAG_DSAHEADER}) {
@@ -254,6 +253,7 @@ Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
 Result<ImportItem> BuildItem(Header merged, const SigCheck& sig, const std::string& origin,
                              const RpmImportOptions& opts) {
   Header h = sig.region ? sig.region.get() : merged;
+  if (sig.region) DFS_RETURN_IF_ERROR(CheckNoOverrides(merged, h));
   if (headerIsSource(h)) {
     return Status(Code::kUnsupported,
                   "source packages (SRPM) install nothing and are not imported");

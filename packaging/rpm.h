@@ -73,8 +73,8 @@ class RpmImporter {
   // (index count, data size, index entries, data; no magic), e.g. headerExport's output. `origin`
   // is recorded as the source origin and names the input in errors. Errors as ReadRpmdb's
   // per-package refusals; kCorrupt if librpm cannot load the blob.
-  Result<ImportItem> ReadInstalledHeader(const uint8_t* data, size_t len,
-                                         const std::string& origin, const RpmImportOptions& opts);
+  Result<ImportItem> ReadInstalledHeader(const uint8_t* data, size_t len, const std::string& origin,
+                                         const RpmImportOptions& opts);
 
   // Where the rpmdb of `root` is: `dbpath` if given (relative to root), else the first of
   // /usr/lib/sysimage/rpm and /var/lib/rpm that holds a database. Errors: kNotFound.

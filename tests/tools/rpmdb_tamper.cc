@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   rpmdbFreeIterator(mi);
   rpmtsCloseDB(ts);
   rpmtsFree(ts);
-  if (rc != 0) fprintf(stderr, "%s with file %s not found or not changed\n", pkg.c_str(), file.c_str());
+  if (rc != 0)
+    fprintf(stderr, "%s with file %s not found or not changed\n", pkg.c_str(), file.c_str());
   return rc;
 }

@@ -363,8 +363,7 @@ TEST_F(RpmImportTest, InstalledHeaderDribbleOverridesAreRefused) {
   std::vector<Tamper> tampers = {
       {"FILEDIGESTS", [](Header h, size_t i) { ModStrings(h, RPMTAG_FILEDIGESTS, i, kEvil); }},
       {"BASENAMES", [](Header h, size_t i) { ModStrings(h, RPMTAG_BASENAMES, i, "evil"); }},
-      {"FILEFLAGS",
-       [](Header h, size_t i) { ModUint32(h, RPMTAG_FILEFLAGS, i, RPMFILE_CONFIG); }},
+      {"FILEFLAGS", [](Header h, size_t i) { ModUint32(h, RPMTAG_FILEFLAGS, i, RPMFILE_CONFIG); }},
       {"NAME",
        [](Header h, size_t) {
          ASSERT_EQ(headerDel(h, RPMTAG_NAME), 0);
