@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 
 #include "common/digest.h"
@@ -38,8 +39,8 @@ struct Td {
   ~Td() {
     if (got) rpmtdFreeData(&td);
   }
-  bool Get(Header h, rpmTagVal tag) {
-    got = headerGet(h, tag, &td, HEADERGET_DEFAULT | HEADERGET_ALLOC) == 1;
+  bool Get(Header h, rpmTagVal tag, headerGetFlags flags = HEADERGET_DEFAULT) {
+    got = headerGet(h, tag, &td, flags | HEADERGET_ALLOC) == 1;
     return got;
   }
 };
@@ -67,10 +68,114 @@ struct SigCheck {
   std::string signer;  // key id hex, empty if unsigned
   Digest blob_digest;  // SHA-256 of magic + immutable region
   bool is_signed = false;
+  // The header rebuilt from the immutable region's bytes alone (the bytes the signature covers):
+  // everything recorded is read from it. Null only for a legacy header without a region.
+  HeaderPtr region;
 };
 
+// Rebuilds a header from the HEADERIMMUTABLE blob (index count, data size, entries, data, as
+// headerGet returns the region tag). librpm's headerImport checks every entry's bounds. The
+// result must hold the region and nothing else: reading its HEADERIMMUTABLE back must give the
+// same bytes, so no entry of it lies outside what was hashed.
+Result<HeaderPtr> RegionHeader(const uint8_t* blob, size_t len) {
+  HeaderPtr r;
+  {
+    rpmutil::LogCapture cap;
+    r.reset(headerImport(const_cast<uint8_t*>(blob), static_cast<unsigned int>(len),
+                         HEADERIMPORT_COPY));
+  }
+  if (!r) return Status(Code::kCorrupt, "the signed immutable region is not a valid header");
+  Td again;
+  if (!again.Get(r.get(), RPMTAG_HEADERIMMUTABLE) || again.td.type != RPM_BIN_TYPE ||
+      again.td.count != len || std::memcmp(again.td.data, blob, len) != 0) {
+    return Status(Code::kCorrupt, "the signed immutable region does not describe itself exactly");
+  }
+  return r;
+}
+
+// Whether two tag data (from Td::Get) are the same value.
+bool SameValue(const Td& a, const Td& b) {
+  if (a.got != b.got) return false;
+  if (!a.got) return true;
+  if (a.td.type != b.td.type || a.td.count != b.td.count) return false;
+  size_t n = a.td.count;
+  switch (a.td.type) {
+    case RPM_STRING_TYPE:
+      return std::strcmp(static_cast<const char*>(a.td.data),
+                         static_cast<const char*>(b.td.data)) == 0;
+    case RPM_STRING_ARRAY_TYPE:
+    case RPM_I18NSTRING_TYPE: {
+      auto* x = static_cast<const char* const*>(a.td.data);
+      auto* y = static_cast<const char* const*>(b.td.data);
+      for (size_t i = 0; i < n; ++i) {
+        if (std::strcmp(x[i], y[i]) != 0) return false;
+      }
+      return true;
+    }
+    case RPM_CHAR_TYPE:
+    case RPM_INT8_TYPE:
+    case RPM_BIN_TYPE:
+      break;
+    case RPM_INT16_TYPE:
+      n *= 2;
+      break;
+    case RPM_INT32_TYPE:
+      n *= 4;
+      break;
+    case RPM_INT64_TYPE:
+      n *= 8;
+      break;
+    default:
+      return false;
+  }
+  return std::memcmp(a.td.data, b.td.data, n) == 0;
+}
+
+// The tags an import item is built from. librpm lets entries appended after the signed region
+// ("dribbles", which the rpmdb uses for install-time data) replace region entries of the same tag;
+// a header where that happened for one of these is refused.
+struct NamedTag {
+  rpmTagVal tag;
+  const char* name;
+};
+constexpr NamedTag kRecordedTags[] = {
+    {RPMTAG_NAME, "NAME"},
+    {RPMTAG_EPOCH, "EPOCH"},
+    {RPMTAG_VERSION, "VERSION"},
+    {RPMTAG_RELEASE, "RELEASE"},
+    {RPMTAG_ARCH, "ARCH"},
+    {RPMTAG_SOURCERPM, "SOURCERPM"},
+    {RPMTAG_FILEDIGESTALGO, "FILEDIGESTALGO"},
+    {RPMTAG_FILEDIGESTS, "FILEDIGESTS"},
+    {RPMTAG_BASENAMES, "BASENAMES"},
+    {RPMTAG_DIRNAMES, "DIRNAMES"},
+    {RPMTAG_DIRINDEXES, "DIRINDEXES"},
+    {RPMTAG_OLDFILENAMES, "OLDFILENAMES"},
+    {RPMTAG_FILEMODES, "FILEMODES"},
+    {RPMTAG_FILEFLAGS, "FILEFLAGS"},
+    {RPMTAG_PAYLOADDIGEST, "PAYLOADDIGEST"},
+    {RPMTAG_PAYLOADDIGESTALGO, "PAYLOADDIGESTALGO"},
+};
+
+// kCorrupt naming every recorded tag whose value in the merged header differs from the region's.
+Status CheckNoOverrides(Header merged, Header region) {
+  std::string differ;
+  for (const NamedTag& t : kRecordedTags) {
+    Td a, b;
+    a.Get(merged, t.tag, HEADERGET_RAW);
+    b.Get(region, t.tag, HEADERGET_RAW);
+    if (!SameValue(a, b)) differ += (differ.empty() ? "" : ",") + std::string(t.name);
+  }
+  if (differ.empty()) return Status::Ok();
+  return Status(Code::kCorrupt, "tags outside the signed region override signed tags (" + differ +
+                                    ") of " + HeaderString(region, RPMTAG_NEVRA) +
+                                    ": the header was altered after signing, or the package "
+                                    "was installed relocated");
+}
+
 // Verifies the header signature as described in rpm.h. Returns kUnsigned when there is none (the
-// caller decides), with blob_digest filled in *out in every case where the region exists.
+// caller decides), with blob_digest and the region view filled in *out in every case where the
+// region exists.
 Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
   Td region;
   if (!region.Get(h, RPMTAG_HEADERIMMUTABLE) || region.td.type != RPM_BIN_TYPE ||
@@ -93,6 +198,7 @@ Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
   hasher->Update(kHeaderMagic, sizeof kHeaderMagic);
   hasher->Update(blob, blob_len);
   out->blob_digest = hasher->Finish();
+  DFS_ASSIGN_OR_RETURN(out->region, RegionHeader(blob, blob_len));
 
   int checked = 0;
   for (rpmTagVal tag : {RPMTAG_RSAHEADER, RPMTAG_DSAHEADER}) {
@@ -142,9 +248,12 @@ Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
   return Status::Ok();
 }
 
-// Builds the import item from a header whose signature was checked.
-Result<ImportItem> BuildItem(Header h, const SigCheck& sig, const std::string& origin,
+// Builds the import item from the region view of a header whose signature was checked (from the
+// merged header only for a legacy header without a region, which is unsigned).
+Result<ImportItem> BuildItem(Header merged, const SigCheck& sig, const std::string& origin,
                              const RpmImportOptions& opts) {
+  Header h = sig.region ? sig.region.get() : merged;
+  if (sig.region) DFS_RETURN_IF_ERROR(CheckNoOverrides(merged, h));
   if (headerIsSource(h)) {
     return Status(Code::kUnsupported,
                   "source packages (SRPM) install nothing and are not imported");
@@ -241,6 +350,22 @@ Status CheckPayload(Header h, FD_t fd, bool is_signed) {
   return Status::Ok();
 }
 
+// Verifies one installed header (no payload exists) and builds its item; errors name the NEVRA.
+Result<ImportItem> ReadInstalled(Header h, rpmKeyring keyring, const std::string& origin,
+                                 const RpmImportOptions& opts) {
+  std::string what = "installed package " + HeaderString(h, RPMTAG_NEVRA);
+  SigCheck sig;
+  Status s = CheckHeaderSignature(h, keyring, &sig);
+  if (s.code() == Code::kUnsigned && opts.allow_unsigned) s = Status::Ok();
+  if (!s.ok()) return s.Prepend(what);
+  auto item = BuildItem(h, sig, origin, opts);
+  if (!item.ok()) {
+    Status e = item.status();
+    return e.Prepend(what);
+  }
+  return item;
+}
+
 }  // namespace
 
 struct RpmImporter::Impl {
@@ -306,11 +431,29 @@ Result<ImportItem> RpmImporter::ReadPackageFile(const std::string& path,
     s = Status::Ok();
   }
   if (!s.ok()) return fail(std::move(s));
-  s = CheckPayload(h.get(), fd.get(), sig.is_signed);
+  s = CheckPayload(sig.region ? sig.region.get() : h.get(), fd.get(), sig.is_signed);
   if (!s.ok()) return fail(std::move(s));
   auto item = BuildItem(h.get(), sig, path, opts);
   if (!item.ok()) return fail(item.status());
   return item;
+}
+
+Result<ImportItem> RpmImporter::ReadInstalledHeader(const uint8_t* data, size_t len,
+                                                    const std::string& origin,
+                                                    const RpmImportOptions& opts) {
+  if (data == nullptr || len == 0) {
+    return Status(Code::kCorrupt, origin + ": empty installed header");
+  }
+  // headerImport takes ownership of a malloc'd copy (HEADERIMPORT_COPY) and checks the blob's
+  // bounds itself, as the rpmdb does for every header it loads.
+  HeaderPtr h;
+  {
+    rpmutil::LogCapture cap;
+    h.reset(headerImport(const_cast<uint8_t*>(data), static_cast<unsigned int>(len),
+                         HEADERIMPORT_COPY));
+  }
+  if (!h) return Status(Code::kCorrupt, origin + ": not a readable rpm header");
+  return ReadInstalled(h.get(), impl_->keyring.get(), origin, opts);
 }
 
 Result<std::string> RpmImporter::FindDbPath(const std::string& root, const std::string& dbpath) {
@@ -380,18 +523,7 @@ Result<std::vector<RpmdbPackage>> RpmImporter::ReadRpmdb(
     if (name == "gpg-pubkey") continue;
     RpmdbPackage pkg;
     pkg.nevra = HeaderString(h, RPMTAG_NEVRA);
-    SigCheck sig;
-    Status s = CheckHeaderSignature(h, impl_->keyring.get(), &sig);
-    if (s.code() == Code::kUnsigned && opts.allow_unsigned) s = Status::Ok();
-    if (!s.ok()) {
-      pkg.item = s.Prepend("installed package " + pkg.nevra);
-    } else {
-      pkg.item = BuildItem(h, sig, origin_prefix + pkg.nevra, opts);
-      if (!pkg.item.ok()) {
-        Status e = pkg.item.status();
-        pkg.item = e.Prepend("installed package " + pkg.nevra);
-      }
-    }
+    pkg.item = ReadInstalled(h, impl_->keyring.get(), origin_prefix + pkg.nevra, opts);
     out.push_back(std::move(pkg));
     if (progress) progress(out.size());
   }

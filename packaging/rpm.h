@@ -7,6 +7,13 @@
 //   verify, against the keyring given at construction, over the 8-byte header magic
 //   8e ad e8 01 00 00 00 00 followed by the RPMTAG_HEADERIMMUTABLE region. librpm's own
 //   rpmReadPackageFile is used only to read the header: it accepts unsigned packages.
+// - Everything recorded is read from a header rebuilt from the signed immutable region's bytes,
+//   never from the header librpm merged: librpm lets entries appended after the region
+//   ("dribbles", as the rpmdb stores) replace region entries of the same tag. A header whose
+//   merged view differs from the region view for any recorded tag (NAME, EPOCH, VERSION, RELEASE,
+//   ARCH, SOURCERPM, FILEDIGESTALGO, FILEDIGESTS, BASENAMES, DIRNAMES, DIRINDEXES, OLDFILENAMES,
+//   FILEMODES, FILEFLAGS, PAYLOADDIGEST, PAYLOADDIGESTALGO) is refused as kCorrupt ("tags
+//   outside the signed region override signed tags"): tampered, or installed relocated.
 // - For a package file, the payload (every byte after the header) must hash to
 //   RPMTAG_PAYLOADDIGEST (algorithm RPMTAG_PAYLOADDIGESTALGO; absent means SHA-256, as rpm 6
 //   names tag 5092 PAYLOADSHA256). A package without a payload digest is refused unless unsigned
@@ -20,7 +27,8 @@
 //
 // Errors (every message names the package file or NEVRA): kUnsigned (no header signature),
 // kNoKey (signed by a key not in the keyring), kBadSignature (signature does not verify),
-// kCorrupt (unreadable header, payload digest mismatch, truncated payload), kUnsupported (weak or
+// kCorrupt (unreadable header, payload digest mismatch, truncated payload, a region that is not a
+// valid header, tags outside the signed region overriding recorded ones), kUnsupported (weak or
 // unknown digest algorithm), kNotFound / kIo (file or database cannot be read).
 //
 // Thread safety: librpm has process-global state; use an RpmImporter from one thread, and only one
@@ -60,6 +68,13 @@ class RpmImporter {
 
   // Reads and verifies one package file.
   Result<ImportItem> ReadPackageFile(const std::string& path, const RpmImportOptions& opts);
+
+  // Verifies one installed header as ReadRpmdb does: `data` is the header as the rpmdb stores it
+  // (index count, data size, index entries, data; no magic), e.g. headerExport's output. `origin`
+  // is recorded as the source origin and names the input in errors. Errors as ReadRpmdb's
+  // per-package refusals; kCorrupt if librpm cannot load the blob.
+  Result<ImportItem> ReadInstalledHeader(const uint8_t* data, size_t len, const std::string& origin,
+                                         const RpmImportOptions& opts);
 
   // Where the rpmdb of `root` is: `dbpath` if given (relative to root), else the first of
   // /usr/lib/sysimage/rpm and /var/lib/rpm that holds a database. Errors: kNotFound.

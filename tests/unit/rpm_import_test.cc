@@ -1,10 +1,16 @@
 // Verdicts of the RPM importer on the upstream corpus (../shared/corpus/rpm-upstream/README.txt),
 // with the keys rpm 4.18 can import: rpm.org-rsa-2048-test.pub and rpm.org-ed25519-test.pub.
 #include <gtest/gtest.h>
+#include <rpm/header.h>
+#include <rpm/rpmlib.h>
+#include <rpm/rpmtag.h>
+#include <rpm/rpmtd.h>
+#include <rpm/rpmts.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include "packaging/file_util.h"
@@ -224,6 +230,228 @@ TEST_F(RpmImportTest, TruncatedAndCorruptedCopiesAreRefused) {
     }
   }
   unlink(p.c_str());
+}
+
+}  // namespace
+}  // namespace dfs
+
+// Installed (rpmdb) headers may carry "dribble" entries after the signed immutable region, and
+// librpm lets a dribble replace the region entry of the same tag. An untrusted rpmdb must not be
+// able to keep a vendor's signed region and append its own file digests, names, modes or flags.
+
+namespace dfs {
+namespace {
+
+struct HdrFree {
+  void operator()(headerToken_s* h) const { headerFree(h); }
+};
+using Hdr = std::unique_ptr<headerToken_s, HdrFree>;
+
+// The main header of a corpus package as librpm reads it (signature tags merged in as dribbles,
+// which is also how rpm stores it in the rpmdb).
+Hdr LoadHeader(const std::string& path) {
+  FD_t fd = Fopen(path.c_str(), "r.ufdio");
+  if (fd == nullptr || Ferror(fd)) return nullptr;
+  rpmts ts = rpmtsCreate();
+  rpmtsSetVSFlags(ts, RPMVSF_MASK_NODIGESTS | RPMVSF_MASK_NOSIGNATURES);
+  Header h = nullptr;
+  rpmRC rc = rpmReadPackageFile(ts, fd, path.c_str(), &h);
+  rpmtsFree(ts);
+  Fclose(fd);
+  if (rc != RPMRC_OK && rc != RPMRC_NOKEY && rc != RPMRC_NOTTRUSTED) {
+    headerFree(h);
+    return nullptr;
+  }
+  return Hdr(h);
+}
+
+std::vector<uint8_t> Export(Header h) {
+  unsigned int len = 0;
+  void* blob = headerExport(h, &len);
+  std::vector<uint8_t> out;
+  if (blob != nullptr) out.assign(static_cast<uint8_t*>(blob), static_cast<uint8_t*>(blob) + len);
+  free(blob);
+  return out;
+}
+
+// Replaces the value at `index` of a string-array tag (e.g. FILEDIGESTS) with `one`; headerMod
+// turns a region entry into a dribble.
+void ModStrings(Header h, rpmTagVal tag, size_t index, const std::string& one) {
+  rpmtd_s td;
+  ASSERT_EQ(headerGet(h, tag, &td, HEADERGET_ALLOC), 1) << "tag " << tag;
+  std::vector<std::string> vals;
+  while (const char* s = rpmtdNextString(&td)) vals.emplace_back(s);
+  rpmtdFreeData(&td);
+  ASSERT_LT(index, vals.size());
+  vals[index] = one;
+  std::vector<const char*> ptrs;
+  for (const auto& v : vals) ptrs.push_back(v.c_str());
+  rpmtd_s nt;
+  rpmtdReset(&nt);
+  nt.tag = tag;
+  nt.type = RPM_STRING_ARRAY_TYPE;
+  nt.data = ptrs.data();
+  nt.count = static_cast<rpm_count_t>(ptrs.size());
+  ASSERT_EQ(headerMod(h, &nt), 1);
+}
+
+void ModUint32(Header h, rpmTagVal tag, size_t index, uint32_t value) {
+  rpmtd_s td;
+  ASSERT_EQ(headerGet(h, tag, &td, HEADERGET_ALLOC), 1) << "tag " << tag;
+  std::vector<uint32_t> vals(static_cast<uint32_t*>(td.data),
+                             static_cast<uint32_t*>(td.data) + td.count);
+  rpmtdFreeData(&td);
+  ASSERT_LT(index, vals.size());
+  vals[index] = value;
+  rpmtd_s nt;
+  rpmtdReset(&nt);
+  nt.tag = tag;
+  nt.type = RPM_INT32_TYPE;
+  nt.data = vals.data();
+  nt.count = static_cast<rpm_count_t>(vals.size());
+  ASSERT_EQ(headerMod(h, &nt), 1);
+}
+
+// Index of /usr/bin/hello in the header's file list.
+size_t HelloIndex(Header h) {
+  rpmtd_s td;
+  EXPECT_EQ(headerGet(h, RPMTAG_BASENAMES, &td, HEADERGET_ALLOC), 1);
+  size_t i = 0, found = SIZE_MAX;
+  while (const char* s = rpmtdNextString(&td)) {
+    if (std::string(s) == "hello") found = i;
+    ++i;
+  }
+  rpmtdFreeData(&td);
+  return found;
+}
+
+std::string Format(Header h, const std::string& qf) {
+  errmsg_t err = nullptr;
+  char* s = headerFormat(h, qf.c_str(), &err);
+  std::string out = s ? s : std::string("error: ") + (err ? err : "");
+  free(s);
+  return out;
+}
+
+const std::string kEvil(64, 'e');  // an attacker's SHA-256, hex
+
+TEST_F(RpmImportTest, InstalledHeaderBaselineVerifies) {
+  Hdr h = LoadHeader(kCorpus + "/RPMS/hello-2.0-1.x86_64-signed.rpm");
+  ASSERT_TRUE(h);
+  auto blob = Export(h.get());
+  auto item = importer_->ReadInstalledHeader(blob.data(), blob.size(), "test", {});
+  ASSERT_TRUE(item.ok()) << item.status().ToString();
+  EXPECT_EQ(item->source.signer, "4344591e1964c5fc");
+  EXPECT_EQ(item->source.name, "hello-2.0-1.x86_64");
+  auto pkg = Read("RPMS/hello-2.0-1.x86_64-signed.rpm");
+  ASSERT_TRUE(pkg.ok());
+  EXPECT_EQ(item->source.blob_digest, pkg->source.blob_digest);
+  ASSERT_EQ(item->files.size(), pkg->files.size());
+  for (size_t i = 0; i < pkg->files.size(); ++i) {
+    EXPECT_EQ(item->files[i].path, pkg->files[i].path);
+    EXPECT_EQ(item->files[i].digest, pkg->files[i].digest);
+  }
+}
+
+// Each tamper keeps the signed region and overrides one security-relevant tag with a dribble.
+// The importer must refuse the header; it must never vouch for the attacker's values.
+TEST_F(RpmImportTest, InstalledHeaderDribbleOverridesAreRefused) {
+  struct Tamper {
+    const char* what;
+    std::function<void(Header, size_t)> apply;
+  };
+  std::vector<Tamper> tampers = {
+      {"FILEDIGESTS", [](Header h, size_t i) { ModStrings(h, RPMTAG_FILEDIGESTS, i, kEvil); }},
+      {"BASENAMES", [](Header h, size_t i) { ModStrings(h, RPMTAG_BASENAMES, i, "evil"); }},
+      {"FILEFLAGS", [](Header h, size_t i) { ModUint32(h, RPMTAG_FILEFLAGS, i, RPMFILE_CONFIG); }},
+      {"NAME",
+       [](Header h, size_t) {
+         ASSERT_EQ(headerDel(h, RPMTAG_NAME), 0);
+         ASSERT_EQ(headerPutString(h, RPMTAG_NAME, "evil"), 1);
+       }},
+  };
+  auto pkg = Read("RPMS/hello-2.0-1.x86_64-signed.rpm");
+  ASSERT_TRUE(pkg.ok()) << pkg.status().ToString();
+  for (const auto& t : tampers) {
+    SCOPED_TRACE(t.what);
+    Hdr h = LoadHeader(kCorpus + "/RPMS/hello-2.0-1.x86_64-signed.rpm");
+    ASSERT_TRUE(h);
+    size_t ix = HelloIndex(h.get());
+    ASSERT_NE(ix, SIZE_MAX);
+    t.apply(h.get(), ix);
+    auto blob = Export(h.get());
+    // librpm itself applies the dribble when it loads the exported blob, as rpmdb reads do.
+    Hdr back(headerImport(blob.data(), static_cast<unsigned>(blob.size()), HEADERIMPORT_COPY));
+    ASSERT_TRUE(back);
+    Hdr orig = LoadHeader(kCorpus + "/RPMS/hello-2.0-1.x86_64-signed.rpm");
+    std::string qf = std::string("[%{") + t.what + "} ]";
+    EXPECT_NE(Format(back.get(), qf), Format(orig.get(), qf)) << "the tamper took effect";
+    auto item = importer_->ReadInstalledHeader(blob.data(), blob.size(), "test", {});
+    if (item.ok()) {
+      // Had it been accepted, it must describe exactly the signed package.
+      EXPECT_EQ(item->source.name, pkg->source.name);
+      ASSERT_EQ(item->files.size(), pkg->files.size());
+      for (size_t i = 0; i < pkg->files.size(); ++i) {
+        EXPECT_EQ(item->files[i].path, pkg->files[i].path);
+        EXPECT_EQ(item->files[i].digest, pkg->files[i].digest);
+        EXPECT_EQ(item->files[i].flags, pkg->files[i].flags);
+        EXPECT_NE(item->files[i].digest.Hex(), kEvil);
+      }
+      ADD_FAILURE() << "a header whose dribble overrides " << t.what << " was accepted";
+    } else {
+      EXPECT_EQ(item.status().code(), Code::kCorrupt) << item.status().ToString();
+      EXPECT_NE(item.status().message().find(t.what), std::string::npos)
+          << "names the overridden tag: " << item.status().ToString();
+      EXPECT_NE(item.status().message().find("hello-2.0-1.x86_64"), std::string::npos)
+          << item.status().ToString();
+    }
+  }
+}
+
+// Package files: librpm requires the region to span the whole main header, so the same dribble
+// in a package file's header is refused when the file is read.
+TEST_F(RpmImportTest, PackageFileWithDribbleOverrideIsRefused) {
+  const std::string path = kCorpus + "/RPMS/hello-2.0-1.x86_64-signed.rpm";
+  auto data = ReadFileLimited(path, 1 << 22);
+  ASSERT_TRUE(data.ok());
+  auto be32 = [&](size_t off) {
+    const uint8_t* p = data->data() + off;
+    return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+  };
+  // Lead (96 bytes), signature header (padded to 8), main header, payload.
+  size_t sig = 96;
+  size_t sig_end = sig + 16 + 16 * size_t{be32(sig + 8)} + be32(sig + 12);
+  size_t main_hdr = (sig_end + 7) & ~size_t{7};
+  size_t payload = main_hdr + 16 + 16 * size_t{be32(main_hdr + 8)} + be32(main_hdr + 12);
+  ASSERT_LT(payload, data->size());
+
+  // A header with only the main header's own tags (no merged signature tags), one dribble added.
+  Hdr whole(headerImport(data->data() + main_hdr + 8, static_cast<unsigned>(payload - main_hdr - 8),
+                         HEADERIMPORT_COPY));
+  ASSERT_TRUE(whole);
+  size_t ix = HelloIndex(whole.get());
+  ASSERT_NE(ix, SIZE_MAX);
+  ModStrings(whole.get(), RPMTAG_FILEDIGESTS, ix, kEvil);
+  auto blob = Export(whole.get());
+  std::vector<uint8_t> out(data->begin(), data->begin() + main_hdr);
+  const uint8_t magic[8] = {0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0};
+  out.insert(out.end(), magic, magic + 8);
+  out.insert(out.end(), blob.begin(), blob.end());
+  out.insert(out.end(), data->begin() + payload, data->end());
+
+  char tmpl[] = "/tmp/dfs-rpmdribble.XXXXXX";
+  int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(WriteFileAtomic(tmpl, out).ok());
+  auto item = importer_->ReadPackageFile(tmpl, {});
+  unlink(tmpl);
+  if (item.ok()) {
+    for (const auto& f : item->files) EXPECT_NE(f.digest.Hex(), kEvil) << f.path;
+    ADD_FAILURE() << "package file with a dribble override accepted";
+  } else {
+    EXPECT_EQ(item.status().code(), Code::kCorrupt) << item.status().ToString();
+  }
 }
 
 }  // namespace
