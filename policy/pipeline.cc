@@ -234,7 +234,8 @@ Result<bool> Enforcer::Vouches(const Content& c, const std::string& path, Access
 Assessment Enforcer::Assess(const OpenRequest& req) {
   Assessment a;
   Subject s{req.path, req.op, req.uid, static_cast<uint32_t>(req.st.st_uid), req.st.st_mode};
-  a.decision = policy_.Decide(s);
+  // A FUSE open does not say which name was used: decide for the strictest of the file's names.
+  a.decision = policy_.DecideStrictest(s, req.aliases);
   if (!a.decision.any()) return a;
 
   if (!S_ISREG(req.st.st_mode)) {
@@ -261,6 +262,12 @@ Assessment Enforcer::Assess(const OpenRequest& req) {
     std::string why;
     auto k = Vouches(*a.content, req.path, req.op, a.decision.of(fam)->bind_path,
                      &a.vouching_source[f], &why);
+    // Path-bound records must vouch at every name of a hard-linked file, not just one.
+    for (size_t i = 0; i < req.aliases.size() && k.ok() && *k; ++i) {
+      uint64_t ignored = 0;
+      k = Vouches(*a.content, req.aliases[i], req.op, a.decision.of(fam)->bind_path, &ignored,
+                  &why);
+    }
     if (!k.ok()) {
       a.error = k.status();
       a.refusal = Refusal::kError;

@@ -57,6 +57,7 @@ bool Decision::on(Family f) const {
 }
 
 bool Decision::is_mutable() const {
+  if (mutable_denied) return false;
   for (const Rule* r : rule) {
     if (r != nullptr && r->is_mutable) return true;
   }
@@ -295,10 +296,39 @@ Decision Policy::Decide(const Subject& s) const {
     if (r.type && *r.type != (s.mode & S_IFMT)) continue;
     if (r.uid && !r.uid->Matches(s.uid)) continue;
     if (r.fowner && !r.fowner->Matches(s.fowner)) continue;
-    if (r.path && !r.path->Match(s.path)) continue;
+    if (r.path) {
+      if (s.path_unknown) {
+        if (!IsPositive(r.action)) continue;  // strictest: no exemption applies to an unknown path
+      } else if (!r.path->Match(s.path)) {
+        continue;
+      }
+    }
     d.rule[f] = &r;
     if (--left == 0) break;
   }
+  return d;
+}
+
+Decision Policy::DecideStrictest(const Subject& s, const std::vector<std::string>& aliases) const {
+  Subject primary = s;
+  if (primary.path.empty() && aliases.empty()) primary.path_unknown = true;
+  Decision d = Decide(primary);
+  if (primary.path_unknown) {
+    d.mutable_denied = true;
+    return d;
+  }
+  bool all_mutable = d.is_mutable();
+  for (const std::string& alias : aliases) {
+    Subject t = s;
+    t.path = alias;
+    Decision o = Decide(t);
+    all_mutable = all_mutable && o.is_mutable();
+    for (int f = 0; f < kNumFamilies; ++f) {
+      const Family fam = static_cast<Family>(f);
+      if (!d.on(fam) && o.on(fam)) d.rule[f] = o.rule[f];
+    }
+  }
+  d.mutable_denied = !all_mutable;
   return d;
 }
 

@@ -66,6 +66,9 @@ struct Subject {
   uint32_t uid = 0;
   uint32_t fowner = 0;
   mode_t mode = S_IFREG;            // st_mode (only the S_IFMT bits are used)
+  // No name is known for the file: every positive rule's path= matches, no dont_ rule's does,
+  // so the decision is the strictest any path could give.
+  bool path_unknown = false;
 };
 
 // The decision for one subject: per family, the deciding rule (nullptr = no rule matched).
@@ -75,8 +78,9 @@ struct Decision {
   bool on(Family f) const;
   const Rule* of(Family f) const { return rule[static_cast<int>(f)]; }
   bool any() const { return on(Family::kAppraise) || on(Family::kMeasure) || on(Family::kAudit); }
-  // `mutable`: any family's deciding rule carries the flag.
+  // `mutable`: any family's deciding rule carries the flag (and no name of the file denies it).
   bool is_mutable() const;
+  bool mutable_denied = false;  // set by DecideStrictest when some name of the file is not mutable
 };
 
 class Policy {
@@ -91,6 +95,11 @@ class Policy {
   static std::string_view DefaultText();
 
   Decision Decide(const Subject& s) const;
+  // For a file known under several names (hard links), or none (s.path empty): per family the
+  // strictest decision over s.path and every alias: a positive rule (appraise, measure, audit)
+  // matched by any name wins over the primary name's decision; `mutable` holds only if it holds
+  // for every name. An empty s.path with no aliases decides as Subject::path_unknown.
+  Decision DecideStrictest(const Subject& s, const std::vector<std::string>& aliases) const;
   // Mutability of a file as its last writer closes: Decide() for op=read, then is_mutable().
   bool IsMutable(const Subject& s) const;
 
