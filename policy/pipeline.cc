@@ -90,7 +90,10 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
     std::shared_ptr<BlockDigests> blocks;
     for (size_t i = 0; i < opts_.algos.size(); ++i) {
       HashFdOptions ho;
-      ho.chunk = opts_.hash_chunk;
+      // Small files get a small buffer: HashFd allocates (and zeroes) `chunk` bytes per call, which
+      // would cost more than hashing a 4 KiB file.
+      ho.chunk = static_cast<size_t>(std::clamp<uint64_t>((c->key.size + 4096) / 4096 * 4096,
+                                                          64 * 1024, opts_.hash_chunk));
       std::optional<BlockSink> sink;
       if (i == 0 && opts_.verify_blocks) {
         blocks = std::make_shared<BlockDigests>();
