@@ -20,9 +20,12 @@ constexpr size_t kMaxLogKeys = 1 << 16;
 
 std::string_view OpName(AccessOp op) {
   switch (op) {
-    case AccessOp::kRead: return "read";
-    case AccessOp::kExec: return "exec";
-    case AccessOp::kWrite: return "write";
+    case AccessOp::kRead:
+      return "read";
+    case AccessOp::kExec:
+      return "exec";
+    case AccessOp::kWrite:
+      return "write";
   }
   return "?";
 }
@@ -50,10 +53,14 @@ struct TicketBlocks {
 
 std::string_view RefusalName(Refusal r) {
   switch (r) {
-    case Refusal::kNone: return "none";
-    case Refusal::kDenied: return "denied";
-    case Refusal::kUnknown: return "unknown";
-    case Refusal::kError: return "error";
+    case Refusal::kNone:
+      return "none";
+    case Refusal::kDenied:
+      return "denied";
+    case Refusal::kUnknown:
+      return "unknown";
+    case Refusal::kError:
+      return "error";
   }
   return "?";
 }
@@ -61,8 +68,9 @@ std::string_view RefusalName(Refusal r) {
 Result<EnforceMode> ParseEnforceMode(const std::string& mode) {
   if (mode == "enforce") return EnforceMode::kEnforce;
   if (mode == "permissive") return EnforceMode::kPermissive;
-  return Status(Code::kInvalidArgument,
-                "mode '" + mode + "' is not one of enforce, permissive (mode=off runs no enforcer)");
+  return Status(
+      Code::kInvalidArgument,
+      "mode '" + mode + "' is not one of enforce, permissive (mode=off runs no enforcer)");
 }
 
 Enforcer::Enforcer(std::shared_ptr<Store> store, std::shared_ptr<Measurer> measurer, Policy policy,
@@ -92,8 +100,8 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
       HashFdOptions ho;
       // Small files get a small buffer: HashFd allocates (and zeroes) `chunk` bytes per call, which
       // would cost more than hashing a 4 KiB file.
-      ho.chunk = static_cast<size_t>(std::clamp<uint64_t>((c->key.size + 4096) / 4096 * 4096,
-                                                          64 * 1024, opts_.hash_chunk));
+      ho.chunk = static_cast<size_t>(
+          std::clamp<uint64_t>((c->key.size + 4096) / 4096 * 4096, 64 * 1024, opts_.hash_chunk));
       std::optional<BlockSink> sink;
       if (i == 0 && opts_.verify_blocks) {
         blocks = std::make_shared<BlockDigests>();
@@ -454,7 +462,8 @@ Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
       }
       const uint64_t upto = std::min(end, bend);
       if (std::memcmp(p, whole.data() + (pos - bstart), static_cast<size_t>(upto - pos)) != 0) {
-        return bad("bytes read in block " + std::to_string(index) + " differ from the verified block");
+        return bad("bytes read in block " + std::to_string(index) +
+                   " differ from the verified block");
       }
     }
     pos = std::min(end, bend);
@@ -477,7 +486,8 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
     return;
   }
   struct stat st;
-  if (::fstat(fd->get(), &st) != 0 || st.st_dev != dev || st.st_ino != ino || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd->get(), &st) != 0 || st.st_dev != dev || st.st_ino != ino ||
+      !S_ISREG(st.st_mode)) {
     return;  // replaced or gone: the next open decides afresh
   }
   Subject s{path, AccessOp::kRead, static_cast<uint32_t>(st.st_uid),
@@ -487,7 +497,8 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
     std::lock_guard lock(mu_);
     if (!warned_readonly_) {
       warned_readonly_ = true;
-      spdlog::warn("retrust_disabled reason=\"the store is open read-only\" path={}", LogQuote(path));
+      spdlog::warn("retrust_disabled reason=\"the store is open read-only\" path={}",
+                   LogQuote(path));
     }
     return;
   }
