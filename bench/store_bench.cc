@@ -42,6 +42,8 @@ std::string PathFor(uint64_t pkg, uint64_t i) {
   return p;
 }
 
+std::vector<ImportItem> MakeItems(uint64_t n);
+
 struct Fixture {
   std::string dir;
   std::unique_ptr<Store> store;
@@ -76,22 +78,7 @@ Fixture* Get() {
     }
     std::filesystem::remove_all(f->dir + "/store");
     f->store = std::move(Store::Open(f->dir + "/store", o)).value();
-    const uint64_t per_source = 1000;
-    std::vector<ImportItem> items;
-    for (uint64_t first = 0, pkg = 0; first < f->n; first += per_source, ++pkg) {
-      ImportItem it;
-      it.source.kind = SourceKind::kRpm;
-      it.source.package = "pkg" + std::to_string(pkg);
-      it.source.arch = "x86_64";
-      it.source.version = "1.0-1";
-      it.source.name = it.source.package + "-1.0-1.x86_64";
-      it.source.signer = "0123456789abcdef";
-      it.source.blob_digest = DigestOf(~pkg);
-      for (uint64_t i = first; i < std::min(f->n, first + per_source); ++i) {
-        it.files.push_back(FileEntry{DigestOf(i), PathFor(pkg, i - first), 0100644, 0});
-      }
-      items.push_back(std::move(it));
-    }
+    std::vector<ImportItem> items = MakeItems(f->n);
     uint64_t t0 = NowNs();
     for (const auto& it : items) {
       auto r = f->store->Import(it, {});
@@ -106,6 +93,26 @@ Fixture* Get() {
   return f;
 }
 
+std::vector<ImportItem> MakeItems(uint64_t n) {
+    const uint64_t per_source = 1000;
+    std::vector<ImportItem> items;
+    for (uint64_t first = 0, pkg = 0; first < n; first += per_source, ++pkg) {
+      ImportItem it;
+      it.source.kind = SourceKind::kRpm;
+      it.source.package = "pkg" + std::to_string(pkg);
+      it.source.arch = "x86_64";
+      it.source.version = "1.0-1";
+      it.source.name = it.source.package + "-1.0-1.x86_64";
+      it.source.signer = "0123456789abcdef";
+      it.source.blob_digest = DigestOf(~pkg);
+      for (uint64_t i = first; i < std::min(n, first + per_source); ++i) {
+        it.files.push_back(FileEntry{DigestOf(i), PathFor(pkg, i - first), 0100644, 0});
+      }
+      items.push_back(std::move(it));
+    }
+    return items;
+}
+
 void BM_BulkInsert(benchmark::State& state) {
   Fixture* f = Get();
   for (auto _ : state) benchmark::DoNotOptimize(f);
@@ -117,6 +124,34 @@ void BM_BulkInsert(benchmark::State& state) {
   state.counters["bytes_per_digest"] = static_cast<double>(st->bytes_on_disk) / st->digests;
 }
 BENCHMARK(BM_BulkInsert)->Iterations(1);
+
+// The same digests imported by one ImportAll: one write transaction (as `import rpmdb` does).
+void BM_BulkInsertOneTxn(benchmark::State& state) {
+  Fixture* f = Get();
+  std::vector<ImportItem> items = MakeItems(f->n);
+  std::string dir = f->dir + "/store-onetxn";
+  std::filesystem::remove_all(dir);
+  double secs = 0;
+  uint64_t bytes = 0, digests = 0;
+  for (auto _ : state) {
+    StoreOptions o;
+    o.create = true;
+    auto st = std::move(Store::Open(dir, o)).value();
+    uint64_t t0 = NowNs();
+    auto r = st->ImportAll(items, {}, false, SourceKind::kRpm);
+    secs = (NowNs() - t0) / 1e9;
+    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
+    auto stats = st->Stats();
+    bytes = stats->bytes_on_disk;
+    digests = stats->digests;
+  }
+  std::filesystem::remove_all(dir);
+  state.counters["digests"] = digests;
+  state.counters["insert_seconds"] = secs;
+  state.counters["digests_per_s"] = digests / secs;
+  state.counters["bytes_per_digest"] = static_cast<double>(bytes) / digests;
+}
+BENCHMARK(BM_BulkInsertOneTxn)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 void Latency(benchmark::State& state, bool hits) {
   Fixture* f = Get();

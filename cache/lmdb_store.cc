@@ -4,6 +4,7 @@
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 
 #include "cache/store.h"
 #include "cache/store_format.h"
+#include "common/fd.h"
 #include "common/log.h"
 
 namespace dfs {
@@ -63,6 +65,15 @@ MDB_val Val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
 }
 
+// True if the file system holding dir has less than 16 MiB or 1% free.
+bool DiskNearlyFull(const std::string& dir) {
+  struct statvfs sv;
+  if (::statvfs(dir.c_str(), &sv) != 0) return false;
+  uint64_t avail = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+  uint64_t total = static_cast<uint64_t>(sv.f_blocks) * sv.f_frsize;
+  return avail < (16ull << 20) || avail < total / 100;
+}
+
 bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
 // One open LMDB environment, shared by every Store object of this process for the same directory.
@@ -99,6 +110,9 @@ struct Env {
     DropPool();
     int rc = mdb_env_set_mapsize(env, 0);
     if (rc) return LmdbError(rc, "adopting the store's new map size in " + dir);
+    MDB_envinfo info;
+    mdb_env_info(env, &info);
+    spdlog::info("store map resized by another process dir={} size={}", LogQuote(dir), info.me_mapsize);
     return Status::Ok();
   }
   // Doubles the map (after MDB_MAP_FULL).
@@ -341,11 +355,12 @@ class LmdbStore final : public Store {
         return Status(Code::kCorrupt, "digest " + d.ToString() + " refers to a missing file of source " +
                                           std::to_string(r.source_id));
       }
-      FileEntry fe;
-      DFS_RETURN_IF_ERROR(DecodeChunkEntry(v, r.index % kChunkEntries, &fe));
-      // The index key is a prefix: confirm the whole digest.
-      if (fe.digest != d) continue;
-      res.provenance.push_back(Provenance{r.source_id, std::move(fe.path), fe.mode, fe.flags});
+      // The index key is a prefix: only an entry with the whole digest counts.
+      Provenance p;
+      p.source_id = r.source_id;
+      bool match = false;
+      DFS_RETURN_IF_ERROR(MatchChunkEntry(v, r.index % kChunkEntries, key, &p.path, &p.mode, &p.flags, &match));
+      if (match) res.provenance.push_back(std::move(p));
     }
     return res;
   }
@@ -366,11 +381,19 @@ class LmdbStore final : public Store {
     DFS_RETURN_IF_ERROR(RunWrite([&](WriteTxn& w) -> Status {
       sums.assign(items.size(), ImportSummary{});
       std::vector<uint64_t> keep;
+      Pending pending;
+      pending_ = &pending;
+      struct Reset {
+        Pending** p;
+        ~Reset() { *p = nullptr; }
+      } reset{&pending_};
       for (size_t i = 0; i < items.size(); ++i) {
         Status s = ImportOneTx(w, items[i], opts, &sums[i]);
         if (!s.ok()) return s.Prepend("item " + std::to_string(i) + " (" + items[i].source.name + ")");
         keep.push_back(sums[i].source_id);
       }
+      pending_ = nullptr;
+      DFS_RETURN_IF_ERROR(ApplyRefs(w, &pending));
       if (!remove_others) return Status::Ok();
       std::sort(keep.begin(), keep.end());
       std::vector<SourceRec> victims;
@@ -544,6 +567,11 @@ class LmdbStore final : public Store {
       return Status(Code::kPermissionDenied, "store " + e_->dir + " is open read-only");
     }
     std::lock_guard wl(e_->write_mu);
+    // Free the reader slots of processes that died inside a read transaction; a stale slot pins
+    // old pages and makes the file grow.
+    int dead = 0;
+    mdb_reader_check(e_->env, &dead);
+    if (dead > 0) spdlog::info("store cleared stale readers dir={} count={}", LogQuote(e_->dir), dead);
     for (int attempt = 0; attempt < 64; ++attempt) {
       std::shared_lock ml(e_->map_mu);
       WriteTxn w{e_.get()};
@@ -576,8 +604,9 @@ class LmdbStore final : public Store {
         DFS_RETURN_IF_ERROR(e_->Grow());
         continue;
       }
-      if (rc == ENOSPC || rc == EDQUOT) {
-        return Status(Code::kFull, "store " + e_->dir + ": disk full while committing", rc);
+      if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && DiskNearlyFull(e_->dir))) {
+        // LMDB reports a short write as EIO; a file system with (almost) no room left explains it.
+        return Status(Code::kFull, "store " + e_->dir + ": disk full while committing", ENOSPC);
       }
       if (rc) return LmdbError(rc, "committing to store " + e_->dir);
       return Status::Ok();
@@ -639,32 +668,71 @@ class LmdbStore final : public Store {
     return w.Put(e_->meta, "next_source_id", nv);
   }
 
-  // Adds (sid, index) to the provenance list of each file's digest.
-  Status AddRefs(WriteTxn& w, uint64_t sid, const std::vector<FileEntry>& files, uint64_t* new_digests) {
-    std::vector<std::pair<std::string, uint32_t>> keyed;
-    keyed.reserve(files.size());
+  // References waiting to be added to the digests table. ImportAll collects those of all its
+  // items and adds them in one sorted pass (one cursor walking the table in key order); a single
+  // Import does the same for its own files.
+  struct PendingRef {
+    std::string key;  // DigestIndexKey
+    uint64_t sid;
+    uint32_t idx;
+  };
+  struct Pending {
+    std::vector<PendingRef> refs;
+    std::map<uint64_t, uint64_t*> new_digests;  // source id -> its summary's counter
+  };
+
+  Status QueueRefs(Pending* p, uint64_t sid, const std::vector<FileEntry>& files, uint64_t* new_digests) {
     for (uint32_t i = 0; i < files.size(); ++i) {
       DFS_ASSIGN_OR_RETURN(std::string k, DigestKey(files[i].digest));
-      keyed.emplace_back(DigestIndexKey(k), i);
+      p->refs.push_back(PendingRef{DigestIndexKey(k), sid, i});
     }
-    std::sort(keyed.begin(), keyed.end());  // locality: neighbouring keys share pages
+    p->new_digests[sid] = new_digests;
+    return Status::Ok();
+  }
+
+  Status ApplyRefs(WriteTxn& w, Pending* p) {
+    std::sort(p->refs.begin(), p->refs.end(), [](const PendingRef& a, const PendingRef& b) {
+      if (a.key != b.key) return a.key < b.key;
+      return a.sid != b.sid ? a.sid < b.sid : a.idx < b.idx;
+    });
+    Cursor c(w.txn, e_->digests);
+    if (c.open_rc()) return LmdbError(c.open_rc(), "writing digests");
     std::vector<FileRef> refs;
     std::string val;
-    for (auto& [k, idx] : keyed) {
-      std::string_view v;
-      bool found;
-      DFS_RETURN_IF_ERROR(Get(w.txn, e_->digests, k, &v, &found));
+    for (size_t i = 0; i < p->refs.size();) {
+      const std::string& key = p->refs[i].key;
+      MDB_val k = Val(key), v;
+      int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_KEY);
       refs.clear();
-      if (found) {
-        DFS_RETURN_IF_ERROR(DecodeRefs(v, &refs));
+      if (rc == 0) {
+        DFS_RETURN_IF_ERROR(DecodeRefs(View(v), &refs));
+      } else if (rc == MDB_NOTFOUND) {
+        auto it = p->new_digests.find(p->refs[i].sid);
+        if (it != p->new_digests.end()) ++*it->second;
       } else {
-        ++*new_digests;
+        return LmdbError(rc, "reading digests");
       }
-      refs.push_back(FileRef{sid, idx});
+      size_t j = i;
+      for (; j < p->refs.size() && p->refs[j].key == key; ++j) refs.push_back(FileRef{p->refs[j].sid, p->refs[j].idx});
       EncodeRefs(refs, &val);
-      DFS_RETURN_IF_ERROR(w.Put(e_->digests, k, val));
+      MDB_val kk = Val(key), vv = Val(val);
+      // Overwrite in place when found (the cursor is on the record), insert otherwise.
+      rc = mdb_cursor_put(c.get(), &kk, &vv, rc == 0 ? MDB_CURRENT : 0);
+      DFS_RETURN_IF_ERROR(w.Check(rc, "writing digests"));
+      w.changed = true;
+      i = j;
     }
+    p->refs.clear();
+    p->new_digests.clear();
     return Status::Ok();
+  }
+
+  // Drops the queued references of a source superseded within the same ImportAll. True if it
+  // had any.
+  bool UnqueueRefs(uint64_t sid) {
+    if (!pending_ || !pending_->new_digests.erase(sid)) return false;
+    std::erase_if(pending_->refs, [&](const PendingRef& r) { return r.sid == sid; });
+    return true;
   }
 
   // Removes every ref of source `sid` from its digests' lists.
@@ -702,7 +770,7 @@ class LmdbStore final : public Store {
 
   // Moves an active or superseded source to `state`, dropping its digests if it was active.
   Status Retire(WriteTxn& w, SourceRec* r, SourceState state) {
-    if (r->info.state == SourceState::kActive) DFS_RETURN_IF_ERROR(DropRefs(w, *r));
+    if (r->info.state == SourceState::kActive && !UnqueueRefs(r->info.id)) DFS_RETURN_IF_ERROR(DropRefs(w, *r));
     r->info.state = state;
     spdlog::info("store source retired id={} name={} state={}", r->info.id, LogQuote(r->info.name),
                  SourceStateName(state));
@@ -711,7 +779,7 @@ class LmdbStore final : public Store {
 
   // Deletes a source and everything that points at it.
   Status DeleteSource(WriteTxn& w, const SourceRec& r) {
-    if (r.info.state == SourceState::kActive) DFS_RETURN_IF_ERROR(DropRefs(w, r));
+    if (r.info.state == SourceState::kActive && !UnqueueRefs(r.info.id)) DFS_RETURN_IF_ERROR(DropRefs(w, r));
     uint32_t chunks = static_cast<uint32_t>((r.file_count + kChunkEntries - 1) / kChunkEntries);
     for (uint32_t c = 0; c < chunks; ++c) DFS_RETURN_IF_ERROR(w.Del(e_->files, ChunkKey(r.info.id, c)));
     const std::string idv = SourceKey(r.info.id);
@@ -738,6 +806,9 @@ class LmdbStore final : public Store {
       if (HasNul(*str)) return bad("a field contains a NUL byte");
     }
     if (s.state != SourceState::kActive) return bad("a new source must be active");
+    if (s.kind == SourceKind::kRpm && s.package.empty()) {
+      return bad("an rpm source needs its package name (rollback groups by package and arch)");
+    }
     if (!s.blob_digest.empty()) {
       auto k = DigestKey(s.blob_digest);
       if (!k.ok()) return bad("blob digest: " + k.status().message());
@@ -831,7 +902,15 @@ class LmdbStore final : public Store {
     DFS_RETURN_IF_ERROR(w.Put(e_->names, IndexKey(in.name), idv, MDB_NODUPDATA));
     if (!group_key.empty()) DFS_RETURN_IF_ERROR(w.Put(e_->groups, group_key, idv, MDB_NODUPDATA));
     if (!blob_key.empty()) DFS_RETURN_IF_ERROR(w.Put(e_->blobs, blob_key, idv, MDB_NODUPDATA));
-    if (rec.info.state == SourceState::kActive) DFS_RETURN_IF_ERROR(AddRefs(w, sid, files, &sum->new_digests));
+    if (rec.info.state == SourceState::kActive) {
+      if (pending_) {
+        DFS_RETURN_IF_ERROR(QueueRefs(pending_, sid, files, &sum->new_digests));
+      } else {
+        Pending p;
+        DFS_RETURN_IF_ERROR(QueueRefs(&p, sid, files, &sum->new_digests));
+        DFS_RETURN_IF_ERROR(ApplyRefs(w, &p));
+      }
+    }
     for (SourceRec& r : to_supersede) {
       DFS_RETURN_IF_ERROR(Retire(w, &r, SourceState::kSuperseded));
       sum->superseded.push_back(r.info.id);
@@ -845,6 +924,9 @@ class LmdbStore final : public Store {
   }
 
   std::shared_ptr<Env> e_;
+  // Set only inside ImportAll's write transaction (under write_mu): references queued for one
+  // sorted pass at its end.
+  Pending* pending_ = nullptr;
 };
 
 // --- opening ----------------------------------------------------------------------------------
@@ -968,6 +1050,70 @@ Status CheckSchema(Env& e, bool create, bool* needs_init) {
   return Status::Ok();
 }
 
+// Checks both LMDB meta pages of an existing data file before LMDB trusts them (LMDB itself checks
+// only the magic and version). Layout (lmdb.h 0.9, 64-bit): a 16-byte page header (pgno u64, pad
+// u16, flags u16, lower/upper u16 each), then MDB_meta: magic u32, version u32, address u64,
+// mapsize u64, two MDB_db records (pad u32 - the page size in the free DB's record -, flags u16,
+// depth u16, branch/leaf/overflow page counts u64, entries u64, root u64), last_pg u64, txnid u64.
+Status CheckMetaPages(const std::string& path, uint64_t file_size) {
+  constexpr size_t kHdr = 16, kMetaLen = 136, kDb = 48;
+  constexpr uint32_t kMagic = 0xBEEFC0DE;
+  constexpr uint16_t kPMeta = 0x08;
+  constexpr uint64_t kInvalid = ~0ull;
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return Status::FromErrno(errno, "opening " + path);
+  auto u16 = [](const uint8_t* p) { uint16_t v; std::memcpy(&v, p, 2); return v; };
+  auto u32 = [](const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; };
+  auto u64 = [](const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; };
+  uint8_t buf[kHdr + kMetaLen];
+  uint64_t psize = 0;
+  for (uint64_t i = 0; i < 2; ++i) {
+    auto bad = [&](const std::string& why) {
+      return Status(Code::kCorrupt, path + ": LMDB meta page " + std::to_string(i) + " is damaged (" + why + ")");
+    };
+    ssize_t n = ::pread(fd.get(), buf, sizeof buf, static_cast<off_t>(i * psize));
+    if (n < 0) return Status::FromErrno(errno, "reading " + path);
+    if (static_cast<size_t>(n) != sizeof buf) return bad("short read");
+    if (u64(buf) != i) return bad("page number");
+    if (!(u16(buf + 10) & kPMeta)) return bad("page flags");
+    const uint8_t* m = buf + kHdr;
+    if (u32(m) != kMagic) return bad("magic");
+    if (u32(m + 4) != 1) {
+      return Status(Code::kCorrupt, path + ": LMDB data format version " + std::to_string(u32(m + 4)) +
+                                        " is not the supported version 1");
+    }
+    uint64_t ps = u32(m + 24);  // free DB's md_pad holds the page size
+    if (i == 0) {
+      if (ps < 512 || ps > 65536 || (ps & (ps - 1))) return bad("page size " + std::to_string(ps));
+      psize = ps;
+      if (file_size < 2 * psize) return bad("file shorter than two pages");
+    } else if (ps != psize) {
+      return bad("page size differs from meta page 0");
+    }
+    uint64_t mapsize = u64(m + 16);
+    uint64_t last_pg = u64(m + 24 + 2 * kDb);
+    if (last_pg < 1 || last_pg > (1ull << 40)) return bad("last page " + std::to_string(last_pg));
+    uint64_t need = (last_pg + 1) * psize;
+    if (need > file_size) {
+      return Status(Code::kCorrupt, path + " is truncated: " + std::to_string(file_size) +
+                                        " bytes, its meta page " + std::to_string(i) + " needs " +
+                                        std::to_string(need));
+    }
+    if (mapsize < need || mapsize > (1ull << 46)) return bad("map size " + std::to_string(mapsize));
+    for (int d = 0; d < 2; ++d) {
+      const uint8_t* db = m + 24 + d * kDb;
+      uint16_t depth = u16(db + 6);
+      uint64_t root = u64(db + 40);
+      if (root == kInvalid) {
+        if (depth != 0) return bad("empty table with depth");
+      } else if (root < 2 || root > last_pg || depth == 0 || depth > 32) {
+        return bad("table root " + std::to_string(root) + " depth " + std::to_string(depth));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions& opts) {
   namespace fs = std::filesystem;
   struct stat ds;
@@ -992,6 +1138,15 @@ Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions&
       return Status(Code::kCorrupt, data + " is truncated (" + std::to_string(fs_.st_size) +
                                         " bytes, less than its two meta pages)");
     }
+    // A writer in another process may be rewriting a meta page as we read it: a failed check is
+    // retried (fresh size, fresh read) before the store is called corrupt.
+    Status meta = CheckMetaPages(data, static_cast<uint64_t>(fs_.st_size));
+    for (int i = 0; i < 3 && meta.code() == Code::kCorrupt; ++i) {
+      ::usleep(20000);
+      if (::stat(data.c_str(), &fs_) != 0) return Status::FromErrno(errno, data);
+      meta = CheckMetaPages(data, static_cast<uint64_t>(fs_.st_size));
+    }
+    DFS_RETURN_IF_ERROR(meta);
   } else if (!opts.create) {
     return Status(Code::kNotFound, "no store in " + dir + " (run digestctl init)");
   } else if (opts.read_only) {

@@ -1,18 +1,31 @@
 // cache/store.h: the digest store, an LMDB environment in a directory (docs/store-format.md).
 //
 // Contract:
-// - One Store object per process per directory (LMDB's rule: one environment per process). It is
-//   thread-safe: any number of threads may call the read methods at once; write methods serialize
+// - One Store object per process per directory (LMDB's rule: one environment per process). A
+//   second Open of the same directory (same st_dev/st_ino) in one process returns another Store
+//   sharing the first one's environment. After fork(), a child must open its own Store and must
+//   not use the parent's objects.
+// - It is thread-safe: any number of threads may call the read methods at once (read
+//   transactions are pooled; a lookup is one short read transaction); write methods serialize
 //   on LMDB's single writer lock, which also serializes writers in other processes.
 // - Every write method is one LMDB write transaction: after a crash (kill -9 at any point) the store
 //   is exactly as before the call or exactly as after it. Readers never see half of a write.
+//   A write that changes nothing (an unchanged import, removing a removed source) commits nothing.
 // - Generation() changes on every committed write, and is cheap (no transaction): mounted daemons
-//   compare it with the generation a cached verdict was made under.
+//   compare it with the generation a cached verdict was made under. It is LMDB's last committed
+//   transaction id, so writes by any process are seen.
+// - The map grows on demand (MDB_MAP_FULL: the write is retried whole with a doubled map, up to
+//   StoreOptions.max_map_size); a map grown by another process is adopted transparently.
 // - Returned values are copies; nothing points into LMDB memory after a call returns.
 //
-// Errors (Status codes): kNotFound (no such digest/source; a missing store without create),
-// kVersion (a store of an unknown or newer schema), kCorrupt (a damaged data file or record),
-// kFull (map full and cannot grow, or disk full), kIo (an OS call failed), kInvalidArgument.
+// Errors (Status codes): kNotFound (no such digest/source; a missing or empty store without
+// create), kVersion (a store of an unknown or newer schema), kCorrupt (a damaged data file or
+// record, named in the message; Open checks the meta pages, the meta records and every table's
+// root), kFull (map full and cannot grow, or disk full; nothing was written), kIo (an OS call
+// failed), kInvalidArgument (malformed input: an unstorable digest, a relative or duplicate path,
+// an empty name, ...; nothing was written), kPermissionDenied (a write on a read-only Store),
+// kUnavailable (the directory is already open read-only in this process and a writable Store
+// was asked for).
 #pragma once
 
 #include <cstdint>
@@ -48,7 +61,8 @@ struct LookupResult {
 
 struct StoreStats {
   uint64_t generation = 0;
-  uint64_t digests = 0;            // distinct digests
+  uint64_t digests = 0;            // distinct digests of active sources (records of the digests
+                                   // table: two digests sharing a 64-bit prefix count once)
   uint64_t provenance_records = 0;
   uint64_t deny_entries = 0;
   uint64_t bytes_on_disk = 0;      // size of the data file
@@ -74,18 +88,26 @@ struct ImportSummary {
 
 class Store {
  public:
+  // Opens (or with opts.create, creates) the store in `dir`. Errors: see above; kNotFound names
+  // the directory and says how to create it.
   static Result<std::unique_ptr<Store>> Open(const std::string& dir, const StoreOptions& opts);
   virtual ~Store() = default;
 
-  // Cheap; see the contract above.
+  // Cheap (~15 ns, no transaction); see the contract above.
   virtual uint64_t Generation() const = 0;
 
-  // Looks a digest up. Records of superseded or removed sources are not returned.
+  // Looks a digest up: the deny flag and one Provenance per (active source, path) that ships it.
+  // Records of superseded or removed sources are not returned. An unknown digest is OK with no
+  // provenance (not kNotFound). Errors: kInvalidArgument (algorithm without a kernel id, wrong
+  // length), kCorrupt.
   virtual Result<LookupResult> Lookup(const Digest& d) const = 0;
 
   // Adds one source and its files in one transaction. A source with the same kind and blob digest
   // already active is left alone (summary.unchanged). For kRpm, an active source with the same
-  // (package, arch) and a different version is superseded unless opts.keep_old.
+  // (package, arch) and a different version is superseded unless opts.keep_old: the newest
+  // version wins (rpm version order); importing an older one stores it superseded
+  // (summary.older). item.source.id and .state are ignored (assigned); import_time 0 means now.
+  // Files may come in any order; paths must be absolute and unique within the item.
   virtual Result<ImportSummary> Import(const ImportItem& item, const ImportOptions& opts) = 0;
   // Several sources in one transaction (import rpmdb: the store matches the list exactly if
   // remove_others is true: active sources of `kind` not in `items` are marked removed).
@@ -93,8 +115,10 @@ class Store {
                                                        const ImportOptions& opts,
                                                        bool remove_others, SourceKind kind) = 0;
 
-  // Marks a source removed (by id, or by name: the active source with that name).
+  // Marks a source removed; its digests stop counting. Removing a removed source is OK (no-op).
+  // kNotFound for an unknown id.
   virtual Status RemoveSource(uint64_t id) = 0;
+  // A source by decimal id, or by name: the active source with that name, else the newest with it.
   virtual Result<SourceInfo> FindSource(const std::string& id_or_name) const = 0;
   virtual Result<SourceInfo> GetSource(uint64_t id) const = 0;
   // All sources (every state), ordered by id.
@@ -106,10 +130,14 @@ class Store {
   // Replaces any earlier local record for the same path.
   virtual Status TrustLocal(const std::string& path, const Digest& d, uint32_t mode) = 0;
 
+  // Adds (or replaces the reason of) a deny entry.
   virtual Status DenyAdd(const Digest& d, const std::string& reason) = 0;
+  // kNotFound if d is not on the list.
   virtual Status DenyRemove(const Digest& d) = 0;
+  // Ordered by (algorithm id, digest bytes).
   virtual Result<std::vector<std::pair<Digest, std::string>>> DenyList() const = 0;
 
+  // Scans the store (O(digests + sources)): for `digestctl stats`, not for hot paths.
   virtual Result<StoreStats> Stats() const = 0;
 };
 

@@ -381,6 +381,29 @@ Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out) {
   return Status::Ok();
 }
 
+Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key, std::string* path,
+                       uint32_t* mode, uint32_t* flags, bool* match) {
+  ChunkHeader h;
+  DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
+  if (i >= h.count) return Corrupt("file index beyond its chunk");
+  uint32_t start = h.Restart(i / kRestartInterval);
+  if (start >= h.body_len) return Corrupt("file chunk restart offset");
+  Reader r(h.body + start, h.body_len - start);
+  path->clear();
+  for (uint32_t j = i - i % kRestartInterval; j < i; ++j) {
+    if (!DecodeEntry(&r, path, nullptr)) return Corrupt("file chunk entry");
+  }
+  // The entry starts with algo + digest: compare them in place.
+  *match = r.remaining() >= digest_key.size() &&
+           std::memcmp(r.pos(), digest_key.data(), digest_key.size()) == 0;
+  if (!*match) return Status::Ok();
+  FileEntry fe;
+  if (!DecodeEntry(&r, path, &fe)) return Corrupt("file chunk entry");
+  *mode = fe.mode;
+  *flags = fe.flags;
+  return Status::Ok();
+}
+
 std::string EncodeDeny(int64_t added, std::string_view reason) {
   std::string out;
   PutVarint(&out, static_cast<uint64_t>(added));

@@ -22,7 +22,7 @@ inline constexpr uint32_t kSchemaVersion = 1;
 inline constexpr std::string_view kFormatMagic = "digestfs-store";
 // Files per chunk of a source's file list, and entries between restart points inside a chunk.
 inline constexpr uint32_t kChunkEntries = 256;
-inline constexpr uint32_t kRestartInterval = 16;
+inline constexpr uint32_t kRestartInterval = 8;
 // Index keys longer than this are shortened (prefix + SHA-256), see IndexKey().
 inline constexpr size_t kMaxIndexKey = 256;
 
@@ -113,6 +113,12 @@ std::string EncodeChunk(const FileEntry* files, size_t n);
 Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out);
 // Decodes only entry `i` of a chunk (jumps to its restart point).
 Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out);
+
+// Reads entry `i` of a chunk only if its digest equals `digest_key` (a DigestKey): *match says
+// whether it did; path, mode and flags are filled only on a match. Cheaper than DecodeChunkEntry
+// (no digest copy).
+Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key, std::string* path,
+                       uint32_t* mode, uint32_t* flags, bool* match);
 
 // deny value: varint time added, then the reason.
 std::string EncodeDeny(int64_t added, std::string_view reason);

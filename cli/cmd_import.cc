@@ -66,6 +66,17 @@ class Progress {
   bool shown_ = false;
 };
 
+// ImportSummary::older (an rpm older than the active version, stored superseded) comes with the
+// store implementation; read it where the contract has it.
+template <typename S>
+auto IsOlder(const S& s, int) -> decltype(static_cast<bool>(s.older)) {
+  return s.older;
+}
+template <typename S>
+bool IsOlder(const S&, long) {
+  return false;
+}
+
 // Collects what happened to each input and prints the summary.
 class Report {
  public:
@@ -82,12 +93,18 @@ class Report {
     files_ += sum.files;
     digests_ += sum.new_digests;
     if (sum.unchanged) ++unchanged_;
+    bool older = IsOlder(sum, 0);
+    if (older) ++older_;
     superseded_ += sum.superseded.size();
-    json j = {{"name", item.source.name},  {"kind", SourceKindName(item.source.kind)},
-              {"source_id", sum.source_id}, {"files", sum.files},
-              {"new_digests", sum.new_digests}, {"unchanged", sum.unchanged},
+    json j = {{"name", item.source.name},
+              {"kind", SourceKindName(item.source.kind)},
+              {"source_id", sum.source_id},
+              {"files", sum.files},
+              {"new_digests", sum.new_digests},
+              {"unchanged", sum.unchanged},
               {"superseded", sum.superseded},
-              {"origin", item.source.origin}};
+              {"origin", item.source.origin},
+              {"older", older}};
     if (item.source.flags & kSourceUnsigned) j["unsigned"] = true;
     if (item.source.flags & kSourceWeakAlgo) j["weak_algo"] = true;
     imported_.push_back(std::move(j));
@@ -99,13 +116,19 @@ class Report {
     if (ctx.json) {
       json refused = json::array();
       for (const auto& [input, s] : refused_) {
-        refused.push_back({{"input", input},
-                           {"code", std::string(CodeName(s.code()))},
-                           {"reason", s.message()}});
+        refused.push_back(
+            {{"input", input}, {"code", std::string(CodeName(s.code()))}, {"reason", s.message()}});
       }
-      json j = {{kind_plural, sources_}, {"files", files_},       {"new_digests", digests_},
-                {"unchanged", unchanged_}, {"superseded", superseded_}, {"removed", removed_},
-                {"refused_count", refused_.size()}, {"imported", imported_}, {"refused", refused},
+      json j = {{kind_plural, sources_},
+                {"files", files_},
+                {"new_digests", digests_},
+                {"unchanged", unchanged_},
+                {"superseded", superseded_},
+                {"older", older_},
+                {"removed", removed_},
+                {"refused_count", refused_.size()},
+                {"imported", imported_},
+                {"refused", refused},
                 {"notes", notes_}};
       std::printf("%s\n", j.dump().c_str());
     } else {
@@ -114,14 +137,14 @@ class Report {
                      s.ToString().c_str());
       }
       for (const auto& n : notes_) std::fprintf(stderr, "digestctl: note: %s\n", n.c_str());
-      std::printf("%s: %llu, files: %llu, new digests: %llu, unchanged: %llu, superseded: %llu, "
-                  "removed: %llu, refused: %zu\n",
-                  kind_plural, static_cast<unsigned long long>(sources_),
-                  static_cast<unsigned long long>(files_),
-                  static_cast<unsigned long long>(digests_),
-                  static_cast<unsigned long long>(unchanged_),
-                  static_cast<unsigned long long>(superseded_),
-                  static_cast<unsigned long long>(removed_), refused_.size());
+      std::printf(
+          "%s: %llu, files: %llu, new digests: %llu, unchanged: %llu, superseded: %llu, "
+          "older: %llu, removed: %llu, refused: %zu\n",
+          kind_plural, static_cast<unsigned long long>(sources_),
+          static_cast<unsigned long long>(files_), static_cast<unsigned long long>(digests_),
+          static_cast<unsigned long long>(unchanged_), static_cast<unsigned long long>(superseded_),
+          static_cast<unsigned long long>(older_), static_cast<unsigned long long>(removed_),
+          refused_.size());
     }
     if (sig_refusal_) return kExitSignature;
     if (other_refusal_) return kExitProblem;
@@ -132,7 +155,8 @@ class Report {
   std::vector<std::pair<std::string, Status>> refused_;
   std::vector<json> imported_;
   std::vector<std::string> notes_;
-  uint64_t sources_ = 0, files_ = 0, digests_ = 0, unchanged_ = 0, superseded_ = 0, removed_ = 0;
+  uint64_t sources_ = 0, files_ = 0, digests_ = 0, unchanged_ = 0, superseded_ = 0, older_ = 0,
+           removed_ = 0;
   bool sig_refusal_ = false, other_refusal_ = false;
 };
 
@@ -166,15 +190,16 @@ bool LoadKeys(Context& ctx, KeyType t, std::vector<std::vector<uint8_t>>* data,
 }
 
 // Hands the accepted items to the store (one transaction) and records the outcome.
-bool Commit(Context& ctx, Store& store, const std::vector<ImportItem>& items,
-            const ImportFlags& f, bool remove_others, SourceKind kind, Report& rep) {
+bool Commit(Context& ctx, Store& store, const std::vector<ImportItem>& items, const ImportFlags& f,
+            bool remove_others, SourceKind kind, Report& rep) {
   ImportOptions o;
   o.keep_old = f.keep_old;
   uint64_t before_removed = 0;
   if (remove_others) {
     auto all = store.ListSources();
     if (all.ok()) {
-      for (const auto& s : *all) before_removed += (s.kind == kind && s.state == SourceState::kRemoved);
+      for (const auto& s : *all)
+        before_removed += (s.kind == kind && s.state == SourceState::kRemoved);
     }
   }
   auto res = store.ImportAll(items, o, remove_others, kind);
@@ -210,13 +235,15 @@ void CmdKeysAdd(Context& ctx, const std::string& file) {
     Status s = k.status();
     s.Prepend("key " + file);
     Fail(s);
-    ctx.exit_code = s.code() == Code::kIo || s.code() == Code::kNotFound ? kExitStore
-                                                                          : kExitSignature;
+    ctx.exit_code =
+        s.code() == Code::kIo || s.code() == Code::kNotFound ? kExitStore : kExitSignature;
     return;
   }
   if (ctx.json) {
-    std::printf("%s\n", json({{"id", k->id}, {"type", KeyTypeName(k->type)},
-                              {"fingerprint", k->fingerprint}, {"description", k->description},
+    std::printf("%s\n", json({{"id", k->id},
+                              {"type", KeyTypeName(k->type)},
+                              {"fingerprint", k->fingerprint},
+                              {"description", k->description},
                               {"file", k->file}})
                             .dump()
                             .c_str());
@@ -237,8 +264,11 @@ void CmdKeysList(Context& ctx) {
   json arr = json::array();
   for (const auto& k : *keys) {
     if (ctx.json) {
-      arr.push_back({{"id", k.id}, {"type", KeyTypeName(k.type)}, {"fingerprint", k.fingerprint},
-                     {"description", k.description}, {"file", k.file}});
+      arr.push_back({{"id", k.id},
+                     {"type", KeyTypeName(k.type)},
+                     {"fingerprint", k.fingerprint},
+                     {"description", k.description},
+                     {"file", k.file}});
     } else {
       std::printf("%-16s %-7s %s %s\n", k.id.c_str(), KeyTypeName(k.type), k.fingerprint.c_str(),
                   k.description.c_str());
@@ -331,10 +361,15 @@ void CmdImportRpmdb(Context& ctx, const std::string& root, const std::string& db
       rep.Refuse(p.nevra, p.item.status());
     }
   }
-  // The store must match what is installed: sources of kind rpm not in this list are removed.
+  // The store must match what is installed: sources of kind rpm not in this list are removed, and
+  // every installed version stays active (two installed versions of one package, such as kernels,
+  // are both vouched for; an upgrade shows as the old version missing from the list).
+  ImportFlags rf = f;
+  rf.keep_old = true;
+  // Sources of kind rpm not in this list are removed.
   // A refused package is not in the list, so its older active version (if any) is removed too:
   // the store never vouches for something that is not what is installed.
-  if (!Commit(ctx, *store, items, f, /*remove_others=*/true, SourceKind::kRpm, rep)) return;
+  if (!Commit(ctx, *store, items, rf, /*remove_others=*/true, SourceKind::kRpm, rep)) return;
   ctx.exit_code = rep.Finish(ctx, "packages");
 }
 
@@ -425,8 +460,11 @@ void CmdManifestCreate(Context& ctx, const std::string& dir, const std::string& 
     return;
   }
   if (ctx.json) {
-    std::printf("%s\n", json({{"manifest", out}, {"name", name}, {"files", st.files},
-                              {"skipped", st.skipped}, {"bytes", st.bytes}})
+    std::printf("%s\n", json({{"manifest", out},
+                              {"name", name},
+                              {"files", st.files},
+                              {"skipped", st.skipped},
+                              {"bytes", st.bytes}})
                             .dump()
                             .c_str());
   } else {
@@ -528,7 +566,11 @@ void CmdExportTlv(Context& ctx, const std::string& source, bool all, const std::
         }
         out = AppendModuleSignature(out, *sig);
       }
-      std::string base = (s.kind == SourceKind::kRpm ? "rpm-" : "tlv-") + SafeFileName(s.name);
+      // manage_digest_lists names: rpm-<nvra>, tlv-<name> (a name that has the prefix keeps it).
+      std::string base = SafeFileName(s.name);
+      if (!base.starts_with("rpm-") && !base.starts_with("tlv-")) {
+        base = (s.kind == SourceKind::kRpm ? "rpm-" : "tlv-") + base;
+      }
       if (lists.size() > 1) base += "." + std::string(HashAlgoName(algo));
       std::string path = outdir + "/" + base;
       Status w = WriteFileAtomic(path, out);
@@ -536,8 +578,11 @@ void CmdExportTlv(Context& ctx, const std::string& source, bool all, const std::
         ctx.exit_code = Fail(w);
         return;
       }
-      written.push_back({{"source", s.name}, {"file", path}, {"entries", l.entries.size()},
-                         {"algo", std::string(HashAlgoName(algo))}, {"signed", !kdata.empty()}});
+      written.push_back({{"source", s.name},
+                         {"file", path},
+                         {"entries", l.entries.size()},
+                         {"algo", std::string(HashAlgoName(algo))},
+                         {"signed", !kdata.empty()}});
       if (!ctx.json) {
         std::printf("wrote %s (%zu entries, %s%s)\n", path.c_str(), l.entries.size(),
                     std::string(HashAlgoName(algo)).c_str(), kdata.empty() ? "" : ", signed");
@@ -576,7 +621,8 @@ void RegisterImportCommands(CLI::App& app, Context& ctx) {
   };
   static Args a;
 
-  auto* keys = app.add_subcommand("keys", "trusted keys: OpenPGP (RPM) and X.509 (lists, manifests)");
+  auto* keys =
+      app.add_subcommand("keys", "trusted keys: OpenPGP (RPM) and X.509 (lists, manifests)");
   keys->require_subcommand(1);
   auto* kadd = keys->add_subcommand("add", "add an OpenPGP public key or an X.509 certificate");
   kadd->add_option("FILE", a.file, "key file (armoured/binary OpenPGP, PEM/DER X.509)")->required();
@@ -592,12 +638,13 @@ void RegisterImportCommands(CLI::App& app, Context& ctx) {
   rpm->add_option("FILE", a.files, "package files")->required();
   AddImportFlags(rpm, a.flags, true);
   rpm->callback([&ctx] { CmdImportRpm(ctx, a.files, a.flags); });
-  auto* rpmdb = imp->add_subcommand("rpmdb", "make the store match a root tree's installed packages");
+  auto* rpmdb =
+      imp->add_subcommand("rpmdb", "make the store match a root tree's installed packages");
   rpmdb->add_option("--root", a.root, "root directory of the tree")->required();
   rpmdb->add_option("--dbpath", a.dbpath,
                     "database directory inside the root (default: /usr/lib/sysimage/rpm or "
                     "/var/lib/rpm, whichever exists)");
-  AddImportFlags(rpmdb, a.flags, true);
+  AddImportFlags(rpmdb, a.flags, false);
   rpmdb->callback([&ctx] { CmdImportRpmdb(ctx, a.root, a.dbpath, a.flags); });
   auto* tlv = imp->add_subcommand("tlv", "import kernel TLV digest lists (digest_cache v6)");
   tlv->add_option("FILE", a.files, "digest list files")->required();

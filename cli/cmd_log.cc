@@ -1,16 +1,18 @@
-// digestctl log show|verify, export keylime-policy (docs/measurement.md).
+// digestctl log show|verify and export keylime-policy (docs/measurement.md).
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <map>
-#include <set>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "cache/store.h"
 #include "cli/cli.h"
 #include "common/digest.h"
 #include "common/fd.h"
@@ -46,7 +48,8 @@ Result<std::string> ReadFile(const std::string& path) {
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxLogBytes) return Status(Code::kInvalidArgument, "log " + path + " is over 1 GiB");
+    if (out.size() > kMaxLogBytes)
+      return Status(Code::kInvalidArgument, "log " + path + " is over 1 GiB");
   }
   return out;
 }
@@ -73,7 +76,8 @@ Result<LoadedLog> LoadLog(const std::string& path, const std::string& format) {
     out.complete_bytes = data.size();
     return out;
   }
-  if (fmt != "binary") return Status(Code::kInvalidArgument, "--format must be auto, binary or ascii");
+  if (fmt != "binary")
+    return Status(Code::kInvalidArgument, "--format must be auto, binary or ascii");
   auto p = ima::ParseBinary(reinterpret_cast<const uint8_t*>(data.data()), data.size());
   if (!p.ok()) return Status(Code::kCorrupt, "log " + path + ": " + p.status().message());
   out.entries = std::move(p->entries);
@@ -138,6 +142,7 @@ struct VerifyArgs {
   std::string tcti;
   int pcr = -1;
   std::vector<std::string> expect;  // "[PCR:]ALGO:HEX"
+  std::string ascii;                // an ASCII log that must match --log entry by entry
   bool json = false;
 };
 
@@ -159,6 +164,28 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
     }
     if (a.pcr < 0 || e.pcr == static_cast<uint32_t>(a.pcr)) entries.push_back(e);
   }
+  if (!a.ascii.empty()) {
+    auto other = LoadLog(a.ascii, "ascii");
+    if (!other.ok()) {
+      problems.push_back(other.status().message());
+    } else {
+      size_t n = std::min(other->entries.size(), log->entries.size());
+      for (size_t i = 0; i < n; ++i) {
+        const auto& x = log->entries[i];
+        const auto& y = other->entries[i];
+        if (x.pcr != y.pcr || x.template_hash != y.template_hash ||
+            x.template_data != y.template_data) {
+          problems.push_back("entry " + std::to_string(i) + " differs between " + a.log + " and " +
+                             a.ascii);
+          break;
+        }
+      }
+      if (other->entries.size() != log->entries.size()) {
+        problems.push_back(a.log + " has " + std::to_string(log->entries.size()) + " entries, " +
+                           a.ascii + " has " + std::to_string(other->entries.size()));
+      }
+    }
+  }
   if (a.pcr >= 0 && entries.empty()) {
     problems.push_back("log has no entry for PCR " + std::to_string(a.pcr));
   }
@@ -169,6 +196,8 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
   std::set<uint32_t> pcrs;
   for (const auto& e : entries) pcrs.insert(e.pcr);
   if (a.pcr >= 0) pcrs.insert(static_cast<uint32_t>(a.pcr));
+  // An empty log still says something: the PCR it is for has never been extended.
+  if (pcrs.empty() && !a.tcti.empty()) pcrs.insert(kDefaultPcr);
   std::string source;
   if (!a.tcti.empty()) {
     auto tpm = Tpm::Connect(a.tcti);
@@ -192,7 +221,8 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
         rest = rest.substr(c + 1);
       }
       auto d = Digest::Parse(rest);
-      if (!d.ok()) return Fail(Status(Code::kInvalidArgument, "--expect " + x + ": " + d.status().message()));
+      if (!d.ok())
+        return Fail(Status(Code::kInvalidArgument, "--expect " + x + ": " + d.status().message()));
       expected[{pcr, d->algo}] = *d;
       pcrs.insert(pcr);
       if (std::find(banks.begin(), banks.end(), d->algo) == banks.end()) banks.push_back(d->algo);
@@ -211,7 +241,8 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
     if (it != replay->end()) {
       computed = it->second;
     } else {
-      for (HashAlgo b : banks) computed.push_back(Digest{b, std::vector<uint8_t>(HashAlgoSize(b), 0)});
+      for (HashAlgo b : banks)
+        computed.push_back(Digest{b, std::vector<uint8_t>(HashAlgoSize(b), 0)});
     }
     for (const Digest& d : computed) {
       auto ex = expected.find({pcr, d.algo});
@@ -220,14 +251,14 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
         status = ex->second == d ? "match" : "MISMATCH";
         if (ex->second != d) {
           ok = false;
-          problems.push_back("PCR " + std::to_string(pcr) + " " + std::string(HashAlgoName(d.algo)) +
-                             ": log replays to " + d.Hex() + ", " + source + " has " +
-                             ex->second.Hex());
+          problems.push_back("PCR " + std::to_string(pcr) + " " +
+                             std::string(HashAlgoName(d.algo)) + ": log replays to " + d.Hex() +
+                             ", " + source + " has " + ex->second.Hex());
         }
       }
       char line[512];
-      std::snprintf(line, sizeof line, "pcr %u %s %s %s\n", pcr, std::string(HashAlgoName(d.algo)).c_str(),
-                    d.Hex().c_str(), status.c_str());
+      std::snprintf(line, sizeof line, "pcr %u %s %s %s\n", pcr,
+                    std::string(HashAlgoName(d.algo)).c_str(), d.Hex().c_str(), status.c_str());
       text += line;
       nlohmann::json j;
       j["pcr"] = pcr;
@@ -251,15 +282,114 @@ int RunVerify(const VerifyArgs& a, const Context& ctx) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("log %s: %s, %zu entries, compared with %s\n", a.log.c_str(), log->format.c_str(),
-                log->entries.size(), source.empty() ? "nothing (computed values only)" : source.c_str());
+                log->entries.size(),
+                source.empty() ? "nothing (computed values only)" : source.c_str());
     std::fputs(text.c_str(), stdout);
   }
   for (const auto& p : problems) std::fprintf(stderr, "digestctl: verify: %s\n", p.c_str());
   if (ok) {
-    if (!(ctx.json || a.json)) std::printf("%s\n", source.empty() ? "OK (no reference values)" : "OK");
+    if (!(ctx.json || a.json))
+      std::printf("%s\n", source.empty() ? "OK (no reference values)" : "OK");
     return kExitOk;
   }
   return kExitProblem;
+}
+
+struct KeylimeArgs {
+  std::string out;
+  std::vector<std::string> excludes;
+  bool no_sources = false;
+};
+
+// Writes `text` to `path` through a temporary file and rename, so a reader never sees half of it.
+Status WriteFileAtomic(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd) return Status::FromErrno(errno, "creating " + tmp);
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd.get(), text.data() + off, text.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = Status::FromErrno(errno, "writing " + tmp);
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = Status::FromErrno(errno, "writing " + path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return Status::Ok();
+}
+
+// A Keylime runtime policy (keylime.ima.types.RuntimePolicyType, meta.version 1) from the store:
+// every file of every active source (path -> its digests), and, unless --no-sources, every active
+// source under the name digestfs measures it by (rpm-NVRA -> blob digest), so a digestfs log checks
+// against it as well as a kernel IMA log of the same files.
+int RunKeylimeExport(const KeylimeArgs& a, const Context& ctx) {
+  StoreOptions so;
+  so.read_only = true;
+  auto store = Store::Open(ctx.store_dir, so);
+  if (!store.ok()) {
+    Fail(store.status());
+    return kExitStore;
+  }
+  auto sources = (*store)->ListSources();
+  if (!sources.ok()) return Fail(sources.status());
+  std::map<std::string, std::set<std::string>> digests;
+  size_t nsources = 0, nfiles = 0;
+  for (const SourceInfo& s : *sources) {
+    if (s.state != SourceState::kActive) continue;
+    ++nsources;
+    if (!a.no_sources && !s.blob_digest.empty())
+      digests[SourceEntryName(s)].insert(s.blob_digest.Hex());
+    auto files = (*store)->SourceFiles(s.id);
+    if (!files.ok()) {
+      Status st = files.status();
+      return Fail(st.Prepend("source " + s.name));
+    }
+    for (const FileEntry& f : *files) {
+      if (f.digest.empty()) continue;
+      digests[f.path].insert(f.digest.Hex());
+      ++nfiles;
+    }
+  }
+  nlohmann::json j;
+  char ts[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  j["meta"] = {{"version", 1}, {"timestamp", ts}};
+  j["release"] = 0;
+  j["digests"] = nlohmann::json::object();
+  for (const auto& [path, set] : digests)
+    j["digests"][path] = std::vector<std::string>(set.begin(), set.end());
+  j["excludes"] = a.excludes;
+  j["keyrings"] = nlohmann::json::object();
+  j["ima"] = {{"ignored_keyrings", nlohmann::json::array()},
+              {"log_hash_alg", "sha1"},
+              {"dm_policy", nullptr}};
+  j["ima-buf"] = nlohmann::json::object();
+  j["verification-keys"] = "";
+  std::string text = j.dump(1) + "\n";
+  if (a.out.empty() || a.out == "-") {
+    std::fputs(text.c_str(), stdout);
+  } else {
+    Status s = WriteFileAtomic(a.out, text);
+    if (!s.ok()) return Fail(s);
+    std::fprintf(stderr, "digestctl: wrote %s: %zu sources, %zu files, %zu paths\n", a.out.c_str(),
+                 nsources, nfiles, digests.size());
+  }
+  return kExitOk;
+}
+
+CLI::App* GetOrAddSubcommand(CLI::App& app, const std::string& name, const std::string& desc) {
+  for (CLI::App* sub : app.get_subcommands([&](CLI::App* c) { return c->get_name() == name; })) {
+    return sub;
+  }
+  return app.add_subcommand(name, desc);
 }
 
 }  // namespace
@@ -281,13 +411,29 @@ void RegisterLogCommands(CLI::App& app, Context& ctx) {
       "verify", "replay a log, check every template hash and compare the PCRs with a TPM");
   verify->add_option("--log", verify_args->log, "log file")->required();
   verify->add_option("--format", verify_args->format, "auto|binary|ascii")->capture_default_str();
-  verify->add_option("--tcti", verify_args->tcti,
-                     "TPM to compare with (e.g. swtpm:host=127.0.0.1,port=2321, device:/dev/tpmrm0)");
-  verify->add_option("--pcr", verify_args->pcr, "only entries of this PCR")->check(CLI::Range(0, 23));
+  verify->add_option(
+      "--tcti", verify_args->tcti,
+      "TPM to compare with (e.g. swtpm:host=127.0.0.1,port=2321, device:/dev/tpmrm0)");
+  verify->add_option("--pcr", verify_args->pcr, "only entries of this PCR")
+      ->check(CLI::Range(0, 23));
   verify->add_option("--expect", verify_args->expect,
                      "expected value [PCR:]ALGO:HEX (without --tcti; repeatable)");
+  verify->add_option("--ascii", verify_args->ascii,
+                     "also check that this ASCII log has the same entries as --log");
   verify->add_flag("--json", verify_args->json, "JSON output");
   verify->callback([verify_args, &ctx] { ctx.exit_code = RunVerify(*verify_args, ctx); });
+
+  // "export" is shared with the import commands (export tlv).
+  auto* exp = GetOrAddSubcommand(app, "export", "export the store in other formats");
+  auto kl_args = std::make_shared<KeylimeArgs>();
+  auto* kl = exp->add_subcommand(
+      "keylime-policy", "write a Keylime runtime policy (JSON) from the store's active sources");
+  kl->add_option("-o,--output", kl_args->out, "file to write (default: standard output)");
+  kl->add_option("--exclude", kl_args->excludes,
+                 "path regex for the policy's excludes (repeatable), e.g. '^digestfs_aggregate$'");
+  kl->add_flag("--no-sources", kl_args->no_sources,
+               "leave out the source entries (rpm-NVRA -> header digest) that digestfs logs");
+  kl->callback([kl_args, &ctx] { ctx.exit_code = RunKeylimeExport(*kl_args, ctx); });
 }
 
 }  // namespace dfs::cli

@@ -8,7 +8,6 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -122,7 +121,8 @@ Result<size_t> VerifyDetached(std::span<const uint8_t> sig_der, std::span<const 
   BioPtr sbio = MemBio(sig_der);
   CmsPtr cms(d2i_CMS_bio(sbio.get(), nullptr));
   if (!cms || OBJ_obj2nid(CMS_get0_type(cms.get())) != NID_pkcs7_signed) {
-    return Status(Code::kInvalidArgument, "signature is not a PKCS#7/CMS SignedData: " + SslError());
+    return Status(Code::kInvalidArgument,
+                  "signature is not a PKCS#7/CMS SignedData: " + SslError());
   }
   STACK_OF(CMS_SignerInfo)* sis = CMS_get0_SignerInfos(cms.get());
   if (sis == nullptr || sk_CMS_SignerInfo_num(sis) == 0) {

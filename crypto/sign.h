@@ -2,9 +2,9 @@
 //
 // Used by packaging/ for the appended module-style signature of kernel TLV digest lists and for
 // signed manifests, and by the key store to recognise certificates. Certificates are trust anchors
-// as configured by the operator (`digestctl keys add`): a signature verifies when it was made by the
-// key of one of the given certificates. No chain building, no system trust store, no certificates
-// embedded in the signature are trusted.
+// as configured by the operator (`digestctl keys add`): a signature verifies when it was made by
+// the key of one of the given certificates. No chain building, no system trust store, no
+// certificates embedded in the signature are trusted.
 //
 // Thread safety: free functions over values; safe from any thread.
 #pragma once
@@ -20,11 +20,11 @@ namespace dfs {
 
 // A parsed certificate, as plain values.
 struct X509Cert {
-  std::vector<uint8_t> der;   // the certificate, DER
-  std::string fingerprint;    // SHA-256 of the DER, lowercase hex (64 chars)
-  std::string subject;        // one-line RFC 2253 subject
-  std::string key_id;         // subjectKeyIdentifier, hex; empty if the extension is absent
-  int64_t not_after = 0;      // seconds since the epoch
+  std::vector<uint8_t> der;  // the certificate, DER
+  std::string fingerprint;   // SHA-256 of the DER, lowercase hex (64 chars)
+  std::string subject;       // one-line RFC 2253 subject
+  std::string key_id;        // subjectKeyIdentifier, hex; empty if the extension is absent
+  int64_t not_after = 0;     // seconds since the epoch
 };
 
 // Parses one certificate in PEM ("-----BEGIN CERTIFICATE-----") or DER form.

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <type_traits>
 
 #include "common/exit_codes.h"
 #include "common/log.h"
@@ -19,6 +21,22 @@
 
 namespace {
 
+#ifdef DIGESTFS_HAVE_ENFORCER
+// EnforcerConfig::mode may be a string ("enforce"/"permissive") or an enum with kEnforce and
+// kPermissive.
+template <typename C>
+void SetMode(C& c, dfs::fs::EnforceMode m) {
+  using M = std::remove_cvref_t<decltype(c.mode)>;
+  if constexpr (std::is_assignable_v<M&, std::string>) {
+    c.mode = std::string(dfs::fs::EnforceModeName(m));
+  } else if constexpr (requires { M::kEnforce; M::kPermissive; }) {
+    c.mode = m == dfs::fs::EnforceMode::kPermissive ? M::kPermissive : M::kEnforce;
+  } else {
+    static_assert(sizeof(C) == 0, "EnforcerConfig::mode: unsupported type");
+  }
+}
+#endif
+
 int Fail(const dfs::Status& s) {
   std::fprintf(stderr, "digestfs: %s\n", s.ToString().c_str());
   return dfs::ExitCodeFor(s);
@@ -30,12 +48,14 @@ dfs::Result<std::unique_ptr<dfs::Gate>> MakeGate(const dfs::fs::MountOptions& o)
   dfs::EnforcerConfig c;
   c.store_dir = o.store_dir;
   c.policy_file = o.policy_file;
-  c.mode = std::string(dfs::fs::EnforceModeName(o.mode));
+  SetMode(c, o.mode);
   c.verify_blocks = o.verify_blocks;
   c.tpm_tcti = o.tpm_tcti;
   c.pcr = o.pcr;
   c.log_dir = o.log_dir;
   c.measure_all_sources = o.measure_all_sources;
+  c.source = o.source;
+  c.mountpoint = o.mountpoint;
   return dfs::CreateEnforcer(c);
 #else
   return dfs::Status(dfs::Code::kUnsupported,

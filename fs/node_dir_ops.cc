@@ -245,12 +245,16 @@ void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_
   }
 }
 
+// Directory reads may wait for the disk: on a worker. The kernel serialises reads of one open
+// directory and keeps it open meanwhile, so the DirHandle stays valid and unshared.
 void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  do_readdir(req, ino, size, off, fi, false);
+  Passthrough::From(req).Offload(
+      [req, ino, size, off, f = *fi]() mutable { do_readdir(req, ino, size, off, &f, false); });
 }
 
 void readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  do_readdir(req, ino, size, off, fi, true);
+  Passthrough::From(req).Offload(
+      [req, ino, size, off, f = *fi]() mutable { do_readdir(req, ino, size, off, &f, true); });
 }
 
 void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -262,8 +266,10 @@ void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   (void)ino;
   int fd = dirfd(Dir(fi)->dp);
-  int rc = datasync ? fdatasync(fd) : fsync(fd);
-  fuse_reply_err(req, rc == 0 ? 0 : errno);
+  Passthrough::From(req).Offload([req, fd, datasync] {
+    int rc = datasync ? fdatasync(fd) : fsync(fd);
+    fuse_reply_err(req, rc == 0 ? 0 : errno);
+  });
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/log.h"
@@ -131,9 +133,13 @@ void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* 
   if (fuse_reply_open(req, fi) == -ENOENT) ReleaseHandle(fs, Handle(fi));  // interrupted
 }
 
-void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+void do_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   Inode& inode = fs.inode(ino);
+  if (spdlog::should_log(spdlog::level::trace)) {
+    spdlog::trace("event=open inode={} flags={:#o} exec={}", inode.key.ino, fi->flags,
+                  (fi->flags & kFmodeExec) != 0);
+  }
   int fd = fs.Reopen(inode, LowerFlags(fi->flags));
   if (fd < 0) {
     fuse_reply_err(req, -fd);
@@ -146,6 +152,16 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     return;
   }
   ReplyOpen(req, fs, ino, fi, inval_attr);
+}
+
+void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Passthrough& fs = Passthrough::From(req);
+  if (fs.gate() == nullptr) {
+    do_open(req, ino, fi);  // cheap: served on the session thread
+    return;
+  }
+  // A Gate may hash the file: off the session thread.
+  fs.Offload([req, ino, f = *fi]() mutable { do_open(req, ino, &f); });
 }
 
 int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mode_t mode,
@@ -180,8 +196,8 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
   return 0;
 }
 
-void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-            fuse_file_info* fi) {
+void create_now(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   fuse_entry_param e;
   int err = do_create(req, fs, fs.inode(parent), name, mode, fi, &e);
@@ -195,10 +211,22 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
   }
 }
 
-void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  (void)ino;
+void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+            fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
-  FileHandle* fh = Handle(fi);
+  if (fs.gate() == nullptr) {
+    create_now(req, parent, name, mode, fi);
+    return;
+  }
+  fs.Offload([req, parent, n = std::string(name), mode, f = *fi]() mutable {
+    create_now(req, parent, n.c_str(), mode, &f);
+  });
+}
+
+// The kernel holds the file (so its FileHandle) for as long as a read, fsync, fallocate or
+// copy_file_range on it is in flight, so workers may use the handle without further pinning.
+void do_read(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
+  Passthrough& fs = Passthrough::From(req);
   Gate* gate = fs.gate();
   if (gate != nullptr && gate->verify_blocks()) {
     // Served from a buffer so every byte is checked before the kernel sees it.
@@ -224,6 +252,32 @@ void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
   bv.buf[0].fd = fh->fd.get();
   bv.buf[0].pos = off;
   fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+}
+
+// Serves a read on the session thread if the lower file's page cache holds all of it (preadv2
+// RWF_NOWAIT never waits for the disk). Returns false if the read must go to a worker.
+bool TryReadCached(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
+  thread_local std::vector<char> buf;
+  if (buf.size() < size) buf.resize(size);
+  struct iovec iov = {buf.data(), size};
+  ssize_t n = preadv2(fh->fd.get(), &iov, 1, off, RWF_NOWAIT);
+  if (n < 0) return false;  // EAGAIN: not cached; any real error is reported by the worker
+  if (static_cast<size_t>(n) < size) {
+    // Short: the end of the file, or only partly cached (a short reply would read as EOF).
+    struct stat st;
+    if (fstat(fh->fd.get(), &st) != 0 || off + n < st.st_size) return false;
+  }
+  fuse_reply_buf(req, buf.data(), static_cast<size_t>(n));
+  return true;
+}
+
+void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  (void)ino;
+  Passthrough& fs = Passthrough::From(req);
+  FileHandle* fh = Handle(fi);
+  bool verify = fs.gate() != nullptr && fs.gate()->verify_blocks();
+  if (!verify && TryReadCached(req, fh, size, off)) return;
+  fs.Offload([req, fh, size, off] { do_read(req, fh, size, off); });
 }
 
 void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
@@ -253,15 +307,28 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   (void)ino;
-  ReleaseHandle(Passthrough::From(req), Handle(fi));
+  Passthrough& fs = Passthrough::From(req);
+  FileHandle* fh = Handle(fi);
+  if (fs.gate() != nullptr && fh->writer) {
+    // The Gate may hash the file its last writer closed: off the session thread. The kernel does
+    // not wait for this reply.
+    fs.Offload([req, &fs, fh] {
+      ReleaseHandle(fs, fh);
+      fuse_reply_err(req, 0);
+    });
+    return;
+  }
+  ReleaseHandle(fs, fh);
   fuse_reply_err(req, 0);
 }
 
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   (void)ino;
   int fd = Handle(fi)->fd.get();
-  int rc = datasync ? fdatasync(fd) : ::fsync(fd);
-  fuse_reply_err(req, rc == 0 ? 0 : errno);
+  Passthrough::From(req).Offload([req, fd, datasync] {
+    int rc = datasync ? fdatasync(fd) : ::fsync(fd);
+    fuse_reply_err(req, rc == 0 ? 0 : errno);
+  });
 }
 
 void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
@@ -269,9 +336,11 @@ void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
   (void)ino;
   Passthrough& fs = Passthrough::From(req);
   FileHandle* fh = Handle(fi);
-  int err = ::fallocate(fh->fd.get(), mode, off, len) == 0 ? 0 : errno;
-  if (err == 0) fs.Changed(*fh->inode);
-  fuse_reply_err(req, err);
+  fs.Offload([req, &fs, fh, mode, off, len] {
+    int err = ::fallocate(fh->fd.get(), mode, off, len) == 0 ? 0 : errno;
+    if (err == 0) fs.Changed(*fh->inode);
+    fuse_reply_err(req, err);
+  });
 }
 
 void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in,
@@ -282,15 +351,17 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
   Passthrough& fs = Passthrough::From(req);
   FileHandle* in = Handle(fi_in);
   FileHandle* out = Handle(fi_out);
-  loff_t oi = off_in, oo = off_out;
-  ssize_t n = ::copy_file_range(in->fd.get(), &oi, out->fd.get(), &oo, len,
-                                static_cast<unsigned>(flags));
-  if (n < 0) {
-    fuse_reply_err(req, errno);
-    return;
-  }
-  if (n > 0) fs.Changed(*out->inode);
-  fuse_reply_write(req, static_cast<size_t>(n));
+  fs.Offload([req, &fs, in, out, off_in, off_out, len, flags] {
+    loff_t oi = off_in, oo = off_out;
+    ssize_t n = ::copy_file_range(in->fd.get(), &oi, out->fd.get(), &oo, len,
+                                  static_cast<unsigned>(flags));
+    if (n < 0) {
+      fuse_reply_err(req, errno);
+      return;
+    }
+    if (n > 0) fs.Changed(*out->inode);
+    fuse_reply_write(req, static_cast<size_t>(n));
+  });
 }
 
 void lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {

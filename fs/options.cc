@@ -72,6 +72,23 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
       return Bad("option 'timeout=" + val + "': expected seconds >= 0");
     }
     o->timeout = t;
+  } else if (key == "threads") {
+    char* end = nullptr;
+    long n = std::strtol(val.c_str(), &end, 10);
+    if (val.empty() || *end != '\0' || n < 0 || n > 256) {
+      return Bad("option 'threads=" + val + "': expected 0..256");
+    }
+    o->threads = static_cast<unsigned>(n);
+  } else if (key == "readahead_kb") {
+    char* end = nullptr;
+    long n = std::strtol(val.c_str(), &end, 10);
+    if (val.empty() || *end != '\0' || n < 0 || n > 1048576) {
+      return Bad("option 'readahead_kb=" + val + "': expected 0..1048576");
+    }
+    o->readahead_kb = static_cast<int>(n);
+  } else if (key == "mt_loop") {
+    if (has_val) return Bad("option 'mt_loop' takes no value");
+    o->mt_loop = true;
   } else {
     return false;
   }
@@ -186,6 +203,11 @@ std::string UsageText(std::string_view argv0) {
                   "  measure_all_sources  measure every source at mount time\n"
                   "  loglevel=LEVEL       trace|debug|info|warn|error|critical|off (default info)\n"
                   "  timeout=SECONDS      kernel entry/attribute cache lifetime (default 86400)\n"
+                  "  threads=N            worker threads for blocking operations (default 4;\n"
+                  "                       0 serves everything on the session thread)\n"
+                  "  readahead_kb=N       readahead of the mount (default: the lower device's,\n"
+                  "                       at least 1024; 0 keeps the kernel's 128)\n"
+                  "  mt_loop              use libfuse's multi-threaded loop instead\n"
                   "\n"
                   "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
                   "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"

@@ -26,6 +26,9 @@ void Init(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   // Locks stay in the kernel (no getlk/setlk/flock callbacks).
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+  // The kernel keeps the smaller of this and the readahead already set on the mount's bdi (which
+  // session.cc raises to the lower device's before the loop starts).
+  conn->max_readahead = 64u << 20;
   if (conn->max_write > fs->config().max_write || conn->max_write == 0) {
     conn->max_write = fs->config().max_write;
   }
@@ -53,7 +56,10 @@ Passthrough::Passthrough(Fd root_fd, const struct stat& root_st, FsConfig cfg)
     : cfg_(cfg), inodes_(std::move(root_fd), root_st) {
 }
 
-Passthrough::~Passthrough() {
+Passthrough::~Passthrough() { Stop(); }
+
+void Passthrough::Stop() {
+  pool_.Stop();
   if (inval_thread_.joinable()) {
     {
       std::lock_guard lock(inval_mu_);
@@ -68,6 +74,7 @@ Status Passthrough::Start() {
   proc_fd_.reset(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!proc_fd_) return Status::FromErrno(errno, "opening /proc/self/fd");
   if (cfg_.gate != nullptr) inval_thread_ = std::thread([this] { InvalidatorLoop(); });
+  pool_.Start(cfg_.workers);
   return Status::Ok();
 }
 
@@ -100,7 +107,8 @@ void Passthrough::ChangedKey(const InodeKey& key) {
   cfg_.gate->Changed(key.dev, key.ino);
   {
     std::lock_guard lock(inval_mu_);
-    if (inval_queue_.empty() || !(inval_queue_.back() == key)) inval_queue_.push_back(key);
+    if (!inval_pending_.insert(key).second) return;  // already queued
+    inval_queue_.push_back(key);
   }
   inval_cv_.notify_one();
 }
@@ -112,6 +120,7 @@ void Passthrough::InvalidatorLoop() {
     if (inval_stop_) return;
     InodeKey key = inval_queue_.front();
     inval_queue_.pop_front();
+    inval_pending_.erase(key);
     lock.unlock();
     // The Inode may be forgotten right after WithInode returns: only its nodeid is used below,
     // and the kernel ignores an unknown one.

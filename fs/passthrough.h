@@ -23,9 +23,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "common/fd.h"
 #include "fs/inode_table.h"
+#include "fs/worker_pool.h"
 #include "policy/gate.h"
 
 namespace dfs::fs {
@@ -35,6 +37,7 @@ struct FsConfig {
   double attr_timeout = 86400.0;   // kernel attribute cache lifetime (s)
   unsigned max_write = 1u << 20;   // bytes per WRITE request
   Gate* gate = nullptr;            // not owned; null: plain passthrough (mode=off)
+  unsigned workers = 4;            // threads for operations that may block long; 0: inline
 };
 
 // An open regular file (fuse_file_info::fh).
@@ -61,9 +64,15 @@ class Passthrough {
 
   // Must be called after fuse_session_new and before the loop (for kernel notifications).
   void set_session(fuse_session* se) { session_ = se; }
-  // Opens /proc/self/fd and starts the invalidation thread. Call once, in the process that serves
-  // (after any fork), before the loop. kIo if /proc is not mounted.
+  // Opens /proc/self/fd and starts the worker and invalidation threads. Call once, in the process
+  // that serves (after any fork), before the loop. kIo if /proc is not mounted.
   Status Start();
+  // Finishes queued work and stops the threads. Call after the loop ends, before the session is
+  // destroyed.
+  void Stop();
+
+  // Runs `task` (which replies to its request) on a worker thread, or inline without workers.
+  void Offload(std::function<void()> task) { pool_.Submit(std::move(task)); }
 
   const FsConfig& config() const { return cfg_; }
   Gate* gate() const { return cfg_.gate; }
@@ -104,8 +113,11 @@ class Passthrough {
   std::mutex inval_mu_;
   std::condition_variable inval_cv_;
   std::deque<InodeKey> inval_queue_;  // guarded by inval_mu_
+  std::unordered_set<InodeKey, InodeKeyHash> inval_pending_;  // guarded by inval_mu_; = queue
   bool inval_stop_ = false;           // guarded by inval_mu_
   std::thread inval_thread_;
+
+  WorkerPool pool_;
 };
 
 // Registration of each family's callbacks.

@@ -58,8 +58,8 @@ Result<Entry> MakeImaNgEntry(uint32_t pcr, const Digest& digest, std::string_vie
   e.pcr = pcr;
   e.template_name = std::string(kTemplateImaNg);
   DFS_ASSIGN_OR_RETURN(e.template_data, ImaNgTemplateData(digest, path));
-  DFS_ASSIGN_OR_RETURN(Digest th, HashBytes(HashAlgo::kSha1, e.template_data.data(),
-                                            e.template_data.size()));
+  DFS_ASSIGN_OR_RETURN(Digest th,
+                       HashBytes(HashAlgo::kSha1, e.template_data.data(), e.template_data.size()));
   e.template_hash = std::move(th.bytes);
   e.digest = digest;
   e.path = std::string(path);
@@ -144,8 +144,8 @@ Result<ParsedLog> ParseBinary(const uint8_t* data, size_t len) {
   size_t off = 0;
   while (off < len) {
     size_t start = off;
-    std::string where = "entry " + std::to_string(out.entries.size()) + " at byte " +
-                        std::to_string(start);
+    std::string where =
+        "entry " + std::to_string(out.entries.size()) + " at byte " + std::to_string(start);
     auto need = [&](size_t n) { return len - off >= n; };
     if (!need(4 + 20 + 4)) {
       out.truncated_tail = true;
@@ -162,7 +162,8 @@ Result<ParsedLog> ParseBinary(const uint8_t* data, size_t len) {
       return Corrupt(where + ": template name length " + std::to_string(name_len) +
                      " out of range");
     }
-    if (e.pcr > 31) return Corrupt(where + ": PCR index " + std::to_string(e.pcr) + " out of range");
+    if (e.pcr > 31)
+      return Corrupt(where + ": PCR index " + std::to_string(e.pcr) + " out of range");
     if (!need(name_len + 4)) {
       out.truncated_tail = true;
       break;

@@ -9,9 +9,9 @@
 // ASCII line (ascii_runtime_measurements):
 //   "<pcr> <sha1 template hash hex> ima-ng <algo>:<digest hex> <path>\n"
 //
-// Per-bank rule (what the kernel and evmctl do): the template hash for a PCR bank is the bank's hash
-// over the template data; the PCR of that bank becomes H_bank(PCR_old || template hash). The 20-byte
-// field in the record is always the SHA-1 one.
+// Per-bank rule (what the kernel and evmctl do): the template hash for a PCR bank is the bank's
+// hash over the template data; the PCR of that bank becomes H_bank(PCR_old || template hash). The
+// 20-byte field in the record is always the SHA-1 one.
 //
 // Thread safety: plain functions over values.
 #pragma once
@@ -46,8 +46,8 @@ struct Entry {
   std::string path;
 };
 
-// Builds ima-ng template data for (digest, path). Errors: kInvalidArgument for an unknown algorithm,
-// a path with a NUL byte, or a path longer than kMaxPathLen.
+// Builds ima-ng template data for (digest, path). Errors: kInvalidArgument for an unknown
+// algorithm, a path with a NUL byte, or a path longer than kMaxPathLen.
 Result<std::vector<uint8_t>> ImaNgTemplateData(const Digest& digest, std::string_view path);
 // Builds a complete ima-ng entry (template hash included).
 Result<Entry> MakeImaNgEntry(uint32_t pcr, const Digest& digest, std::string_view path);

@@ -46,7 +46,8 @@ Status WriteAll(int fd, const void* data, size_t len, const std::string& what) {
   return Status::Ok();
 }
 
-Result<std::vector<uint8_t>> ReadRange(int fd, uint64_t from, uint64_t to, const std::string& what) {
+Result<std::vector<uint8_t>> ReadRange(int fd, uint64_t from, uint64_t to,
+                                       const std::string& what) {
   std::vector<uint8_t> buf(to - from);
   size_t done = 0;
   while (done < buf.size()) {
@@ -121,8 +122,8 @@ class ImaMeasurer : public Measurer {
   Status Open();
 
   Status MeasureSource(const SourceInfo& source) override {
-    return Measure("s" + source.blob_digest.ToString(), source.blob_digest,
-                   SourceEntryName(source), "source");
+    return Measure("s" + source.blob_digest.ToString(), source.blob_digest, SourceEntryName(source),
+                   "source");
   }
   Status MeasureFile(const Digest& content, const std::string& path) override {
     std::string key = "f" + content.ToString();
@@ -176,14 +177,16 @@ class ImaMeasurer : public Measurer {
   std::unique_ptr<PcrBackend> backend_;  // null: log only
   Fd dir_, lock_, bin_, ascii_;
   ino_t bin_ino_ = 0;
-  std::vector<HashAlgo> banks_;       // empty without a TPM
-  std::vector<Digest> pcr_;           // replayed value of the PCR after the whole log
-  std::deque<Step> history_;          // the last kHistory entries
-  uint64_t log_bytes_ = 0;            // binary log bytes replayed so far
+  std::vector<HashAlgo> banks_;  // empty without a TPM
+  std::vector<Digest> pcr_;      // replayed value of the PCR after the whole log
+  std::deque<Step> history_;     // the last kHistory entries
+  uint64_t log_bytes_ = 0;       // binary log bytes replayed so far
   uint64_t entries_ = 0;
-  bool need_check_ = true;            // compare with the TPM before the next append
-  bool ascii_dirty_ = false;          // rebuild the ASCII log before the next append
-  std::set<std::string> done_;        // idempotence keys measured (and extended)
+  uint64_t steps_ = 0;          // entries of this PCR replayed (history_.back() is steps_-1)
+  uint64_t confirmed_ = 0;      // the first `confirmed_` steps are known to be in the PCR
+  bool need_check_ = true;      // compare with the TPM before the next append
+  bool ascii_dirty_ = false;    // rebuild the ASCII log before the next append
+  std::set<std::string> done_;  // idempotence keys measured (and extended)
   std::vector<std::string> pending_keys_;  // appended, extend not yet confirmed
 };
 
@@ -261,6 +264,7 @@ Status ImaMeasurer::ReplayEntry(const ima::Entry& e) {
     pcr_[i] = h.Finish();
   }
   history_.push_back(std::move(step));
+  ++steps_;
   if (history_.size() > kHistory) history_.pop_front();
   return Status::Ok();
 }
@@ -300,7 +304,7 @@ Status ImaMeasurer::CatchUpLocked(bool startup) {
     log_bytes_ = st.st_size;
   }
   if (!startup) {
-    need_check_ = true;      // another writer may have died before its extend
+    need_check_ = true;  // another writer may have died before its extend
     ascii_dirty_ = ascii_dirty_ || parsed->truncated_tail;
   }
   return Status::Ok();
@@ -339,14 +343,17 @@ Status ImaMeasurer::RotateLocked() {
       return Errno("rotating " + cfg_.log_dir + "/" + name);
     }
   }
-  spdlog::warn("measurement log rotated: PCR is at its initial value (TPM reset or reboot) dir={} "
-               "old_suffix={} old_entries={}",
-               LogQuote(cfg_.log_dir), suffix, entries_);
+  spdlog::warn(
+      "measurement log rotated: PCR is at its initial value (TPM reset or reboot) dir={} "
+      "old_suffix={} old_entries={}",
+      LogQuote(cfg_.log_dir), suffix, entries_);
   bin_.reset();
   ascii_.reset();
   log_bytes_ = 0;
   entries_ = 0;
   history_.clear();
+  steps_ = 0;
+  confirmed_ = 0;
   for (Digest& d : pcr_) std::fill(d.bytes.begin(), d.bytes.end(), 0);
   auto open_file = [&](const char* name, Fd* out) -> Status {
     out->reset(::openat(dir_.get(), name,
@@ -368,22 +375,29 @@ Status ImaMeasurer::ReconcileLocked(bool startup) {
   DFS_ASSIGN_OR_RETURN(std::vector<Digest> tpm, backend_->Read(cfg_.pcr, banks_));
   if (tpm == pcr_) {
     need_check_ = false;
+    confirmed_ = steps_;
     done_.insert(pending_keys_.begin(), pending_keys_.end());
     pending_keys_.clear();
     return Status::Ok();
   }
-  if (startup && entries_ > 0 && IsInitial(tpm)) return RotateLocked();
-  // Find the newest entry j whose "before" state is what the TPM holds: entries j.. are pending.
+  if (startup && !history_.empty() && IsInitial(tpm)) return RotateLocked();
+  // Find the newest entry k whose "before" state is what the TPM holds: entries k.. are pending.
+  // Only entries not yet confirmed in the PCR can be pending: a PCR that went back behind a state
+  // this process saw in it (a reset under a running mount) is divergence, not a pending tail.
   size_t n = history_.size();
+  uint64_t first_step = steps_ - n;  // global index of history_[0]
   for (size_t k = n; k-- > 0;) {
+    if (first_step + k < confirmed_) break;
     if (history_[k].before != tpm) continue;
     size_t pending = n - k;
     spdlog::warn("measurement roll-forward pcr={} pending_entries={} reason=log-ahead-of-tpm",
                  cfg_.pcr, pending);
-    for (size_t j = k; j < n; ++j) DFS_RETURN_IF_ERROR(backend_->Extend(cfg_.pcr, history_[j].hashes));
+    for (size_t j = k; j < n; ++j)
+      DFS_RETURN_IF_ERROR(backend_->Extend(cfg_.pcr, history_[j].hashes));
     DFS_ASSIGN_OR_RETURN(tpm, backend_->Read(cfg_.pcr, banks_));
     if (tpm != pcr_) break;
     need_check_ = false;
+    confirmed_ = steps_;
     done_.insert(pending_keys_.begin(), pending_keys_.end());
     pending_keys_.clear();
     return Status::Ok();
@@ -414,7 +428,8 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
   if (s.ok() && ::fdatasync(bin_.get()) != 0) s = Errno("syncing " + bin_name);
   if (!s.ok()) {
     // Undo a partial record so the log stays parseable; the PCR was not touched.
-    if (::ftruncate(bin_.get(), static_cast<off_t>(log_bytes_)) != 0 || ::fdatasync(bin_.get()) != 0) {
+    if (::ftruncate(bin_.get(), static_cast<off_t>(log_bytes_)) != 0 ||
+        ::fdatasync(bin_.get()) != 0) {
       spdlog::error("measurement log could not be truncated back file={} size={}",
                     LogQuote(bin_name), log_bytes_);
     }
@@ -425,14 +440,18 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
   log_bytes_ += rec.size();
   DFS_RETURN_IF_ERROR(ReplayEntry(e));
 
-  // 2. The ASCII line (derived; rebuilt from the binary log if this fails).
+  // 2. The ASCII line. Derived from the binary log and rebuilt from it at start if they differ, so
+  //    it is written but not synced (one fdatasync per measurement, not two).
   std::string line = ima::EncodeAscii(e);
   s = WriteAll(ascii_.get(), line.data(), line.size(), cfg_.log_dir + "/" + kAsciiLogName);
-  if (s.ok() && ::fdatasync(ascii_.get()) != 0) s = Errno("syncing ascii log");
   if (!s.ok()) {
     ascii_dirty_ = true;
-    need_check_ = true;  // the entry is logged but not extended: roll forward next time
-    if (!key.empty()) pending_keys_.push_back(key);
+    if (backend_) {
+      need_check_ = true;  // the entry is logged but not extended: roll forward next time
+      if (!key.empty()) pending_keys_.push_back(key);
+    } else if (!key.empty()) {
+      done_.insert(key);  // log only: the binary entry is the whole measurement
+    }
     spdlog::error("measurement ascii append failed name={} error={}", LogQuote(name),
                   LogQuote(s.ToString()));
     return s;
@@ -449,6 +468,7 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
       return s;
     }
   }
+  if (backend_ && !need_check_) confirmed_ = steps_;
   if (!key.empty()) done_.insert(key);
   spdlog::info("measured kind={} name={} digest={} pcr={} entry={} tpm={}", kind, LogQuote(name),
                digest.ToString(), cfg_.pcr, entries_ - 1, backend_ ? "extended" : "none");
@@ -463,8 +483,8 @@ std::string AggregateText(const AggregateInfo& info) {
   t += "mountpoint=" + EscapeValue(info.mountpoint) + "\n";
   t += "store=" + EscapeValue(info.store_dir) + "\n";
   t += "store_generation=" + std::to_string(info.store_generation) + "\n";
-  t += "policy=" + (info.policy_digest.empty() ? std::string("none") : info.policy_digest.ToString()) +
-       "\n";
+  t += "policy=" +
+       (info.policy_digest.empty() ? std::string("none") : info.policy_digest.ToString()) + "\n";
   t += "mode=" + EscapeValue(info.mode) + "\n";
   return t;
 }

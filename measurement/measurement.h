@@ -3,11 +3,12 @@
 //
 // What a Measurer built here does (docs/measurement.md has the full story):
 // - Appends ima-ng entries to <log_dir>/binary_runtime_measurements and
-//   <log_dir>/ascii_runtime_measurements, and, with a TPM, extends PCR `pcr` in every allocated bank
-//   with that bank's template hash (H_bank(template data)).
+//   <log_dir>/ascii_runtime_measurements, and, with a TPM, extends PCR `pcr` in every allocated
+//   bank with that bank's template hash (H_bank(template data)).
 // - Order per entry: lock the log directory (flock on <log_dir>/.lock, shared by every process that
 //   uses the directory), catch up with entries other processes appended, append the binary record
-//   and fdatasync it, append the ASCII line and fdatasync it, extend the PCR, unlock. The binary log
+//   and fdatasync it, append the ASCII line (not synced: it is rebuilt from the binary log at start
+//   if they differ), extend the PCR, unlock. The binary log
 //   is the write-ahead record: an entry whose extend did not happen (crash, TPM gone) is found on
 //   the next call or the next start by comparing the TPM's PCR with the replayed log, and extended
 //   then ("roll forward"). Until that succeeds every measurement fails with kUnavailable. An extend
@@ -46,12 +47,12 @@ inline constexpr const char* kAggregateName = "digestfs_aggregate";
 // What the first entry of a mount identifies, in the manner of IMA's boot_aggregate. Its digest is
 // SHA-256 over AggregateText(info) (a fixed, documented text; a verifier recomputes it).
 struct AggregateInfo {
-  std::string source;             // the lower directory (mount SOURCE)
+  std::string source;  // the lower directory (mount SOURCE)
   std::string mountpoint;
   std::string store_dir;
   uint64_t store_generation = 0;
-  Digest policy_digest;           // digest of the policy text in force (empty if none)
-  std::string mode;               // "enforce" | "permissive" | "off"
+  Digest policy_digest;  // digest of the policy text in force (empty if none)
+  std::string mode;      // "enforce" | "permissive" | "off"
 };
 // "digestfs-aggregate v1\nsource=...\nmountpoint=...\nstore=...\nstore_generation=N\n
 //  policy=ALGO:HEX|none\nmode=...\n" (values verbatim; a newline in a value is written as \n).
@@ -59,9 +60,9 @@ std::string AggregateText(const AggregateInfo& info);
 Result<Digest> AggregateDigest(const AggregateInfo& info);
 
 struct MeasurerConfig {
-  std::string tcti;                       // empty: log only, no TPM (the null measurer)
-  std::string log_dir = kDefaultLogDir;   // created (mode 0750) if missing
-  uint32_t pcr = kDefaultPcr;             // 0..23; 10 is refused (the kernel's IMA owns it)
+  std::string tcti;                      // empty: log only, no TPM (the null measurer)
+  std::string log_dir = kDefaultLogDir;  // created (mode 0750) if missing
+  uint32_t pcr = kDefaultPcr;            // 0..23; 10 is refused (the kernel's IMA owns it)
   // If set, the Measurer's first entry is the aggregate for this mount (always a new entry).
   std::optional<AggregateInfo> aggregate;
 };

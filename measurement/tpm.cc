@@ -16,35 +16,48 @@ namespace {
 
 TPM2_ALG_ID TpmAlgFor(HashAlgo a) {
   switch (a) {
-    case HashAlgo::kSha1: return TPM2_ALG_SHA1;
-    case HashAlgo::kSha256: return TPM2_ALG_SHA256;
-    case HashAlgo::kSha384: return TPM2_ALG_SHA384;
-    case HashAlgo::kSha512: return TPM2_ALG_SHA512;
-    case HashAlgo::kSm3: return TPM2_ALG_SM3_256;
-    default: return TPM2_ALG_ERROR;
+    case HashAlgo::kSha1:
+      return TPM2_ALG_SHA1;
+    case HashAlgo::kSha256:
+      return TPM2_ALG_SHA256;
+    case HashAlgo::kSha384:
+      return TPM2_ALG_SHA384;
+    case HashAlgo::kSha512:
+      return TPM2_ALG_SHA512;
+    case HashAlgo::kSm3:
+      return TPM2_ALG_SM3_256;
+    default:
+      return TPM2_ALG_ERROR;
   }
 }
 
 HashAlgo AlgFromTpm(TPM2_ALG_ID id) {
   switch (id) {
-    case TPM2_ALG_SHA1: return HashAlgo::kSha1;
-    case TPM2_ALG_SHA256: return HashAlgo::kSha256;
-    case TPM2_ALG_SHA384: return HashAlgo::kSha384;
-    case TPM2_ALG_SHA512: return HashAlgo::kSha512;
-    case TPM2_ALG_SM3_256: return HashAlgo::kSm3;
-    default: return HashAlgo::kUnknown;
+    case TPM2_ALG_SHA1:
+      return HashAlgo::kSha1;
+    case TPM2_ALG_SHA256:
+      return HashAlgo::kSha256;
+    case TPM2_ALG_SHA384:
+      return HashAlgo::kSha384;
+    case TPM2_ALG_SHA512:
+      return HashAlgo::kSha512;
+    case TPM2_ALG_SM3_256:
+      return HashAlgo::kSm3;
+    default:
+      return HashAlgo::kUnknown;
   }
 }
 
 Status TssError(const char* what, TSS2_RC rc, const std::string& tcti) {
-  return Status(Code::kUnavailable, std::string(what) + " failed on TPM " + tcti + ": " +
-                                        Tss2_RC_Decode(rc) + " (rc=0x" +
-                                        [rc] {
-                                          char b[16];
-                                          std::snprintf(b, sizeof b, "%x", rc);
-                                          return std::string(b);
-                                        }() +
-                                        ")");
+  return Status(
+      Code::kUnavailable, std::string(what) + " failed on TPM " + tcti + ": " + Tss2_RC_Decode(rc) +
+                              " (rc=0x" +
+                              [rc] {
+                                char b[16];
+                                std::snprintf(b, sizeof b, "%x", rc);
+                                return std::string(b);
+                              }() +
+                              ")");
 }
 
 // Blocks SIGPIPE in this thread for the lifetime of the object and discards a SIGPIPE raised
@@ -155,8 +168,8 @@ Result<std::vector<HashAlgo>> Tpm::Banks(uint32_t pcr) {
 Status Tpm::Extend(uint32_t pcr, const std::vector<Digest>& digests) {
   if (pcr > 23) return Status(Code::kInvalidArgument, "PCR index " + std::to_string(pcr) + " > 23");
   if (digests.empty() || digests.size() > TPM2_NUM_PCR_BANKS) {
-    return Status(Code::kInvalidArgument, "PCR extend needs 1.." +
-                                              std::to_string(TPM2_NUM_PCR_BANKS) + " digests");
+    return Status(Code::kInvalidArgument,
+                  "PCR extend needs 1.." + std::to_string(TPM2_NUM_PCR_BANKS) + " digests");
   }
   TPML_DIGEST_VALUES v;
   std::memset(&v, 0, sizeof v);
@@ -198,8 +211,8 @@ Result<std::vector<Digest>> Tpm::Read(uint32_t pcr, const std::vector<HashAlgo>&
     UINT32 counter = 0;
     TPML_PCR_SELECTION* sel_out = nullptr;
     TPML_DIGEST* values = nullptr;
-    TSS2_RC rc = Esys_PCR_Read(ctx_->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
-                               &counter, &sel_out, &values);
+    TSS2_RC rc = Esys_PCR_Read(ctx_->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel, &counter,
+                               &sel_out, &values);
     if (rc != TSS2_RC_SUCCESS) {
       Status s = TssError("Esys_PCR_Read", rc, tcti_);
       ctx_.reset();
@@ -207,8 +220,7 @@ Result<std::vector<Digest>> Tpm::Read(uint32_t pcr, const std::vector<HashAlgo>&
     }
     std::unique_ptr<TPML_PCR_SELECTION, void (*)(void*)> o1(sel_out, [](void* p) { Esys_Free(p); });
     std::unique_ptr<TPML_DIGEST, void (*)(void*)> o2(values, [](void* p) { Esys_Free(p); });
-    if (values == nullptr || values->count != 1 ||
-        values->digests[0].size != HashAlgoSize(a)) {
+    if (values == nullptr || values->count != 1 || values->digests[0].size != HashAlgoSize(a)) {
       return Status(Code::kUnavailable, "TPM " + tcti_ + " returned no " +
                                             std::string(HashAlgoName(a)) + " value for PCR " +
                                             std::to_string(pcr));

@@ -45,9 +45,9 @@ Result<KeyInfo> ParsePgp(std::vector<uint8_t> pkts) {
     return Status(Code::kInvalidArgument, "this is an OpenPGP secret key; add the public key");
   }
   if (tag != 6) {
-    return Status(Code::kInvalidArgument,
-                  "OpenPGP data does not start with a public key packet (tag " +
-                      std::to_string(tag) + ")");
+    return Status(
+        Code::kInvalidArgument,
+        "OpenPGP data does not start with a public key packet (tag " + std::to_string(tag) + ")");
   }
   rpmutil::LogCapture cap;
   size_t certlen = 0;
@@ -143,8 +143,7 @@ Result<KeyInfo> ParseKey(std::span<const uint8_t> data) {
 
 KeyStore::KeyStore(std::string store_dir) : dir_(std::move(store_dir) + "/keys") {}
 
-Status KeyStore::AppendLog(const std::string& action, const KeyInfo& k,
-                           const std::string& origin) {
+Status KeyStore::AppendLog(const std::string& action, const KeyInfo& k, const std::string& origin) {
   Fd fd(::open((dir_ + "/keys.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   if (!fd) return Status::FromErrno(errno, "open " + dir_ + "/keys.log");
   char tbuf[32];
@@ -202,8 +201,8 @@ Result<std::vector<KeyInfo>> KeyStore::List() const {
     DFS_ASSIGN_OR_RETURN(std::vector<uint8_t> data, ReadFileLimited(dir_ + "/" + n, 4u << 20));
     auto k = ParseKey(data);
     if (!k.ok()) {
-      return Status(Code::kCorrupt, "stored key " + dir_ + "/" + n + " is damaged: " +
-                                        k.status().message());
+      return Status(Code::kCorrupt,
+                    "stored key " + dir_ + "/" + n + " is damaged: " + k.status().message());
     }
     k->file = n;
     out.push_back(std::move(*k));

@@ -27,7 +27,7 @@ enum class KeyType { kOpenPgp, kX509 };
 
 struct KeyInfo {
   KeyType type = KeyType::kOpenPgp;
-  std::string id;           // OpenPGP: key id (16 hex); X.509: first 16 hex of the SHA-256 fingerprint
+  std::string id;  // OpenPGP: key id (16 hex); X.509: first 16 hex of the SHA-256 fingerprint
   std::string fingerprint;  // OpenPGP: v4 fingerprint (40 hex); X.509: SHA-256 of the DER (64 hex)
   std::string description;  // OpenPGP: user id; X.509: subject
   std::string file;         // file name inside the keys directory

@@ -29,7 +29,8 @@ struct DirCloser {
 // Recursively walks the directory open at `dfd` whose tree path is `prefix` ("" for the root).
 Status Walk(int dfd, const std::string& prefix, dev_t dev, HashAlgo algo, Manifest* m,
             BuildStats* st, int depth) {
-  if (depth > 4096) return Status(Code::kInvalidArgument, "directory nesting too deep at " + prefix);
+  if (depth > 4096)
+    return Status(Code::kInvalidArgument, "directory nesting too deep at " + prefix);
   int dup = ::dup(dfd);
   if (dup < 0) return Status::FromErrno(errno, "dup");
   std::unique_ptr<DIR, DirCloser> d(::fdopendir(dup));

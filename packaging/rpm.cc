@@ -102,9 +102,10 @@ Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
       return Status(Code::kBadSignature, "header signature tag has the wrong type");
     }
     pgpDigParams sig = nullptr;
-    if (pgpPrtParams(static_cast<const uint8_t*>(sigtd.td.data), sigtd.td.count,
-                     PGPTAG_SIGNATURE, &sig) != 0) {
-      return Status(Code::kBadSignature, "header signature is not a valid OpenPGP signature packet");
+    if (pgpPrtParams(static_cast<const uint8_t*>(sigtd.td.data), sigtd.td.count, PGPTAG_SIGNATURE,
+                     &sig) != 0) {
+      return Status(Code::kBadSignature,
+                    "header signature is not a valid OpenPGP signature packet");
     }
     DigParamsPtr sig_owner(sig);
     std::string keyid = ToHex(pgpDigParamsSignID(sig), sizeof(pgpKeyID_t));
@@ -123,7 +124,8 @@ Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
     }
     rpmDigestFinal(ctx, nullptr, nullptr, 0);
     switch (rc) {
-      case RPMRC_OK: break;
+      case RPMRC_OK:
+        break;
       case RPMRC_NOKEY:
         return Status(Code::kNoKey, "header signed by key " + keyid + ", which is not configured");
       case RPMRC_NOTTRUSTED:
@@ -144,7 +146,8 @@ Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
 Result<ImportItem> BuildItem(Header h, const SigCheck& sig, const std::string& origin,
                              const RpmImportOptions& opts) {
   if (headerIsSource(h)) {
-    return Status(Code::kUnsupported, "source packages (SRPM) install nothing and are not imported");
+    return Status(Code::kUnsupported,
+                  "source packages (SRPM) install nothing and are not imported");
   }
   ImportItem item;
   SourceInfo& s = item.source;
@@ -219,7 +222,8 @@ Status CheckPayload(Header h, FD_t fd, bool is_signed) {
   uint32_t pgp = static_cast<uint32_t>(headerGetNumber(h, RPMTAG_PAYLOADDIGESTALGO));
   HashAlgo algo = pgp == 0 ? HashAlgo::kSha256 : HashAlgoFromPgpId(pgp);
   if (algo == HashAlgo::kUnknown || want == nullptr) {
-    return Status(Code::kUnsupported, "unsupported payload digest algorithm " + std::to_string(pgp));
+    return Status(Code::kUnsupported,
+                  "unsupported payload digest algorithm " + std::to_string(pgp));
   }
   DFS_ASSIGN_OR_RETURN(Hasher hasher, Hasher::Create(algo));
   std::vector<uint8_t> buf(1 << 20);
@@ -292,8 +296,8 @@ Result<ImportItem> RpmImporter::ReadPackageFile(const std::string& path,
   }
   HeaderPtr h(hraw);
   if (rc != RPMRC_OK && rc != RPMRC_NOKEY && rc != RPMRC_NOTTRUSTED) {
-    return fail(Status(Code::kCorrupt,
-                       "not a readable RPM package" + (log.empty() ? "" : ": " + log)));
+    return fail(
+        Status(Code::kCorrupt, "not a readable RPM package" + (log.empty() ? "" : ": " + log)));
   }
   if (!h) return fail(Status(Code::kCorrupt, "no header"));
   SigCheck sig;

@@ -14,8 +14,8 @@
 // - File digests are read per RPMTAG_FILEDIGESTALGO (absent: MD5). MD5 and SHA-1 are refused unless
 //   allow_weak.
 // What is recorded: each regular file's path, mode, digest and flags (%config → kFileMutable |
-// kFileConfig, %doc → kFileDoc). %ghost files, directories, symlinks and other non-regular files are
-// not recorded (they carry no digest). The source: kind rpm, name = NEVRA, package, arch,
+// kFileConfig, %doc → kFileDoc). %ghost files, directories, symlinks and other non-regular files
+// are not recorded (they carry no digest). The source: kind rpm, name = NEVRA, package, arch,
 // version "[E:]V-R", signer key id, blob_digest = SHA-256(magic + immutable region), origin.
 //
 // Errors (every message names the package file or NEVRA): kUnsigned (no header signature),

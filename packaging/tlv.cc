@@ -44,9 +44,9 @@ Status Walk(const uint8_t* data, size_t len, size_t base, Fn&& fn) {
     uint16_t field = Be16(data + off);
     uint32_t flen = Be32(data + off + 2);
     if (flen > len - off - kHdr) {
-      return Bad(base + off, "field " + std::to_string(field) + " length " +
-                                 std::to_string(flen) + " exceeds the remaining " +
-                                 std::to_string(len - off - kHdr) + " bytes");
+      return Bad(base + off, "field " + std::to_string(field) + " length " + std::to_string(flen) +
+                                 " exceeds the remaining " + std::to_string(len - off - kHdr) +
+                                 " bytes");
     }
     DFS_RETURN_IF_ERROR(fn(field, data + off + kHdr, flen, base + off));
     off += kHdr + flen;
@@ -61,66 +61,71 @@ Result<TlvList> ParseTlv(std::span<const uint8_t> data) {
   TlvList list;
   bool have_algo = false;
   std::optional<uint32_t> num_entries;
-  Status s = Walk(data.data(), data.size(), 0, [&](uint16_t field, const uint8_t* v, uint32_t n,
-                                                   size_t off) -> Status {
-    switch (field) {
-      case kFieldAlgo: {
-        if (have_algo) return Bad(off, "ALGO appears twice");
-        if (n != 2) return Bad(off, "ALGO length " + std::to_string(n) + ", expected 2");
-        uint16_t id = Be16(v);
-        list.algo = HashAlgoFromKernelId(id);
-        if (list.algo == HashAlgo::kUnknown) {
-          return Bad(off, "unknown hash algorithm id " + std::to_string(id));
-        }
-        have_algo = true;
-        return Status::Ok();
-      }
-      case kFieldNumEntries:
-        if (!have_algo) return Bad(off, "NUM_ENTRIES before ALGO");
-        if (num_entries) return Bad(off, "NUM_ENTRIES appears twice");
-        if (!list.entries.empty()) return Bad(off, "NUM_ENTRIES after an entry");
-        if (n != 4) return Bad(off, "NUM_ENTRIES length " + std::to_string(n) + ", expected 4");
-        num_entries = Be32(v);
-        return Status::Ok();
-      case kFieldEntry: {
-        if (!have_algo) return Bad(off, "entry before ALGO");
-        if (!num_entries) return Bad(off, "entry before NUM_ENTRIES");
-        if (list.entries.size() >= *num_entries) {
-          return Bad(off, "more entries than NUM_ENTRIES (" + std::to_string(*num_entries) + ")");
-        }
-        TlvEntry e;
-        bool have_digest = false;
-        DFS_RETURN_IF_ERROR(Walk(v, n, off + kHdr, [&](uint16_t f, const uint8_t* ev, uint32_t en,
-                                                       size_t eoff) -> Status {
-          if (f == kEntryDigest) {
-            if (have_digest) return Bad(eoff, "entry has two digests");
-            if (en != HashAlgoSize(list.algo)) {
-              return Bad(eoff, "digest length " + std::to_string(en) + " does not match " +
-                                   std::string(HashAlgoName(list.algo)) + " (" +
-                                   std::to_string(HashAlgoSize(list.algo)) + ")");
+  Status s = Walk(
+      data.data(), data.size(), 0,
+      [&](uint16_t field, const uint8_t* v, uint32_t n, size_t off) -> Status {
+        switch (field) {
+          case kFieldAlgo: {
+            if (have_algo) return Bad(off, "ALGO appears twice");
+            if (n != 2) return Bad(off, "ALGO length " + std::to_string(n) + ", expected 2");
+            uint16_t id = Be16(v);
+            list.algo = HashAlgoFromKernelId(id);
+            if (list.algo == HashAlgo::kUnknown) {
+              return Bad(off, "unknown hash algorithm id " + std::to_string(id));
             }
-            e.digest.algo = list.algo;
-            e.digest.bytes.assign(ev, ev + en);
-            have_digest = true;
+            have_algo = true;
             return Status::Ok();
           }
-          if (f == kEntryPath) {
-            if (e.path) return Bad(eoff, "entry has two paths");
-            if (en < 2 || ev[en - 1] != '\0') return Bad(eoff, "path is empty or not NUL-terminated");
-            if (std::memchr(ev, '\0', en - 1) != nullptr) return Bad(eoff, "path holds a NUL");
-            e.path.emplace(reinterpret_cast<const char*>(ev), en - 1);
+          case kFieldNumEntries:
+            if (!have_algo) return Bad(off, "NUM_ENTRIES before ALGO");
+            if (num_entries) return Bad(off, "NUM_ENTRIES appears twice");
+            if (!list.entries.empty()) return Bad(off, "NUM_ENTRIES after an entry");
+            if (n != 4) return Bad(off, "NUM_ENTRIES length " + std::to_string(n) + ", expected 4");
+            num_entries = Be32(v);
+            return Status::Ok();
+          case kFieldEntry: {
+            if (!have_algo) return Bad(off, "entry before ALGO");
+            if (!num_entries) return Bad(off, "entry before NUM_ENTRIES");
+            if (list.entries.size() >= *num_entries) {
+              return Bad(off,
+                         "more entries than NUM_ENTRIES (" + std::to_string(*num_entries) + ")");
+            }
+            TlvEntry e;
+            bool have_digest = false;
+            DFS_RETURN_IF_ERROR(Walk(
+                v, n, off + kHdr,
+                [&](uint16_t f, const uint8_t* ev, uint32_t en, size_t eoff) -> Status {
+                  if (f == kEntryDigest) {
+                    if (have_digest) return Bad(eoff, "entry has two digests");
+                    if (en != HashAlgoSize(list.algo)) {
+                      return Bad(eoff, "digest length " + std::to_string(en) + " does not match " +
+                                           std::string(HashAlgoName(list.algo)) + " (" +
+                                           std::to_string(HashAlgoSize(list.algo)) + ")");
+                    }
+                    e.digest.algo = list.algo;
+                    e.digest.bytes.assign(ev, ev + en);
+                    have_digest = true;
+                    return Status::Ok();
+                  }
+                  if (f == kEntryPath) {
+                    if (e.path) return Bad(eoff, "entry has two paths");
+                    if (en < 2 || ev[en - 1] != '\0')
+                      return Bad(eoff, "path is empty or not NUL-terminated");
+                    if (std::memchr(ev, '\0', en - 1) != nullptr)
+                      return Bad(eoff, "path holds a NUL");
+                    e.path.emplace(reinterpret_cast<const char*>(ev), en - 1);
+                    return Status::Ok();
+                  }
+                  return Bad(eoff, "unknown entry field id " + std::to_string(f));
+                }));
+            if (!have_digest) return Bad(off, "entry without a digest");
+            list.entries.push_back(std::move(e));
             return Status::Ok();
           }
-          return Bad(eoff, "unknown entry field id " + std::to_string(f));
-        }));
-        if (!have_digest) return Bad(off, "entry without a digest");
-        list.entries.push_back(std::move(e));
-        return Status::Ok();
-      }
-      default:
-        return Bad(off, "unknown field id " + std::to_string(field));
-    }
-  });
+          default:
+            return Bad(off, "unknown field id " + std::to_string(field));
+        }
+      });
   DFS_RETURN_IF_ERROR(s);
   if (!have_algo) return Bad(data.size(), "no ALGO field");
   if (!num_entries) return Bad(data.size(), "no NUM_ENTRIES field");
@@ -143,8 +148,8 @@ Result<std::vector<uint8_t>> WriteTlv(const TlvList& list) {
   Put32(out, static_cast<uint32_t>(list.entries.size()));
   for (const auto& e : list.entries) {
     if (e.digest.algo != list.algo || e.digest.bytes.size() != HashAlgoSize(list.algo)) {
-      return Status(Code::kInvalidArgument, "entry digest " + e.digest.ToString() +
-                                                " does not match the list algorithm");
+      return Status(Code::kInvalidArgument,
+                    "entry digest " + e.digest.ToString() + " does not match the list algorithm");
     }
     std::vector<uint8_t> inner;
     Put16(inner, kEntryDigest);

@@ -6,13 +6,13 @@
 // 0 ENTRY_DIGEST (algorithm's digest length) and 1 ENTRY_PATH (NUL-terminated)).
 // Rules this parser enforces (a violation rejects the whole list): every header complete; every
 // length within the remaining bytes; no unknown field id at either level; ALGO exactly once, first,
-// length 2, a known algorithm; NUM_ENTRIES at most once, length 4, before any entry and equal to the
-// number of entries; each entry holds exactly one digest of the algorithm's length and at most one
-// path, non-empty, NUL-terminated, without an inner NUL; a list of at most 16 MiB.
+// length 2, a known algorithm; NUM_ENTRIES at most once, length 4, before any entry and equal to
+// the number of entries; each entry holds exactly one digest of the algorithm's length and at most
+// one path, non-empty, NUL-terminated, without an inner NUL; a list of at most 16 MiB.
 //
-// Signature: [list][PKCS#7 DER][struct module_signature, 12 bytes][“~Module signature appended~\n”],
-// module_signature = {u8 algo, u8 hash, u8 id_type (2 = PKCS#7), u8 signer_len, u8 key_id_len,
-// u8 pad[3], u32 sig_len BE}.
+// Signature: [list][PKCS#7 DER][struct module_signature, 12 bytes][“~Module signature
+// appended~\n”], module_signature = {u8 algo, u8 hash, u8 id_type (2 = PKCS#7), u8 signer_len, u8
+// key_id_len, u8 pad[3], u32 sig_len BE}.
 //
 // Thread safety: pure functions over values.
 #pragma once
@@ -50,8 +50,8 @@ Result<std::vector<uint8_t>> WriteTlv(const TlvList& list);
 
 // A file split into the signed list and its appended signature, if any.
 struct SignedBlob {
-  std::span<const uint8_t> content;     // the list
-  std::span<const uint8_t> signature;   // PKCS#7 DER; empty if the file is unsigned
+  std::span<const uint8_t> content;    // the list
+  std::span<const uint8_t> signature;  // PKCS#7 DER; empty if the file is unsigned
 };
 
 // Splits off a module-style signature. A file without the trailer is returned unsigned.

@@ -8,6 +8,7 @@ need_cmd fio
 [ -x "$DIGESTFS" ] || skip "digestfs not built"
 mkdir -p "$T/lower"
 dfs_mount "$T/lower" "$T/mnt" -o mode=off
+cd "$T"  # fio writes its verify state files into the working directory
 run_fio() {
   local name=$1; shift
   fio --name="$name" --directory="$T/mnt" --ioengine=psync --size=48m --numjobs=4 \

@@ -48,9 +48,17 @@ opts=$(findmnt -no OPTIONS "$T/mnt")
 case $opts in *allow_other*default_permissions*|*default_permissions*allow_other*) ;; *) fail "options $opts lack allow_other/default_permissions" ;; esac
 pid=$(pgrep -f "^$DIGESTFS -o mode=off,loglevel=warn" | head -1)
 [ -n "$pid" ] || fail "daemon process not found"
+if [ -x "$DIGESTCTL" ]; then
+  "$DIGESTCTL" status "$T/mnt" > "$T/status" || { cat "$T/status"; fail "digestctl status of a live mount"; }
+  grep -q "pid $pid (running)" "$T/status" || { cat "$T/status"; fail "status does not name daemon $pid"; }
+  grep -q "mode:       off" "$T/status" || { cat "$T/status"; fail "status does not show mode=off"; }
+fi
 fusermount3 -u "$T/mnt"
 for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && fail "daemon still running after fusermount3 -u"
+if [ -x "$DIGESTCTL" ]; then
+  if "$DIGESTCTL" status "$T/mnt" > /dev/null; then fail "digestctl status of an unmounted dir exits 0"; fi
+fi
 pass "background mount, fusermount3 -u ends the daemon"
 
 # A mount over its own source keeps seeing (and writing) the lower tree.

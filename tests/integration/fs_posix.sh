@@ -1,7 +1,7 @@
 #!/bin/bash
 # POSIX differential test: the same sequence of operations (tests/tools/fs_posix_ops.cc) on a native
 # ext4/tmp tree and through a digestfs mount (mode=off), as root and as an unprivileged user
-# (65534). Return values, errno, resulting stat (mode, uid, gid, size, nlink, explicitly set
+# (65534, without and with supplementary group 100). Return values, errno, resulting stat (mode, uid, gid, size, nlink, explicitly set
 # times), directory listings and content must be identical.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
@@ -15,7 +15,7 @@ chmod 755 "$T"
 # Prepares one tree (native or lower): per-user work dirs and root-owned fixtures.
 prepare() {
   local base=$1 who
-  for who in root nobody; do
+  for who in root nobody member; do
     mkdir -p "$base/$who"
     echo secret > "$base/$who/rootfile"
     chmod 600 "$base/$who/rootfile"
@@ -26,7 +26,7 @@ prepare() {
     chown 0:100 "$base/$who/sgdir"
     chmod 2777 "$base/$who/sgdir"
   done
-  chown 65534:65534 "$base/nobody"
+  chown 65534:65534 "$base/nobody" "$base/member"
 }
 prepare "$T/native"
 prepare "$T/lower"
@@ -34,15 +34,16 @@ dfs_mount "$T/lower" "$T/mnt" -o mode=off
 
 run_as() {
   local who=$1 dir=$2
-  if [ "$who" = root ]; then
-    "$OPS" "$dir"
-  else
-    setpriv --reuid=65534 --regid=65534 --clear-groups "$OPS" "$dir"
-  fi
+  case $who in
+    root) "$OPS" "$dir" ;;
+    nobody) setpriv --reuid=65534 --regid=65534 --clear-groups "$OPS" "$dir" ;;
+    # A member of group 100 (the setgid fixture's group): checks supplementary groups are used.
+    member) setpriv --reuid=65534 --regid=65534 --groups=100 "$OPS" "$dir" ;;
+  esac
 }
 
 status=0
-for who in root nobody; do
+for who in root nobody member; do
   run_as $who "$T/native/$who" > "$T/native-$who.out" 2>&1 || fail "native run as $who failed"
   run_as $who "$T/mnt/$who" > "$T/mount-$who.out" 2>&1 || fail "mount run as $who failed"
   n=$(grep -c ' -> ' "$T/native-$who.out")

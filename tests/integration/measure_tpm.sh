@@ -72,6 +72,15 @@ evmctl_check "$T/short"
 [ "$EVM_RC" != 0 ] && [ "$EVM_MATCHED" = 0 ] || fail "evmctl accepted a log missing its last entry"
 rc=0; "$DIGESTCTL" log verify --log "$T/short" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 || rc=$?
 assert_eq "$rc" 1 "log verify exit code for a missing last entry"
+: >"$T/empty"
+rc=0; "$DIGESTCTL" log verify --log "$T/empty" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 || rc=$?
+assert_eq "$rc" 1 "log verify of an empty log against an extended PCR"
+rc=0; "$DIGESTCTL" log verify --log "$L/binary_runtime_measurements" --ascii "$T/no-such-file" >"$T/v.out" 2>&1 || rc=$?
+assert_eq "$rc" 1 "log verify --ascii with a missing ASCII log"
+head -n 5 "$L/ascii_runtime_measurements" >"$T/ascii.short"
+rc=0; "$DIGESTCTL" log verify --log "$L/binary_runtime_measurements" --ascii "$T/ascii.short" >"$T/v.out" 2>&1 || rc=$?
+assert_eq "$rc" 1 "log verify --ascii with an ASCII log missing entries"
+grep -q "has 9 entries" "$T/v.out" || fail "count difference not reported: $(cat "$T/v.out")"
 pass "tampered and dropped-entry logs rejected by evmctl and digestctl"
 
 # A second log on a PCR that already holds another log's history is refused (they would diverge).
@@ -129,3 +138,41 @@ assert_eq "$b" "$a" "PCR after measure_all_sources over the same sources in anot
 cmp -s "$T/log5-a/binary_runtime_measurements" "$T/log5-b/binary_runtime_measurements" ||
   fail "the two logs differ"
 pass "measure_all_sources is deterministic (same PCR and log from two fresh runs)"
+
+# --- 6. recovery with a real TPM: entry without extend rolled forward, torn tail cut, two writers --
+swtpm_start "$T/tpm6"
+L6=$T/log6
+"$TOOL" --log "$L6" --tcti "$SWTPM_TCTI" --sources 3 --aggregate six >/dev/null 2>&1 || fail "measure_tool (6)"
+# An entry appended without its extend (as after a crash between append and extend): take a record
+# from a log-only run and append it.
+"$TOOL" --log "$T/extra" --files 1 >/dev/null 2>&1 || fail "measure_tool log-only"
+cat "$T/extra/binary_runtime_measurements" >>"$L6/binary_runtime_measurements"
+rc=0; "$DIGESTCTL" log verify --log "$L6/binary_runtime_measurements" --tcti "$SWTPM_TCTI" >/dev/null 2>&1 || rc=$?
+assert_eq "$rc" 1 "log verify with an entry not yet extended"
+# A torn append on top.
+head -c 30 "$T/extra/binary_runtime_measurements" >>"$L6/binary_runtime_measurements"
+"$TOOL" --log "$L6" --tcti "$SWTPM_TCTI" --sources 1 >"$T/tool.out" 2>&1 || fail "restart after a crash: $(cat "$T/tool.out")"
+grep -q "roll-forward" "$T/tool.out" || fail "no roll-forward logged: $(cat "$T/tool.out")"
+grep -q "torn tail truncated" "$T/tool.out" || fail "torn tail not reported: $(cat "$T/tool.out")"
+"$DIGESTCTL" log verify --log "$L6/binary_runtime_measurements" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 ||
+  fail "log does not verify after recovery: $(cat "$T/v.out")"
+"$DIGESTCTL" log verify --log "$L6/binary_runtime_measurements" --ascii "$L6/ascii_runtime_measurements" \
+  --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 || fail "ASCII log not rebuilt after recovery: $(cat "$T/v.out")"
+evmctl_check "$L6/binary_runtime_measurements"
+[ "$EVM_RC" = 0 ] && [ "$EVM_MATCHED" = 1 ] || fail "evmctl rejects the recovered log: $(cat "$T/evm.out")"
+pass "after a simulated crash the pending entry is extended and the torn tail cut (evmctl agrees)"
+
+# Two processes measuring into one log directory at once (flock): the log still replays to the PCR.
+"$TOOL" --log "$L6" --tcti "$SWTPM_TCTI" --files 40 --aggregate p1 >"$T/p1.out" 2>&1 &
+p1=$!
+"$TOOL" --log "$L6" --tcti "$SWTPM_TCTI" --sources 40 --aggregate p2 >"$T/p2.out" 2>&1 &
+p2=$!
+rc1=0; wait "$p1" || rc1=$?
+rc2=0; wait "$p2" || rc2=$?
+[ "$rc1" = 0 ] && [ "$rc2" = 0 ] || fail "concurrent writers failed: $(cat "$T/p1.out" "$T/p2.out")"
+"$DIGESTCTL" log verify --log "$L6/binary_runtime_measurements" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 ||
+  fail "log of two concurrent writers does not verify: $(cat "$T/v.out")"
+evmctl_check "$L6/binary_runtime_measurements"
+[ "$EVM_RC" = 0 ] && [ "$EVM_MATCHED" = 1 ] || fail "evmctl rejects the log of two writers: $(cat "$T/evm.out")"
+assert_eq "$(grep -c digestfs_aggregate "$L6/ascii_runtime_measurements")" 3 "aggregate entries (one per measurer run that writes one)"
+pass "two processes share one log and PCR consistently"

@@ -3,14 +3,17 @@
 // a TPM.
 //
 //   measure_tool --log DIR [--tcti TCTI] [--pcr N] [--sources N] [--files M] [--twice]
-//                [--all-sources] [--shuffle SEED] [--aggregate NAME] [--pause-after K --pause-file F]
+//                [--all-sources] [--shuffle SEED] [--aggregate NAME] [--pause-after K --pause-file
+//                F]
+//                [--store DIR]
 //
 // Source i: name "pkg<i>-1.0-1.x86_64", blob digest sha256("blob<i>"). File j: path "/opt/u/f<j>",
-// digest sha256("file<j>"). --all-sources measures the sources with MeasureAllSources (in a shuffled
-// input order with --shuffle). --pause-after K creates F.ready after K measurement calls and waits
-// for F.go (used to kill the TPM in the middle of a run).
-// Prints "measured=<ok calls> failed=<failed calls>" and each error; exits 0 if every call succeeded,
-// 1 if any failed, 2 on bad usage, 3 if the measurer could not be created.
+// digest sha256("file<j>"). --all-sources measures the sources with MeasureAllSources (in a
+// shuffled input order with --shuffle). --pause-after K creates F.ready after K measurement calls
+// and waits for F.go (used to kill the TPM in the middle of a run). --store DIR takes the sources
+// from a real store instead (every source, as ListSources gives them; --sources is ignored). Prints
+// "measured=<ok calls> failed=<failed calls>" and each error; exits 0 if every call succeeded, 1 if
+// any failed, 2 on bad usage, 3 if the measurer could not be created.
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "cache/store.h"
 #include "crypto/hash.h"
 #include "measurement/measurement.h"
 
@@ -44,24 +48,42 @@ int main(int argc, char** argv) {
   int sources = 0, files = 0, pause_after = -1;
   bool twice = false, all = false;
   long shuffle = -1;
-  std::string pause_file, aggregate;
+  std::string pause_file, aggregate, store_dir;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
-    if (a == "--twice") { twice = true; continue; }
-    if (a == "--all-sources") { all = true; continue; }
+    if (a == "--twice") {
+      twice = true;
+      continue;
+    }
+    if (a == "--all-sources") {
+      all = true;
+      continue;
+    }
     if ((v = next()) == nullptr) return Usage();
-    if (a == "--log") cfg.log_dir = v;
-    else if (a == "--tcti") cfg.tcti = v;
-    else if (a == "--pcr") cfg.pcr = static_cast<uint32_t>(std::atoi(v));
-    else if (a == "--sources") sources = std::atoi(v);
-    else if (a == "--files") files = std::atoi(v);
-    else if (a == "--shuffle") shuffle = std::atol(v);
-    else if (a == "--aggregate") aggregate = v;
-    else if (a == "--pause-after") pause_after = std::atoi(v);
-    else if (a == "--pause-file") pause_file = v;
-    else return Usage();
+    if (a == "--log")
+      cfg.log_dir = v;
+    else if (a == "--tcti")
+      cfg.tcti = v;
+    else if (a == "--pcr")
+      cfg.pcr = static_cast<uint32_t>(std::atoi(v));
+    else if (a == "--sources")
+      sources = std::atoi(v);
+    else if (a == "--files")
+      files = std::atoi(v);
+    else if (a == "--shuffle")
+      shuffle = std::atol(v);
+    else if (a == "--aggregate")
+      aggregate = v;
+    else if (a == "--pause-after")
+      pause_after = std::atoi(v);
+    else if (a == "--pause-file")
+      pause_file = v;
+    else if (a == "--store")
+      store_dir = v;
+    else
+      return Usage();
   }
   if (cfg.log_dir.empty() || (pause_after >= 0 && pause_file.empty())) return Usage();
   if (!aggregate.empty()) {
@@ -87,7 +109,26 @@ int main(int argc, char** argv) {
     s.blob_digest = Sha256("blob" + std::to_string(i));
     srcs.push_back(s);
   }
-  if (shuffle >= 0) std::shuffle(srcs.begin(), srcs.end(), std::mt19937(static_cast<uint32_t>(shuffle)));
+  if (!store_dir.empty()) {
+    dfs::StoreOptions so;
+    so.read_only = true;
+    auto st = dfs::Store::Open(store_dir, so);
+    if (!st.ok()) {
+      std::fprintf(stderr, "measure_tool: %s\n", st.status().ToString().c_str());
+      return 3;
+    }
+    auto list = (*st)->ListSources();
+    if (!list.ok()) {
+      std::fprintf(stderr, "measure_tool: %s\n", list.status().ToString().c_str());
+      return 3;
+    }
+    srcs.clear();
+    for (const auto& s : *list) {
+      if (s.state == dfs::SourceState::kActive) srcs.push_back(s);
+    }
+  }
+  if (shuffle >= 0)
+    std::shuffle(srcs.begin(), srcs.end(), std::mt19937(static_cast<uint32_t>(shuffle)));
 
   int ok = 0, failed = 0, calls = 0;
   auto note = [&](const dfs::Status& s) {

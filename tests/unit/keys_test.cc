@@ -1,5 +1,7 @@
 // Key parsing and the keys directory: the corpus keys get the verdicts rpm 4.18 gives them, and
 // every change is logged.
+#include "packaging/keys.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,13 +13,12 @@
 #include <string>
 
 #include "packaging/file_util.h"
-#include "packaging/keys.h"
 
 namespace dfs {
 namespace {
 
-const std::string kCorpus = getenv("DFS_CORPUS") ? getenv("DFS_CORPUS")
-                                                  : DFS_SOURCE_DIR "/../shared/corpus/rpm-upstream";
+const std::string kCorpus =
+    getenv("DFS_CORPUS") ? getenv("DFS_CORPUS") : DFS_SOURCE_DIR "/../shared/corpus/rpm-upstream";
 
 class KeysTest : public ::testing::Test {
  protected:
@@ -91,9 +92,10 @@ TEST_F(KeysTest, SecretKeysAndJunkAreRefused) {
   auto secret = ParseKey(Key("rpm.org-rsa-2048-test.secret"));
   EXPECT_NE(secret.status().message().find("secret"), std::string::npos);
   EXPECT_FALSE(ParseKey(std::vector<uint8_t>{}).ok());
-  EXPECT_FALSE(ParseKey(std::vector<uint8_t>{0x99, 0x00}).ok());   // truncated packet
+  EXPECT_FALSE(ParseKey(std::vector<uint8_t>{0x99, 0x00}).ok());        // truncated packet
   EXPECT_FALSE(ParseKey(std::vector<uint8_t>{0x30, 0x82, 0xff}).ok());  // truncated DER
-  std::string fake = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n";
+  std::string fake =
+      "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nAAAA\n-----END PGP PUBLIC KEY BLOCK-----\n";
   EXPECT_FALSE(ParseKey(std::vector<uint8_t>(fake.begin(), fake.end())).ok());
 }
 
@@ -126,8 +128,10 @@ TEST_F(KeysTest, StoreAddListRemoveAndLog) {
   EXPECT_EQ(ks.List()->size(), 2u);
 
   std::string log = Log();
-  EXPECT_NE(log.find(" add openpgp 4344591e1964c5fc 771b18d3d7baa28734333c424344591e1964c5fc rsa.pub"),
-            std::string::npos) << log;
+  EXPECT_NE(
+      log.find(" add openpgp 4344591e1964c5fc 771b18d3d7baa28734333c424344591e1964c5fc rsa.pub"),
+      std::string::npos)
+      << log;
   EXPECT_NE(log.find(" remove openpgp 4344591e1964c5fc "), std::string::npos) << log;
   EXPECT_NE(log.find(" add x509 e7083786d07556cf "), std::string::npos) << log;
   EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 4);  // 3 adds + 1 remove, refusals not logged

@@ -1,4 +1,6 @@
 // Signed manifests: build from a tree (hostile names), sign, verify, parse; tampering refused.
+#include "packaging/manifest.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +13,6 @@
 #include "crypto/hash.h"
 #include "crypto/sign.h"
 #include "packaging/file_util.h"
-#include "packaging/manifest.h"
 
 namespace dfs {
 namespace {
@@ -40,15 +41,19 @@ class ManifestTest : public ::testing::Test {
     ASSERT_EQ(::mkfifo((tree_ + "/fifo").c_str(), 0600), 0);
     if (std::system("command -v openssl >/dev/null 2>&1") != 0) return;
     for (const char* n : {"a", "b"}) {
-      std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                        "-days 30 -subj /CN=dfs-man-" + std::string(n) + " -keyout " + dir_ +
-                        "/" + n + ".key -out " + dir_ + "/" + n + ".crt 2>/dev/null";
+      std::string cmd =
+          "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+          "-days 30 -subj /CN=dfs-man-" +
+          std::string(n) + " -keyout " + dir_ + "/" + n + ".key -out " + dir_ + "/" + n +
+          ".crt 2>/dev/null";
       ASSERT_EQ(std::system(cmd.c_str()), 0);
     }
     have_certs_ = true;
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::vector<uint8_t> File(const std::string& n) { return *ReadFileLimited(dir_ + "/" + n, 1 << 20); }
+  std::vector<uint8_t> File(const std::string& n) {
+    return *ReadFileLimited(dir_ + "/" + n, 1 << 20);
+  }
   Result<ImportItem> Import(const std::string& text, const std::string& cert) {
     Write(dir_ + "/m", text);
     auto c = ParseX509(File(cert));
@@ -145,17 +150,16 @@ TEST(ManifestParseTest, Rules) {
   EXPECT_TRUE(ParseManifestBody(h + "file " + d + " 100644 /a\n").ok());
   for (const std::string& bad : std::vector<std::string>{
            std::string("digestfs-manifest 2\nname x\nalgo sha256\n"),
-           "digestfs-manifest 1\nalgo sha256\n",
-           "digestfs-manifest 1\nname x\nalgo md5\n",
-           h + "file " + d + " 100644 a\n",            // relative
-           h + "file " + d + " 100644 /a/../b\n",      // dot-dot
-           h + "file " + d + " 100644 /a//b\n",        // empty component
-           h + "file " + d + " 120777 /a\n",           // symlink mode
+           "digestfs-manifest 1\nalgo sha256\n", "digestfs-manifest 1\nname x\nalgo md5\n",
+           h + "file " + d + " 100644 a\n",                             // relative
+           h + "file " + d + " 100644 /a/../b\n",                       // dot-dot
+           h + "file " + d + " 100644 /a//b\n",                         // empty component
+           h + "file " + d + " 120777 /a\n",                            // symlink mode
            h + "file " + d + " 100644 /a\nfile " + d + " 100644 /a\n",  // duplicate
-           h + "file " + d.substr(2) + " 100644 /a\n",                 // short digest
-           h + "file " + d + " 100644 /a%zz\n",        // bad escape
-           h + "file " + d + " 100644 /a extra\n",     // extra field
-           h + "file " + d + " 100644 /a",             // no final newline
+           h + "file " + d.substr(2) + " 100644 /a\n",                  // short digest
+           h + "file " + d + " 100644 /a%zz\n",                         // bad escape
+           h + "file " + d + " 100644 /a extra\n",                      // extra field
+           h + "file " + d + " 100644 /a",                              // no final newline
            h + "bogus\n"}) {
     EXPECT_FALSE(ParseManifestBody(bad).ok()) << bad;
   }

@@ -1,10 +1,11 @@
 // Unit tests for measurement/ima_log.h: golden bytes of one ima-ng entry (expected values computed
 // independently from the format description), parsing, tamper detection and replay.
-#include "measurement/ima_log.h"
-
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "crypto/hash.h"
+#include "measurement/ima_log.h"
 
 namespace dfs::ima {
 namespace {
@@ -31,9 +32,10 @@ TEST(MeasureLog, GoldenTemplateDataAndRecord) {
   EXPECT_EQ(ToHex(e->template_data), kTemplateData);
   EXPECT_EQ(ToHex(e->template_hash), kSha1TemplateHash);
   EXPECT_EQ(ToHex(EncodeBinary(*e)), kRecord);
-  EXPECT_EQ(EncodeAscii(*e),
-            std::string("23 ") + kSha1TemplateHash +
-                " ima-ng sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 /a\n");
+  EXPECT_EQ(
+      EncodeAscii(*e),
+      std::string("23 ") + kSha1TemplateHash +
+          " ima-ng sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 /a\n");
 }
 
 TEST(MeasureLog, PerBankTemplateHashIsTheBankHashOfTheTemplateData) {
@@ -140,6 +142,48 @@ TEST(MeasureLog, ViolationExtendsOnes) {
   auto h = BankTemplateHash(e, HashAlgo::kSha256);
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->bytes, std::vector<uint8_t>(32, 0xff));
+}
+
+// Mutated and truncated logs never crash the parsers; each result is either a parse or kCorrupt.
+TEST(MeasureLog, MutatedInputNeverCrashes) {
+  std::vector<uint8_t> log;
+  for (int i = 0; i < 4; ++i) {
+    auto e = *MakeImaNgEntry(23, *HashBytes(HashAlgo::kSha256, std::to_string(i)),
+                             "/p/" + std::to_string(i));
+    auto b = EncodeBinary(e);
+    log.insert(log.end(), b.begin(), b.end());
+  }
+  std::mt19937 rng(42);
+  for (int iter = 0; iter < 20000; ++iter) {
+    auto m = log;
+    int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) m[rng() % m.size()] = static_cast<uint8_t>(rng());
+    m.resize(rng() % (m.size() + 1));
+    auto p = ParseBinary(m.data(), m.size());
+    if (!p.ok()) {
+      EXPECT_EQ(p.status().code(), Code::kCorrupt);
+      continue;
+    }
+    for (const auto& e : p->entries) {
+      (void)TemplateHashValid(e);
+      (void)EncodeAscii(e);
+    }
+  }
+  std::string ascii;
+  auto parsed = ParseBinary(log.data(), log.size());
+  ASSERT_TRUE(parsed.ok());
+  for (const auto& e : parsed->entries) ascii += EncodeAscii(e);
+  const char kAlphabet[] = "0123456789abcdef :\\x\nsha256ima-ng";
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string t = ascii;
+    int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) t[rng() % t.size()] = kAlphabet[rng() % (sizeof kAlphabet - 1)];
+    t.resize(rng() % (t.size() + 1));
+    auto a = ParseAscii(t);
+    if (!a.ok()) {
+      EXPECT_EQ(a.status().code(), Code::kCorrupt);
+    }
+  }
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "crypto/hash.h"
 #include "measurement/ima_log.h"
@@ -21,8 +23,8 @@ namespace {
 struct FakeTpmState {
   std::map<uint32_t, std::vector<Digest>> pcrs;
   int extends = 0;
-  bool fail_extend = false;         // refuse (PCR untouched)
-  bool lose_extend_reply = false;   // extend, then report failure (reply lost)
+  bool fail_extend = false;        // refuse (PCR untouched)
+  bool lose_extend_reply = false;  // extend, then report failure (reply lost)
   bool fail_read = false;
 };
 
@@ -56,8 +58,9 @@ class FakeTpm : public PcrBackend {
     auto it = s_->pcrs.find(pcr);
     if (it == s_->pcrs.end()) {
       it = s_->pcrs
-               .emplace(pcr, std::vector<Digest>{Digest{HashAlgo::kSha1, std::vector<uint8_t>(20)},
-                                                 Digest{HashAlgo::kSha256, std::vector<uint8_t>(32)}})
+               .emplace(pcr,
+                        std::vector<Digest>{Digest{HashAlgo::kSha1, std::vector<uint8_t>(20)},
+                                            Digest{HashAlgo::kSha256, std::vector<uint8_t>(32)}})
                .first;
     }
     return it->second;
@@ -247,6 +250,21 @@ TEST_F(MeasurerTest, ForeignExtendIsDivergenceAndFailsClosed) {
   EXPECT_NE(m2.status().message().find("diverge"), std::string::npos);
 }
 
+TEST_F(MeasurerTest, PcrResetUnderARunningMeasurerIsDivergence) {
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  ASSERT_TRUE((*m)->MeasureSource(Src(2)).ok());
+  tpm_->fail_extend = true;
+  EXPECT_FALSE((*m)->MeasureSource(Src(3)).ok());  // pending
+  tpm_->fail_extend = false;
+  tpm_->pcrs.clear();  // reset while running: entries 1 and 2 were confirmed, so not re-extended
+  Status s = (*m)->MeasureSource(Src(4));
+  EXPECT_EQ(s.code(), Code::kCorrupt) << s.ToString();
+  EXPECT_EQ(tpm_->extends, 2);
+  EXPECT_EQ(Entries().size(), 3u);
+}
+
 TEST_F(MeasurerTest, TpmResetRotatesTheLogAtStart) {
   {
     auto m = Make();
@@ -278,6 +296,31 @@ TEST_F(MeasurerTest, TwoMeasurersShareOneLog) {
   EXPECT_TRUE(LogMatchesTpm());
 }
 
+TEST_F(MeasurerTest, ConcurrentCallersMeasureEachSubjectOnce) {
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        // Every thread measures the same 20 sources and 10 files, in a different order.
+        int k = (i + t * 3) % 20;
+        if (!(*m)->MeasureSource(Src(k)).ok()) ++failures;
+        if (!(*m)->MeasureFile(D("f" + std::to_string(k % 10)), "/f" + std::to_string(k % 10))
+                 .ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Entries().size(), 30u);
+  EXPECT_EQ(tpm_->extends, 30);
+  EXPECT_TRUE(LogMatchesTpm());
+}
+
 TEST_F(MeasurerTest, ReservedPcrsRefused) {
   for (uint32_t pcr : {10u, 17u, 22u, 24u}) {
     cfg_.pcr = pcr;
@@ -303,8 +346,10 @@ TEST_F(MeasurerTest, MeasureAllSourcesIsOrderIndependent) {
     ASSERT_EQ(e.size(), 3u);
     EXPECT_EQ(e[0].path, "rpm-pkg1-1-1.noarch");
     EXPECT_EQ(e[2].path, "rpm-pkg3-1-1.noarch");
-    if (run == 0) first = tpm_->pcrs[cfg_.pcr];
-    else EXPECT_EQ(tpm_->pcrs[cfg_.pcr], first);
+    if (run == 0)
+      first = tpm_->pcrs[cfg_.pcr];
+    else
+      EXPECT_EQ(tpm_->pcrs[cfg_.pcr], first);
     std::reverse(v.begin(), v.end());
   }
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -14,8 +15,8 @@ namespace dfs {
 namespace {
 
 // DFS_CORPUS overrides the location (a worktree checked out elsewhere than the main tree).
-const std::string kCorpus = getenv("DFS_CORPUS") ? getenv("DFS_CORPUS")
-                                                  : DFS_SOURCE_DIR "/../shared/corpus/rpm-upstream";
+const std::string kCorpus =
+    getenv("DFS_CORPUS") ? getenv("DFS_CORPUS") : DFS_SOURCE_DIR "/../shared/corpus/rpm-upstream";
 
 class RpmImportTest : public ::testing::Test {
  protected:
@@ -116,14 +117,20 @@ TEST_F(RpmImportTest, CorruptedAndTamperedAreRefused) {
   EXPECT_FALSE(Read("RPMS/hello-2.0-1.x86_64-corrupted.rpm", lax).ok());
 }
 
-const char* kUnsigned[] = {
-    "RPMS/hello-2.0-1.x86_64.rpm",       "RPMS/hello-2.0-1.i686.rpm",
-    "RPMS/capstest-1.0-1.noarch.rpm",    "RPMS/imatest-1.0-1.fc34.noarch.rpm",
-    "RPMS/hlinktest-1.0-1.noarch.rpm",   "RPMS/foo-1.0-1.noarch.rpm",
-    "RPMS/obsolete-foo-1.0-1.noarch.rpm", "RPMS/luafork-1.0-1.noarch.rpm",
-    "RPMS/luafork-1.0-1-deprecated.noarch.rpm", "RPMS/hello-1.0-1.i386.rpm",
-    "RPMS/hello-1.0-1.ppc64.rpm",        "RPMS/hello-1.0-1.x86_64.rpm-v3",
-    "SRPMS/foo-1.0-1.src.rpm",           "SRPMS/hello-1.0-1.src.rpm"};
+const char* kUnsigned[] = {"RPMS/hello-2.0-1.x86_64.rpm",
+                           "RPMS/hello-2.0-1.i686.rpm",
+                           "RPMS/capstest-1.0-1.noarch.rpm",
+                           "RPMS/imatest-1.0-1.fc34.noarch.rpm",
+                           "RPMS/hlinktest-1.0-1.noarch.rpm",
+                           "RPMS/foo-1.0-1.noarch.rpm",
+                           "RPMS/obsolete-foo-1.0-1.noarch.rpm",
+                           "RPMS/luafork-1.0-1.noarch.rpm",
+                           "RPMS/luafork-1.0-1-deprecated.noarch.rpm",
+                           "RPMS/hello-1.0-1.i386.rpm",
+                           "RPMS/hello-1.0-1.ppc64.rpm",
+                           "RPMS/hello-1.0-1.x86_64.rpm-v3",
+                           "SRPMS/foo-1.0-1.src.rpm",
+                           "SRPMS/hello-1.0-1.src.rpm"};
 
 TEST_F(RpmImportTest, UnsignedAreRefusedByDefault) {
   for (const char* p : kUnsigned) {
@@ -166,6 +173,57 @@ TEST_F(RpmImportTest, EmptyKeyringGivesNoKey) {
   auto item = (*imp)->ReadPackageFile(kCorpus + "/RPMS/hello-2.0-1.x86_64-signed.rpm", {});
   ASSERT_FALSE(item.ok());
   EXPECT_EQ(item.status().code(), Code::kNoKey) << item.status().ToString();
+}
+
+}  // namespace
+}  // namespace dfs
+
+namespace dfs {
+namespace {
+
+// Every prefix and a spread of single-byte corruptions of a signed package are refused, never
+// accepted and never a crash.
+TEST_F(RpmImportTest, TruncatedAndCorruptedCopiesAreRefused) {
+  auto data = ReadFileLimited(kCorpus + "/RPMS/hello-2.0-1.x86_64-signed.rpm", 1 << 22);
+  ASSERT_TRUE(data.ok());
+  char tmpl[] = "/tmp/dfs-rpmcut.XXXXXX";
+  int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::string p = tmpl;
+  RpmImportOptions lax;
+  lax.allow_unsigned = true;
+  lax.allow_weak = true;
+  size_t n = data->size();
+  // The main header starts at the second header magic; before it are the lead and the signature
+  // header, parts of which (e.g. reserved space) nothing signs.
+  const uint8_t magic[] = {0x8e, 0xad, 0xe8, 0x01};
+  size_t main_header = 0;
+  for (size_t i = 97; i + 4 <= n; ++i) {
+    if (std::equal(magic, magic + 4, data->begin() + i)) {
+      main_header = i;
+      break;
+    }
+  }
+  ASSERT_GT(main_header, 96u);
+  for (size_t cut = 0; cut < n; cut += (cut < 6000 ? 97 : 401)) {
+    std::vector<uint8_t> part(data->begin(), data->begin() + cut);
+    ASSERT_TRUE(WriteFileAtomic(p, part).ok());
+    auto r = importer_->ReadPackageFile(p, lax);
+    EXPECT_FALSE(r.ok()) << "prefix of " << cut << " bytes accepted";
+  }
+  for (size_t off = 0; off < n; off += 53) {
+    std::vector<uint8_t> bad = *data;
+    bad[off] ^= 0x5a;
+    ASSERT_TRUE(WriteFileAtomic(p, bad).ok());
+    auto r = importer_->ReadPackageFile(p, {});
+    // A flip in the unsigned parts of the signature header may leave the package valid; a flip in
+    // the signed header or the payload must not.
+    if (r.ok()) {
+      EXPECT_LT(off, main_header) << "corruption at " << off << " accepted";
+    }
+  }
+  unlink(p.c_str());
 }
 
 }  // namespace

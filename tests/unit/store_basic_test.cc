@@ -284,3 +284,83 @@ TEST(StoreBasic, LargeSourceSpansChunks) {
 
 }  // namespace
 }  // namespace dfs
+
+namespace dfs {
+namespace {
+
+TEST(StoreBasic, RpmWithoutPackageIsRejected) {
+  testing::TempDir t;
+  auto st = testing::OpenOrDie(t.Sub("s"));
+  ImportItem it = testing::Rpm("x", "1-1", {testing::File("/bin/x", "x")});
+  it.source.package.clear();
+  auto r = st->Import(it, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("package"), std::string::npos);
+}
+
+TEST(StoreBasic, LongNamesAndOtherAlgorithms) {
+  testing::TempDir t;
+  auto st = testing::OpenOrDie(t.Sub("s"));
+  ImportItem it;
+  it.source.kind = SourceKind::kTlv;
+  it.source.name = "tlv-" + std::string(2000, 'n');
+  std::string long_path = "/" + std::string(3000, 'p');
+  for (HashAlgo a : {HashAlgo::kMd5, HashAlgo::kSha1, HashAlgo::kSha224, HashAlgo::kSha384, HashAlgo::kSha512}) {
+    it.files.push_back(FileEntry{HashBytes(a, "content").value(), long_path + std::string(HashAlgoName(a)), 0100600, 0});
+  }
+  auto r = st->Import(it, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto found = st->FindSource(it.source.name);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->id, r->source_id);
+  for (const auto& f : it.files) {
+    auto l = st->Lookup(f.digest);
+    ASSERT_TRUE(l.ok());
+    ASSERT_EQ(l->provenance.size(), 1u) << f.digest.ToString();
+    EXPECT_EQ(l->provenance[0].path, f.path);
+    EXPECT_EQ(l->provenance[0].mode, 0100600u);
+  }
+  auto stats = st->Stats();
+  EXPECT_EQ(stats->digests_per_algo.size(), 5u);
+  // A digest sharing the 8-byte index prefix with a stored one, but different, is unknown.
+  Digest near = it.files[3].digest;
+  near.bytes.back() ^= 1;
+  EXPECT_FALSE(st->Lookup(near)->known());
+  // sm3 has a kernel id and can be stored too; an unknown algorithm cannot.
+  Digest unknown{HashAlgo::kUnknown, std::vector<uint8_t>(32, 1)};
+  EXPECT_EQ(st->Lookup(unknown).status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace dfs
+
+namespace dfs {
+namespace {
+
+TEST(StoreBasic, ImportAllWithTwoVersionsInOneBatch) {
+  testing::TempDir t;
+  auto st = testing::OpenOrDie(t.Sub("s"));
+  using testing::File;
+  using testing::Rpm;
+  using testing::Sha;
+  auto r = st->ImportAll({Rpm("hello", "1.0-1", {File("/usr/bin/hello", "one"), File("/usr/share/c", "common")}),
+                          Rpm("hello", "2.0-1", {File("/usr/bin/hello", "two"), File("/usr/share/c", "common")}),
+                          Rpm("other", "1-1", {File("/usr/bin/other", "common")}),
+                          Rpm("hello", "0.5-1", {File("/usr/bin/hello", "half")})},
+                         {}, false, SourceKind::kRpm);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[1].superseded, std::vector<uint64_t>{(*r)[0].source_id});
+  EXPECT_TRUE((*r)[3].older);
+  EXPECT_EQ((*r)[0].new_digests + (*r)[1].new_digests + (*r)[2].new_digests + (*r)[3].new_digests, 2u);
+  EXPECT_FALSE(st->Lookup(Sha("one"))->known());
+  EXPECT_FALSE(st->Lookup(Sha("half"))->known());
+  EXPECT_TRUE(st->Lookup(Sha("two"))->known());
+  auto c = st->Lookup(Sha("common"));
+  ASSERT_EQ(c->provenance.size(), 2u);
+  EXPECT_TRUE(testing::StoreInvariantsHold(*st));
+}
+
+}  // namespace
+}  // namespace dfs

@@ -66,3 +66,51 @@ inline std::unique_ptr<Store> OpenOrDie(const std::string& dir, bool create = tr
 }
 
 }  // namespace dfs::testing
+
+namespace dfs::testing {
+
+// Checks the store's invariants through the public interface:
+// - every file of every active source is found by Lookup with that (source, path) - sampled
+//   every `stride` files;
+// - no Lookup returns a source that is not active (checked on the same sample);
+// - Stats().provenance_records equals the number of files of active sources.
+inline ::testing::AssertionResult StoreInvariantsHold(const Store& s, size_t stride = 1) {
+  auto list = s.ListSources();
+  if (!list.ok()) return ::testing::AssertionFailure() << list.status().ToString();
+  uint64_t active_files = 0, prev_id = 0;
+  for (const SourceInfo& src : *list) {
+    if (src.id <= prev_id) return ::testing::AssertionFailure() << "source ids not ascending";
+    prev_id = src.id;
+    auto files = s.SourceFiles(src.id);
+    if (!files.ok()) return ::testing::AssertionFailure() << files.status().ToString();
+    bool active = src.state == SourceState::kActive;
+    if (active) active_files += files->size();
+    for (size_t i = 0; i < files->size(); i += stride) {
+      const FileEntry& f = (*files)[i];
+      auto r = s.Lookup(f.digest);
+      if (!r.ok()) return ::testing::AssertionFailure() << r.status().ToString();
+      bool found = false;
+      for (const Provenance& p : r->provenance) {
+        if (p.source_id == src.id && p.path == f.path) found = true;
+        auto ps = s.GetSource(p.source_id);
+        if (!ps.ok() || ps->state != SourceState::kActive) {
+          return ::testing::AssertionFailure() << "lookup returned inactive source " << p.source_id;
+        }
+      }
+      if (found != active) {
+        return ::testing::AssertionFailure()
+               << "source " << src.id << " (" << SourceStateName(src.state) << ") file " << f.path
+               << (active ? " missing from" : " present in") << " lookups";
+      }
+    }
+  }
+  auto st = s.Stats();
+  if (!st.ok()) return ::testing::AssertionFailure() << st.status().ToString();
+  if (st->provenance_records != active_files) {
+    return ::testing::AssertionFailure() << "provenance records " << st->provenance_records
+                                         << " != files of active sources " << active_files;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace dfs::testing

@@ -1,4 +1,6 @@
 // The kernel digest_cache v6 TLV list parser/writer and the module-style appended signature.
+#include "packaging/tlv.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,7 +11,6 @@
 #include "crypto/hash.h"
 #include "crypto/sign.h"
 #include "packaging/file_util.h"
-#include "packaging/tlv.h"
 
 namespace dfs {
 namespace {
@@ -83,7 +84,9 @@ TEST(TlvTest, RoundTrip) {
 TEST(TlvTest, EveryAlgorithm) {
   for (HashAlgo a : {HashAlgo::kMd5, HashAlgo::kSha1, HashAlgo::kSha224, HashAlgo::kSha256,
                      HashAlgo::kSha384, HashAlgo::kSha512}) {
-    auto d = B().field(0, Be16(HashAlgoToKernelId(a))).field(1, Be32(1)).field(2, Entry(HashAlgoSize(a)));
+    auto d = B().field(0, Be16(HashAlgoToKernelId(a)))
+                 .field(1, Be32(1))
+                 .field(2, Entry(HashAlgoSize(a)));
     auto r = ParseTlv(d.v);
     ASSERT_TRUE(r.ok()) << HashAlgoName(a) << ": " << r.status().ToString();
     EXPECT_EQ(r->algo, a);
@@ -115,9 +118,8 @@ TEST(TlvTest, DigestLengthMismatch) {
 TEST(TlvTest, NumEntriesMismatch) {
   ExpectInvalid(B().field(0, Be16(4)).field(1, Be32(2)).field(2, Entry(32)).v,
                 "NUM_ENTRIES says 2, list has 1");
-  ExpectInvalid(
-      B().field(0, Be16(4)).field(1, Be32(1)).field(2, Entry(32)).field(2, Entry(32)).v,
-      "more entries than NUM_ENTRIES");
+  ExpectInvalid(B().field(0, Be16(4)).field(1, Be32(1)).field(2, Entry(32)).field(2, Entry(32)).v,
+                "more entries than NUM_ENTRIES");
   ExpectInvalid(B().field(0, Be16(4)).field(1, {0, 0, 1}).v, "NUM_ENTRIES length 3");
   ExpectInvalid(B().field(0, Be16(4)).field(2, Entry(32)).v, "entry before NUM_ENTRIES");
 }
@@ -157,14 +159,44 @@ TEST(TlvTest, EntryRules) {
                 "entry without a digest");
   B noterm;
   noterm.field(0, std::vector<uint8_t>(32, 1)).field(1, {'/', 'a'});
-  ExpectInvalid(B().field(0, Be16(4)).field(1, Be32(1)).field(2, noterm.v).v,
-                "not NUL-terminated");
+  ExpectInvalid(B().field(0, Be16(4)).field(1, Be32(1)).field(2, noterm.v).v, "not NUL-terminated");
   B innernul;
   innernul.field(0, std::vector<uint8_t>(32, 1)).field(1, {'/', 0, 'a', 0});
-  ExpectInvalid(B().field(0, Be16(4)).field(1, Be32(1)).field(2, innernul.v).v,
-                "path holds a NUL");
+  ExpectInvalid(B().field(0, Be16(4)).field(1, Be32(1)).field(2, innernul.v).v, "path holds a NUL");
   ExpectInvalid(B().field(0, Be16(4)).field(0, Be16(4)).field(1, Be32(0)).v, "ALGO appears twice");
   ExpectInvalid({}, "no ALGO");
+}
+
+// Every single-byte mutation of a valid list is either refused or still a list that serialises
+// back to the same bytes (a changed digest or path character); never a crash.
+TEST(TlvTest, SingleByteMutations) {
+  TlvList l;
+  l.algo = HashAlgo::kSha256;
+  for (int i = 0; i < 3; ++i) {
+    TlvEntry e;
+    e.digest = *HashBytes(HashAlgo::kSha256, std::to_string(i));
+    e.path = "/p" + std::to_string(i);
+    l.entries.push_back(e);
+  }
+  auto good = *WriteTlv(l);
+  size_t accepted = 0, refused = 0;
+  for (size_t off = 0; off < good.size(); ++off) {
+    for (uint8_t x : {0x01, 0x80, 0xff}) {
+      auto m = good;
+      m[off] ^= x;
+      auto r = ParseTlv(m);
+      if (r.ok()) {
+        ++accepted;
+        auto back = WriteTlv(*r);
+        ASSERT_TRUE(back.ok());
+        EXPECT_EQ(*back, m) << "mutation at " << off;
+      } else {
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 0u);  // digest bytes
+  EXPECT_GT(refused, 0u);   // headers
 }
 
 TEST(TlvTest, ModuleSignatureSplit) {
@@ -200,8 +232,8 @@ class TlvSignTest : public ::testing::Test {
     dir_ = tmpl;
     for (const char* n : {"a", "b"}) {
       std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=dfs-test-" +
-                        std::string(n) + " -keyout " + dir_ + "/" + n + ".key -out " + dir_ +
-                        "/" + n + ".crt 2>/dev/null";
+                        std::string(n) + " -keyout " + dir_ + "/" + n + ".key -out " + dir_ + "/" +
+                        n + ".crt 2>/dev/null";
       ASSERT_EQ(std::system(cmd.c_str()), 0);
     }
     cert_a_ = *ReadFileLimited(dir_ + "/a.crt", 1 << 20);
@@ -249,9 +281,11 @@ TEST_F(TlvSignTest, OpensslCmsSignatureLikeSignFile) {
   // The kernel's sign-file layout: DER CMS, no attributes, no certs, signer by key id.
   auto list = List();
   ASSERT_TRUE(WriteFileAtomic(dir_ + "/list", list).ok());
-  std::string cmd = "openssl cms -sign -binary -noattr -nocerts -keyid -md sha256 -outform DER"
-                    " -in " + dir_ + "/list -signer " + dir_ + "/a.crt -inkey " + dir_ +
-                    "/a.key -out " + dir_ + "/list.p7s 2>/dev/null";
+  std::string cmd =
+      "openssl cms -sign -binary -noattr -nocerts -keyid -md sha256 -outform DER"
+      " -in " +
+      dir_ + "/list -signer " + dir_ + "/a.crt -inkey " + dir_ + "/a.key -out " + dir_ +
+      "/list.p7s 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   auto sig = ReadFileLimited(dir_ + "/list.p7s", 1 << 20);
   ASSERT_TRUE(sig.ok());

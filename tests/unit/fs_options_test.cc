@@ -1,0 +1,107 @@
+// Unit tests for fs/options.h: the digestfs command line.
+#include "fs/options.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace dfs::fs {
+namespace {
+
+Result<MountOptions> Parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "digestfs");
+  return ParseCommandLine(static_cast<int>(args.size()), args.data());
+}
+
+TEST(FsOptions, Defaults) {
+  auto o = Parse({"/src", "/mnt"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->source, "/src");
+  EXPECT_EQ(o->mountpoint, "/mnt");
+  EXPECT_FALSE(o->foreground);
+  EXPECT_EQ(o->mode, EnforceMode::kEnforce);
+  EXPECT_EQ(o->store_dir, "/var/lib/digestfs");
+  EXPECT_FALSE(o->verify_blocks);
+  EXPECT_EQ(o->pcr, 11);
+  EXPECT_EQ(o->loglevel, "info");
+  EXPECT_TRUE(o->fuse_opts.empty());
+}
+
+TEST(FsOptions, AllDigestfsOptionsAndPassThrough) {
+  auto o = Parse({"-f", "/src", "/mnt", "-o",
+                  "store=/s,policy=/p.pol,mode=permissive,verify=blocks,"
+                  "tpm=swtpm:host=127.0.0.1\\,port=2321,pcr=16,log=/l,measure_all_sources,"
+                  "loglevel=debug,timeout=2.5,threads=0,rw,nodev,allow_other",
+                  "-omax_read=131072"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->foreground);
+  EXPECT_EQ(o->store_dir, "/s");
+  EXPECT_EQ(o->policy_file, "/p.pol");
+  EXPECT_EQ(o->mode, EnforceMode::kPermissive);
+  EXPECT_TRUE(o->verify_blocks);
+  EXPECT_EQ(o->tpm_tcti, "swtpm:host=127.0.0.1,port=2321");
+  EXPECT_EQ(o->pcr, 16);
+  EXPECT_EQ(o->log_dir, "/l");
+  EXPECT_TRUE(o->measure_all_sources);
+  EXPECT_EQ(o->loglevel, "debug");
+  EXPECT_DOUBLE_EQ(o->timeout, 2.5);
+  EXPECT_EQ(o->threads, 0u);
+  EXPECT_EQ(o->fuse_opts, (std::vector<std::string>{"rw", "nodev", "allow_other", "max_read=131072"}));
+}
+
+TEST(FsOptions, EscapedCommaStaysEscapedForLibfuse) {
+  auto o = Parse({"/s", "/m", "-o", "fsname=a\\,b,mode=off"});
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->mode, EnforceMode::kOff);
+  EXPECT_EQ(o->fuse_opts, std::vector<std::string>{"fsname=a\\,b"});
+}
+
+TEST(FsOptions, ErrorsNameTheCulprit) {
+  struct Case {
+    std::vector<const char*> args;
+    const char* needle;
+  } cases[] = {
+      {{"/s", "/m", "-o", "mode=sideways"}, "mode=sideways"},
+      {{"/s", "/m", "-o", "verify=always"}, "verify=always"},
+      {{"/s", "/m", "-o", "pcr=24"}, "pcr=24"},
+      {{"/s", "/m", "-o", "pcr=x"}, "pcr=x"},
+      {{"/s", "/m", "-o", "loglevel=loud"}, "loglevel=loud"},
+      {{"/s", "/m", "-o", "store="}, "store"},
+      {{"/s", "/m", "-o", "measure_all_sources=yes"}, "measure_all_sources"},
+      {{"/s", "/m", "-o", "timeout=-1"}, "timeout=-1"},
+      {{"/s", "/m", "--frob"}, "--frob"},
+      {{"/s", "/m", "extra"}, "extra"},
+      {{"/s"}, "MOUNTPOINT"},
+      {{"/s", "/m", "-o"}, "-o"},
+  };
+  for (const auto& c : cases) {
+    auto o = Parse(c.args);
+    ASSERT_FALSE(o.ok()) << c.needle;
+    EXPECT_EQ(o.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(o.status().message().find(c.needle), std::string::npos) << o.status().message();
+  }
+}
+
+TEST(FsOptions, HelpAndVersionNeedNoPaths) {
+  auto h = Parse({"--help"});
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(h->show_help);
+  auto v = Parse({"-V"});
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->show_version);
+  EXPECT_NE(UsageText("digestfs").find("mode=enforce|permissive|off"), std::string::npos);
+}
+
+TEST(FsOptions, DoubleDashAllowsDashSource) {
+  auto o = Parse({"-o", "mode=off", "--", "-src", "/m"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->source, "-src");
+}
+
+TEST(FsOptions, SplitAndUnescape) {
+  EXPECT_EQ(SplitOptionList("a,b\\,c,,d"), (std::vector<std::string>{"a", "b\\,c", "", "d"}));
+  EXPECT_EQ(UnescapeOption("b\\,c\\\\d"), "b,c\\d");
+}
+
+}  // namespace
+}  // namespace dfs::fs
