@@ -18,6 +18,7 @@ namespace {
 
 constexpr size_t kMaxLogKeys = 1 << 16;
 
+
 std::string_view OpName(AccessOp op) {
   switch (op) {
     case AccessOp::kRead:
@@ -374,6 +375,17 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
                    digest, RuleRef(a.decision.of(Family::kAudit)), LogQuote(a.unknown_reason));
     }
   }
+  if (a.refusal == Refusal::kUnknown && req.op != AccessOp::kExec &&
+      PendingRetrust(req.st.st_dev, req.st.st_ino) &&
+      policy_.IsMutable(Subject{req.path, req.op, req.uid, static_cast<uint32_t>(req.st.st_uid),
+                                req.st.st_mode})) {
+    // A mutable file being written through the mount: its content is the writer's, and is
+    // re-trusted when the last writer closes (FUSE sends that release after close(2) returns,
+    // so a reader may get here first). Not for exec: re-trust never covers code.
+    spdlog::debug("allowed_pending_retrust path={} inode={}:{}", LogQuote(req.path),
+                  req.st.st_dev, req.st.st_ino);
+    a.refusal = Refusal::kNone;
+  }
   if (a.refused()) {
     stats_.refusals++;
     LogRefusal(a, req);
@@ -473,11 +485,32 @@ Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
 
 // ---- G2 and mutable files ---------------------------------------------------------------------
 
-void Enforcer::Changed(uint64_t dev, uint64_t ino) { cache_.Drop(dev, ino); }
+void Enforcer::Changed(uint64_t dev, uint64_t ino) {
+  cache_.Drop(dev, ino);
+  if (!policy_.has_mutable()) return;
+  std::lock_guard lock(mu_);
+  if (pending_retrust_.size() >= kMaxLogKeys) pending_retrust_.clear();
+  pending_retrust_.insert(InodeKey(dev, ino));
+}
+
+bool Enforcer::PendingRetrust(uint64_t dev, uint64_t ino) {
+  std::lock_guard lock(mu_);
+  return pending_retrust_.count(InodeKey(dev, ino)) > 0;
+}
 
 void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
                             const std::function<Result<Fd>()>& reopen_readonly) {
   cache_.Drop(dev, ino);
+  // Whatever happens below, the file is no longer being written through the mount: from now on
+  // only its recorded (re-)trust counts.
+  struct ClearPending {
+    Enforcer* e;
+    uint64_t dev, ino;
+    ~ClearPending() {
+      std::lock_guard lock(e->mu_);
+      e->pending_retrust_.erase(InodeKey(dev, ino));
+    }
+  } clear_pending{this, dev, ino};
   if (!policy_.has_mutable() || !reopen_readonly) return;
   auto fd = reopen_readonly();
   if (!fd.ok()) {

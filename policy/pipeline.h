@@ -23,6 +23,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -130,6 +131,8 @@ class Enforcer final : public Gate {
   Status Measure(const Assessment& a, const OpenRequest& req);
   // Logs a refusal / audit once per (inode, content, verdict, rule).
   bool FirstTime(const std::string& key);
+  bool PendingRetrust(uint64_t dev, uint64_t ino);
+  using InodeKey = std::pair<uint64_t, uint64_t>;
   void LogRefusal(const Assessment& a, const OpenRequest& req);
 
   const std::shared_ptr<Store> store_;
@@ -146,6 +149,9 @@ class Enforcer final : public Gate {
   std::unordered_set<std::string> measured_files_;    // MeasureFile done: digest + path
   std::unordered_set<std::string> logged_;            // refusal / audit lines written
   bool warned_readonly_ = false;
+  // Mutable files changed through the mount whose last writer has not closed yet (Changed()
+  // since the last WriterClosed()): reads of them are allowed until the re-trust.
+  std::set<std::pair<uint64_t, uint64_t>> pending_retrust_;
 };
 
 // Builds an Enforcer from a config, a parsed policy and an already opened store and measurer

@@ -332,6 +332,24 @@ TEST_F(EnforcerTest, MutableRetrustOnLastWriterClose) {
   EXPECT_EQ(Check(*e, "/etc/app.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
 }
 
+TEST_F(EnforcerTest, MutableFileBeingWrittenIsReadableUntilItsWriterCloses) {
+  tree.Write("/etc/a.conf", "shipped");
+  tree.Write("/usr/lib/x", "unlisted");
+  // A read-only store: the re-trust at close cannot happen, which shows the window closing.
+  auto e = Make("appraise path=/etc/** mutable\nappraise path=/usr/**\n", EnforceMode::kEnforce,
+                false, /*writable=*/false);
+  EXPECT_EQ(Check(*e, "/etc/a.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
+  Open w(tree, "/etc/a.conf", AccessOp::kWrite, O_WRONLY);
+  e->Changed(w.req.st.st_dev, w.req.st.st_ino);  // a write through the mount
+  EXPECT_TRUE(Check(*e, "/etc/a.conf", AccessOp::kRead).ok());
+  EXPECT_EQ(Check(*e, "/etc/a.conf", AccessOp::kExec).code(), Code::kPermissionDenied);
+  Open u(tree, "/usr/lib/x", AccessOp::kWrite, O_WRONLY);
+  e->Changed(u.req.st.st_dev, u.req.st.st_ino);  // not mutable: no window
+  EXPECT_EQ(Check(*e, "/usr/lib/x", AccessOp::kRead).code(), Code::kPermissionDenied);
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/a.conf", w.req.reopen_readonly);
+  EXPECT_EQ(Check(*e, "/etc/a.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
+}
+
 TEST_F(EnforcerTest, WriterClosedOnNonMutablePathOnlyDrops) {
   tree.Write("/usr/bin/a", "A");
   List("/usr/bin/a", "A");
