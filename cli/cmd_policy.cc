@@ -15,9 +15,12 @@ namespace {
 
 std::string_view OpText(AccessOp op) {
   switch (op) {
-    case AccessOp::kRead: return "read";
-    case AccessOp::kExec: return "exec";
-    case AccessOp::kWrite: return "write";
+    case AccessOp::kRead:
+      return "read";
+    case AccessOp::kExec:
+      return "exec";
+    case AccessOp::kWrite:
+      return "write";
   }
   return "?";
 }
@@ -55,8 +58,8 @@ struct VerifyArgs {
 };
 
 nlohmann::json FindingJson(const TreeFinding& f) {
-  return {{"path", f.path},     {"op", OpText(f.op)}, {"verdict", RefusalName(f.refusal)},
-          {"rule", f.rule},     {"reason", f.reason}, {"digest", f.digest}};
+  return {{"path", f.path}, {"op", OpText(f.op)}, {"verdict", RefusalName(f.refusal)},
+          {"rule", f.rule}, {"reason", f.reason}, {"digest", f.digest}};
 }
 
 int VerifyTreeCmd(const Context& ctx, const VerifyArgs& a) {
@@ -64,7 +67,8 @@ int VerifyTreeCmd(const Context& ctx, const VerifyArgs& a) {
   while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
   if (prefix == "/") prefix.clear();
   if (!prefix.empty() && prefix[0] != '/') {
-    return Fail(Status(Code::kInvalidArgument, "--prefix must be an absolute path, got '" + prefix + "'"));
+    return Fail(
+        Status(Code::kInvalidArgument, "--prefix must be an absolute path, got '" + prefix + "'"));
   }
   EnforcerConfig cfg;
   cfg.store_dir = ctx.store_dir;
@@ -97,13 +101,20 @@ int VerifyTreeCmd(const Context& ctx, const VerifyArgs& a) {
     nlohmann::json refused = nlohmann::json::array(), audited = nlohmann::json::array();
     for (const auto& f : s.refused) refused.push_back(FindingJson(f));
     for (const auto& f : s.audited) audited.push_back(FindingJson(f));
-    nlohmann::json j = {{"dir", a.dir},          {"files", s.files},
-                        {"checked", s.checked},  {"refused_count", s.refused.size()},
-                        {"audited_count", s.audited.size()}, {"errors", s.errors},
-                        {"symlinks", s.symlinks}, {"skipped", s.skipped},
-                        {"hashes", s.hashes},    {"bytes_hashed", s.bytes_hashed},
-                        {"seconds", s.seconds},  {"ok", !problem},
-                        {"refused", refused},    {"audited", audited}};
+    nlohmann::json j = {{"dir", a.dir},
+                        {"files", s.files},
+                        {"checked", s.checked},
+                        {"refused_count", s.refused.size()},
+                        {"audited_count", s.audited.size()},
+                        {"errors", s.errors},
+                        {"symlinks", s.symlinks},
+                        {"skipped", s.skipped},
+                        {"hashes", s.hashes},
+                        {"bytes_hashed", s.bytes_hashed},
+                        {"seconds", s.seconds},
+                        {"ok", !problem},
+                        {"refused", refused},
+                        {"audited", audited}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     for (const auto& f : s.refused) {
@@ -159,8 +170,7 @@ void RegisterPolicyCommands(CLI::App& app, Context& ctx) {
   vt->add_option("--prefix", va->prefix,
                  "the path DIR has inside the mount, e.g. /usr/bin (default: DIR is the root)");
   vt->add_option("--uid", va->uid, "uid the files are opened as, for uid= rules (default 0)");
-  vt->add_option("--threads", va->threads, "hashing threads (default 2)")
-      ->check(CLI::Range(1, 64));
+  vt->add_option("--threads", va->threads, "hashing threads (default 2)")->check(CLI::Range(1, 64));
   vt->add_flag("--xdev", va->xdev, "stay on DIR's file system");
   vt->add_flag("--show-audit", va->show_audit, "also list files an audit rule would log");
   vt->callback([&ctx, va] { ctx.exit_code = VerifyTreeCmd(ctx, *va); });

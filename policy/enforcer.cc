@@ -9,7 +9,6 @@
 #include "measurement/measurement.h"
 #include "policy/pipeline.h"
 
-
 namespace dfs {
 
 namespace {
@@ -70,9 +69,9 @@ Result<std::unique_ptr<Gate>> CreateEnforcer(const EnforcerConfig& cfg) {
   }
   std::shared_ptr<Store> shared(std::move(store).value());
   DFS_ASSIGN_OR_RETURN(std::shared_ptr<Measurer> measurer, MakeMeasurer(cfg, policy, *shared));
-  DFS_ASSIGN_OR_RETURN(std::unique_ptr<Enforcer> e,
-                       CreateEnforcerWith(cfg, std::move(policy), std::move(shared), writable,
-                                          std::move(measurer)));
+  DFS_ASSIGN_OR_RETURN(
+      std::unique_ptr<Enforcer> e,
+      CreateEnforcerWith(cfg, std::move(policy), std::move(shared), writable, std::move(measurer)));
   return std::unique_ptr<Gate>(std::move(e));
 }
 

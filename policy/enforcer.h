@@ -26,13 +26,13 @@ enum class EnforceMode { kEnforce, kPermissive };
 Result<EnforceMode> ParseEnforceMode(const std::string& mode);
 
 struct EnforcerConfig {
-  std::string store_dir;          // the digest store (cache/store.h)
-  std::string policy_file;        // empty = the built-in default policy (policy/default.policy)
-  std::string mode = "enforce";   // "enforce" | "permissive"
-  bool verify_blocks = false;     // verify=blocks: per-block digests, every read checked
-  std::string tpm_tcti;           // TPM for measure actions; empty = log only
-  int pcr = -1;                   // -1 = the measurement component's default PCR
-  std::string log_dir;            // measurement log directory; empty = its default
+  std::string store_dir;             // the digest store (cache/store.h)
+  std::string policy_file;           // empty = the built-in default policy (policy/default.policy)
+  std::string mode = "enforce";      // "enforce" | "permissive"
+  bool verify_blocks = false;        // verify=blocks: per-block digests, every read checked
+  std::string tpm_tcti;              // TPM for measure actions; empty = log only
+  int pcr = -1;                      // -1 = the measurement component's default PCR
+  std::string log_dir;               // measurement log directory; empty = its default
   bool measure_all_sources = false;  // measure every active source at startup
   // Optional, for the measurement log's first (aggregate) entry: the mount's SOURCE and
   // MOUNTPOINT.

@@ -39,7 +39,8 @@ Result<Glob> Glob::Compile(std::string_view pattern, size_t* err_col) {
     size_t end = pattern.find('/', start);
     if (end == std::string_view::npos) end = pattern.size();
     std::string_view comp = pattern.substr(start, end - start);
-    if (comp.empty()) return GlobError(start + 1, "empty path component ('//' or a trailing '/')", err_col);
+    if (comp.empty())
+      return GlobError(start + 1, "empty path component ('//' or a trailing '/')", err_col);
     if (comp == "." || comp == "..") {
       return GlobError(start + 1, "'.' and '..' are not allowed in a path glob", err_col);
     }
@@ -49,7 +50,8 @@ Result<Glob> Glob::Compile(std::string_view pattern, size_t* err_col) {
         char c = comp[i];
         size_t col = start + i + 1;
         if (c == '\\') {
-          if (i + 1 == comp.size()) return GlobError(col, "'\\' at the end of a component", err_col);
+          if (i + 1 == comp.size())
+            return GlobError(col, "'\\' at the end of a component", err_col);
           ++i;
         } else if (c == '*' && i + 1 < comp.size() && comp[i + 1] == '*') {
           return GlobError(col, "'**' must be a whole path component ('/**/')", err_col);

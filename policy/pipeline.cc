@@ -18,11 +18,15 @@ namespace {
 
 constexpr size_t kMaxLogKeys = 1 << 16;
 
+
 std::string_view OpName(AccessOp op) {
   switch (op) {
-    case AccessOp::kRead: return "read";
-    case AccessOp::kExec: return "exec";
-    case AccessOp::kWrite: return "write";
+    case AccessOp::kRead:
+      return "read";
+    case AccessOp::kExec:
+      return "exec";
+    case AccessOp::kWrite:
+      return "write";
   }
   return "?";
 }
@@ -50,10 +54,14 @@ struct TicketBlocks {
 
 std::string_view RefusalName(Refusal r) {
   switch (r) {
-    case Refusal::kNone: return "none";
-    case Refusal::kDenied: return "denied";
-    case Refusal::kUnknown: return "unknown";
-    case Refusal::kError: return "error";
+    case Refusal::kNone:
+      return "none";
+    case Refusal::kDenied:
+      return "denied";
+    case Refusal::kUnknown:
+      return "unknown";
+    case Refusal::kError:
+      return "error";
   }
   return "?";
 }
@@ -61,8 +69,9 @@ std::string_view RefusalName(Refusal r) {
 Result<EnforceMode> ParseEnforceMode(const std::string& mode) {
   if (mode == "enforce") return EnforceMode::kEnforce;
   if (mode == "permissive") return EnforceMode::kPermissive;
-  return Status(Code::kInvalidArgument,
-                "mode '" + mode + "' is not one of enforce, permissive (mode=off runs no enforcer)");
+  return Status(
+      Code::kInvalidArgument,
+      "mode '" + mode + "' is not one of enforce, permissive (mode=off runs no enforcer)");
 }
 
 Enforcer::Enforcer(std::shared_ptr<Store> store, std::shared_ptr<Measurer> measurer, Policy policy,
@@ -90,7 +99,10 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
     std::shared_ptr<BlockDigests> blocks;
     for (size_t i = 0; i < opts_.algos.size(); ++i) {
       HashFdOptions ho;
-      ho.chunk = opts_.hash_chunk;
+      // Small files get a small buffer: HashFd allocates (and zeroes) `chunk` bytes per call, which
+      // would cost more than hashing a 4 KiB file.
+      ho.chunk = static_cast<size_t>(
+          std::clamp<uint64_t>((c->key.size + 4096) / 4096 * 4096, 64 * 1024, opts_.hash_chunk));
       std::optional<BlockSink> sink;
       if (i == 0 && opts_.verify_blocks) {
         blocks = std::make_shared<BlockDigests>();
@@ -370,6 +382,17 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
                    digest, RuleRef(a.decision.of(Family::kAudit)), LogQuote(a.unknown_reason));
     }
   }
+  if (a.refusal == Refusal::kUnknown && req.op != AccessOp::kExec &&
+      PendingRetrust(req.st.st_dev, req.st.st_ino) &&
+      policy_.IsMutable(Subject{req.path, req.op, req.uid, static_cast<uint32_t>(req.st.st_uid),
+                                req.st.st_mode})) {
+    // A mutable file being written through the mount: its content is the writer's, and is
+    // re-trusted when the last writer closes (FUSE sends that release after close(2) returns,
+    // so a reader may get here first). Not for exec: re-trust never covers code.
+    spdlog::debug("allowed_pending_retrust path={} inode={}:{}", LogQuote(req.path),
+                  req.st.st_dev, req.st.st_ino);
+    a.refusal = Refusal::kNone;
+  }
   if (a.refused()) {
     stats_.refusals++;
     LogRefusal(a, req);
@@ -458,7 +481,8 @@ Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
       }
       const uint64_t upto = std::min(end, bend);
       if (std::memcmp(p, whole.data() + (pos - bstart), static_cast<size_t>(upto - pos)) != 0) {
-        return bad("bytes read in block " + std::to_string(index) + " differ from the verified block");
+        return bad("bytes read in block " + std::to_string(index) +
+                   " differ from the verified block");
       }
     }
     pos = std::min(end, bend);
@@ -468,11 +492,32 @@ Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
 
 // ---- G2 and mutable files ---------------------------------------------------------------------
 
-void Enforcer::Changed(uint64_t dev, uint64_t ino) { cache_.Drop(dev, ino); }
+void Enforcer::Changed(uint64_t dev, uint64_t ino) {
+  cache_.Drop(dev, ino);
+  if (!policy_.has_mutable()) return;
+  std::lock_guard lock(mu_);
+  if (pending_retrust_.size() >= kMaxLogKeys) pending_retrust_.clear();
+  pending_retrust_.insert(InodeKey(dev, ino));
+}
+
+bool Enforcer::PendingRetrust(uint64_t dev, uint64_t ino) {
+  std::lock_guard lock(mu_);
+  return pending_retrust_.count(InodeKey(dev, ino)) > 0;
+}
 
 void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
                             const std::function<Result<Fd>()>& reopen_readonly) {
   cache_.Drop(dev, ino);
+  // Whatever happens below, the file is no longer being written through the mount: from now on
+  // only its recorded (re-)trust counts.
+  struct ClearPending {
+    Enforcer* e;
+    uint64_t dev, ino;
+    ~ClearPending() {
+      std::lock_guard lock(e->mu_);
+      e->pending_retrust_.erase(InodeKey(dev, ino));
+    }
+  } clear_pending{this, dev, ino};
   if (!policy_.has_mutable() || !reopen_readonly) return;
   auto fd = reopen_readonly();
   if (!fd.ok()) {
@@ -481,7 +526,8 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
     return;
   }
   struct stat st;
-  if (::fstat(fd->get(), &st) != 0 || st.st_dev != dev || st.st_ino != ino || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd->get(), &st) != 0 || st.st_dev != dev || st.st_ino != ino ||
+      !S_ISREG(st.st_mode)) {
     return;  // replaced or gone: the next open decides afresh
   }
   Subject s{path, AccessOp::kRead, static_cast<uint32_t>(st.st_uid),
@@ -491,7 +537,8 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
     std::lock_guard lock(mu_);
     if (!warned_readonly_) {
       warned_readonly_ = true;
-      spdlog::warn("retrust_disabled reason=\"the store is open read-only\" path={}", LogQuote(path));
+      spdlog::warn("retrust_disabled reason=\"the store is open read-only\" path={}",
+                   LogQuote(path));
     }
     return;
   }

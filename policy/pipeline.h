@@ -23,6 +23,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -53,26 +54,26 @@ struct EnforcerOptions {
 
 // Counters for `digestctl status`, benchmarks and tests. Monotonic.
 struct EnforcerStats {
-  std::atomic<uint64_t> opens{0};          // CheckOpen calls
-  std::atomic<uint64_t> unchecked{0};      // opens no family applied to
-  std::atomic<uint64_t> cache_hits{0};     // content found valid in the cache
-  std::atomic<uint64_t> hashes{0};         // files hashed (each algorithm pass counts once)
+  std::atomic<uint64_t> opens{0};       // CheckOpen calls
+  std::atomic<uint64_t> unchecked{0};   // opens no family applied to
+  std::atomic<uint64_t> cache_hits{0};  // content found valid in the cache
+  std::atomic<uint64_t> hashes{0};      // files hashed (each algorithm pass counts once)
   std::atomic<uint64_t> bytes_hashed{0};
-  std::atomic<uint64_t> relookups{0};      // lookups redone after a generation change
-  std::atomic<uint64_t> refusals{0};       // opens refused (or, permissive, that would be)
+  std::atomic<uint64_t> relookups{0};  // lookups redone after a generation change
+  std::atomic<uint64_t> refusals{0};   // opens refused (or, permissive, that would be)
   std::atomic<uint64_t> refusals_logged{0};
   std::atomic<uint64_t> audits_logged{0};
-  std::atomic<uint64_t> measurements{0};   // Measurer calls that succeeded
-  std::atomic<uint64_t> retrusted{0};      // mutable files trusted locally
+  std::atomic<uint64_t> measurements{0};     // Measurer calls that succeeded
+  std::atomic<uint64_t> retrusted{0};        // mutable files trusted locally
   std::atomic<uint64_t> read_mismatches{0};  // CheckRead failures
 };
 
 // Why an open is (or would be) refused.
 enum class Refusal : uint8_t {
   kNone = 0,
-  kDenied,         // the digest is on the deny list
-  kUnknown,        // appraise: no source vouches for the content
-  kError,          // fail closed: hashing, store or measurement failed
+  kDenied,   // the digest is on the deny list
+  kUnknown,  // appraise: no source vouches for the content
+  kError,    // fail closed: hashing, store or measurement failed
 };
 std::string_view RefusalName(Refusal r);
 
@@ -81,13 +82,13 @@ struct Assessment {
   Decision decision;                       // step 1
   std::shared_ptr<const Content> content;  // step 2 (null if no family applied, or on error)
   bool cache_hit = false;
-  Status error;                            // step 2/4 failure (fail closed)
-  bool known[kNumFamilies] = {false, false, false};  // step 4, per family (its bind= applies)
+  Status error;                                        // step 2/4 failure (fail closed)
+  bool known[kNumFamilies] = {false, false, false};    // step 4, per family (its bind= applies)
   uint64_t vouching_source[kNumFamilies] = {0, 0, 0};  // the first vouching source, if known
-  std::string unknown_reason;              // why the content is not vouched for (messages)
-  Refusal refusal = Refusal::kNone;        // the verdict if nothing else fails
-  const Rule* refusal_rule = nullptr;      // the rule that refused (appraise), or nullptr
-  std::string reason;                      // human-readable, for logs and verify-tree
+  std::string unknown_reason;          // why the content is not vouched for (messages)
+  Refusal refusal = Refusal::kNone;    // the verdict if nothing else fails
+  const Rule* refusal_rule = nullptr;  // the rule that refused (appraise), or nullptr
+  std::string reason;                  // human-readable, for logs and verify-tree
   bool refused() const { return refusal != Refusal::kNone; }
 };
 
@@ -130,6 +131,8 @@ class Enforcer final : public Gate {
   Status Measure(const Assessment& a, const OpenRequest& req);
   // Logs a refusal / audit once per (inode, content, verdict, rule).
   bool FirstTime(const std::string& key);
+  bool PendingRetrust(uint64_t dev, uint64_t ino);
+  using InodeKey = std::pair<uint64_t, uint64_t>;
   void LogRefusal(const Assessment& a, const OpenRequest& req);
 
   const std::shared_ptr<Store> store_;
@@ -140,12 +143,15 @@ class Enforcer final : public Gate {
   EnforcerStats stats_;
 
   std::mutex mu_;  // guards the fields below; never held while calling the store or measurer
-  uint64_t sources_generation_ = 0;                          // generation sources_ belongs to
-  std::unordered_map<uint64_t, SourceInfo> sources_;         // source id -> info
-  std::unordered_set<uint64_t> measured_sources_;            // MeasureSource done
-  std::unordered_set<std::string> measured_files_;           // MeasureFile done: digest + path
-  std::unordered_set<std::string> logged_;                   // refusal / audit lines written
+  uint64_t sources_generation_ = 0;                   // generation sources_ belongs to
+  std::unordered_map<uint64_t, SourceInfo> sources_;  // source id -> info
+  std::unordered_set<uint64_t> measured_sources_;     // MeasureSource done
+  std::unordered_set<std::string> measured_files_;    // MeasureFile done: digest + path
+  std::unordered_set<std::string> logged_;            // refusal / audit lines written
   bool warned_readonly_ = false;
+  // Mutable files changed through the mount whose last writer has not closed yet (Changed()
+  // since the last WriterClosed()): reads of them are allowed until the re-trust.
+  std::set<std::pair<uint64_t, uint64_t>> pending_retrust_;
 };
 
 // Builds an Enforcer from a config, a parsed policy and an already opened store and measurer

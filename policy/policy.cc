@@ -16,12 +16,18 @@ extern const char kDefaultPolicyText[];
 
 std::string_view ActionName(Action a) {
   switch (a) {
-    case Action::kAppraise: return "appraise";
-    case Action::kDontAppraise: return "dont_appraise";
-    case Action::kMeasure: return "measure";
-    case Action::kDontMeasure: return "dont_measure";
-    case Action::kAudit: return "audit";
-    case Action::kDontAudit: return "dont_audit";
+    case Action::kAppraise:
+      return "appraise";
+    case Action::kDontAppraise:
+      return "dont_appraise";
+    case Action::kMeasure:
+      return "measure";
+    case Action::kDontMeasure:
+      return "dont_measure";
+    case Action::kAudit:
+      return "audit";
+    case Action::kDontAudit:
+      return "dont_audit";
   }
   return "?";
 }
@@ -29,11 +35,14 @@ std::string_view ActionName(Action a) {
 Family FamilyOf(Action a) {
   switch (a) {
     case Action::kAppraise:
-    case Action::kDontAppraise: return Family::kAppraise;
+    case Action::kDontAppraise:
+      return Family::kAppraise;
     case Action::kMeasure:
-    case Action::kDontMeasure: return Family::kMeasure;
+    case Action::kDontMeasure:
+      return Family::kMeasure;
     case Action::kAudit:
-    case Action::kDontAudit: return Family::kAudit;
+    case Action::kDontAudit:
+      return Family::kAudit;
   }
   return Family::kAudit;
 }
@@ -44,9 +53,12 @@ bool IsPositive(Action a) {
 
 bool IdMatch::Matches(uint32_t v) const {
   switch (cmp) {
-    case Cmp::kEq: return v == value;
-    case Cmp::kLt: return v < value;
-    case Cmp::kGt: return v > value;
+    case Cmp::kEq:
+      return v == value;
+    case Cmp::kLt:
+      return v < value;
+    case Cmp::kGt:
+      return v > value;
   }
   return false;
 }
@@ -126,16 +138,22 @@ class Parser {
         return Status::Ok();
       };
       if (cmp != '=' && key != "uid" && key != "fowner") {
-        return Error(t.col + op_pos, "'" + std::string(1, cmp) + "' is only allowed after uid and fowner");
+        return Error(t.col + op_pos,
+                     "'" + std::string(1, cmp) + "' is only allowed after uid and fowner");
       }
       if (val.empty()) return Error(vcol, "empty value for '" + std::string(key) + "'");
       if (key == "op") {
         DFS_RETURN_IF_ERROR(dup(seen_op));
-        if (val == "exec") r.op = AccessOp::kExec;
-        else if (val == "read") r.op = AccessOp::kRead;
-        else if (val == "write") r.op = AccessOp::kWrite;
-        else if (val == "any") r.op.reset();
-        else return Error(vcol, "unknown op '" + std::string(val) + "' (exec, read, write, any)");
+        if (val == "exec")
+          r.op = AccessOp::kExec;
+        else if (val == "read")
+          r.op = AccessOp::kRead;
+        else if (val == "write")
+          r.op = AccessOp::kWrite;
+        else if (val == "any")
+          r.op.reset();
+        else
+          return Error(vcol, "unknown op '" + std::string(val) + "' (exec, read, write, any)");
       } else if (key == "path") {
         DFS_RETURN_IF_ERROR(dup(seen_path));
         size_t gcol = 0;
@@ -154,7 +172,8 @@ class Parser {
         uint32_t v = 0;
         auto [p, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
         if (ec != std::errc() || p != val.data() + val.size()) {
-          return Error(vcol, "'" + std::string(key) + "' needs a numeric id (0 to 4294967295), got '" +
+          return Error(vcol, "'" + std::string(key) +
+                                 "' needs a numeric id (0 to 4294967295), got '" +
                                  std::string(val) + "'");
         }
         m.value = v;
@@ -162,7 +181,7 @@ class Parser {
       } else if (key == "type") {
         DFS_RETURN_IF_ERROR(dup(seen_type));
         static const std::pair<std::string_view, mode_t> kTypes[] = {
-            {"reg", S_IFREG}, {"dir", S_IFDIR},   {"lnk", S_IFLNK},  {"chr", S_IFCHR},
+            {"reg", S_IFREG}, {"dir", S_IFDIR},  {"lnk", S_IFLNK},   {"chr", S_IFCHR},
             {"blk", S_IFBLK}, {"fifo", S_IFIFO}, {"sock", S_IFSOCK},
         };
         bool ok = false;

@@ -47,21 +47,21 @@ struct IdMatch {
 };
 
 struct Rule {
-  int line = 0;                     // 1-based line in the policy file
+  int line = 0;  // 1-based line in the policy file
   Action action = Action::kAppraise;
-  std::optional<AccessOp> op;       // nullopt = op=any
-  std::optional<Glob> path;         // nullopt = any path
-  std::optional<IdMatch> uid;       // the calling process's uid
-  std::optional<IdMatch> fowner;    // the file's owner (st_uid)
-  std::optional<mode_t> type;       // S_IFREG etc. (the S_IFMT bits)
-  bool is_mutable = false;          // `mutable`: re-trusted when its last writer closes
-  bool bind_path = false;           // `bind=path`: a digest counts only at a path listed for it
-  std::string text;                 // the rule as written (trimmed), for messages
+  std::optional<AccessOp> op;     // nullopt = op=any
+  std::optional<Glob> path;       // nullopt = any path
+  std::optional<IdMatch> uid;     // the calling process's uid
+  std::optional<IdMatch> fowner;  // the file's owner (st_uid)
+  std::optional<mode_t> type;     // S_IFREG etc. (the S_IFMT bits)
+  bool is_mutable = false;        // `mutable`: re-trusted when its last writer closes
+  bool bind_path = false;         // `bind=path`: a digest counts only at a path listed for it
+  std::string text;               // the rule as written (trimmed), for messages
 };
 
 // What is asked about: one open (or, for mutability, one file).
 struct Subject {
-  std::string_view path;            // from the mount root, "/usr/bin/hello"
+  std::string_view path;  // from the mount root, "/usr/bin/hello"
   AccessOp op = AccessOp::kRead;
   uint32_t uid = 0;
   uint32_t fowner = 0;

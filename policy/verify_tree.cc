@@ -207,14 +207,24 @@ Result<TreeSummary> VerifyTree(Enforcer& e, const std::string& dir, const Verify
           AddError(sh, Join(pd.path, name), std::string("cannot stat: ") + std::strerror(errno));
           continue;
         }
-        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG
-               : S_ISLNK(st.st_mode) ? DT_LNK : DT_UNKNOWN;
+        type = S_ISDIR(st.st_mode)   ? DT_DIR
+               : S_ISREG(st.st_mode) ? DT_REG
+               : S_ISLNK(st.st_mode) ? DT_LNK
+                                     : DT_UNKNOWN;
       }
       switch (type) {
-        case DT_DIR: stack.push_back({dfd, name, Join(pd.path, name)}); break;
-        case DT_REG: queue.Push({dfd, name, Join(pd.path, name)}); break;
-        case DT_LNK: sh.symlinks++; break;
-        default: sh.skipped++; break;
+        case DT_DIR:
+          stack.push_back({dfd, name, Join(pd.path, name)});
+          break;
+        case DT_REG:
+          queue.Push({dfd, name, Join(pd.path, name)});
+          break;
+        case DT_LNK:
+          sh.symlinks++;
+          break;
+        default:
+          sh.skipped++;
+          break;
       }
       errno = 0;
     }

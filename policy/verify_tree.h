@@ -20,27 +20,27 @@
 namespace dfs {
 
 struct VerifyTreeOptions {
-  std::string prefix;   // the path DIR has in the mount ("" = DIR is the mount root)
-  uint32_t uid = 0;     // the uid that opens the files (for uid= conditions)
+  std::string prefix;  // the path DIR has in the mount ("" = DIR is the mount root)
+  uint32_t uid = 0;    // the uid that opens the files (for uid= conditions)
   int threads = 2;
   bool one_file_system = false;  // do not descend into directories on another device
 };
 
 struct TreeFinding {
-  std::string path;     // as the mount would see it
+  std::string path;  // as the mount would see it
   AccessOp op = AccessOp::kRead;
   Refusal refusal = Refusal::kNone;  // kNone for an audit finding
-  int rule = 0;         // the deciding rule's line, 0 if none
+  int rule = 0;                      // the deciding rule's line, 0 if none
   std::string reason;
   std::string digest = "-";  // "sha256:..." or "-"
 };
 
 struct TreeSummary {
-  uint64_t files = 0;        // regular files found
-  uint64_t checked = 0;      // regular files some family applied to (for at least one op)
-  uint64_t skipped = 0;      // entries that are not regular files, directories or links
-  uint64_t symlinks = 0;     // symbolic links (never followed)
-  uint64_t errors = 0;       // entries that could not be opened or read (also in `refused`)
+  uint64_t files = 0;     // regular files found
+  uint64_t checked = 0;   // regular files some family applied to (for at least one op)
+  uint64_t skipped = 0;   // entries that are not regular files, directories or links
+  uint64_t symlinks = 0;  // symbolic links (never followed)
+  uint64_t errors = 0;    // entries that could not be opened or read (also in `refused`)
   uint64_t bytes_hashed = 0;
   uint64_t hashes = 0;
   std::vector<TreeFinding> refused;  // sorted by path, then op

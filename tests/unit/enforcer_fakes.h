@@ -70,8 +70,8 @@ class FakeStore : public Store {
   Result<ImportSummary> Import(const ImportItem&, const ImportOptions&) override {
     return Status(Code::kUnsupported, "fake");
   }
-  Result<std::vector<ImportSummary>> ImportAll(const std::vector<ImportItem>&,
-                                               const ImportOptions&, bool, SourceKind) override {
+  Result<std::vector<ImportSummary>> ImportAll(const std::vector<ImportItem>&, const ImportOptions&,
+                                               bool, SourceKind) override {
     return Status(Code::kUnsupported, "fake");
   }
   Status RemoveSource(uint64_t id) override {
@@ -106,7 +106,8 @@ class FakeStore : public Store {
       s.name = "local";
       sources_[s.id] = s;
     }
-    std::erase_if(files_, [&](const auto& e) { return e.first == local_id_ && e.second.path == path; });
+    std::erase_if(files_,
+                  [&](const auto& e) { return e.first == local_id_ && e.second.path == path; });
     files_.emplace_back(local_id_, FileEntry{d, path, mode, 0});
     ++gen_;
     return Status::Ok();

@@ -20,7 +20,8 @@ using testing::TempTree;
 
 class EnforcerTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Enforcer> Make(std::string_view policy_text, EnforceMode mode = EnforceMode::kEnforce,
+  std::unique_ptr<Enforcer> Make(std::string_view policy_text,
+                                 EnforceMode mode = EnforceMode::kEnforce,
                                  bool verify_blocks = false, bool writable = true) {
     auto p = Policy::Parse(policy_text, "test.policy");
     EXPECT_TRUE(p.ok()) << p.status().ToString();
@@ -259,7 +260,8 @@ TEST_F(EnforcerTest, MeasureKnownSourceOnceAndUnknownFiles) {
   tree.Write("/usr/bin/b", "B");
   tree.Write("/tmp/u", "unknown");
   store->Add(SourceKind::kRpm, "pkg-1.0-1.x86_64",
-             {FileEntry{Sha("A"), "/usr/bin/a", 0100755, 0}, FileEntry{Sha("B"), "/usr/bin/b", 0100755, 0}});
+             {FileEntry{Sha("A"), "/usr/bin/a", 0100755, 0},
+              FileEntry{Sha("B"), "/usr/bin/b", 0100755, 0}});
   auto e = Make("measure op=exec\n");
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(Check(*e, "/usr/bin/a", AccessOp::kExec).ok());
@@ -330,6 +332,24 @@ TEST_F(EnforcerTest, MutableRetrustOnLastWriterClose) {
   EXPECT_EQ(Check(*e, "/etc/app.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
 }
 
+TEST_F(EnforcerTest, MutableFileBeingWrittenIsReadableUntilItsWriterCloses) {
+  tree.Write("/etc/a.conf", "shipped");
+  tree.Write("/usr/lib/x", "unlisted");
+  // A read-only store: the re-trust at close cannot happen, which shows the window closing.
+  auto e = Make("appraise path=/etc/** mutable\nappraise path=/usr/**\n", EnforceMode::kEnforce,
+                false, /*writable=*/false);
+  EXPECT_EQ(Check(*e, "/etc/a.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
+  Open w(tree, "/etc/a.conf", AccessOp::kWrite, O_WRONLY);
+  e->Changed(w.req.st.st_dev, w.req.st.st_ino);  // a write through the mount
+  EXPECT_TRUE(Check(*e, "/etc/a.conf", AccessOp::kRead).ok());
+  EXPECT_EQ(Check(*e, "/etc/a.conf", AccessOp::kExec).code(), Code::kPermissionDenied);
+  Open u(tree, "/usr/lib/x", AccessOp::kWrite, O_WRONLY);
+  e->Changed(u.req.st.st_dev, u.req.st.st_ino);  // not mutable: no window
+  EXPECT_EQ(Check(*e, "/usr/lib/x", AccessOp::kRead).code(), Code::kPermissionDenied);
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/a.conf", w.req.reopen_readonly);
+  EXPECT_EQ(Check(*e, "/etc/a.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
+}
+
 TEST_F(EnforcerTest, WriterClosedOnNonMutablePathOnlyDrops) {
   tree.Write("/usr/bin/a", "A");
   List("/usr/bin/a", "A");
@@ -344,7 +364,8 @@ TEST_F(EnforcerTest, WriterClosedOnNonMutablePathOnlyDrops) {
 
 TEST_F(EnforcerTest, ReadOnlyStoreDoesNotRetrust) {
   tree.Write("/etc/a", "x");
-  auto e = Make("appraise path=/etc/** mutable\n", EnforceMode::kEnforce, false, /*writable=*/false);
+  auto e =
+      Make("appraise path=/etc/** mutable\n", EnforceMode::kEnforce, false, /*writable=*/false);
   Open w(tree, "/etc/a", AccessOp::kWrite, O_WRONLY);
   e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/a", w.req.reopen_readonly);
   EXPECT_EQ(store->trust_calls, 0);
@@ -365,12 +386,13 @@ TEST_F(EnforcerTest, VerifyBlocksChecksEveryRead) {
     return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(content.data()) + off, len);
   };
   EXPECT_TRUE(e->CheckRead(t, 0, bytes(0, 4096)).ok());
-  EXPECT_TRUE(e->CheckRead(t, 4096, bytes(4096, 8192)).ok());  // spans two blocks
+  EXPECT_TRUE(e->CheckRead(t, 4096, bytes(4096, 8192)).ok());        // spans two blocks
   EXPECT_TRUE(e->CheckRead(t, 8192, bytes(8192, 4096 + 100)).ok());  // to EOF, short last block
-  EXPECT_TRUE(e->CheckRead(t, content.size(), {}).ok());  // EOF
+  EXPECT_TRUE(e->CheckRead(t, content.size(), {}).ok());             // EOF
   std::string tampered = content;
   tampered[5000] ^= 1;
-  auto tb = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(tampered.data()), tampered.size());
+  auto tb =
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(tampered.data()), tampered.size());
   EXPECT_EQ(e->CheckRead(t, 4096, tb.subspan(4096, 4096)).code(), Code::kCorrupt);
   // Unaligned and partial-block reads are checked against the whole block, read again.
   EXPECT_TRUE(e->CheckRead(t, 100, bytes(100, 4096)).ok());
@@ -378,13 +400,13 @@ TEST_F(EnforcerTest, VerifyBlocksChecksEveryRead) {
   EXPECT_TRUE(e->CheckRead(t, 8192, bytes(8192, 50)).ok());
   EXPECT_TRUE(e->CheckRead(t, 4000, bytes(4000, 8192 - 500)).ok());
   EXPECT_EQ(e->CheckRead(t, 4000, tb.subspan(4000, 2000)).code(), Code::kCorrupt);  // bad bytes
-  EXPECT_EQ(e->CheckRead(t, content.size() - 10, bytes(content.size() - 10, 10)).code(),
-            Code::kOk);
-  EXPECT_EQ(e->CheckRead(t, content.size() - 10, std::span<const uint8_t>(
-                                                    reinterpret_cast<const uint8_t*>(content.data()), 20))
-                .code(),
-            Code::kCorrupt);                                                 // past the size
-  EXPECT_EQ(e->CheckRead(t, 4096, {}).code(), Code::kCorrupt);               // file shrank
+  EXPECT_EQ(e->CheckRead(t, content.size() - 10, bytes(content.size() - 10, 10)).code(), Code::kOk);
+  EXPECT_EQ(
+      e->CheckRead(t, content.size() - 10,
+                   std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(content.data()), 20))
+          .code(),
+      Code::kCorrupt);                                          // past the size
+  EXPECT_EQ(e->CheckRead(t, 4096, {}).code(), Code::kCorrupt);  // file shrank
   EXPECT_GE(e->stats().read_mismatches, 4u);
   // The lower file changed beneath the open: a partial read of the changed block is refused even
   // when the bytes handed in are the old ones.
@@ -447,9 +469,13 @@ TEST(ReadVerifiedTest, UnalignedReadsAreCheckedAndTamperingIsCaught) {
   ASSERT_TRUE(e.CheckOpen(op.req, &t).ok());
   std::vector<uint8_t> buf;
   size_t start = 0, len = 0;
-  const std::pair<uint64_t, size_t> ranges[] = {
-      {0, 4096}, {100, 1000}, {kVerifyBlockSize - 10, 20}, {70000, 131072},
-      {content.size() - 5, 4096}, {content.size(), 4096}, {content.size() + 5000, 10}};
+  const std::pair<uint64_t, size_t> ranges[] = {{0, 4096},
+                                                {100, 1000},
+                                                {kVerifyBlockSize - 10, 20},
+                                                {70000, 131072},
+                                                {content.size() - 5, 4096},
+                                                {content.size(), 4096},
+                                                {content.size() + 5000, 10}};
   for (auto [off, size] : ranges) {
     ASSERT_TRUE(ReadVerified(e, t, op.fd.get(), off, size, &buf, &start, &len).ok()) << off;
     size_t want = off >= content.size() ? 0 : std::min<size_t>(size, content.size() - off);

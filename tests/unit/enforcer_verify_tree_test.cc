@@ -31,7 +31,7 @@ class VerifyTreeTest : public ::testing::Test {
 TEST_F(VerifyTreeTest, ReportsWhatAMountWouldRefuse) {
   tree.Write("/usr/bin/ok", "ok");
   tree.Write("/usr/bin/evil", "evil");
-  tree.Write("/usr/lib/data", "data");      // not executable: read only
+  tree.Write("/usr/lib/data", "data");  // not executable: read only
   tree.Write("/etc/conf", "conf");
   ASSERT_EQ(chmod(tree.Real("/usr/lib/data").c_str(), 0644), 0);
   ASSERT_EQ(chmod(tree.Real("/etc/conf").c_str(), 0644), 0);

@@ -136,8 +136,9 @@ TEST(PolicyParse, ErrorsNameFileLineAndColumn) {
             "dont_measure, audit, dont_audit)");
   EXPECT_EQ(ParseError("appraise op=run\n").message(),
             "t.policy:1:13: unknown op 'run' (exec, read, write, any)");
-  EXPECT_EQ(ParseError("appraise  colour=red\n").message(),
-            "t.policy:1:11: unknown condition 'colour' (op, path, uid, fowner, type, bind, mutable)");
+  EXPECT_EQ(
+      ParseError("appraise  colour=red\n").message(),
+      "t.policy:1:11: unknown condition 'colour' (op, path, uid, fowner, type, bind, mutable)");
   EXPECT_EQ(ParseError("appraise path=/usr//x\n").message(),
             "t.policy:1:20: bad path glob: empty path component ('//' or a trailing '/')");
   EXPECT_EQ(ParseError("appraise path=usr/**\n").message(),
@@ -191,13 +192,13 @@ Subject S(std::string_view path, AccessOp op, uint32_t uid = 0, uint32_t fowner 
 
 TEST(PolicyDecide, FirstMatchWinsPerFamily) {
   auto p = Policy::Parse(
-      "dont_appraise path=/tmp/**\n"   // 1
-      "appraise op=exec\n"            // 2
+      "dont_appraise path=/tmp/**\n"     // 1
+      "appraise op=exec\n"               // 2
       "appraise op=read path=/usr/**\n"  // 3
       "measure op=exec path=/usr/**\n"   // 4
-      "dont_measure\n"                 // 5
-      "measure op=exec\n"              // 6: never decides: 5 matches everything first
-      "audit op=read mutable\n",       // 7
+      "dont_measure\n"                   // 5
+      "measure op=exec\n"                // 6: never decides: 5 matches everything first
+      "audit op=read mutable\n",         // 7
       "t");
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   auto d = p->Decide(S("/tmp/x", AccessOp::kExec));
@@ -255,7 +256,8 @@ TEST(PolicyDefault, ParsesAndDecidesAsDocumented) {
   EXPECT_TRUE(p->Decide(S("/opt/app/bin/x", AccessOp::kExec)).on(Family::kAppraise));
   EXPECT_TRUE(p->Decide(S("/tmp/x", AccessOp::kExec)).on(Family::kAppraise));
   EXPECT_TRUE(p->Decide(S("/tmp/x", AccessOp::kExec)).on(Family::kMeasure));
-  for (const char* path : {"/usr/lib/libc.so.6", "/lib64/ld.so", "/lib/x", "/bin/sh", "/sbin/init"}) {
+  for (const char* path :
+       {"/usr/lib/libc.so.6", "/lib64/ld.so", "/lib/x", "/bin/sh", "/sbin/init"}) {
     EXPECT_TRUE(p->Decide(S(path, AccessOp::kRead)).on(Family::kAppraise)) << path;
   }
   EXPECT_FALSE(p->Decide(S("/etc/passwd", AccessOp::kRead)).on(Family::kAppraise));

@@ -1,0 +1,97 @@
+// CreateEnforcer (policy/enforcer.h) with the real LMDB store and measurement: a bad policy fails
+// with the policy checker's message, a missing store fails closed, a good config gives a Gate
+// that decides, and a measuring policy writes the aggregate to the log.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "cache/store.h"
+#include "policy/enforcer.h"
+#include "policy/policy.h"
+#include "tests/unit/enforcer_fakes.h"
+
+namespace dfs {
+namespace {
+
+class FactoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions so;
+    so.create = true;
+    auto s = Store::Open(tree.Real("/store"), so);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+  }
+  std::string WritePolicy(const std::string& text) {
+    std::string p = tree.Real("/test.policy");
+    std::ofstream(p) << text;
+    return p;
+  }
+  testing::TempTree tree;
+};
+
+TEST_F(FactoryTest, BadPolicyFailsWithThePolicyCheckerMessage) {
+  EnforcerConfig cfg;
+  cfg.store_dir = tree.Real("/store");
+  cfg.policy_file = WritePolicy("appraise op=exec\nappraise path=relative\n");
+  auto g = CreateEnforcer(cfg);
+  ASSERT_FALSE(g.ok());
+  auto p = Policy::Load(cfg.policy_file);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(g.status().ToString(), p.status().ToString());
+  EXPECT_NE(g.status().message().find(":2:15: "), std::string::npos) << g.status().ToString();
+}
+
+TEST_F(FactoryTest, MissingStoreFailsClosedAndBadModeIsRefused) {
+  EnforcerConfig cfg;
+  cfg.store_dir = tree.Real("/no-store");
+  cfg.policy_file = WritePolicy("appraise op=exec\n");
+  auto g = CreateEnforcer(cfg);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("no-store"), std::string::npos) << g.status().ToString();
+  cfg.store_dir = tree.Real("/store");
+  cfg.mode = "lenient";
+  EXPECT_EQ(CreateEnforcer(cfg).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(FactoryTest, GateDecidesAndMeasuringPolicyWritesTheLog) {
+  tree.Write("/root/bin/x", "unlisted");
+  EnforcerConfig cfg;
+  cfg.store_dir = tree.Real("/store");
+  cfg.policy_file = WritePolicy("appraise op=exec\nmeasure op=exec\n");
+  cfg.log_dir = tree.Real("/mlog");
+  auto g = CreateEnforcer(cfg);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_FALSE((*g)->verify_blocks());
+  testing::Open o(tree, "/root/bin/x", AccessOp::kExec);
+  o.req.path = "/bin/x";
+  OpenTicket t;
+  EXPECT_EQ((*g)->CheckOpen(o.req, &t).code(), Code::kPermissionDenied);
+  std::ifstream log(tree.Real("/mlog/ascii_runtime_measurements"));
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("digestfs_aggregate"), std::string::npos) << text;
+  EXPECT_NE(text.find(" /bin/x"), std::string::npos) << text;  // measured before refused
+}
+
+TEST_F(FactoryTest, DefaultPolicyWhenNoneIsGiven) {
+  tree.Write("/root/usr/lib/y", "unlisted");
+  EnforcerConfig cfg;
+  cfg.store_dir = tree.Real("/store");
+  cfg.mode = "permissive";
+  cfg.log_dir = tree.Real("/mlog");
+  testing::Open o(tree, "/root/usr/lib/y", AccessOp::kRead);
+  o.req.path = "/usr/lib/y";
+  OpenTicket t;
+  {
+    auto g = CreateEnforcer(cfg);  // one store object per process at a time (LMDB's rule)
+    ASSERT_TRUE(g.ok()) << g.status().ToString();
+    EXPECT_TRUE((*g)->CheckOpen(o.req, &t).ok());  // permissive: allowed (and logged)
+  }
+  cfg.mode = "enforce";
+  auto e = CreateEnforcer(cfg);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ((*e)->CheckOpen(o.req, &t).code(), Code::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace dfs
