@@ -404,7 +404,10 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
       return Status(Code::kPermissionDenied, req.path + ": " + a.reason);
     }
   }
-  if (ticket && opts_.verify_blocks && a.content && a.content->blocks) {
+  // A handle with write access reads what it (or another writer through the mount) wrote, which
+  // no verified block digest can vouch for: such handles are not block-checked (docs/policy.md).
+  const bool writer = (req.flags & O_ACCMODE) != O_RDONLY;
+  if (ticket && opts_.verify_blocks && !writer && a.content && a.content->blocks) {
     // The ticket keeps the block digests and its own descriptor of the lower file, so that a read
     // of part of a block can be checked against the whole block (see CheckRead).
     auto tb = std::make_shared<TicketBlocks>();
@@ -428,12 +431,20 @@ Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
   const auto* tb = static_cast<const TicketBlocks*>(ticket.blocks.get());
   const BlockDigests& b = *tb->digests;
   const uint64_t bs = b.block_size;
+  const bool permissive = opts_.mode == EnforceMode::kPermissive;
   auto bad = [&](const std::string& why) {
     stats_.read_mismatches++;
     if (FirstTime("read:" + std::to_string(reinterpret_cast<uintptr_t>(tb)) + ":" + why)) {
-      spdlog::error("read_refused offset={} len={} reason={}", offset, data.size(), LogQuote(why));
+      if (permissive) {
+        spdlog::warn("would_refuse_read offset={} len={} reason={}", offset, data.size(),
+                     LogQuote(why));
+      } else {
+        spdlog::error("read_refused offset={} len={} reason={}", offset, data.size(),
+                      LogQuote(why));
+      }
     }
-    return Status(Code::kCorrupt, why);
+    // Permissive mode logs what it would refuse and serves the read, as it does for opens.
+    return permissive ? Status::Ok() : Status(Code::kCorrupt, why);
   };
   if (data.empty()) {
     if (offset >= b.file_size) return Status::Ok();

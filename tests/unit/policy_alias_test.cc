@@ -97,3 +97,61 @@ TEST_F(AliasEnforcerTest, PathBoundRecordsMustVouchAtEveryName) {
 
 }  // namespace
 }  // namespace dfs
+
+namespace dfs {
+namespace {
+
+// verify=blocks in permissive mode logs a mismatching read and serves it; a handle with write
+// access gets no block ticket (it reads what writers through the mount wrote).
+class VerifyBlocksModesTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Enforcer> Make(EnforceMode mode) {
+    EnforcerOptions o;
+    o.mode = mode;
+    o.verify_blocks = true;
+    o.block_size = 4096;
+    return std::make_unique<Enforcer>(store, nullptr, Parse("appraise op=read\n"), o);
+  }
+  std::shared_ptr<FakeStore> store = std::make_shared<FakeStore>();
+  TempTree tree;
+};
+
+TEST_F(VerifyBlocksModesTest, PermissiveServesAMismatchingRead) {
+  std::string content(8192, 'a');
+  tree.Write("/f", content);
+  store->Add(SourceKind::kRpm, "p", {FileEntry{Sha(content), "/f", 0100644, 0}});
+  std::string other(4096, 'b');
+  auto span = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(other.data()), 4096);
+  for (EnforceMode mode : {EnforceMode::kEnforce, EnforceMode::kPermissive}) {
+    auto e = Make(mode);
+    Open o(tree, "/f", AccessOp::kRead);
+    OpenTicket t;
+    ASSERT_TRUE(e->CheckOpen(o.req, &t).ok());
+    ASSERT_NE(t.blocks, nullptr);
+    Status s = e->CheckRead(t, 0, span);
+    if (mode == EnforceMode::kEnforce) {
+      EXPECT_EQ(s.code(), Code::kCorrupt);
+    } else {
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    }
+    EXPECT_EQ(e->stats().read_mismatches, 1u);
+  }
+}
+
+TEST_F(VerifyBlocksModesTest, WriteHandlesAreNotBlockChecked) {
+  std::string content(8192, 'a');
+  tree.Write("/f", content);
+  store->Add(SourceKind::kRpm, "p", {FileEntry{Sha(content), "/f", 0100644, 0}});
+  auto e = Make(EnforceMode::kEnforce);
+  Open ro(tree, "/f", AccessOp::kRead, O_RDONLY);
+  OpenTicket t1;
+  ASSERT_TRUE(e->CheckOpen(ro.req, &t1).ok());
+  EXPECT_NE(t1.blocks, nullptr);
+  Open rw(tree, "/f", AccessOp::kRead, O_RDWR);
+  OpenTicket t2;
+  ASSERT_TRUE(e->CheckOpen(rw.req, &t2).ok());
+  EXPECT_EQ(t2.blocks, nullptr);
+}
+
+}  // namespace
+}  // namespace dfs
