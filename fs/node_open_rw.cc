@@ -122,6 +122,12 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   }
   {
     std::lock_guard lock(inode.mu);
+    if (fs.gate() != nullptr && !fh->writer && inode.writers > 0) {
+      // Like IMA's open_writers violation: what this opener reads may change under it (writes,
+      // or dirty pages of a shared writable mapping that the Gate has not seen yet).
+      spdlog::warn("event=open_writers inode={} writers={} exec={}", inode.key.ino, inode.writers,
+                   (flags & kFmodeExec) != 0);
+    }
     if (fh->writer) ++inode.writers;
     // The kernel may keep the pages it cached for this inode only if the lower file is unchanged
     // since they were cached (a change beneath the mount, or a write through it, drops them).

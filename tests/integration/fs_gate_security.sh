@@ -4,7 +4,8 @@
 #  - hard links: an open is decided on every known name of the inode (path + aliases), so a link
 #    made elsewhere neither replaces the name the Gate sees, nor leaves it empty once removed;
 #  - O_TRUNC: a refused open leaves the file's content alone;
-#  - create: a refused create leaves no file behind.
+#  - create: a refused create leaves no file behind;
+#  - a read open while the inode has writers through the mount logs open_writers.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -65,4 +66,11 @@ if (set -o noclobber; echo x > "$T/mnt/secret/new2") 2> /dev/null; then fail "re
 [ -e "$T/lower/secret/new2" ] && fail "a refused O_EXCL create left the file behind"
 [ -e "$T/lower/secret/keep" ] || fail "a refused open removed an existing file"
 pass "refused create leaves nothing behind"
+# 4. A read open while the file is open for writing through the mount is logged (open_writers).
+grep -q open_writers "$T/tool.err" && fail "open_writers logged without writers"
+exec 4>> "$T/mnt/dir/trunc"
+cat "$T/mnt/dir/trunc" > /dev/null || fail "read while a writer holds the file"
+exec 4>&-
+grep -q "event=open_writers" "$T/tool.err" || fail "no open_writers event for a read open with a writer"
+pass "open_writers logged"
 pass "fs_gate_security"
