@@ -102,9 +102,8 @@ void InodeTable::Unlinked(const InodeKey& key, const Inode* parent, std::string_
   std::lock_guard lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end()) return;
-  std::erase_if(it->second->names, [&](const Inode::Name& n) {
-    return n.parent == parent->key && n.name == name;
-  });
+  std::erase_if(it->second->names,
+                [&](const Inode::Name& n) { return n.parent == parent->key && n.name == name; });
 }
 
 bool InodeTable::DirPathLocked(const Inode* dir, std::string* out) {

@@ -250,13 +250,15 @@ void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fus
 // Directory reads may wait for the disk: on a worker. The kernel serialises reads of one open
 // directory and keeps it open meanwhile, so the DirHandle stays valid and unshared.
 void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  Passthrough::From(req).Offload(
-      req, [req, ino, size, off, f = *fi]() mutable { ServeReaddir(req, ino, size, off, &f, false); });
+  Passthrough::From(req).Offload(req, [req, ino, size, off, f = *fi]() mutable {
+    ServeReaddir(req, ino, size, off, &f, false);
+  });
 }
 
 void readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  Passthrough::From(req).Offload(
-      req, [req, ino, size, off, f = *fi]() mutable { ServeReaddir(req, ino, size, off, &f, true); });
+  Passthrough::From(req).Offload(req, [req, ino, size, off, f = *fi]() mutable {
+    ServeReaddir(req, ino, size, off, &f, true);
+  });
 }
 
 void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

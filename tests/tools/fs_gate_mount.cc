@@ -4,8 +4,8 @@
 //
 // usage: fs_gate_mount SOURCE MOUNTPOINT EVENTS DENY [blocks]
 //   EVENTS  file the Gate appends one line per call to:
-//           "open OP PATH uid=U gid=G ino=I aliases=A,B", "changed INO", "writer_closed INO PATH", "read_refused
-//           PATH"
+//           "open OP PATH uid=U gid=G ino=I aliases=A,B", "changed INO", "writer_closed INO PATH",
+//           "read_refused PATH"
 //   DENY    opens whose path or any alias contains this substring are refused (EACCES)
 //   blocks  verify_blocks(): reads of paths containing "corrupt" fail CheckRead (EIO)
 #include <fcntl.h>
@@ -37,9 +37,8 @@ class ScriptedGate : public dfs::Gate {
                                                      : "read";
     std::string aliases;
     for (const auto& a : r.aliases) aliases += (aliases.empty() ? "" : ",") + a;
-    Event("open " + std::string(op) + " " + r.path + " uid=" + std::to_string(r.uid) +
-          " gid=" + std::to_string(r.gid) + " ino=" + std::to_string(r.st.st_ino) +
-          " aliases=" + aliases);
+    Event("open " + std::string(op) + " " + r.path + " uid=" + std::to_string(r.uid) + " gid=" +
+          std::to_string(r.gid) + " ino=" + std::to_string(r.st.st_ino) + " aliases=" + aliases);
     // The descriptor must be the file's, readable for read/exec opens.
     if (r.op != dfs::AccessOp::kWrite) {
       char c;
@@ -47,7 +46,8 @@ class ScriptedGate : public dfs::Gate {
     }
     // Decided on the strictest of the path and its aliases, as the enforcer does.
     bool deny = !deny_.empty() && r.path.find(deny_) != std::string::npos;
-    for (const auto& a : r.aliases) deny = deny || (!deny_.empty() && a.find(deny_) != std::string::npos);
+    for (const auto& a : r.aliases)
+      deny = deny || (!deny_.empty() && a.find(deny_) != std::string::npos);
     if (deny) return dfs::Status(dfs::Code::kPermissionDenied, "denied by test gate");
     if (blocks_) t->blocks = std::make_shared<Ticket>(Ticket{r.path});
     return dfs::Status::Ok();
