@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -64,7 +65,11 @@ struct Inode {
 
   // Guarded by mu (taken after InodeTable::mu_ if both are needed).
   std::mutex mu;
-  int writers = 0;           // open file handles with write access
+  int writers = 0;  // open file handles with write access
+  // Writer releases handed to a worker but not finished (the Gate's WriterClosed may be hashing):
+  // an open with a Gate waits for them (closed_cv), so it is decided after the close it follows.
+  int closing = 0;
+  std::condition_variable closed_cv;
   bool stamp_valid = false;  // whether the stamp below describes what the page cache holds
   struct timespec stamp_mtime {};
   struct timespec stamp_ctime {};

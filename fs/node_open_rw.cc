@@ -80,6 +80,12 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return errno;
   if (Gate* gate = fs.gate()) {
+    {
+      // A writer's close that the kernel sent before this open is decided first (WriterClosed
+      // may re-trust the file this open reads).
+      std::unique_lock lock(inode.mu);
+      inode.closed_cv.wait(lock, [&inode] { return inode.closing == 0; });
+    }
     OpenRequest r;
     r.fd = fd.get();
     r.st = st;
@@ -421,7 +427,18 @@ void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // The Gate may hash the file its last writer closed: off the session thread. The kernel does
     // not wait for this reply. (std::function needs a copyable task: the handle travels as a
     // shared_ptr, freed exactly once whether or not the task runs.)
-    std::shared_ptr<FileHandle> shared(std::move(fh));
+    Inode* ip = fh->inode;
+    {
+      std::lock_guard lock(ip->mu);
+      ++ip->closing;
+    }
+    // Counted down exactly once, whether or not the task runs (the kernel holds the inode until
+    // the reply, which comes after).
+    std::shared_ptr<FileHandle> shared(fh.release(), [ip](FileHandle* h) {
+      delete h;
+      std::lock_guard lock(ip->mu);
+      if (--ip->closing == 0) ip->closed_cv.notify_all();
+    });
     fs.Offload(req, [req, &fs, shared]() mutable {
       CloseHandle(fs, *shared);
       shared.reset();
