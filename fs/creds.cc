@@ -5,25 +5,48 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <vector>
 
 namespace dfs::fs {
 
 namespace {
 
+// Written once in InitCreds (before any request is served), then read-only.
 bool g_active = false;
-std::vector<gid_t> g_own_groups;  // written once in InitCreds, then read-only
-
-constexpr int kMaxGroups = 256;
+std::vector<gid_t> g_own_groups;
+uid_t g_own_fsuid = 0;
+gid_t g_own_fsgid = 0;
 
 int SetGroups(size_t n, const gid_t* list) {
   return static_cast<int>(syscall(SYS_setgroups, n, list));
+}
+
+// The caller's full supplementary group list. Errors: the errno from fuse_req_getgroups (e.g. the
+// caller is gone, /proc is unavailable), or EIO if the list would exceed NGROUPS_MAX.
+int CallerGroups(fuse_req_t req, std::vector<gid_t>* out) {
+  size_t cap = 64;
+  for (;;) {
+    out->resize(cap);
+    int n = fuse_req_getgroups(req, static_cast<int>(cap), out->data());
+    if (n < 0) return -n;
+    if (static_cast<size_t>(n) <= cap) {
+      out->resize(static_cast<size_t>(n));
+      return 0;
+    }
+    // n is the full count: grow to it (bounded by the kernel's own limit).
+    if (static_cast<size_t>(n) > static_cast<size_t>(NGROUPS_MAX)) return EIO;
+    cap = static_cast<size_t>(n);
+  }
 }
 
 }  // namespace
 
 void InitCreds() {
   g_active = geteuid() == 0;
+  // setfsuid/setfsgid with an invalid id change nothing and report the current one.
+  g_own_fsuid = static_cast<uid_t>(syscall(SYS_setfsuid, -1));
+  g_own_fsgid = static_cast<gid_t>(syscall(SYS_setfsgid, -1));
   int n = getgroups(0, nullptr);
   if (n > 0) {
     g_own_groups.resize(n);
@@ -38,17 +61,15 @@ ScopedCreds::ScopedCreds(fuse_req_t req) {
   if (!g_active) return;
   const fuse_ctx* ctx = fuse_req_ctx(req);
   if (ctx->uid == 0 && ctx->gid == 0) return;  // root acts as the daemon does
-  gid_t groups[kMaxGroups];
-  int n = fuse_req_getgroups(req, kMaxGroups, groups);
-  if (n < 0) {
-    // The caller is gone or /proc is unavailable: act with no supplementary groups, which can
-    // only deny more, never grant more.
-    n = 0;
-  } else if (n > kMaxGroups) {
-    n = kMaxGroups;
+  std::vector<gid_t> groups;
+  if (int err = CallerGroups(req, &groups); err != 0) {
+    // Never act with fewer groups than the caller has (a group can also deny, through a mode
+    // such as 0707): fail the operation instead.
+    err_ = err == ENOENT || err == ESRCH ? EIO : err;
+    return;
   }
   switched_ = true;
-  if (SetGroups(n, groups) != 0) {
+  if (SetGroups(groups.size(), groups.data()) != 0) {
     err_ = errno;
     return;
   }
@@ -63,8 +84,8 @@ ScopedCreds::ScopedCreds(fuse_req_t req) {
 
 ScopedCreds::~ScopedCreds() {
   if (!switched_) return;
-  syscall(SYS_setfsuid, 0);
-  syscall(SYS_setfsgid, 0);
+  syscall(SYS_setfsuid, g_own_fsuid);
+  syscall(SYS_setfsgid, g_own_fsgid);
   SetGroups(g_own_groups.size(), g_own_groups.data());
 }
 

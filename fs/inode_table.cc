@@ -1,5 +1,6 @@
 #include "fs/inode_table.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace dfs::fs {
@@ -10,8 +11,6 @@ InodeTable::InodeTable(Fd root_fd, const struct stat& st) {
   root->key = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   root->type = st.st_mode & S_IFMT;
   root->nlookup = 2;  // never reaches zero
-  root->parent = root->key;
-  root->has_parent = false;
   root_ = root.get();
   map_.emplace(root_->key, std::move(root));
 }
@@ -34,12 +33,26 @@ Inode* InodeTable::Intern(Fd fd, const struct stat& st, const Inode* parent,
     map_.emplace(key, std::move(fresh));
   }
   ++inode->nlookup;
-  if (inode != root_ && parent != nullptr) {
-    inode->parent = parent->key;
-    inode->name.assign(name);
-    inode->has_parent = true;
-  }
+  if (parent != nullptr) AddNameLocked(inode, parent->key, name);
   return inode;
+}
+
+void InodeTable::AddNameLocked(Inode* inode, const InodeKey& parent, std::string_view name) {
+  if (inode == root_) return;
+  for (const auto& n : inode->names) {
+    if (n.parent == parent && n.name == name) return;
+  }
+  if (inode->names.size() >= kMaxNames) {
+    inode->names_unknown = true;
+    return;
+  }
+  inode->names.push_back(Inode::Name{parent, std::string(name)});
+}
+
+void InodeTable::Linked(const InodeKey& key, const Inode* parent, std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto it = map_.find(key);
+  if (it != map_.end()) AddNameLocked(it->second.get(), parent->key, name);
 }
 
 void InodeTable::Forget(Inode* inode, uint64_t n) {
@@ -73,44 +86,71 @@ bool InodeTable::WithInode(const InodeKey& key, const std::function<void(Inode*)
   return true;
 }
 
-void InodeTable::Moved(const InodeKey& key, const Inode* newparent, std::string_view newname) {
+void InodeTable::Moved(const InodeKey& key, const Inode* oldparent, std::string_view oldname,
+                       const Inode* newparent, std::string_view newname) {
   std::lock_guard lock(mu_);
   auto it = map_.find(key);
-  if (it == map_.end() || it->second.get() == root_) return;
-  it->second->parent = newparent->key;
-  it->second->name.assign(newname);
-  it->second->has_parent = true;
+  if (it == map_.end()) return;
+  Inode* inode = it->second.get();
+  std::erase_if(inode->names, [&](const Inode::Name& n) {
+    return n.parent == oldparent->key && n.name == oldname;
+  });
+  AddNameLocked(inode, newparent->key, newname);
 }
 
 void InodeTable::Unlinked(const InodeKey& key, const Inode* parent, std::string_view name) {
   std::lock_guard lock(mu_);
   auto it = map_.find(key);
   if (it == map_.end()) return;
-  Inode* inode = it->second.get();
-  if (inode->has_parent && inode->parent == parent->key && inode->name == name) {
-    inode->has_parent = false;
-    inode->name.clear();
+  std::erase_if(it->second->names,
+                [&](const Inode::Name& n) { return n.parent == parent->key && n.name == name; });
+}
+
+bool InodeTable::DirPathLocked(const Inode* dir, std::string* out) {
+  std::vector<std::string_view> parts;
+  const Inode* cur = dir;
+  for (int depth = 0; cur != root_; ++depth) {
+    if (depth > 4096 || cur->names.empty()) return false;
+    parts.push_back(cur->names.front().name);
+    auto it = map_.find(cur->names.front().parent);
+    if (it == map_.end()) return false;
+    cur = it->second.get();
   }
+  out->clear();
+  for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
+    *out += '/';
+    *out += *p;
+  }
+  return true;
+}
+
+InodeTable::PathSet InodeTable::Paths(const Inode* inode) {
+  PathSet set;
+  std::lock_guard lock(mu_);
+  if (inode == root_) {
+    set.paths.emplace_back("/");
+    return set;
+  }
+  set.complete = !inode->names_unknown;
+  std::string dir;
+  for (const auto& n : inode->names) {
+    auto it = map_.find(n.parent);
+    if (it == map_.end() || !DirPathLocked(it->second.get(), &dir)) {
+      set.complete = false;
+      continue;
+    }
+    std::string path = dir + "/" + n.name;
+    if (std::find(set.paths.begin(), set.paths.end(), path) == set.paths.end()) {
+      set.paths.push_back(std::move(path));
+    }
+  }
+  return set;
 }
 
 std::optional<std::string> InodeTable::PathOf(const Inode* inode) {
-  std::vector<std::string_view> parts;
-  std::lock_guard lock(mu_);
-  const Inode* cur = inode;
-  for (int depth = 0; cur != root_; ++depth) {
-    if (depth > 4096 || !cur->has_parent) return std::nullopt;
-    parts.push_back(cur->name);
-    auto it = map_.find(cur->parent);
-    if (it == map_.end()) return std::nullopt;
-    cur = it->second.get();
-  }
-  if (parts.empty()) return std::string("/");
-  std::string path;
-  for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
-    path += '/';
-    path += *p;
-  }
-  return path;
+  PathSet set = Paths(inode);
+  if (set.paths.empty()) return std::nullopt;
+  return std::move(set.paths.front());
 }
 
 size_t InodeTable::size() {

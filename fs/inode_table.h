@@ -6,10 +6,13 @@
 // the lower tree can never lead outside it. The fuse_ino_t handed to the kernel is the Inode's
 // address; it stays valid until the kernel forgets its last lookup reference.
 //
-// Paths: each Inode remembers the parent (by key) and name it was last looked up, created or
-// renamed at. PathOf() walks those links to build a path from the mount root. It is best effort: a
-// hard link reports the name it was last seen under, and an unlinked or disconnected inode has no
-// path.
+// Paths: FUSE opens carry no name, so each Inode keeps the SET of names (parent key + name) it is
+// known by: added on lookup, create, mknod, link and rename target; removed on unlink, rmdir and
+// rename source. Paths() builds every known path from the mount root (each directory on the way by
+// its one known name). A name changed beneath the mount may linger (a stale name only adds a path
+// the Gate decides on); a name never seen through the mount is not known. More than kMaxNames names
+// mark the inode "names unknown" for as long as it is held: the Gate must then decide as strictly
+// as any path could.
 //
 // Thread safety: all methods may be called concurrently. Lock order: InodeTable::mu_ before
 // Inode::mu; never call into the kernel (fuse_reply_*, fuse_lowlevel_notify_*) holding either.
@@ -18,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/fd.h"
 
@@ -51,13 +56,20 @@ struct Inode {
 
   // Guarded by InodeTable::mu_.
   uint64_t nlookup = 0;  // kernel lookup references
-  InodeKey parent;       // where it was last seen (parent key; root's parent is itself)
-  std::string name;      // and under which name; empty: unknown/unlinked
-  bool has_parent = false;
+  struct Name {
+    InodeKey parent;
+    std::string name;
+  };
+  std::vector<Name> names;     // every known (parent, name); root: none
+  bool names_unknown = false;  // more names than tracked were seen: the set is incomplete
 
   // Guarded by mu (taken after InodeTable::mu_ if both are needed).
   std::mutex mu;
-  int writers = 0;           // open file handles with write access
+  int writers = 0;  // open file handles with write access
+  // Writer releases handed to a worker but not finished (the Gate's WriterClosed may be hashing):
+  // an open with a Gate waits for them (closed_cv), so it is decided after the close it follows.
+  int closing = 0;
+  std::condition_variable closed_cv;
   bool stamp_valid = false;  // whether the stamp below describes what the page cache holds
   struct timespec stamp_mtime {};
   struct timespec stamp_ctime {};
@@ -108,19 +120,41 @@ class InodeTable {
   // block or call into the kernel; it may take inode->mu.
   bool WithInode(const InodeKey& key, const std::function<void(Inode*)>& fn);
 
-  // Records that the object named `name` in `parent` is now `newparent`/`newname` (rename).
-  void Moved(const InodeKey& key, const Inode* newparent, std::string_view newname);
-  // Records that `key` is no longer reachable as `name` in `parent` (unlink, rmdir).
+  // At most this many names are kept per inode; one more marks it names_unknown.
+  static constexpr size_t kMaxNames = 64;
+
+  // Records that `key` is reachable as `name` in `parent` (link).
+  void Linked(const InodeKey& key, const Inode* parent, std::string_view name);
+  // Records that the object named `oldname` in `oldparent` is now `newparent`/`newname` (rename).
+  void Moved(const InodeKey& key, const Inode* oldparent, std::string_view oldname,
+             const Inode* newparent, std::string_view newname);
+  // Records that `key` is no longer reachable as `name` in `parent` (unlink, rmdir, replaced by a
+  // rename).
   void Unlinked(const InodeKey& key, const Inode* parent, std::string_view name);
 
-  // The path from the mount root ("/", "/usr/bin/ls"); nullopt if unknown.
+  // Every known path of `inode` from the mount root (the root: {"/"}). `complete` is false when
+  // names were lost (names_unknown, or a directory on the way has no known name): the caller must
+  // then assume the inode may have other paths too.
+  struct PathSet {
+    std::vector<std::string> paths;
+    bool complete = true;
+  };
+  PathSet Paths(const Inode* inode);
+
+  // One path from the mount root ("/", "/usr/bin/ls"), the first of Paths(); nullopt if none is
+  // known.
   std::optional<std::string> PathOf(const Inode* inode);
 
   // Number of Inodes held (tests, stats).
   size_t size();
 
  private:
-  std::mutex mu_;  // guards map_ and every Inode's nlookup/parent/name
+  // Under mu_: the path of directory `dir` (its first known name), false if unknown.
+  bool DirPathLocked(const Inode* dir, std::string* out);
+  // Under mu_: adds (parent, name) to inode's names.
+  void AddNameLocked(Inode* inode, const InodeKey& parent, std::string_view name);
+
+  std::mutex mu_;  // guards map_ and every Inode's nlookup/names/names_unknown
   std::unordered_map<InodeKey, std::unique_ptr<Inode>, InodeKeyHash> map_;
   Inode* root_;
 };

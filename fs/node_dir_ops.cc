@@ -128,10 +128,12 @@ int do_rename(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
     }
     if (renameat2(parent.fd.get(), name, newparent.fd.get(), newname, flags) != 0) return errno;
   }
-  if (have_src) fs.inodes().Moved(src, &newparent, newname);
+  // Renaming a name onto another name of the same inode changes nothing.
+  if (have_src && have_dst && src == dst) return 0;
+  if (have_src) fs.inodes().Moved(src, &parent, name, &newparent, newname);
   if (have_dst) {
     if (flags & RENAME_EXCHANGE) {
-      fs.inodes().Moved(dst, &parent, name);
+      fs.inodes().Moved(dst, &newparent, newname, &parent, name);
     } else {
       fs.inodes().Unlinked(dst, &newparent, newname);
       fs.ChangedKey(dst);  // replaced: its link count dropped, and its path now names other bytes
@@ -174,8 +176,8 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, err);
     return;
   }
-  fi->fh = reinterpret_cast<uint64_t>(d.get());
-  if (fuse_reply_open(req, fi) == 0) d.release();
+  PublishHandle(fi, std::move(d));
+  if (fuse_reply_open(req, fi) != 0) AdoptHandle<DirHandle>(fi);  // not delivered: freed here
 }
 
 void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
@@ -248,25 +250,27 @@ void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fus
 // Directory reads may wait for the disk: on a worker. The kernel serialises reads of one open
 // directory and keeps it open meanwhile, so the DirHandle stays valid and unshared.
 void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  Passthrough::From(req).Offload(
-      [req, ino, size, off, f = *fi]() mutable { ServeReaddir(req, ino, size, off, &f, false); });
+  Passthrough::From(req).Offload(req, [req, ino, size, off, f = *fi]() mutable {
+    ServeReaddir(req, ino, size, off, &f, false);
+  });
 }
 
 void readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  Passthrough::From(req).Offload(
-      [req, ino, size, off, f = *fi]() mutable { ServeReaddir(req, ino, size, off, &f, true); });
+  Passthrough::From(req).Offload(req, [req, ino, size, off, f = *fi]() mutable {
+    ServeReaddir(req, ino, size, off, &f, true);
+  });
 }
 
 void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   (void)ino;
-  delete Dir(fi);
+  AdoptHandle<DirHandle>(fi);  // closed here
   fuse_reply_err(req, 0);
 }
 
 void fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   (void)ino;
   int fd = dirfd(Dir(fi)->dp);
-  Passthrough::From(req).Offload([req, fd, datasync] {
+  Passthrough::From(req).Offload(req, [req, fd, datasync] {
     int rc = datasync ? fdatasync(fd) : fsync(fd);
     fuse_reply_err(req, rc == 0 ? 0 : errno);
   });

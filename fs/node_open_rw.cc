@@ -31,9 +31,10 @@ FileHandle* Handle(fuse_file_info* fi) { return reinterpret_cast<FileHandle*>(fi
 bool Writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
 
 // Flags for opening the lower file: the caller's, without those that only make sense to the kernel
-// (O_DIRECT: the kernel already bypasses its cache for such an opener; our lower I/O is buffered).
+// (O_DIRECT: the kernel already bypasses its cache for such an opener; our lower I/O is buffered),
+// and without O_TRUNC: FinishOpen truncates only once the Gate has allowed the open.
 int LowerFlags(int flags) {
-  return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT | kFmodeExec | O_NOFOLLOW);
+  return flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT | kFmodeExec | O_NOFOLLOW | O_TRUNC);
 }
 
 bool SameStamp(const Inode& i, const struct stat& st) {
@@ -49,8 +50,28 @@ void SetStamp(Inode& i, const struct stat& st) {
   i.stamp_ctime = st.st_ctim;
 }
 
-// Finishes an open of `inode` whose lower file is `fd` (taken): asks the Gate, tracks writers,
-// decides whether the kernel may keep its cached pages, and fills fi. 0 or an errno.
+// Truncates the file just opened with O_TRUNC (after the Gate allowed it). 0 or an errno.
+int Truncate(Passthrough& fs, Inode& inode, int fd, bool writer) {
+  int rc;
+  if (writer) {
+    rc = ftruncate(fd, 0);
+  } else {
+    // O_RDONLY|O_TRUNC truncates on Linux (the kernel has checked write permission).
+    int wfd = fs.Reopen(inode, O_WRONLY);
+    if (wfd < 0) return -wfd;
+    rc = ftruncate(wfd, 0);
+    int saved = errno;
+    close(wfd);
+    errno = saved;
+  }
+  if (rc != 0) return errno;
+  fs.Changed(inode);
+  return 0;
+}
+
+// Finishes an open of `inode` whose lower file is `fd` (taken, opened without O_TRUNC): asks the
+// Gate, then applies O_TRUNC, tracks writers, decides whether the kernel may keep its cached pages,
+// and fills fi. 0 or an errno; on an error nothing was changed.
 int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, fuse_file_info* fi,
                bool* inval_attr) {
   auto fh = std::make_unique<FileHandle>();
@@ -59,11 +80,26 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return errno;
   if (Gate* gate = fs.gate()) {
-    if ((flags & O_TRUNC) && fh->writer) fs.Changed(inode);
+    {
+      // A writer's close that the kernel sent before this open is decided first (WriterClosed
+      // may re-trust the file this open reads).
+      std::unique_lock lock(inode.mu);
+      inode.closed_cv.wait(lock, [&inode] { return inode.closing == 0; });
+    }
     OpenRequest r;
     r.fd = fd.get();
     r.st = st;
-    r.path = fs.PathOf(&inode);
+    // Every known name of the inode: the Gate decides on the strictest. With a name possibly
+    // unknown, path stays empty (the Gate then decides as strictly as any path could).
+    InodeTable::PathSet names = fs.inodes().Paths(&inode);
+    size_t first = 0;
+    if (names.complete && !names.paths.empty()) {
+      r.path = std::move(names.paths.front());
+      first = 1;
+    }
+    for (size_t i = first; i < names.paths.size(); ++i) {
+      r.aliases.push_back(std::move(names.paths[i]));
+    }
     r.flags = flags;
     r.op = (flags & kFmodeExec) ? AccessOp::kExec : fh->writer ? AccessOp::kWrite : AccessOp::kRead;
     const fuse_ctx* ctx = fuse_req_ctx(req);
@@ -78,14 +114,26 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     };
     Status s = gate->CheckOpen(r, &fh->ticket);
     if (!s.ok()) {
-      spdlog::debug("event=open_refused path={} status={}", LogQuote(r.path), s.ToString());
+      spdlog::debug("event=open_refused path={} aliases={} status={}", LogQuote(r.path),
+                    r.aliases.size(), s.ToString());
       return s.code() == Code::kPermissionDenied ? EACCES : (s.ToErrno() ? s.ToErrno() : EIO);
     }
-  } else if ((flags & O_TRUNC) && fh->writer) {
-    fs.Changed(inode);
+    // verify=blocks: every read must reach CheckRead, never be served from pages the kernel
+    // cached earlier (possibly before a change beneath the mount).
+    if (gate->verify_blocks() && fh->ticket.blocks != nullptr) fi->direct_io = 1;
+  }
+  if (flags & O_TRUNC) {
+    if (int err = Truncate(fs, inode, fd.get(), fh->writer); err != 0) return err;
+    if (fstat(fd.get(), &st) != 0) return errno;
   }
   {
     std::lock_guard lock(inode.mu);
+    if (fs.gate() != nullptr && !fh->writer && inode.writers > 0) {
+      // Like IMA's open_writers violation: what this opener reads may change under it (writes,
+      // or dirty pages of a shared writable mapping that the Gate has not seen yet).
+      spdlog::warn("event=open_writers inode={} writers={} exec={}", inode.key.ino, inode.writers,
+                   (flags & kFmodeExec) != 0);
+    }
     if (fh->writer) ++inode.writers;
     // The kernel may keep the pages it cached for this inode only if the lower file is unchanged
     // since they were cached (a change beneath the mount, or a write through it, drops them).
@@ -112,11 +160,14 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   }
   fi->noflush = 1;  // nothing to do at close(2): every write reached the lower file already
   fh->fd = std::move(fd);
-  fi->fh = reinterpret_cast<uint64_t>(fh.release());
+  PublishHandle(fi, std::move(fh));
   return 0;
 }
 
-void ReleaseHandle(Passthrough& fs, FileHandle* fh) {
+// Accounts for the close of a handle taken back from the kernel, telling the Gate when its last
+// writer closed. The caller frees the handle.
+void CloseHandle(Passthrough& fs, FileHandle& h) {
+  FileHandle* fh = &h;
   Inode& inode = *fh->inode;
   bool last_writer = false;
   if (fh->writer) {
@@ -136,13 +187,17 @@ void ReleaseHandle(Passthrough& fs, FileHandle* fh) {
                               return Fd(rfd);
                             });
   }
-  delete fh;
 }
+
+// Closes and frees a handle taken back from the kernel (AdoptHandle).
+void ReleaseHandle(Passthrough& fs, std::unique_ptr<FileHandle> fh) { CloseHandle(fs, *fh); }
 
 void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* fi,
                bool inval_attr) {
   if (inval_attr) fuse_lowlevel_notify_inval_inode(fs.session(), ino, -1, 0);
-  if (fuse_reply_open(req, fi) == -ENOENT) ReleaseHandle(fs, Handle(fi));  // interrupted
+  if (fuse_reply_open(req, fi) == -ENOENT) {
+    ReleaseHandle(fs, AdoptHandle<FileHandle>(fi));  // interrupted: the kernel never got it
+  }
 }
 
 void ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -173,21 +228,41 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     return;
   }
   // A Gate may hash the file: off the session thread.
-  fs.Offload([req, ino, f = *fi]() mutable { ServeOpen(req, ino, &f); });
+  fs.Offload(req, [req, ino, f = *fi]() mutable { ServeOpen(req, ino, &f); });
+}
+
+// Opens `name` in `parent` for a create as the caller. *created: whether this call made the file
+// (so a refused open may remove it again). Without O_EXCL, tries an exclusive create first and
+// opens an existing file otherwise (retrying if it vanishes in between). Returns the fd or -errno.
+int CreateLower(fuse_req_t req, Inode& parent, const char* name, mode_t mode, int flags,
+                bool* created) {
+  ScopedCreds creds(req);
+  if (creds.error() != 0) return -creds.error();
+  int base = LowerFlags(flags) | O_NOFOLLOW | O_CLOEXEC;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int fd = openat(parent.fd.get(), name, base | O_CREAT | O_EXCL, mode);
+    if (fd >= 0) {
+      *created = true;
+      return fd;
+    }
+    if (errno != EEXIST || (flags & O_EXCL)) return -errno;
+    fd = openat(parent.fd.get(), name, base);
+    if (fd >= 0) {
+      *created = false;
+      return fd;
+    }
+    if (errno != ENOENT) return -errno;
+  }
+  return -EAGAIN;
 }
 
 int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mode_t mode,
               fuse_file_info* fi, fuse_entry_param* e) {
   if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return EINVAL;
-  Fd fd;
-  {
-    ScopedCreds creds(req);
-    if (creds.error() != 0) return creds.error();
-    fd.reset(openat(parent.fd.get(), name,
-                    LowerFlags(fi->flags) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (fi->flags & O_EXCL),
-                    mode));
-    if (!fd) return errno;
-  }
+  bool created = false;
+  int rawfd = CreateLower(req, parent, name, mode, fi->flags, &created);
+  if (rawfd < 0) return -rawfd;
+  Fd fd(rawfd);
   // Register exactly the inode just opened (not whatever the name points to now).
   char num[16];
   snprintf(num, sizeof num, "%d", fd.get());
@@ -203,6 +278,19 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
   bool inval_attr = false;
   int err = FinishOpen(req, fs, *inode, std::move(fd), fi->flags, fi, &inval_attr);
   if (err != 0) {
+    if (created) {
+      // Refused: leave no file behind. Remove the name only while it still names the file this
+      // call created.
+      struct stat now;
+      if (fstatat(parent.fd.get(), name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+          static_cast<uint64_t>(now.st_dev) == inode->key.dev &&
+          static_cast<uint64_t>(now.st_ino) == inode->key.ino &&
+          unlinkat(parent.fd.get(), name, 0) == 0) {
+        fs.inodes().Unlinked(inode->key, &parent, name);
+        spdlog::info("event=create_refused_removed inode={} name={}", inode->key.ino,
+                     LogQuote(name));
+      }
+    }
     fs.inodes().Forget(inode, 1);
     return err;
   }
@@ -219,7 +307,7 @@ void ServeCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mod
     return;
   }
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-    ReleaseHandle(fs, Handle(fi));
+    ReleaseHandle(fs, AdoptHandle<FileHandle>(fi));
     fs.inodes().Forget(&fs.inode(e.ino), 1);
   }
 }
@@ -230,7 +318,7 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
     ServeCreate(req, parent, name, mode, fi);
     return;
   }
-  fs.Offload([req, parent, n = std::string(name), mode, f = *fi]() mutable {
+  fs.Offload(req, [req, parent, n = std::string(name), mode, f = *fi]() mutable {
     ServeCreate(req, parent, n.c_str(), mode, &f);
   });
 }
@@ -242,21 +330,29 @@ void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   Gate* gate = fs.gate();
   if (gate != nullptr && gate->verify_blocks()) {
     // Served from a buffer so every byte is checked before the kernel sees it.
+    // Reads until `size` bytes or the end of the file: a short pread is not the end of the file,
+    // and a short reply would read as one.
     std::vector<uint8_t> buf(size);
-    ssize_t n = pread(fh->fd.get(), buf.data(), size, off);
-    if (n < 0) {
-      fuse_reply_err(req, errno);
-      return;
+    size_t n = 0;
+    while (n < size) {
+      ssize_t r = pread(fh->fd.get(), buf.data() + n, size - n, off + static_cast<off_t>(n));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) {
+        fuse_reply_err(req, errno);
+        return;
+      }
+      if (r == 0) break;
+      n += static_cast<size_t>(r);
     }
     Status s = gate->CheckRead(fh->ticket, static_cast<uint64_t>(off),
-                               std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
+                               std::span<const uint8_t>(buf.data(), n));
     if (!s.ok()) {
       spdlog::warn("event=read_refused inode={} offset={} status={}", fh->inode->key.ino, off,
                    s.ToString());
       fuse_reply_err(req, EIO);
       return;
     }
-    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), static_cast<size_t>(n));
+    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), n);
     return;
   }
   fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
@@ -295,7 +391,7 @@ void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
     ServeRead(req, fh, size, off);
     return;
   }
-  fs.Offload([req, fh, size, off] { ServeRead(req, fh, size, off); });
+  fs.Offload(req, [req, fh, size, off] { ServeRead(req, fh, size, off); });
 }
 
 void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
@@ -326,24 +422,38 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   (void)ino;
   Passthrough& fs = Passthrough::From(req);
-  FileHandle* fh = Handle(fi);
+  std::unique_ptr<FileHandle> fh = AdoptHandle<FileHandle>(fi);
   if (fs.gate() != nullptr && fh->writer) {
     // The Gate may hash the file its last writer closed: off the session thread. The kernel does
-    // not wait for this reply.
-    fs.Offload([req, &fs, fh] {
-      ReleaseHandle(fs, fh);
+    // not wait for this reply. (std::function needs a copyable task: the handle travels as a
+    // shared_ptr, freed exactly once whether or not the task runs.)
+    Inode* ip = fh->inode;
+    {
+      std::lock_guard lock(ip->mu);
+      ++ip->closing;
+    }
+    // Counted down exactly once, whether or not the task runs (the kernel holds the inode until
+    // the reply, which comes after).
+    std::shared_ptr<FileHandle> shared(fh.release(), [ip](FileHandle* h) {
+      delete h;
+      std::lock_guard lock(ip->mu);
+      if (--ip->closing == 0) ip->closed_cv.notify_all();
+    });
+    fs.Offload(req, [req, &fs, shared]() mutable {
+      CloseHandle(fs, *shared);
+      shared.reset();
       fuse_reply_err(req, 0);
     });
     return;
   }
-  ReleaseHandle(fs, fh);
+  ReleaseHandle(fs, std::move(fh));
   fuse_reply_err(req, 0);
 }
 
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   (void)ino;
   int fd = Handle(fi)->fd.get();
-  Passthrough::From(req).Offload([req, fd, datasync] {
+  Passthrough::From(req).Offload(req, [req, fd, datasync] {
     int rc = datasync ? fdatasync(fd) : ::fsync(fd);
     fuse_reply_err(req, rc == 0 ? 0 : errno);
   });
@@ -353,7 +463,7 @@ void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, f
   (void)ino;
   Passthrough& fs = Passthrough::From(req);
   FileHandle* fh = Handle(fi);
-  fs.Offload([req, &fs, fh, mode, off, len] {
+  fs.Offload(req, [req, &fs, fh, mode, off, len] {
     int err = ::fallocate(fh->fd.get(), mode, off, len) == 0 ? 0 : errno;
     if (err == 0) fs.Changed(*fh->inode);
     fuse_reply_err(req, err);
@@ -368,7 +478,7 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
   Passthrough& fs = Passthrough::From(req);
   FileHandle* in = Handle(fi_in);
   FileHandle* out = Handle(fi_out);
-  fs.Offload([req, &fs, in, out, off_in, off_out, len, flags] {
+  fs.Offload(req, [req, &fs, in, out, off_in, off_out, len, flags] {
     loff_t oi = off_in, oo = off_out;
     ssize_t n =
         ::copy_file_range(in->fd.get(), &oi, out->fd.get(), &oo, len, static_cast<unsigned>(flags));

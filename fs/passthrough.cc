@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 
 #include "common/log.h"
 
@@ -67,6 +68,26 @@ void Passthrough::Stop() {
     }
     inval_cv_.notify_all();
     inval_thread_.join();
+  }
+}
+
+void Passthrough::Offload(fuse_req_t req, std::function<void()> task) {
+  auto guarded = [req, t = std::move(task)] {
+    try {
+      t();
+    } catch (const std::exception& e) {
+      spdlog::error("event=worker_exception what={}", LogQuote(e.what()));
+      fuse_reply_err(req, EIO);
+    } catch (...) {
+      spdlog::error("event=worker_exception what=unknown");
+      fuse_reply_err(req, EIO);
+    }
+  };
+  try {
+    pool_.Submit(std::move(guarded));
+  } catch (const std::exception& e) {
+    spdlog::error("event=offload_failed what={}", LogQuote(e.what()));
+    fuse_reply_err(req, EIO);
   }
 }
 

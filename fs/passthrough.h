@@ -73,8 +73,10 @@ class Passthrough {
   // destroyed.
   void Stop();
 
-  // Runs `task` (which replies to its request) on a worker thread, or inline without workers.
-  void Offload(std::function<void()> task) { pool_.Submit(std::move(task)); }
+  // Runs `task` (which replies to `req`) on a worker thread, or inline without workers. An
+  // exception out of the task (e.g. std::bad_alloc), or out of queueing it, is logged and answered
+  // EIO instead of ending the daemon; the task must therefore not throw after it has replied.
+  void Offload(fuse_req_t req, std::function<void()> task);
   // Whether the kernel has more requests queued for this session right now (a zero-timeout poll
   // of /dev/fuse). A short blocking operation may then be served inline without delaying anyone.
   bool RequestsPending() const;
@@ -124,6 +126,20 @@ class Passthrough {
 
   WorkerPool pool_;
 };
+
+// Ownership of a handle kept in fuse_file_info::fh (FileHandle, DirHandle): PublishHandle hands it
+// to the kernel; AdoptHandle takes it back exactly once (in release/releasedir, or when the reply
+// that carried it did not reach the kernel) and clears fi->fh.
+template <typename T>
+void PublishHandle(fuse_file_info* fi, std::unique_ptr<T> h) {
+  fi->fh = reinterpret_cast<uint64_t>(h.release());
+}
+template <typename T>
+std::unique_ptr<T> AdoptHandle(fuse_file_info* fi) {
+  auto* p = reinterpret_cast<T*>(fi->fh);
+  fi->fh = 0;
+  return std::unique_ptr<T>(p);
+}
 
 // Registration of each family's callbacks.
 void RegisterLookupOps(fuse_lowlevel_ops* ops);

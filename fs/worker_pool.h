@@ -4,7 +4,8 @@
 // getattr, open, release) itself, without a thread hand-off per request.
 //
 // Thread safety: Submit may be called from any thread. Tasks run in FIFO order of submission on
-// whichever worker is free; they must not throw.
+// whichever worker is free; they must not throw (Passthrough::Offload wraps each FUSE task in an
+// exception barrier that logs and answers EIO).
 #pragma once
 
 #include <condition_variable>

@@ -27,13 +27,14 @@ struct OpenRequest {
   int fd = -1;               // the lower file as opened for the caller; not owned; readable
                              // unless op == kWrite with O_WRONLY
   struct stat st {};         // fstat(fd) right after the open
-  std::string path;          // path from the mount root ("/usr/bin/hello"), one of the file's
-                             // known names; EMPTY when no name is known (all unlinked, or more
-                             // names than fs/ tracks): the Gate then decides as strictly as any
-                             // path could
-  std::vector<std::string> aliases;  // every other known path of this inode (hard links); a
-                                     // decision is the strictest over path and aliases, because
-                                     // a FUSE open does not say which name the caller used
+  // A path of the file from the mount root ("/usr/bin/hello"). FUSE opens carry no name, so this
+  // is one of the names fs/ knows the inode by (lookup, create, link, rename). EMPTY when no name
+  // is known (every known name was unlinked, or more names than fs/ tracks): the Gate must then
+  // decide as strictly as any path could.
+  std::string path;
+  // Every other known path of this inode (hard links); empty if none. The Gate must decide as
+  // strictly as the strictest of `path` and `aliases`.
+  std::vector<std::string> aliases;
   AccessOp op = AccessOp::kRead;  // kExec if the flags carry __FMODE_EXEC; kWrite if O_WRONLY/O_RDWR
   int flags = 0;             // the open flags as the kernel sent them
   uint32_t uid = 0, gid = 0, pid = 0;  // the calling process

@@ -4,9 +4,9 @@
 //
 // usage: fs_gate_mount SOURCE MOUNTPOINT EVENTS DENY [blocks]
 //   EVENTS  file the Gate appends one line per call to:
-//           "open OP PATH uid=U gid=G", "changed INO", "writer_closed INO PATH", "read_refused
-//           PATH"
-//   DENY    opens whose path contains this substring are refused (EACCES)
+//           "open OP PATH uid=U gid=G ino=I aliases=A,B", "changed INO", "writer_closed INO PATH",
+//           "read_refused PATH"
+//   DENY    opens whose path or any alias contains this substring are refused (EACCES)
 //   blocks  verify_blocks(): reads of paths containing "corrupt" fail CheckRead (EIO)
 #include <fcntl.h>
 #include <unistd.h>
@@ -35,16 +35,20 @@ class ScriptedGate : public dfs::Gate {
     const char* op = r.op == dfs::AccessOp::kExec    ? "exec"
                      : r.op == dfs::AccessOp::kWrite ? "write"
                                                      : "read";
-    Event("open " + std::string(op) + " " + r.path + " uid=" + std::to_string(r.uid) +
-          " gid=" + std::to_string(r.gid) + " ino=" + std::to_string(r.st.st_ino));
+    std::string aliases;
+    for (const auto& a : r.aliases) aliases += (aliases.empty() ? "" : ",") + a;
+    Event("open " + std::string(op) + " " + r.path + " uid=" + std::to_string(r.uid) + " gid=" +
+          std::to_string(r.gid) + " ino=" + std::to_string(r.st.st_ino) + " aliases=" + aliases);
     // The descriptor must be the file's, readable for read/exec opens.
     if (r.op != dfs::AccessOp::kWrite) {
       char c;
       if (pread(r.fd, &c, 1, 0) < 0) Event("bad_fd " + r.path);
     }
-    if (!deny_.empty() && r.path.find(deny_) != std::string::npos) {
-      return dfs::Status(dfs::Code::kPermissionDenied, "denied by test gate");
-    }
+    // Decided on the strictest of the path and its aliases, as the enforcer does.
+    bool deny = !deny_.empty() && r.path.find(deny_) != std::string::npos;
+    for (const auto& a : r.aliases)
+      deny = deny || (!deny_.empty() && a.find(deny_) != std::string::npos);
+    if (deny) return dfs::Status(dfs::Code::kPermissionDenied, "denied by test gate");
     if (blocks_) t->blocks = std::make_shared<Ticket>(Ticket{r.path});
     return dfs::Status::Ok();
   }

@@ -69,24 +69,50 @@ TEST_F(TempTree, PathsFollowRenamesAndUnlinks) {
   Inode* b = t.Intern(OpenPath(a->fd.get(), "b", &st), st, a, "b");
   Inode* f = t.Intern(OpenPath(b->fd.get(), "file", &st), st, b, "file");
   EXPECT_EQ(t.PathOf(f).value(), "/a/b/file");
-  // The same inode seen through its other hard link: the last name wins.
+  // The same inode seen through its other hard link: both names are kept, the first stays first.
   Inode* h = t.Intern(OpenPath(a->fd.get(), "hard", &st), st, a, "hard");
   EXPECT_EQ(h, f);
-  EXPECT_EQ(t.PathOf(f).value(), "/a/hard");
-  t.Moved(f->key, b, "renamed\nname");
-  EXPECT_EQ(t.PathOf(f).value(), "/a/b/renamed\nname");
+  auto set = t.Paths(f);
+  EXPECT_TRUE(set.complete);
+  EXPECT_EQ(set.paths, (std::vector<std::string>{"/a/b/file", "/a/hard"}));
+  t.Moved(f->key, b, "file", b, "renamed\nname");
+  EXPECT_EQ(t.Paths(f).paths, (std::vector<std::string>{"/a/hard", "/a/b/renamed\nname"}));
   t.Unlinked(f->key, a, "not-its-name");  // a different name: no change
-  EXPECT_TRUE(t.PathOf(f).has_value());
+  EXPECT_EQ(t.Paths(f).paths.size(), 2u);
+  t.Unlinked(f->key, a, "hard");  // the other name stays known
+  EXPECT_EQ(t.PathOf(f).value(), "/a/b/renamed\nname");
   t.Unlinked(f->key, b, "renamed\nname");
   EXPECT_FALSE(t.PathOf(f).has_value());
-  // A parent the kernel forgot: the path is unknown, not wrong.
+  t.Linked(f->key, b, "file");
+  EXPECT_EQ(t.PathOf(f).value(), "/a/b/file");
+  // A parent the kernel forgot: the path is unknown (and the set incomplete), not wrong.
   Inode* b2 = t.Intern(OpenPath(a->fd.get(), "b", &st), st, a, "b");
   ASSERT_EQ(b2, b);
   t.Forget(b, 2);
+  EXPECT_FALSE(t.PathOf(f).has_value());
+  EXPECT_FALSE(t.Paths(f).complete);
   Inode* f2 = t.Intern(OpenPath(t.root().fd.get(), "a", &st), st, &t.root(), "a");
   EXPECT_EQ(f2, a);
-  t.Moved(f->key, a, "x");
+  t.Linked(f->key, a, "x");
   EXPECT_EQ(t.PathOf(f).value(), "/a/x");
+  EXPECT_FALSE(t.Paths(f).complete);
+}
+
+TEST_F(TempTree, TooManyNamesMarkTheSetIncomplete) {
+  struct stat rst, st;
+  Fd root(open(dir_.c_str(), O_PATH | O_DIRECTORY));
+  ASSERT_EQ(fstat(root.get(), &rst), 0);
+  InodeTable t(std::move(root), rst);
+  Inode* a = t.Intern(OpenPath(t.root().fd.get(), "a", &st), st, &t.root(), "a");
+  Inode* f = t.Intern(OpenPath(a->fd.get(), "hard", &st), st, a, "hard");
+  for (size_t i = 1; i < InodeTable::kMaxNames; ++i) t.Linked(f->key, a, "n" + std::to_string(i));
+  EXPECT_TRUE(t.Paths(f).complete);
+  EXPECT_EQ(t.Paths(f).paths.size(), InodeTable::kMaxNames);
+  t.Linked(f->key, a, "hard");  // already known: no change
+  EXPECT_TRUE(t.Paths(f).complete);
+  t.Linked(f->key, a, "one-too-many");
+  EXPECT_FALSE(t.Paths(f).complete);
+  EXPECT_EQ(t.Paths(f).paths.size(), InodeTable::kMaxNames);
 }
 
 class FakeGate : public Gate {
