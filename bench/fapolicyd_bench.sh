@@ -49,8 +49,12 @@ WATCHDOG_PID=
 # Files the daemon reads at start (we write them) and files it creates (removed if new).
 CONF_FILES=("$ETC/fapolicyd.conf" "$ETC/compiled.rules" "$ETC/fapolicyd.rules"
   "$ETC/trust.d/dfs-bench.trust")
-CREATED=(/var/lib/fapolicyd/data.mdb /var/lib/fapolicyd/lock.mdb /run/fapolicyd/fapolicyd.fifo
-  /run/fapolicyd.pid /var/run/fapolicyd.state /var/log/fapolicyd-access.log)
+CREATED=(/run/fapolicyd.pid /var/run/fapolicyd.state /var/log/fapolicyd-access.log)
+for dir in /var/lib/fapolicyd /run/fapolicyd; do  # the trust database, db.ver, the fifo
+  for f in data.mdb lock.mdb db.ver fapolicyd.fifo; do CREATED+=("$dir/$f"); done
+done
+declare -A BEFORE  # what the daemon's state directories held before
+for dir in /var/lib/fapolicyd /run/fapolicyd; do BEFORE[$dir]=$(ls -A "$dir" 2>/dev/null || true); done
 mkdir -p "$W/orig"
 cp -a "$ETC" "$W/orig/etc"  # for the final comparison
 declare -A HAD
@@ -99,6 +103,13 @@ cleanup() {
   for m in "$MENF" "$MOFF"; do
     mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
   done
+  local dir f
+  for dir in /var/lib/fapolicyd /run/fapolicyd; do
+    [ -d "$dir" ] || continue
+    for f in $(ls -A "$dir"); do
+      grep -qxF "$f" <<<"${BEFORE[$dir]}" || { echo "removing $dir/$f (made by fapolicyd)"; rm -f "$dir/$f"; }
+    done
+  done
   if diff -r "$W/orig/etc" "$ETC" >/dev/null; then
     echo "fapolicyd: stopped ($(pgrep -c -x fapolicyd) fapolicyd processes left); $ETC is as before"
   else
@@ -137,7 +148,10 @@ other_sha=$(head -c 4096 /dev/urandom | sha256sum | cut -d' ' -f1)
   echo "$W/probe/tampered/f0 4096 $other_sha"
 } >"$W/fapolicyd.trust"
 [ "$(grep -c "^$D/" "$W/fapolicyd.trust")" = "$N" ] || die "trust file lacks some files"
+# The installed configuration with trust = file and integrity = sha256. uid/gid 0: here (a container
+# without CAP_SYS_RESOURCE in its capability set) the daemon fails "Cannot change to uid" otherwise.
 sed -e 's/^\(trust *=\).*/\1 file/' -e 's/^\(integrity *=\).*/\1 sha256/' \
+  -e 's/^\(uid *=\).*/\1 0/' -e 's/^\(gid *=\).*/\1 0/' \
   "$ETC/fapolicyd.conf" >"$W/fapolicyd.conf"
 grep -q '^integrity = sha256' "$W/fapolicyd.conf" || echo "integrity = sha256" >>"$W/fapolicyd.conf"
 grep -q '^trust = file' "$W/fapolicyd.conf" || echo "trust = file" >>"$W/fapolicyd.conf"
