@@ -210,12 +210,17 @@ start_fapolicyd() {
   local log=$W/fapolicyd.$FAPO_STARTS.log
   "$FAPOLICYD" --debug-deny 2>"$log" &
   FAPO_PID=$!
-  # Watchdog: kills the daemon if this script goes away without its trap (e.g. SIGKILL).
+  # Watchdog: if this script goes away without its trap (e.g. SIGKILL), kills the daemon and puts
+  # the configuration back (the work directory with the originals is still there then).
   (
     trap - EXIT INT TERM HUP
+    set +e
     exec </dev/null >/dev/null 2>&1
     while kill -0 $$ 2>/dev/null; do sleep 1; done
-    kill -TERM "$FAPO_PID"; sleep 5; kill -KILL "$FAPO_PID"
+    kill -TERM "$FAPO_PID"
+    for _ in $(seq 50); do kill -0 "$FAPO_PID" || break; sleep 0.1; done
+    kill -KILL "$FAPO_PID"
+    restore_fapolicyd_files all
   ) &
   WATCHDOG_PID=$!
   local i
