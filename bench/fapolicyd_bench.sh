@@ -281,7 +281,7 @@ FIRST[native]=-
 FIRST[dfs-off]=-
 
 # The last daemon's own statistics (written when it stops).
-if [ -f /var/log/fapolicyd-access.log ]; then
+if [ /var/log/fapolicyd-access.log -nt "$W/fapolicyd.conf" ]; then
   echo "last fapolicyd's report: $(grep -E '^(Allowed|Denied) accesses' /var/log/fapolicyd-access.log | tr '\n' ' ')"
 fi
 
