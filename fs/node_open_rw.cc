@@ -72,8 +72,11 @@ int Truncate(Passthrough& fs, Inode& inode, int fd, bool writer) {
 // Finishes an open of `inode` whose lower file is `fd` (taken, opened without O_TRUNC): asks the
 // Gate, then applies O_TRUNC, tracks writers, decides whether the kernel may keep its cached pages,
 // and fills fi. 0 or an errno; on an error nothing was changed.
+// FinishOpen's answer when `inline_only` and the Gate cannot decide without blocking.
+constexpr int kNotInline = -1;
+
 int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, fuse_file_info* fi,
-               bool* inval_attr) {
+               bool* inval_attr, bool inline_only = false) {
   auto fh = std::make_unique<FileHandle>();
   fh->inode = &inode;
   fh->writer = Writable(flags);
@@ -84,6 +87,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
       // A writer's close that the kernel sent before this open is decided first (WriterClosed
       // may re-trust the file this open reads).
       std::unique_lock lock(inode.mu);
+      if (inline_only && inode.closing != 0) return kNotInline;
       inode.closed_cv.wait(lock, [&inode] { return inode.closing == 0; });
     }
     OpenRequest r;
@@ -112,7 +116,12 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
       if (rfd < 0) return Status::FromErrno(-rfd, "reopening for hashing");
       return Fd(rfd);
     };
-    Status s = gate->CheckOpen(r, &fh->ticket);
+    Status s;
+    if (inline_only) {
+      if (!gate->TryCheckOpenInline(r, &fh->ticket, &s)) return kNotInline;
+    } else {
+      s = gate->CheckOpen(r, &fh->ticket);
+    }
     if (!s.ok()) {
       spdlog::debug("event=open_refused path={} aliases={} status={}", LogQuote(r.path),
                     r.aliases.size(), s.ToString());
@@ -200,7 +209,9 @@ void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* 
   }
 }
 
-void ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+// Serves an open. With inline_only (a Gate, on the session thread), returns false without
+// replying when the Gate cannot decide without blocking; the caller then serves it on a worker.
+bool ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, bool inline_only = false) {
   Passthrough& fs = Passthrough::From(req);
   Inode& inode = fs.inode(ino);
   if (spdlog::should_log(spdlog::level::trace)) {
@@ -210,15 +221,17 @@ void ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   int fd = fs.Reopen(inode, LowerFlags(fi->flags));
   if (fd < 0) {
     fuse_reply_err(req, -fd);
-    return;
+    return true;
   }
   bool inval_attr = false;
-  int err = FinishOpen(req, fs, inode, Fd(fd), fi->flags, fi, &inval_attr);
+  int err = FinishOpen(req, fs, inode, Fd(fd), fi->flags, fi, &inval_attr, inline_only);
+  if (err == kNotInline) return false;
   if (err != 0) {
     fuse_reply_err(req, err);
-    return;
+    return true;
   }
   ReplyOpen(req, fs, ino, fi, inval_attr);
+  return true;
 }
 
 void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -227,7 +240,9 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     ServeOpen(req, ino, fi);  // cheap: served on the session thread
     return;
   }
-  // A Gate may hash the file: off the session thread.
+  // A read-only open with a valid cached verdict is decided at once, on this thread; one that
+  // needs hashing, waiting or measuring goes to a worker.
+  if (!(fi->flags & O_TRUNC) && !Writable(fi->flags) && ServeOpen(req, ino, fi, true)) return;
   fs.Offload(req, [req, ino, f = *fi]() mutable { ServeOpen(req, ino, &f); });
 }
 

@@ -12,6 +12,17 @@ StatKey StatKey::From(const struct stat& st) {
   return k;
 }
 
+std::shared_ptr<const Content> ContentCache::Peek(uint64_t dev, uint64_t ino,
+                                                  const struct stat& st, bool need_blocks) const {
+  const StatKey key = StatKey::From(st);
+  std::lock_guard lock(mu_);
+  auto it = slots_.find(std::make_pair(dev, ino));
+  if (it == slots_.end()) return nullptr;
+  const auto& c = it->second.content;
+  if (c && c->key == key && (!need_blocks || c->blocks)) return c;
+  return nullptr;
+}
+
 Result<std::shared_ptr<const Content>> ContentCache::Get(uint64_t dev, uint64_t ino,
                                                          const struct stat& st, bool need_blocks,
                                                          const Compute& compute, bool* hit) {

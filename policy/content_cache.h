@@ -69,6 +69,11 @@ class ContentCache {
                                              bool need_blocks, const Compute& compute,
                                              bool* hit = nullptr);
 
+  // The valid entry for (dev, ino, st), or null. Never computes and never waits for a running
+  // computation (used to decide an open inline, on a thread that must not block).
+  std::shared_ptr<const Content> Peek(uint64_t dev, uint64_t ino, const struct stat& st,
+                                      bool need_blocks) const;
+
   // Replaces the entry of c->dev/c->ino with `c` if the current entry is `expected` (or, with
   // expected == nullptr, unconditionally). Used after a re-lookup and by mutable re-trust.
   void Replace(const std::shared_ptr<const Content>& expected, std::shared_ptr<const Content> c);

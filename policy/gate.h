@@ -57,6 +57,17 @@ class Gate {
   // permissive mode, so a non-OK status is always meant as a refusal).
   virtual Status CheckOpen(const OpenRequest& req, OpenTicket* ticket) = 0;
 
+  // Decides an open at once if that needs no hashing, no waiting and no measurement (a valid
+  // cached verdict, or no rule applies), so fs/ can answer on its session thread. Returns true
+  // with *result set as CheckOpen would set it (ticket filled on OK); false if CheckOpen must be
+  // called instead (off the session thread). Has no effect when it returns false.
+  virtual bool TryCheckOpenInline(const OpenRequest& req, OpenTicket* ticket, Status* result) {
+    (void)req;
+    (void)ticket;
+    (void)result;
+    return false;
+  }
+
   // verify=blocks: checks bytes read from the lower file at `offset` before they are served.
   // kCorrupt on a mismatch (fs/ answers EIO).
   virtual Status CheckRead(const OpenTicket& ticket, uint64_t offset,

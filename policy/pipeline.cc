@@ -15,6 +15,17 @@
 namespace dfs {
 
 namespace {
+// Set while TryCheckOpenInline runs on this thread: the pipeline must then neither hash, wait for
+// another thread's hash, nor measure; where it would, it stops with kWouldBlock.
+thread_local bool t_inline = false;
+constexpr const char* kWouldBlock = "decision needs hashing or measuring (not inline)";
+Status WouldBlock() { return Status(Code::kUnavailable, kWouldBlock); }
+bool IsWouldBlock(const Status& s) {
+  return s.code() == Code::kUnavailable && s.message() == kWouldBlock;
+}
+}  // namespace
+
+namespace {
 
 constexpr size_t kMaxLogKeys = 1 << 16;
 
@@ -165,7 +176,15 @@ Result<std::shared_ptr<const Content>> Enforcer::Collect(const OpenRequest& req,
     DFS_RETURN_IF_ERROR(LookUp(c.get()));
     return std::shared_ptr<const Content>(std::move(c));
   };
-  auto r = cache_.Get(dev, ino, req.st, opts_.verify_blocks, compute, hit);
+  Result<std::shared_ptr<const Content>> r = WouldBlock();
+  if (t_inline) {
+    std::shared_ptr<const Content> peeked = cache_.Peek(dev, ino, req.st, opts_.verify_blocks);
+    if (!peeked) return WouldBlock();
+    if (hit) *hit = true;
+    r = std::move(peeked);
+  } else {
+    r = cache_.Get(dev, ino, req.st, opts_.verify_blocks, compute, hit);
+  }
   if (!r.ok()) return r;
   if (hit && *hit) stats_.cache_hits++;
   std::shared_ptr<const Content> c = *r;
@@ -308,6 +327,7 @@ Status Enforcer::Measure(const Assessment& a, const OpenRequest& req) {
       std::lock_guard lock(mu_);
       if (measured_sources_.count(id)) return Status::Ok();
     }
+    if (t_inline) return WouldBlock();
     DFS_ASSIGN_OR_RETURN(SourceInfo src, Source(id));
     Status s = measurer_->MeasureSource(src);
     if (!s.ok()) return s.Prepend("measuring source " + src.name);
@@ -323,6 +343,7 @@ Status Enforcer::Measure(const Assessment& a, const OpenRequest& req) {
     std::lock_guard lock(mu_);
     if (measured_files_.count(key)) return Status::Ok();
   }
+  if (t_inline) return WouldBlock();
   Status s = measurer_->MeasureFile(a.content->primary(), req.path);
   if (!s.ok()) return s.Prepend("measuring " + req.path);
   std::lock_guard lock(mu_);
@@ -353,9 +374,20 @@ void Enforcer::LogRefusal(const Assessment& a, const OpenRequest& req) {
                RuleRef(a.refusal_rule), RefusalName(a.refusal), LogQuote(a.reason));
 }
 
+bool Enforcer::TryCheckOpenInline(const OpenRequest& req, OpenTicket* ticket, Status* result) {
+  t_inline = true;
+  Status s = CheckOpen(req, ticket);
+  t_inline = false;
+  if (IsWouldBlock(s)) return false;
+  stats_.inline_opens++;
+  *result = std::move(s);
+  return true;
+}
+
 Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
-  stats_.opens++;
   Assessment a = Assess(req);
+  if (t_inline && IsWouldBlock(a.error)) return WouldBlock();
+  stats_.opens++;
   if (!a.decision.any()) {
     stats_.unchecked++;
     return Status::Ok();
@@ -363,6 +395,10 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
   // IMA measures before it appraises: an unknown file is measured even if appraisal refuses it.
   if (a.refusal == Refusal::kNone || a.refusal == Refusal::kUnknown) {
     Status m = Measure(a, req);
+    if (t_inline && IsWouldBlock(m)) {
+      stats_.opens--;  // decided again off the session thread, and counted there
+      return WouldBlock();
+    }
     if (!m.ok()) {
       a.error = m;
       a.refusal = Refusal::kError;

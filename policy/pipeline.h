@@ -55,6 +55,7 @@ struct EnforcerOptions {
 // Counters for `digestctl status`, benchmarks and tests. Monotonic.
 struct EnforcerStats {
   std::atomic<uint64_t> opens{0};       // CheckOpen calls
+  std::atomic<uint64_t> inline_opens{0};  // of which decided inline (TryCheckOpenInline)
   std::atomic<uint64_t> unchecked{0};   // opens no family applied to
   std::atomic<uint64_t> cache_hits{0};  // content found valid in the cache
   std::atomic<uint64_t> hashes{0};      // files hashed (each algorithm pass counts once)
@@ -100,6 +101,7 @@ class Enforcer final : public Gate {
 
   // Gate.
   Status CheckOpen(const OpenRequest& req, OpenTicket* ticket) override;
+  bool TryCheckOpenInline(const OpenRequest& req, OpenTicket* ticket, Status* result) override;
   Status CheckRead(const OpenTicket& ticket, uint64_t offset,
                    std::span<const uint8_t> data) override;
   void Changed(uint64_t dev, uint64_t ino) override;
