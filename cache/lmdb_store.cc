@@ -341,8 +341,15 @@ class LmdbStore final : public Store {
     LookupResult res;
     std::string_view v;
     bool found;
-    DFS_RETURN_IF_ERROR(Get(rt.get(), e_->deny, key, &v, &found));
-    res.denied = found;
+    // The deny list is usually empty: its entry count (kept in the transaction's copy of the
+    // table's root record) saves a B-tree search per lookup then.
+    MDB_stat deny_stat;
+    int src = mdb_stat(rt.get(), e_->deny, &deny_stat);
+    if (src != 0) return LmdbError(src, "reading the deny list");
+    if (deny_stat.ms_entries != 0) {
+      DFS_RETURN_IF_ERROR(Get(rt.get(), e_->deny, key, &v, &found));
+      res.denied = found;
+    }
     DFS_RETURN_IF_ERROR(Get(rt.get(), e_->digests, DigestIndexKey(key), &v, &found));
     if (!found) return res;
     std::vector<FileRef> refs;
