@@ -96,6 +96,9 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
   } else if (key == "mt_loop") {
     if (has_val) return Bad("option 'mt_loop' takes no value");
     o->mt_loop = true;
+  } else if (key == "dispatch_loop") {
+    if (has_val) return Bad("option 'dispatch_loop' takes no value");
+    o->mt_loop = false;
   } else {
     return false;
   }
@@ -217,7 +220,8 @@ std::string UsageText(std::string_view argv0) {
                   "                       0 serves everything on the session thread)\n"
                   "  readahead_kb=N       readahead of the mount (default: the lower device's,\n"
                   "                       at least 1024; 0 keeps the kernel's 128)\n"
-                  "  mt_loop              use libfuse's multi-threaded loop instead\n"
+                  "  mt_loop              libfuse's multi-threaded loop (the default)\n"
+                  "  dispatch_loop        one session thread; blocking requests on threads=N workers\n"
                   "\n"
                   "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
                   "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"

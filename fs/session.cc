@@ -177,11 +177,13 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
     }
   }
   on_mounted();
-  // The session thread serves requests itself and hands the ones that may block long to the
-  // workers (see worker_pool.h): a thread hand-off per request costs more than the cheap
-  // requests themselves. mt_loop selects libfuse's own multi-threaded loop instead.
+  // By default libfuse's multi-threaded loop serves requests; opens that hash and writer releases
+  // with a Gate still go to the workers. dispatch_loop: one session thread serves the cheap
+  // requests itself and hands the ones that may block to the workers (worker_pool.h). Measured
+  // on 2 cores, warm open+read+close of 5000 files: about 32k/s with the multi-threaded loop,
+  // 17.5k/s with the dispatcher (a RELEASE served on the one thread delays the next OPEN).
   int rc;
-  if (opts.mt_loop && !opts.single_thread) {
+  if (opts.mt_loop && !opts.single_thread && opts.threads != 0) {
     fuse_loop_config* lc = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(lc, 0);
     fuse_loop_cfg_set_max_threads(lc, 32);

@@ -106,3 +106,22 @@ TEST(FsOptions, SplitAndUnescape) {
 
 }  // namespace
 }  // namespace dfs::fs
+
+namespace dfs::fs {
+namespace {
+
+TEST(MountOptionsLoop, MultiThreadedByDefaultDispatcherOnRequest) {
+  const char* a1[] = {"digestfs", "/src", "/mnt"};
+  auto o1 = ParseCommandLine(3, const_cast<char**>(a1));
+  ASSERT_TRUE(o1.ok()) << o1.status().ToString();
+  EXPECT_TRUE(o1->mt_loop);
+  const char* a2[] = {"digestfs", "/src", "/mnt", "-o", "dispatch_loop"};
+  auto o2 = ParseCommandLine(5, const_cast<char**>(a2));
+  ASSERT_TRUE(o2.ok()) << o2.status().ToString();
+  EXPECT_FALSE(o2->mt_loop);
+  const char* a3[] = {"digestfs", "/src", "/mnt", "-o", "dispatch_loop=1"};
+  EXPECT_FALSE(ParseCommandLine(5, const_cast<char**>(a3)).ok());
+}
+
+}  // namespace
+}  // namespace dfs::fs
