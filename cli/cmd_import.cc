@@ -295,26 +295,38 @@ void CmdKeysRemove(Context& ctx, const std::string& id) {
 
 // ---- imports ----
 
-void CmdImportRpm(Context& ctx, const std::vector<std::string>& files, const ImportFlags& f) {
+// What both RPM imports start with: the configured OpenPGP keys, the store (read-write) and an
+// importer over those keys. Returns false (ctx.exit_code set, error printed) if any is missing.
+bool StartRpmImport(Context& ctx, const ImportFlags& f, std::unique_ptr<Store>* store,
+                    std::unique_ptr<RpmImporter>* imp, RpmImportOptions* o) {
   std::vector<std::vector<uint8_t>> keys;
-  if (!LoadKeys(ctx, KeyType::kOpenPgp, &keys, nullptr)) return;
-  auto store = OpenStoreRw(ctx);
-  if (!store) return;
-  auto imp = RpmImporter::Create(keys);
-  if (!imp.ok()) {
-    Fail(imp.status());
+  if (!LoadKeys(ctx, KeyType::kOpenPgp, &keys, nullptr)) return false;
+  *store = OpenStoreRw(ctx);
+  if (!*store) return false;
+  auto created = RpmImporter::Create(keys);
+  if (!created.ok()) {
+    Fail(created.status());
     ctx.exit_code = kExitStore;
-    return;
+    return false;
   }
+  *imp = std::move(created).value();
+  o->allow_unsigned = f.allow_unsigned;
+  o->allow_weak = f.allow_weak;
+  return true;
+}
+
+
+void CmdImportRpm(Context& ctx, const std::vector<std::string>& files, const ImportFlags& f) {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<RpmImporter> imp;
   RpmImportOptions o;
-  o.allow_unsigned = f.allow_unsigned;
-  o.allow_weak = f.allow_weak;
+  if (!StartRpmImport(ctx, f, &store, &imp, &o)) return;
   Report rep;
   std::vector<ImportItem> items;
   {
     Progress prog("verified packages", files.size());
     for (size_t i = 0; i < files.size(); ++i) {
-      auto item = (*imp)->ReadPackageFile(files[i], o);
+      auto item = imp->ReadPackageFile(files[i], o);
       if (item.ok()) {
         items.push_back(std::move(*item));
       } else {
@@ -329,25 +341,16 @@ void CmdImportRpm(Context& ctx, const std::vector<std::string>& files, const Imp
 
 void CmdImportRpmdb(Context& ctx, const std::string& root, const std::string& dbpath,
                     const ImportFlags& f) {
-  std::vector<std::vector<uint8_t>> keys;
-  if (!LoadKeys(ctx, KeyType::kOpenPgp, &keys, nullptr)) return;
-  auto store = OpenStoreRw(ctx);
-  if (!store) return;
-  auto imp = RpmImporter::Create(keys);
-  if (!imp.ok()) {
-    Fail(imp.status());
-    ctx.exit_code = kExitStore;
-    return;
-  }
+  std::unique_ptr<Store> store;
+  std::unique_ptr<RpmImporter> imp;
   RpmImportOptions o;
-  o.allow_unsigned = f.allow_unsigned;
-  o.allow_weak = f.allow_weak;
+  if (!StartRpmImport(ctx, f, &store, &imp, &o)) return;
   Report rep;
   std::vector<ImportItem> items;
   Result<std::vector<RpmdbPackage>> pkgs = Status(Code::kInternal, "");
   {
     Progress prog("read installed headers", 0);
-    pkgs = (*imp)->ReadRpmdb(root, dbpath, o, [&](size_t n) { prog.Tick(n); });
+    pkgs = imp->ReadRpmdb(root, dbpath, o, [&](size_t n) { prog.Tick(n); });
   }
   if (!pkgs.ok()) {
     ctx.exit_code = Fail(pkgs.status());

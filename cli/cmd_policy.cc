@@ -13,18 +13,6 @@ namespace dfs::cli {
 
 namespace {
 
-std::string_view OpText(AccessOp op) {
-  switch (op) {
-    case AccessOp::kRead:
-      return "read";
-    case AccessOp::kExec:
-      return "exec";
-    case AccessOp::kWrite:
-      return "write";
-  }
-  return "?";
-}
-
 int PolicyCheck(const Context& ctx, const std::string& file) {
   auto p = Policy::Load(file);
   if (!p.ok()) return Fail(p.status());
@@ -58,7 +46,7 @@ struct VerifyArgs {
 };
 
 nlohmann::json FindingJson(const TreeFinding& f) {
-  return {{"path", f.path}, {"op", OpText(f.op)}, {"verdict", RefusalName(f.refusal)},
+  return {{"path", f.path}, {"op", AccessOpName(f.op)}, {"verdict", RefusalName(f.refusal)},
           {"rule", f.rule}, {"reason", f.reason}, {"digest", f.digest}};
 }
 
@@ -119,14 +107,14 @@ int VerifyTreeCmd(const Context& ctx, const VerifyArgs& a) {
   } else {
     for (const auto& f : s.refused) {
       std::printf("REFUSED op=%s path=%s rule=%d verdict=%s digest=%s reason=%s\n",
-                  std::string(OpText(f.op)).c_str(), LogQuote(f.path).c_str(), f.rule,
+                  std::string(AccessOpName(f.op)).c_str(), LogQuote(f.path).c_str(), f.rule,
                   std::string(RefusalName(f.refusal)).c_str(), f.digest.c_str(),
                   LogQuote(f.reason).c_str());
     }
     if (a.show_audit) {
       for (const auto& f : s.audited) {
         std::printf("AUDIT op=%s path=%s rule=%d digest=%s reason=%s\n",
-                    std::string(OpText(f.op)).c_str(), LogQuote(f.path).c_str(), f.rule,
+                    std::string(AccessOpName(f.op)).c_str(), LogQuote(f.path).c_str(), f.rule,
                     f.digest.c_str(), LogQuote(f.reason).c_str());
       }
     }

@@ -23,6 +23,16 @@ namespace dfs {
 
 enum class AccessOp : uint8_t { kRead = 1, kExec = 2, kWrite = 3 };
 
+// "read", "exec", "write" (the policy language's op= values; also used in logs).
+inline std::string_view AccessOpName(AccessOp op) {
+  switch (op) {
+    case AccessOp::kRead: return "read";
+    case AccessOp::kExec: return "exec";
+    case AccessOp::kWrite: return "write";
+  }
+  return "?";
+}
+
 struct OpenRequest {
   int fd = -1;               // the lower file as opened for the caller; not owned; readable
                              // unless op == kWrite with O_WRONLY

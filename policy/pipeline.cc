@@ -30,17 +30,6 @@ namespace {
 constexpr size_t kMaxLogKeys = 1 << 16;
 
 
-std::string_view OpName(AccessOp op) {
-  switch (op) {
-    case AccessOp::kRead:
-      return "read";
-    case AccessOp::kExec:
-      return "exec";
-    case AccessOp::kWrite:
-      return "write";
-  }
-  return "?";
-}
 
 std::string RuleRef(const Rule* r) { return r ? std::to_string(r->line) : std::string("-"); }
 
@@ -364,13 +353,13 @@ void Enforcer::LogRefusal(const Assessment& a, const OpenRequest& req) {
   const std::string digest = a.content ? a.content->primary().ToString() : std::string("-");
   std::string key = std::to_string(req.st.st_dev) + ":" + std::to_string(req.st.st_ino) + ":" +
                     digest + ":" + std::string(RefusalName(a.refusal)) + ":" +
-                    RuleRef(a.refusal_rule) + ":" + std::string(OpName(req.op));
+                    RuleRef(a.refusal_rule) + ":" + std::string(AccessOpName(req.op));
   if (a.refusal == Refusal::kError) key += ":" + std::string(CodeName(a.error.code()));
   if (!FirstTime(key)) return;
   stats_.refusals_logged++;
   spdlog::warn("{} path={} op={} inode={}:{} uid={} digest={} rule={} verdict={} reason={}",
                opts_.mode == EnforceMode::kPermissive ? "would_refuse" : "refused",
-               LogQuote(req.path), OpName(req.op), req.st.st_dev, req.st.st_ino, req.uid, digest,
+               LogQuote(req.path), AccessOpName(req.op), req.st.st_dev, req.st.st_ino, req.uid, digest,
                RuleRef(a.refusal_rule), RefusalName(a.refusal), LogQuote(a.reason));
 }
 
@@ -414,7 +403,7 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
     if (FirstTime(key)) {
       stats_.audits_logged++;
       spdlog::info("audit path={} op={} inode={}:{} uid={} digest={} rule={} reason={}",
-                   LogQuote(req.path), OpName(req.op), req.st.st_dev, req.st.st_ino, req.uid,
+                   LogQuote(req.path), AccessOpName(req.op), req.st.st_dev, req.st.st_ino, req.uid,
                    digest, RuleRef(a.decision.of(Family::kAudit)), LogQuote(a.unknown_reason));
     }
   }
