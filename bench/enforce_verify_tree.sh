@@ -10,6 +10,8 @@ shift
 TREES=("$@")
 [ ${#TREES[@]} -gt 0 ] || TREES=(/usr/lib/x86_64-linux-gnu /usr/bin)
 DIGESTCTL=$BUILD/cli/digestctl
+. "$(dirname "$0")/install_baselines.sh"
+install_baselines aide
 for c in aide openssl; do command -v $c >/dev/null || { echo "SKIPPED: missing $c"; exit 77; }; done
 T=$(mktemp -d /tmp/dfs-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT

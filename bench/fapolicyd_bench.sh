@@ -31,6 +31,8 @@ die() { echo "fapolicyd_bench: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root"
 [ -e /dev/fuse ] || die "needs /dev/fuse"
 [ -x "$DIGESTFS" ] && [ -x "$DIGESTCTL" ] || die "build digestfs and digestctl first"
+. "$(dirname "$0")/install_baselines.sh"
+install_baselines fapolicyd
 FAPOLICYD=$(command -v fapolicyd) || die "fapolicyd is not installed (apt-get install fapolicyd)"
 ETC=/etc/fapolicyd
 [ -d "$ETC" ] || die "no $ETC"

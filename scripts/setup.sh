@@ -8,9 +8,11 @@ PKGS=(
   libtss2-dev tpm2-tools swtpm swtpm-tools
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  runc busybox-static fio ima-evm-utils gnupg attr acl util-linux procps psmisc python3 aide
-  fapolicyd
+  runc busybox-static fio ima-evm-utils gnupg attr acl util-linux procps psmisc python3 jq xxd
+  mount coreutils openssl
 )
+# fapolicyd and aide are benchmark baselines only: bench/install_baselines.sh installs them when a
+# benchmark needs them (fapolicyd with its service kept off), never the quick start.
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -19,9 +21,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # fapolicyd is only a benchmark baseline: its service must not start and police this machine.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  rm -f /usr/sbin/policy-rc.d
 fi
 [ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true
