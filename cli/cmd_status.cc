@@ -15,51 +15,12 @@
 #include <string>
 
 #include "cli/cli.h"
+#include "common/mountinfo.h"
 #include "common/log.h"
 
 namespace dfs::cli {
 
 namespace {
-
-struct MountEntry {
-  std::string majmin, fstype, source, options;
-};
-
-std::string Unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto octal = [&](size_t j) { return s[j] >= '0' && s[j] <= '7'; };
-    if (s[i] == '\\' && i + 3 < s.size() && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-// The topmost mount at `path` (canonical), from mountinfo.
-std::optional<MountEntry> FindMount(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  std::optional<MountEntry> found;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string id, parent, majmin, root, mp, opts;
-    ls >> id >> parent >> majmin >> root >> mp >> opts;
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos || Unescape(mp) != path) continue;
-    std::istringstream rest(line.substr(dash + 3));
-    MountEntry e;
-    e.majmin = majmin;
-    e.options = opts;
-    rest >> e.fstype >> e.source;
-    e.source = Unescape(e.source);
-    found = e;
-  }
-  return found;
-}
 
 int Status(const Context& ctx, const std::string& mountpoint) {
   char canon[PATH_MAX];

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/mountinfo.h"
 #include "common/log.h"
 #include "fs/creds.h"
 #include "fs/passthrough.h"
@@ -36,39 +37,12 @@ bool HasOpt(const std::vector<std::string>& opts, std::string_view name) {
   return false;
 }
 
-// Undoes /proc/self/mountinfo's octal escapes (\040 for a space, ...).
-std::string UnescapeMountinfo(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    auto octal = [&](size_t j) { return s[j] >= '0' && s[j] <= '7'; };
-    if (s[i] == '\\' && i + 3 < s.size() && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 // The "maj:min" of the digestfs mount at `mountpoint` (canonical path), from mountinfo. Read
 // without touching the mount itself (which would need the loop that is not running yet).
 std::optional<std::string> MountDevice(const std::string& mountpoint) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line, found;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string id, parent, majmin, root, mp;
-    ls >> id >> parent >> majmin >> root >> mp;
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream rest(line.substr(dash + 3));
-    std::string fstype;
-    rest >> fstype;
-    if (fstype == "fuse.digestfs" && UnescapeMountinfo(mp) == mountpoint) found = majmin;
-  }
-  if (found.empty()) return std::nullopt;
-  return found;
+  auto m = FindMount(mountpoint, "fuse.digestfs");
+  if (!m) return std::nullopt;
+  return m->majmin;
 }
 
 int ReadKb(const std::string& path) {
