@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "fs/creds.h"
+#include "fs/kernel_passthrough.h"
 #include "fs/passthrough.h"
 
 namespace dfs::fs {
@@ -67,6 +68,62 @@ int Truncate(Passthrough& fs, Inode& inode, int fd, bool writer) {
   if (rc != 0) return errno;
   fs.Changed(inode);
   return 0;
+}
+
+// Registers the inode's backing file for kernel passthrough (inode.mu held, no open files):
+// read-write if the lower file allows the daemon that, else read-only. False if the kernel
+// refuses it (the inode is then served through the page cache).
+bool RegisterBacking(Passthrough& fs, Inode& inode) {
+  inode.backing_write_err = 0;
+  // Neutral flags: the kernel applies each opener's own (O_APPEND, O_SYNC, O_DIRECT, ...) to
+  // every read and write it passes through, and checks each opener's access mode itself.
+  int bfd = fs.Reopen(inode, O_RDWR);
+  if (bfd < 0) {
+    inode.backing_write_err = -bfd;
+    bfd = fs.Reopen(inode, O_RDONLY);
+    if (bfd < 0) return false;
+  }
+  Fd backing(bfd);
+  Result<int32_t> id = fs.kernel().OpenBacking(backing.get());
+  if (!id.ok()) {
+    spdlog::debug("event=passthrough_unavailable inode={} status={}", inode.key.ino,
+                  id.status().ToString());
+    return false;
+  }
+  inode.backing_fd = std::move(backing);
+  inode.backing_id = *id;
+  inode.passthrough_io = true;
+  return true;
+}
+
+// Drops the inode's backing file after its last close (inode.mu held). The kernel let go of the
+// inode's passthrough mode before it sent the RELEASE of the last file.
+void DropBacking(Passthrough& fs, Inode& inode) {
+  if (inode.backing_id >= 0) fs.kernel().CloseBacking(inode.backing_id);
+  inode.backing_id = -1;
+  inode.backing_fd.reset();
+  inode.passthrough_io = false;
+}
+
+// The lower descriptor behind a handle: its own, or (kernel passthrough) its inode's backing
+// file, which lives as long as the inode has open handles.
+int HandleFd(const FileHandle& fh) { return fh.fd ? fh.fd.get() : fh.inode->backing_fd.get(); }
+
+// Records the lower file's size and times (inode.mu held); true if they differ from what the
+// kernel was last told, so it must fetch the attributes again before it serves the file.
+bool AttrChanged(Inode& inode, const struct stat& st) {
+  bool same = inode.attr_valid && inode.attr_size == st.st_size &&
+              inode.attr_mtime.tv_sec == st.st_mtim.tv_sec &&
+              inode.attr_mtime.tv_nsec == st.st_mtim.tv_nsec &&
+              inode.attr_ctime.tv_sec == st.st_ctim.tv_sec &&
+              inode.attr_ctime.tv_nsec == st.st_ctim.tv_nsec;
+  if (!same) {
+    inode.attr_valid = true;  // the kernel's next GETATTR will see these
+    inode.attr_size = st.st_size;
+    inode.attr_mtime = st.st_mtim;
+    inode.attr_ctime = st.st_ctim;
+  }
+  return !same;
 }
 
 // Finishes an open of `inode` whose lower file is `fd` (taken, opened without O_TRUNC): asks the
@@ -143,10 +200,22 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
       spdlog::warn("event=open_writers inode={} writers={} exec={}", inode.key.ino, inode.writers,
                    (flags & kFmodeExec) != 0);
     }
+    // The I/O mode is the inode's while it has open files (kernel_passthrough.h): an open that
+    // comes here while the inode is in passthrough (a create of a file open elsewhere) joins it.
+    if (inode.passthrough_io) {
+      if (fh->writer && inode.backing_write_err != 0) return inode.backing_write_err;
+      fh->backing_id = inode.backing_id;
+    }
+    ++inode.open_files;
     if (fh->writer) ++inode.writers;
-    // The kernel may keep the pages it cached for this inode only if the lower file is unchanged
-    // since they were cached (a change beneath the mount, or a write through it, drops them).
-    if (SameStamp(inode, st)) {
+    if (fh->backing_id >= 0) {
+      // Passthrough writes bypass the FUSE page cache: whatever it still holds of this inode
+      // must not be kept by a later page-cache open.
+      if (fh->writer) inode.stamp_valid = false;
+    } else if (SameStamp(inode, st)) {
+      // The kernel may keep the pages it cached for this inode only if the lower file is
+      // unchanged since they were cached (a change beneath the mount, or a write through it,
+      // drops them).
       fi->keep_cache = 1;
     } else {
       fi->keep_cache = 0;
@@ -154,18 +223,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     }
     // The kernel's cached size/times may be stale (changed beneath the mount, or by writes the
     // kernel accounted itself): make it fetch them again before it serves the file.
-    bool same_attr = inode.attr_valid && inode.attr_size == st.st_size &&
-                     inode.attr_mtime.tv_sec == st.st_mtim.tv_sec &&
-                     inode.attr_mtime.tv_nsec == st.st_mtim.tv_nsec &&
-                     inode.attr_ctime.tv_sec == st.st_ctim.tv_sec &&
-                     inode.attr_ctime.tv_nsec == st.st_ctim.tv_nsec;
-    *inval_attr = !same_attr;
-    if (!same_attr) {
-      inode.attr_valid = true;  // the kernel's next GETATTR will see these
-      inode.attr_size = st.st_size;
-      inode.attr_mtime = st.st_mtim;
-      inode.attr_ctime = st.st_ctim;
-    }
+    *inval_attr = AttrChanged(inode, st);
   }
   fi->noflush = 1;  // nothing to do at close(2): every write reached the lower file already
   fh->fd = std::move(fd);
@@ -179,13 +237,17 @@ void CloseHandle(Passthrough& fs, FileHandle& h) {
   FileHandle* fh = &h;
   Inode& inode = *fh->inode;
   bool last_writer = false;
-  if (fh->writer) {
-    struct stat st;
-    bool have = fstat(fh->fd.get(), &st) == 0;
+  struct stat st;
+  bool have = fh->writer && fh->backing_id < 0 && fstat(fh->fd.get(), &st) == 0;
+  {
     std::lock_guard lock(inode.mu);
-    last_writer = --inode.writers == 0;
-    // The kernel's cache saw every write made through this handle (no writeback cache).
-    if (last_writer && have) SetStamp(inode, st);
+    if (--inode.open_files == 0) DropBacking(fs, inode);
+    if (fh->writer) {
+      last_writer = --inode.writers == 0;
+      // The kernel's page cache saw every write made through this handle (no writeback cache);
+      // a passthrough writer's went around it.
+      if (last_writer && have) SetStamp(inode, st);
+    }
   }
   if (last_writer && fs.gate() != nullptr) {
     Inode* ip = &inode;
@@ -204,9 +266,62 @@ void ReleaseHandle(Passthrough& fs, std::unique_ptr<FileHandle> fh) { CloseHandl
 void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* fi,
                bool inval_attr) {
   if (inval_attr) fuse_lowlevel_notify_inval_inode(fs.session(), ino, -1, 0);
-  if (fuse_reply_open(req, fi) == -ENOENT) {
+  FileHandle* fh = Handle(fi);
+  int rc = fh->backing_id >= 0
+               ? KernelPassthrough::ReplyOpen(req, fi->fh, fh->backing_id, fi->noflush != 0)
+               : fuse_reply_open(req, fi);
+  if (rc == -ENOENT) {
     ReleaseHandle(fs, AdoptHandle<FileHandle>(fi));  // interrupted: the kernel never got it
   }
+}
+
+// Serves an open without a Gate in the kernel's passthrough (kernel_passthrough.h): the first
+// open of an inode registers its backing file, the others share it, so no lower open is needed
+// per handle. Returns false without replying if the inode is served through the page cache.
+bool ServePassthroughOpen(fuse_req_t req, Passthrough& fs, Inode& inode, fuse_ino_t ino,
+                          fuse_file_info* fi) {
+  const int flags = fi->flags;
+  auto fh = std::make_unique<FileHandle>();
+  fh->inode = &inode;
+  fh->writer = Writable(flags);
+  bool inval_attr = false;
+  {
+    std::lock_guard lock(inode.mu);
+    if (inode.open_files == 0) {
+      // passthrough=auto: by the size the kernel was last told (no lower call for small files).
+      if (fs.config().passthrough == PassthroughMode::kAuto &&
+          (!inode.attr_valid || static_cast<uint64_t>(inode.attr_size) < kPassthroughMinSize)) {
+        return false;
+      }
+      if (!RegisterBacking(fs, inode)) return false;
+    } else if (!inode.passthrough_io) {
+      return false;
+    }
+    int err = 0;
+    struct stat st;
+    if (fh->writer && inode.backing_write_err != 0) {
+      err = inode.backing_write_err;
+    } else if (flags & O_TRUNC) {
+      err = Truncate(fs, inode, inode.backing_fd.get(), inode.backing_write_err == 0);
+    }
+    if (err == 0 && fstat(inode.backing_fd.get(), &st) != 0) err = errno;
+    if (err != 0) {
+      if (inode.open_files == 0) DropBacking(fs, inode);
+      fuse_reply_err(req, err);
+      return true;
+    }
+    fh->backing_id = inode.backing_id;
+    ++inode.open_files;
+    if (fh->writer) {
+      ++inode.writers;
+      inode.stamp_valid = false;  // writes go around the FUSE page cache
+    }
+    inval_attr = AttrChanged(inode, st);
+  }
+  fi->noflush = 1;
+  PublishHandle(fi, std::move(fh));
+  ReplyOpen(req, fs, ino, fi, inval_attr);
+  return true;
 }
 
 // Serves an open. With inline_only (a Gate, on the session thread), returns false without
@@ -217,6 +332,11 @@ bool ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, bool inline_o
   if (spdlog::should_log(spdlog::level::trace)) {
     spdlog::trace("event=open inode={} flags={:#o} exec={}", inode.key.ino, fi->flags,
                   (fi->flags & kFmodeExec) != 0);
+  }
+  if (fs.gate() == nullptr && fs.config().passthrough != PassthroughMode::kOff &&
+      S_ISREG(inode.type) && fs.kernel().enabled() &&
+      ServePassthroughOpen(req, fs, inode, ino, fi)) {
+    return true;
   }
   int fd = fs.Reopen(inode, LowerFlags(fi->flags));
   if (fd < 0) {
@@ -321,7 +441,11 @@ void ServeCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mod
     fuse_reply_err(req, err);
     return;
   }
-  if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+  FileHandle* fh = Handle(fi);
+  int rc = fh->backing_id >= 0
+               ? KernelPassthrough::ReplyCreate(req, e, fi->fh, fh->backing_id, fi->noflush != 0)
+               : fuse_reply_create(req, &e, fi);
+  if (rc == -ENOENT) {
     ReleaseHandle(fs, AdoptHandle<FileHandle>(fi));
     fs.inodes().Forget(&fs.inode(e.ino), 1);
   }
@@ -350,7 +474,7 @@ void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
     std::vector<uint8_t> buf(size);
     size_t n = 0;
     while (n < size) {
-      ssize_t r = pread(fh->fd.get(), buf.data() + n, size - n, off + static_cast<off_t>(n));
+      ssize_t r = pread(HandleFd(*fh), buf.data() + n, size - n, off + static_cast<off_t>(n));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) {
         fuse_reply_err(req, errno);
@@ -372,7 +496,7 @@ void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   }
   fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
   bv.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  bv.buf[0].fd = fh->fd.get();
+  bv.buf[0].fd = HandleFd(*fh);
   bv.buf[0].pos = off;
   fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }
@@ -383,12 +507,12 @@ bool TryReadCached(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   thread_local std::vector<char> buf;
   if (buf.size() < size) buf.resize(size);
   struct iovec iov = {buf.data(), size};
-  ssize_t n = preadv2(fh->fd.get(), &iov, 1, off, RWF_NOWAIT);
+  ssize_t n = preadv2(HandleFd(*fh), &iov, 1, off, RWF_NOWAIT);
   if (n < 0) return false;  // EAGAIN: not cached; any real error is reported by the worker
   if (static_cast<size_t>(n) < size) {
     // Short: the end of the file, or only partly cached (a short reply would read as EOF).
     struct stat st;
-    if (fstat(fh->fd.get(), &st) != 0 || off + n < st.st_size) return false;
+    if (fstat(HandleFd(*fh), &st) != 0 || off + n < st.st_size) return false;
   }
   fuse_reply_buf(req, buf.data(), static_cast<size_t>(n));
   return true;
@@ -415,7 +539,7 @@ void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_
   FileHandle* fh = Handle(fi);
   fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  out.buf[0].fd = fh->fd.get();
+  out.buf[0].fd = HandleFd(*fh);
   out.buf[0].pos = off;
   ssize_t n = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
   if (n > 0) fs.Changed(*fh->inode);
@@ -467,7 +591,7 @@ void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   (void)ino;
-  int fd = Handle(fi)->fd.get();
+  int fd = HandleFd(*Handle(fi));
   Passthrough::From(req).Offload(req, [req, fd, datasync] {
     int rc = datasync ? fdatasync(fd) : ::fsync(fd);
     fuse_reply_err(req, rc == 0 ? 0 : errno);
@@ -479,7 +603,7 @@ void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, f
   Passthrough& fs = Passthrough::From(req);
   FileHandle* fh = Handle(fi);
   fs.Offload(req, [req, &fs, fh, mode, off, len] {
-    int err = ::fallocate(fh->fd.get(), mode, off, len) == 0 ? 0 : errno;
+    int err = ::fallocate(HandleFd(*fh), mode, off, len) == 0 ? 0 : errno;
     if (err == 0) fs.Changed(*fh->inode);
     fuse_reply_err(req, err);
   });
@@ -495,8 +619,8 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
   FileHandle* out = Handle(fi_out);
   fs.Offload(req, [req, &fs, in, out, off_in, off_out, len, flags] {
     loff_t oi = off_in, oo = off_out;
-    ssize_t n =
-        ::copy_file_range(in->fd.get(), &oi, out->fd.get(), &oo, len, static_cast<unsigned>(flags));
+    ssize_t n = ::copy_file_range(HandleFd(*in), &oi, HandleFd(*out), &oo, len,
+                                  static_cast<unsigned>(flags));
     if (n < 0) {
       fuse_reply_err(req, errno);
       return;
@@ -508,7 +632,7 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
 
 void lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
   (void)ino;
-  off_t r = ::lseek(Handle(fi)->fd.get(), off, whence);
+  off_t r = ::lseek(HandleFd(*Handle(fi)), off, whence);
   if (r < 0) {
     fuse_reply_err(req, errno);
   } else {

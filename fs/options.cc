@@ -93,6 +93,16 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
       return Bad("option 'readahead_kb=" + val + "': expected 0..1048576");
     }
     o->readahead_kb = static_cast<int>(n);
+  } else if (key == "passthrough") {
+    if (val == "auto") {
+      o->passthrough = PassthroughMode::kAuto;
+    } else if (val == "always") {
+      o->passthrough = PassthroughMode::kAlways;
+    } else if (val == "off") {
+      o->passthrough = PassthroughMode::kOff;
+    } else {
+      return Bad("option 'passthrough=" + val + "': expected auto, always or off");
+    }
   } else if (key == "mt_loop") {
     if (has_val) return Bad("option 'mt_loop' takes no value");
     o->mt_loop = true;
@@ -193,39 +203,43 @@ Result<MountOptions> ParseCommandLine(int argc, const char* const* argv) {
 }
 
 std::string UsageText(std::string_view argv0) {
-  std::string s = "usage: " + std::string(argv0) +
-                  " SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]\n"
-                  "\n"
-                  "Mounts SOURCE on MOUNTPOINT (which may be SOURCE itself) through the digestfs\n"
-                  "integrity overlay. fstab: SOURCE MOUNTPOINT fuse.digestfs OPTIONS 0 0\n"
-                  "\n"
-                  "  -f                   stay in the foreground, log to stderr\n"
-                  "  -d                   libfuse debug output (implies -f)\n"
-                  "  -s                   single-threaded\n"
-                  "  -h, --help           this text\n"
-                  "  -V, --version        print the version\n"
-                  "\n"
-                  "digestfs options (-o, comma-separated; write a comma in a value as \\,):\n"
-                  "  store=DIR            digest store (default /var/lib/digestfs)\n"
-                  "  policy=FILE          policy file (default: the shipped default policy)\n"
-                  "  mode=enforce|permissive|off   off is a plain passthrough (default enforce)\n"
-                  "  verify=open|blocks   check content at open, or every block read\n"
-                  "  tpm=TCTI             TPM for measurements, e.g. swtpm:host=H\\,port=P\n"
-                  "  pcr=N                PCR to extend (default 23)\n"
-                  "  log=DIR              measurement log directory\n"
-                  "  measure_all_sources  measure every source at mount time\n"
-                  "  loglevel=LEVEL       trace|debug|info|warn|error|critical|off (default info)\n"
-                  "  timeout=SECONDS      kernel entry/attribute cache lifetime (default 86400)\n"
-                  "  threads=N            worker threads for blocking operations (default 4;\n"
-                  "                       0 serves everything on the session thread)\n"
-                  "  readahead_kb=N       readahead of the mount (default: the lower device's,\n"
-                  "                       at least 1024; 0 keeps the kernel's 128)\n"
-                  "  mt_loop              libfuse's multi-threaded loop (the default)\n"
-                  "  dispatch_loop        one session thread; blocking requests on threads=N workers\n"
-                  "\n"
-                  "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
-                  "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"
-                  "allow_other and default_permissions. Exit codes: see docs/mount.md.\n";
+  std::string s =
+      "usage: " + std::string(argv0) +
+      " SOURCE MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]\n"
+      "\n"
+      "Mounts SOURCE on MOUNTPOINT (which may be SOURCE itself) through the digestfs\n"
+      "integrity overlay. fstab: SOURCE MOUNTPOINT fuse.digestfs OPTIONS 0 0\n"
+      "\n"
+      "  -f                   stay in the foreground, log to stderr\n"
+      "  -d                   libfuse debug output (implies -f)\n"
+      "  -s                   single-threaded\n"
+      "  -h, --help           this text\n"
+      "  -V, --version        print the version\n"
+      "\n"
+      "digestfs options (-o, comma-separated; write a comma in a value as \\,):\n"
+      "  store=DIR            digest store (default /var/lib/digestfs)\n"
+      "  policy=FILE          policy file (default: the shipped default policy)\n"
+      "  mode=enforce|permissive|off   off is a plain passthrough (default enforce)\n"
+      "  verify=open|blocks   check content at open, or every block read\n"
+      "  tpm=TCTI             TPM for measurements, e.g. swtpm:host=H\\,port=P\n"
+      "  pcr=N                PCR to extend (default 23)\n"
+      "  log=DIR              measurement log directory\n"
+      "  measure_all_sources  measure every source at mount time\n"
+      "  loglevel=LEVEL       trace|debug|info|warn|error|critical|off (default info)\n"
+      "  timeout=SECONDS      kernel entry/attribute cache lifetime (default 86400)\n"
+      "  threads=N            worker threads for blocking operations (default 4;\n"
+      "                       0 serves everything on the session thread)\n"
+      "  readahead_kb=N       readahead of the mount (default: the lower device's,\n"
+      "                       at least 1024; 0 keeps the kernel's 128)\n"
+      "  passthrough=MODE     with mode=off, the kernel's FUSE passthrough for files of\n"
+      "                       1 MiB or more (auto, the default), every file (always), or\n"
+      "                       none (off)\n"
+      "  mt_loop              libfuse's multi-threaded loop (the default)\n"
+      "  dispatch_loop        one session thread; blocking requests on threads=N workers\n"
+      "\n"
+      "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
+      "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"
+      "allow_other and default_permissions. Exit codes: see docs/mount.md.\n";
   return s;
 }
 

@@ -4,9 +4,10 @@
 //
 // -o takes a comma-separated list; a literal comma inside a value is written "\," (e.g.
 // tpm=swtpm:host=127.0.0.1\,port=2321). Options digestfs knows (store=, policy=, mode=, verify=,
-// tpm=, pcr=, log=, measure_all_sources, loglevel=, timeout=, threads=, readahead_kb=, mt_loop, dispatch_loop) are
-// consumed here; every other option is kept, escaped as given, in `fuse_opts` and handed to
-// libfuse, which rejects (and names) any it does not know. docs/mount.md documents them all.
+// tpm=, pcr=, log=, measure_all_sources, loglevel=, timeout=, threads=, readahead_kb=, mt_loop,
+// dispatch_loop) are consumed here; every other option is kept, escaped as given, in `fuse_opts`
+// and handed to libfuse, which rejects (and names) any it does not know. docs/mount.md documents
+// them all.
 //
 // Thread safety: plain values.
 #pragma once
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "fs/kernel_passthrough.h"
 
 namespace dfs::fs {
 
@@ -45,8 +47,9 @@ struct MountOptions {
   double timeout = 86400.0;                     // timeout=SECONDS: kernel entry/attr cache lifetime
   unsigned threads = 4;   // threads=N: workers for blocking operations (0: all on one thread)
   int readahead_kb = -1;  // readahead_kb=N: the mount's readahead (-1: like the lower device)
-  bool mt_loop = true;    // libfuse's multi-threaded loop (default); dispatch_loop: one session
-                          // thread serving cheap requests itself, blocking ones on workers
+  PassthroughMode passthrough = PassthroughMode::kAuto;  // passthrough=auto|always|off
+  bool mt_loop = true;  // libfuse's multi-threaded loop (default); dispatch_loop: one session
+                        // thread serving cheap requests itself, blocking ones on workers
 
   // Everything else from -o, each element one option still escaped ("\,"), for libfuse.
   std::vector<std::string> fuse_opts;

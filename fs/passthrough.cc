@@ -34,9 +34,16 @@ void Init(void* userdata, fuse_conn_info* conn) {
   if (conn->max_write > fs->config().max_write || conn->max_write == 0) {
     conn->max_write = fs->config().max_write;
   }
-  spdlog::info("event=init proto={}.{} max_write={} max_readahead={} splice_write={}",
-               conn->proto_major, conn->proto_minor, conn->max_write, conn->max_readahead,
-               (conn->want & FUSE_CAP_SPLICE_WRITE) != 0);
+  // libfuse insists that init() repeats the max_read= given at mount time.
+  if (fs->config().max_read != 0) conn->max_read = fs->config().max_read;
+  spdlog::info(
+      "event=init proto={}.{} max_write={} max_readahead={} splice_write={} "
+      "kernel_passthrough={}",
+      conn->proto_major, conn->proto_minor, conn->max_write, conn->max_readahead,
+      (conn->want & FUSE_CAP_SPLICE_WRITE) != 0,
+      fs->config().passthrough == PassthroughMode::kOff ? "off"
+      : fs->kernel().offered()                                  ? "offered"
+                                                                : "not_offered");
 }
 
 }  // namespace

@@ -29,6 +29,7 @@
 
 #include "common/fd.h"
 #include "fs/inode_table.h"
+#include "fs/kernel_passthrough.h"
 #include "fs/worker_pool.h"
 #include "policy/gate.h"
 
@@ -38,8 +39,12 @@ struct FsConfig {
   double entry_timeout = 86400.0;  // kernel dentry cache lifetime (s)
   double attr_timeout = 86400.0;   // kernel attribute cache lifetime (s)
   unsigned max_write = 1u << 20;   // bytes per WRITE request
+  unsigned max_read = 0;           // the max_read= mount option (0: none given)
   Gate* gate = nullptr;            // not owned; null: plain passthrough (mode=off)
   unsigned workers = 4;            // threads for operations that may block long; 0: inline
+  // Which files to serve through the kernel's passthrough where the kernel offers it (only
+  // without a Gate: see docs/mount.md, "Kernel passthrough").
+  PassthroughMode passthrough = PassthroughMode::kAuto;
 };
 
 // An open regular file (fuse_file_info::fh).
@@ -47,7 +52,8 @@ struct FileHandle {
   Fd fd;
   Inode* inode = nullptr;
   bool writer = false;
-  OpenTicket ticket;  // from Gate::CheckOpen
+  OpenTicket ticket;        // from Gate::CheckOpen
+  int32_t backing_id = -1;  // >= 0: opened in kernel passthrough (the inode's backing id)
 };
 
 class Passthrough {
@@ -92,6 +98,7 @@ class Passthrough {
   }
   int proc_self_fd() const { return proc_fd_.get(); }
   fuse_session* session() const { return session_; }
+  KernelPassthrough& kernel() { return kernel_; }
 
   // Opens the lower object of `inode` with `flags` through /proc/self/fd (the only way to turn an
   // O_PATH descriptor into an open file without a path walk). Returns the fd or -errno.
@@ -125,6 +132,7 @@ class Passthrough {
   std::thread inval_thread_;
 
   WorkerPool pool_;
+  KernelPassthrough kernel_;
 };
 
 // Ownership of a handle kept in fuse_file_info::fh (FileHandle, DirHandle): PublishHandle hands it

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "common/mountinfo.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "fs/creds.h"
 #include "fs/passthrough.h"
 #include "fs/runtime_status.h"
@@ -117,6 +117,12 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   cfg.attr_timeout = opts.timeout;
   cfg.gate = gate;
   cfg.workers = opts.single_thread ? 0 : opts.threads;
+  cfg.passthrough = gate == nullptr ? opts.passthrough : PassthroughMode::kOff;
+  for (const auto& o : fopts) {
+    if (o.rfind("max_read=", 0) == 0) {
+      cfg.max_read = static_cast<unsigned>(std::strtoul(o.c_str() + 9, nullptr, 10));
+    }
+  }
   Passthrough fs(std::move(root), st, cfg);
   DFS_RETURN_IF_ERROR(fs.Start());
 
@@ -135,6 +141,9 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   if (fuse_session_mount(se.get(), opts.mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se.get());
     return Status(Code::kIo, "cannot mount " + opts.mountpoint + " (see above)");
+  }
+  if (Status s = fs.kernel().Install(se.get(), cfg.passthrough != PassthroughMode::kOff); !s.ok()) {
+    spdlog::warn("event=kernel_passthrough_unavailable status={}", s.ToString());
   }
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
                LogQuote(opts.mountpoint), EnforceModeName(opts.mode), getpid());

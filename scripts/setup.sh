@@ -8,7 +8,7 @@ PKGS=(
   libtss2-dev tpm2-tools swtpm swtpm-tools
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  runc busybox-static fio ima-evm-utils gnupg attr acl util-linux procps psmisc python3 jq xxd
+  runc busybox-static fio ima-evm-utils gnupg attr acl util-linux util-linux-extra e2fsprogs procps psmisc python3 jq xxd
   mount coreutils openssl
 )
 # fapolicyd and aide are benchmark baselines only: bench/install_baselines.sh installs them when a

@@ -7,7 +7,7 @@ need_fuse
 need_cmd fio
 [ -x "$DIGESTFS" ] || skip "digestfs not built"
 mkdir -p "$T/lower"
-dfs_mount "$T/lower" "$T/mnt" -o mode=off
+dfs_mount "$T/lower" "$T/mnt" -o "${DFS_FS_OPTS:-mode=off}"
 cd "$T"  # fio writes its verify state files into the working directory
 run_fio() {
   local name=$1; shift

@@ -10,7 +10,7 @@ FSX=$BUILD/tests/fsx
 [ -x "$DIGESTFS" ] || skip "digestfs not built"
 mkdir -p "$T/lower" "$T/native"
 "$FSX" -N 20000 -S 1 "$T/native/f" || fail "fsx on the native tree"
-dfs_mount "$T/lower" "$T/mnt" -o mode=off
+dfs_mount "$T/lower" "$T/mnt" -o "${DFS_FS_OPTS:-mode=off}"
 for seed in 1 2; do
   out=$("$FSX" -N 20000 -S $seed "$T/mnt/f$seed") || fail "fsx through the mount, seed $seed"
   echo "$out"

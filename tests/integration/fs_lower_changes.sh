@@ -8,7 +8,7 @@ need_fuse
 [ -x "$DIGESTFS" ] || skip "digestfs not built"
 mkdir -p "$T/lower"
 echo "version one" > "$T/lower/f"
-dfs_mount "$T/lower" "$T/mnt" -o mode=off
+dfs_mount "$T/lower" "$T/mnt" -o "${DFS_FS_OPTS:-mode=off}"
 
 # Attributes cached by stat, content never read: the first open must not serve a stale size.
 stat "$T/mnt/f" > /dev/null

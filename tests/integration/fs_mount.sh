@@ -30,6 +30,7 @@ rc=$(expect_usage "no_such_option" "$T/src" "$T/mnt" -o mode=off,no_such_option)
 rc=$(expect_usage "mode=sideways" "$T/src" "$T/mnt" -o mode=sideways); assert_eq "$rc" 2 "exit code for a bad mode"
 rc=$(expect_usage "pcr=99" "$T/src" "$T/mnt" -o mode=off,pcr=99); assert_eq "$rc" 2 "exit code for a bad pcr"
 rc=$(expect_usage "loglevel=loud" "$T/src" "$T/mnt" -o mode=off,loglevel=loud); assert_eq "$rc" 2 "exit code for a bad loglevel"
+rc=$(expect_usage "passthrough=sometimes" "$T/src" "$T/mnt" -o mode=off,passthrough=sometimes); assert_eq "$rc" 2 "exit code for a bad passthrough"
 rc=$(expect_usage "--frobnicate" "$T/src" "$T/mnt" --frobnicate); assert_eq "$rc" 2 "exit code for an unknown flag"
 rc=$(expect_usage "MOUNTPOINT" "$T/src"); assert_eq "$rc" 2 "exit code for a missing mountpoint"
 rc=$(expect_usage "SOURCE" "$T/nonexistent" "$T/mnt" -o mode=off); [ "$rc" -ne 0 ] || fail "missing SOURCE"
@@ -77,6 +78,17 @@ for i in $(seq 50); do mountpoint -q "$self" || break; sleep 0.1; done
 assert_eq "$(cat "$self/sub/b")" "written" "file written through the self-mount, seen in the lower tree"
 [ -d "$self/newdir" ] || fail "directory made through the self-mount missing below"
 pass "mount over its own source"
+
+# libfuse options that init() must repeat (max_read) mount and serve.
+mkdir -p "$T/mr"
+head -c 300000 /dev/urandom > "$T/src/mr"
+"$DIGESTFS" "$T/src" "$T/mr" -o mode=off,max_read=65536
+wait_mounted "$T/mr"
+at_exit "unmount '$T/mr'"
+cmp "$T/mr/mr" "$T/src/mr" || fail "read through a max_read=65536 mount"
+findmnt -no OPTIONS "$T/mr" | grep -q 'max_read=65536' || fail "max_read not applied"
+unmount "$T/mr"
+pass "max_read"
 
 # fstab: mount(8) -> mount.fuse3 -> digestfs SOURCE MOUNTPOINT -o OPTS. mount.fuse3 runs the
 # helper through /bin/sh with the default PATH, so a symlink in /usr/local/sbin points at this build

@@ -30,7 +30,7 @@ prepare() {
 }
 prepare "$T/native"
 prepare "$T/lower"
-dfs_mount "$T/lower" "$T/mnt" -o mode=off
+dfs_mount "$T/lower" "$T/mnt" -o "${DFS_FS_OPTS:-mode=off}"
 
 run_as() {
   local who=$1 dir=$2

@@ -125,3 +125,29 @@ TEST(MountOptionsLoop, MultiThreadedByDefaultDispatcherOnRequest) {
 
 }  // namespace
 }  // namespace dfs::fs
+
+namespace dfs::fs {
+namespace {
+
+TEST(MountOptionsPassthrough, AutoByDefaultAlwaysAndOffOnRequest) {
+  const char* a1[] = {"digestfs", "/src", "/mnt"};
+  auto o1 = ParseCommandLine(3, const_cast<char**>(a1));
+  ASSERT_TRUE(o1.ok()) << o1.status().ToString();
+  EXPECT_EQ(o1->passthrough, PassthroughMode::kAuto);
+  const char* a2[] = {"digestfs", "/src", "/mnt", "-o", "mode=off,passthrough=always"};
+  auto o2 = ParseCommandLine(5, const_cast<char**>(a2));
+  ASSERT_TRUE(o2.ok()) << o2.status().ToString();
+  EXPECT_EQ(o2->passthrough, PassthroughMode::kAlways);
+  const char* a3[] = {"digestfs", "/src", "/mnt", "-o", "passthrough=off"};
+  auto o3 = ParseCommandLine(5, const_cast<char**>(a3));
+  ASSERT_TRUE(o3.ok()) << o3.status().ToString();
+  EXPECT_EQ(o3->passthrough, PassthroughMode::kOff);
+  const char* a4[] = {"digestfs", "/src", "/mnt", "-o", "passthrough=sometimes"};
+  auto o4 = ParseCommandLine(5, const_cast<char**>(a4));
+  ASSERT_FALSE(o4.ok());
+  EXPECT_NE(o4.status().message().find("passthrough=sometimes"), std::string::npos)
+      << o4.status().ToString();
+}
+
+}  // namespace
+}  // namespace dfs::fs

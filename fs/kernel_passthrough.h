@@ -1,0 +1,94 @@
+// fs/kernel_passthrough.h: the kernel's FUSE passthrough (Linux 6.9 and later, built with
+// CONFIG_FUSE_PASSTHROUGH) from a libfuse 3.14 daemon.
+//
+// With passthrough, an open file's reads, writes and mmaps go from the kernel straight to a
+// "backing" lower file that the daemon registered, at the lower file system's own speed (its page
+// cache and large folios), without a round trip to the daemon and without a second copy in the
+// FUSE page cache. libfuse 3.14 predates the feature, so this module speaks the few protocol
+// pieces it needs itself (the formats are the kernel's include/uapi/linux/fuse.h, protocol 7.40):
+//   - INIT: the kernel offers FUSE_PASSTHROUGH in flags2; the reply accepts it by setting the same
+//     flag and max_stack_depth. libfuse writes that reply; a libfuse custom I/O hook (installed
+//     with fuse_session_custom_io on the mounted session's own /dev/fuse descriptor) adds the two
+//     fields on the way out. Every other message passes through the hooks untouched.
+//   - FUSE_DEV_IOC_BACKING_OPEN / _CLOSE ioctls on /dev/fuse register a lower file and return or
+//     drop its backing id (the kernel requires CAP_SYS_ADMIN).
+//   - The OPEN reply carries FOPEN_PASSTHROUGH and the backing id (ReplyOpen below).
+//
+// The kernel's rules the caller must follow (fs/fuse/iomode.c): while an inode has a file open
+// in passthrough, every other open of it must be passthrough too, with the same backing file;
+// while it has files open through the page cache, a passthrough open fails. Passthrough's users
+// (node_open_rw.cc) therefore choose one I/O mode per inode while it has open files.
+//
+// Thread safety: all methods may be called from any thread once Install has returned.
+#pragma once
+
+#include <fuse_lowlevel.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "common/status.h"
+
+namespace dfs::fs {
+
+// Which files a mount serves in passthrough (the passthrough= mount option).
+enum class PassthroughMode {
+  kOff,     // none: every file through the FUSE page cache
+  kAuto,    // files of at least kPassthroughMinSize when first opened (the default)
+  kAlways,  // every regular file
+};
+
+// Below this size a file is cheaper through the page cache: registering a backing file and the
+// kernel's extra open of it cost more per open than passthrough saves on reading a small file
+// (bench/fs_bench.sh; docs/mount.md has the numbers).
+inline constexpr uint64_t kPassthroughMinSize = 1u << 20;
+
+class KernelPassthrough {
+ public:
+  KernelPassthrough() = default;
+  KernelPassthrough(const KernelPassthrough&) = delete;
+  KernelPassthrough& operator=(const KernelPassthrough&) = delete;
+
+  // Installs the I/O hooks on the mounted session `se`, whose userdata is the Passthrough that
+  // owns this object. Call after fuse_session_mount and before the loop starts. With `want` false,
+  // nothing is installed and enabled() stays false. Errors: kIo if libfuse refuses the hooks (the
+  // mount then runs without passthrough; the caller logs it).
+  Status Install(fuse_session* se, bool want);
+
+  // Whether INIT agreed on passthrough: the kernel offered it and the reply accepted it.
+  bool enabled() const { return enabled_.load(std::memory_order_acquire); }
+  // Whether the kernel offered passthrough in INIT (for logging why it is off).
+  bool offered() const { return offered_.load(std::memory_order_acquire); }
+
+  // Registers the open lower file `fd` as a backing file and returns its id. Errors are the
+  // ioctl's, errno kept (Status::FromErrno): EPERM (no CAP_SYS_ADMIN, or passthrough not
+  // enabled), ELOOP (the lower file system is itself stacked too deep), others. The kernel keeps
+  // its own reference to the file: `fd` may be closed afterwards.
+  Result<int32_t> OpenBacking(int fd);
+  // Drops a backing id. Files already opened with it keep working.
+  void CloseBacking(int32_t id);
+
+  // Replies to an OPEN with the file handle `fh` in passthrough mode on `backing_id`, with
+  // FOPEN_NOFLUSH if `noflush`. Returns what fuse_reply_open would (0, or -ENOENT if the opener
+  // was interrupted and the kernel will never see the handle).
+  static int ReplyOpen(fuse_req_t req, uint64_t fh, int32_t backing_id, bool noflush);
+  // The same for a CREATE, whose reply carries the new entry `e` first (as fuse_reply_create).
+  static int ReplyCreate(fuse_req_t req, const fuse_entry_param& e, uint64_t fh, int32_t backing_id,
+                         bool noflush);
+
+ private:
+  static ssize_t HookRead(int fd, void* buf, size_t len, void* userdata);
+  static ssize_t HookWritev(int fd, struct iovec* iov, int count, void* userdata);
+  static ssize_t HookSpliceReceive(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,
+                                   unsigned int flags, void* userdata);
+  static ssize_t HookSpliceSend(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,
+                                unsigned int flags, void* userdata);
+
+  int dev_fd_ = -1;  // the session's /dev/fuse descriptor (owned by libfuse)
+  std::atomic<bool> want_{false};
+  std::atomic<bool> offered_{false};
+  std::atomic<bool> enabled_{false};
+  std::atomic<uint64_t> init_unique_{0};  // the INIT request's unique id (0: not seen yet)
+};
+
+}  // namespace dfs::fs
