@@ -6,6 +6,9 @@
 #     rounds: median and best);
 #   - a 1 GiB sequential read (dd, 1 MiB reads), cold (after drop_caches) and warm (median of 3),
 #     plus the reader's CPU time for one warm pass (robust against other load on the machine).
+# digestfs runs with its defaults (passthrough=auto: the 4 KiB files through the FUSE page cache,
+# the 1 GiB file in the kernel's passthrough where offered) and, as "digestfs_pc", with
+# passthrough=off (everything through the page cache).
 # Prints absolute numbers and ratios from this one run. Needs root (drop_caches, mounts).
 set -euo pipefail
 BUILD=$(cd "${1:?usage: fs_bench.sh BUILD_DIR}" && pwd)
@@ -40,12 +43,14 @@ for i in $(seq 0 4999); do cp "$W/block" "$D/small/f$i"; done
 dd if=/dev/urandom of="$D/big" bs=1M count=1024 status=none
 sync
 
-mkdir -p "$W/m_ll" "$W/m_dfs"
+mkdir -p "$W/m_ll" "$W/m_dfs" "$W/m_pc"
 "$W/bin/passthrough_ll" -o source="$D" "$W/m_ll"
 mounts+=("$W/m_ll")
 "$DIGESTFS" "$D" "$W/m_dfs" -o mode=off,loglevel=warn
 mounts+=("$W/m_dfs")
-for m in "$W/m_ll" "$W/m_dfs"; do
+"$DIGESTFS" "$D" "$W/m_pc" -o mode=off,passthrough=off,loglevel=warn
+mounts+=("$W/m_pc")
+for m in "$W/m_ll" "$W/m_dfs" "$W/m_pc"; do
   for i in $(seq 100); do mountpoint -q "$m" && break; sleep 0.1; done
 done
 
@@ -63,8 +68,8 @@ cpuread() {
 }
 
 declare -A OPEN_COLD OPEN_WARM OPEN_BEST SEQ_COLD SEQ_WARM SEQ_CPU
-declare -A roots=([native]=$D [passthrough_ll]=$W/m_ll [digestfs]=$W/m_dfs)
-names="native passthrough_ll digestfs"
+declare -A roots=([native]=$D [passthrough_ll]=$W/m_ll [digestfs]=$W/m_dfs [digestfs_pc]=$W/m_pc)
+names="native passthrough_ll digestfs digestfs_pc"
 # Cold: each after dropping every cache.
 for name in $names; do
   drop
@@ -106,5 +111,7 @@ echo "digestfs / passthrough_ll, cold open rate: $(ratio "${OPEN_COLD[digestfs]}
 echo "digestfs / native, warm open rate:         $(ratio "${OPEN_WARM[digestfs]}" "${OPEN_WARM[native]}")x"
 echo "digestfs / native, warm sequential read:   $(ratio "${SEQ_WARM[digestfs]}" "${SEQ_WARM[native]}")x (target >= 0.95)"
 echo "digestfs / native, cold sequential read:   $(ratio "${SEQ_COLD[digestfs]}" "${SEQ_COLD[native]}")x"
+echo "digestfs_pc / native, warm sequential read: $(ratio "${SEQ_WARM[digestfs_pc]}" "${SEQ_WARM[native]}")x (passthrough=off: the FUSE page cache)"
+echo "native / digestfs_pc, CPU per warm GiB:    $(ratio "${SEQ_CPU[native]}" "${SEQ_CPU[digestfs_pc]}")x"
 echo "passthrough_ll / native, warm sequential:  $(ratio "${SEQ_WARM[passthrough_ll]}" "${SEQ_WARM[native]}")x"
 echo "native / digestfs, CPU per warm GiB:       $(ratio "${SEQ_CPU[native]}" "${SEQ_CPU[digestfs]}")x"
