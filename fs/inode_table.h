@@ -86,14 +86,9 @@ struct Inode {
   // first open after none chooses it and the others follow.
   int open_files = 0;
   bool passthrough_io = false;
-  // With passthrough_io: the one backing file the kernel allows per inode, registered by the
-  // first open and dropped by the last close. It is opened read-write when the daemon can, so
-  // later writers share it; backing_write_err is why it could not be (then writers are refused
-  // with that errno, which is what the lower file gave the daemon). Passthrough handles use
-  // backing_fd for what still reaches the daemon (fsync, fallocate, lseek, copy_file_range).
-  Fd backing_fd;
+  // With passthrough_io: the backing id of the inode (the kernel allows one per inode),
+  // registered by the first open and dropped by the last close.
   int32_t backing_id = -1;
-  int backing_write_err = 0;
 
   // Records attributes sent to the kernel (takes mu).
   void NoteAttr(const struct stat& st) {

@@ -1,9 +1,11 @@
 #include "fs/kernel_passthrough.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/fuse.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -91,6 +93,13 @@ void Store32(void* base, size_t off, uint32_t v) {
 
 Status KernelPassthrough::Install(fuse_session* se, bool want) {
   if (!want) return Status::Ok();
+  // Registering backing files takes CAP_SYS_ADMIN: without it, accepting passthrough in INIT
+  // would only mark the mount as stacked.
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[2]{};
+  if (syscall(SYS_capget, &hdr, caps) != 0 || (caps[0].effective & (1u << CAP_SYS_ADMIN)) == 0) {
+    return Status(Code::kPermissionDenied, "kernel passthrough needs CAP_SYS_ADMIN");
+  }
   dev_fd_ = fuse_session_fd(se);
   want_.store(true, std::memory_order_release);
   fuse_custom_io io{};
@@ -164,7 +173,14 @@ Result<int32_t> KernelPassthrough::OpenBacking(int fd) {
   BackingMap map{};
   map.fd = fd;
   int id = ioctl(dev_fd_, kIocBackingOpen, &map);
-  if (id < 0) return Status::FromErrno(errno, "registering a backing file");
+  if (id < 0) {
+    int err = errno;
+    if (err == EPERM && enabled_.exchange(false)) {
+      // Not allowed after all (e.g. capabilities dropped): stop trying, once for the mount.
+      spdlog::warn("event=kernel_passthrough_disabled reason=backing_open_eperm");
+    }
+    return Status::FromErrno(err, "registering a backing file");
+  }
   return static_cast<int32_t>(id);
 }
 

@@ -11,13 +11,15 @@
 //     with fuse_session_custom_io on the mounted session's own /dev/fuse descriptor) adds the two
 //     fields on the way out. Every other message passes through the hooks untouched.
 //   - FUSE_DEV_IOC_BACKING_OPEN / _CLOSE ioctls on /dev/fuse register a lower file and return or
-//     drop its backing id (the kernel requires CAP_SYS_ADMIN).
+//     drop its backing id (the kernel requires CAP_SYS_ADMIN; Install checks for it).
 //   - The OPEN reply carries FOPEN_PASSTHROUGH and the backing id (ReplyOpen below).
 //
 // The kernel's rules the caller must follow (fs/fuse/iomode.c): while an inode has a file open
 // in passthrough, every other open of it must be passthrough too, with the same backing file;
 // while it has files open through the page cache, a passthrough open fails. Passthrough's users
-// (node_open_rw.cc) therefore choose one I/O mode per inode while it has open files.
+// (node_open_rw.cc) therefore choose one I/O mode per inode while it has open files. The
+// kernel opens the lower file for each open without the checks of may_open(): writers must be
+// checked by the daemon (node_open_rw.cc opens the lower file with each writer's flags).
 //
 // Thread safety: all methods may be called from any thread once Install has returned.
 #pragma once
@@ -60,10 +62,13 @@ class KernelPassthrough {
   // Whether the kernel offered passthrough in INIT (for logging why it is off).
   bool offered() const { return offered_.load(std::memory_order_acquire); }
 
-  // Registers the open lower file `fd` as a backing file and returns its id. Errors are the
-  // ioctl's, errno kept (Status::FromErrno): EPERM (no CAP_SYS_ADMIN, or passthrough not
-  // enabled), ELOOP (the lower file system is itself stacked too deep), others. The kernel keeps
-  // its own reference to the file: `fd` may be closed afterwards.
+  // Registers the lower file `fd` as a backing file and returns its id. The kernel uses it for
+  // its path and the calling thread's credentials (each open through the mount opens the lower
+  // file anew with the opener's flags); recent kernels (6.18 here) accept an O_PATH descriptor,
+  // older ones answer EBADF and need an opened file. Errors are the ioctl's, errno kept
+  // (Status::FromErrno): EPERM (no CAP_SYS_ADMIN, or passthrough not enabled: the first EPERM
+  // turns enabled() off), ELOOP (the lower file system itself stacks too deep), EBADF, others.
+  // The kernel keeps its own reference: `fd` may be closed afterwards.
   Result<int32_t> OpenBacking(int fd);
   // Drops a backing id. Files already opened with it keep working.
   void CloseBacking(int32_t id);

@@ -70,27 +70,23 @@ int Truncate(Passthrough& fs, Inode& inode, int fd, bool writer) {
   return 0;
 }
 
-// Registers the inode's backing file for kernel passthrough (inode.mu held, no open files):
-// read-write if the lower file allows the daemon that, else read-only. False if the kernel
-// refuses it (the inode is then served through the page cache).
+// Registers the inode's backing file for kernel passthrough (inode.mu held, no open files). The
+// kernel uses the registered file only for its path and the daemon's credentials: every open
+// through the mount gets its own lower file, opened by the kernel with that opener's flags. So
+// the inode's O_PATH descriptor is registered as it is (no lower open, no side effects on the
+// lower file); kernels that want an opened file get a read-only one. False if the kernel refuses
+// (the inode is then served through the page cache).
 bool RegisterBacking(Passthrough& fs, Inode& inode) {
-  inode.backing_write_err = 0;
-  // Neutral flags: the kernel applies each opener's own (O_APPEND, O_SYNC, O_DIRECT, ...) to
-  // every read and write it passes through, and checks each opener's access mode itself.
-  int bfd = fs.Reopen(inode, O_RDWR);
-  if (bfd < 0) {
-    inode.backing_write_err = -bfd;
-    bfd = fs.Reopen(inode, O_RDONLY);
-    if (bfd < 0) return false;
+  Result<int32_t> id = fs.kernel().OpenBacking(inode.fd.get());
+  if (!id.ok() && id.status().sys_errno() == EBADF) {
+    Fd ro(fs.Reopen(inode, O_RDONLY));
+    if (ro) id = fs.kernel().OpenBacking(ro.get());
   }
-  Fd backing(bfd);
-  Result<int32_t> id = fs.kernel().OpenBacking(backing.get());
   if (!id.ok()) {
     spdlog::debug("event=passthrough_unavailable inode={} status={}", inode.key.ino,
                   id.status().ToString());
     return false;
   }
-  inode.backing_fd = std::move(backing);
   inode.backing_id = *id;
   inode.passthrough_io = true;
   return true;
@@ -101,13 +97,25 @@ bool RegisterBacking(Passthrough& fs, Inode& inode) {
 void DropBacking(Passthrough& fs, Inode& inode) {
   if (inode.backing_id >= 0) fs.kernel().CloseBacking(inode.backing_id);
   inode.backing_id = -1;
-  inode.backing_fd.reset();
   inode.passthrough_io = false;
 }
 
-// The lower descriptor behind a handle: its own, or (kernel passthrough) its inode's backing
-// file, which lives as long as the inode has open handles.
-int HandleFd(const FileHandle& fh) { return fh.fd ? fh.fd.get() : fh.inode->backing_fd.get(); }
+// The lower descriptor behind a handle. A passthrough reader has none until an operation that
+// reaches the daemon needs one (fsync, lseek, copy_file_range source): it is opened then,
+// read-only. Returns -1 (errno set) if that open fails.
+int HandleFd(Passthrough& fs, FileHandle& fh) {
+  if (fh.backing_id < 0) return fh.fd.get();  // set before the handle was published
+  std::lock_guard lock(fh.lazy_mu);
+  if (!fh.fd) {
+    int fd = fs.Reopen(*fh.inode, O_RDONLY);
+    if (fd < 0) {
+      errno = -fd;
+      return -1;
+    }
+    fh.fd.reset(fd);
+  }
+  return fh.fd.get();
+}
 
 // Records the lower file's size and times (inode.mu held); true if they differ from what the
 // kernel was last told, so it must fetch the attributes again before it serves the file.
@@ -202,10 +210,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     }
     // The I/O mode is the inode's while it has open files (kernel_passthrough.h): an open that
     // comes here while the inode is in passthrough (a create of a file open elsewhere) joins it.
-    if (inode.passthrough_io) {
-      if (fh->writer && inode.backing_write_err != 0) return inode.backing_write_err;
-      fh->backing_id = inode.backing_id;
-    }
+    if (inode.passthrough_io) fh->backing_id = inode.backing_id;
     ++inode.open_files;
     if (fh->writer) ++inode.writers;
     if (fh->backing_id >= 0) {
@@ -276,15 +281,27 @@ void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* 
 }
 
 // Serves an open without a Gate in the kernel's passthrough (kernel_passthrough.h): the first
-// open of an inode registers its backing file, the others share it, so no lower open is needed
-// per handle. Returns false without replying if the inode is served through the page cache.
+// open of an inode registers its backing file, the others share it. A reader needs no lower open
+// of its own; a writer (or O_TRUNC) opens the lower file with its own flags, which both checks
+// the open as natively (read-only file system, immutable or append-only file, a program running)
+// and gives it its own descriptor (fsync, fallocate, truncate). Returns false without replying if
+// the inode is served through the page cache; *lower then holds the writer's descriptor, if any.
 bool ServePassthroughOpen(fuse_req_t req, Passthrough& fs, Inode& inode, fuse_ino_t ino,
-                          fuse_file_info* fi) {
+                          fuse_file_info* fi, Fd* lower) {
   const int flags = fi->flags;
   auto fh = std::make_unique<FileHandle>();
   fh->inode = &inode;
   fh->writer = Writable(flags);
+  if (fh->writer || (flags & O_TRUNC)) {
+    int fd = fs.Reopen(inode, LowerFlags(flags));
+    if (fd < 0) {
+      fuse_reply_err(req, -fd);
+      return true;
+    }
+    lower->reset(fd);
+  }
   bool inval_attr = false;
+  struct stat st;
   {
     std::lock_guard lock(inode.mu);
     if (inode.open_files == 0) {
@@ -297,25 +314,24 @@ bool ServePassthroughOpen(fuse_req_t req, Passthrough& fs, Inode& inode, fuse_in
     } else if (!inode.passthrough_io) {
       return false;
     }
-    int err = 0;
-    struct stat st;
-    if (fh->writer && inode.backing_write_err != 0) {
-      err = inode.backing_write_err;
-    } else if (flags & O_TRUNC) {
-      err = Truncate(fs, inode, inode.backing_fd.get(), inode.backing_write_err == 0);
-    }
-    if (err == 0 && fstat(inode.backing_fd.get(), &st) != 0) err = errno;
-    if (err != 0) {
-      if (inode.open_files == 0) DropBacking(fs, inode);
-      fuse_reply_err(req, err);
-      return true;
-    }
     fh->backing_id = inode.backing_id;
     ++inode.open_files;
     if (fh->writer) {
       ++inode.writers;
       inode.stamp_valid = false;  // writes go around the FUSE page cache
     }
+  }
+  fh->fd = std::move(*lower);
+  int err = 0;
+  if (flags & O_TRUNC) err = Truncate(fs, inode, fh->fd.get(), fh->writer);
+  if (err == 0 && fstat(fh->fd ? fh->fd.get() : inode.fd.get(), &st) != 0) err = errno;
+  if (err != 0) {
+    CloseHandle(fs, *fh);
+    fuse_reply_err(req, err);
+    return true;
+  }
+  {
+    std::lock_guard lock(inode.mu);
     inval_attr = AttrChanged(inode, st);
   }
   fi->noflush = 1;
@@ -333,12 +349,13 @@ bool ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, bool inline_o
     spdlog::trace("event=open inode={} flags={:#o} exec={}", inode.key.ino, fi->flags,
                   (fi->flags & kFmodeExec) != 0);
   }
+  Fd lower;
   if (fs.gate() == nullptr && fs.config().passthrough != PassthroughMode::kOff &&
       S_ISREG(inode.type) && fs.kernel().enabled() &&
-      ServePassthroughOpen(req, fs, inode, ino, fi)) {
+      ServePassthroughOpen(req, fs, inode, ino, fi, &lower)) {
     return true;
   }
-  int fd = fs.Reopen(inode, LowerFlags(fi->flags));
+  int fd = lower ? lower.release() : fs.Reopen(inode, LowerFlags(fi->flags));
   if (fd < 0) {
     fuse_reply_err(req, -fd);
     return true;
@@ -474,7 +491,7 @@ void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
     std::vector<uint8_t> buf(size);
     size_t n = 0;
     while (n < size) {
-      ssize_t r = pread(HandleFd(*fh), buf.data() + n, size - n, off + static_cast<off_t>(n));
+      ssize_t r = pread(HandleFd(fs, *fh), buf.data() + n, size - n, off + static_cast<off_t>(n));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) {
         fuse_reply_err(req, errno);
@@ -496,7 +513,7 @@ void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   }
   fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
   bv.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  bv.buf[0].fd = HandleFd(*fh);
+  bv.buf[0].fd = HandleFd(fs, *fh);
   bv.buf[0].pos = off;
   fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }
@@ -504,15 +521,16 @@ void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
 // Serves a read on the session thread if the lower file's page cache holds all of it (preadv2
 // RWF_NOWAIT never waits for the disk). Returns false if the read must go to a worker.
 bool TryReadCached(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
+  Passthrough& fs = Passthrough::From(req);
   thread_local std::vector<char> buf;
   if (buf.size() < size) buf.resize(size);
   struct iovec iov = {buf.data(), size};
-  ssize_t n = preadv2(HandleFd(*fh), &iov, 1, off, RWF_NOWAIT);
+  ssize_t n = preadv2(HandleFd(fs, *fh), &iov, 1, off, RWF_NOWAIT);
   if (n < 0) return false;  // EAGAIN: not cached; any real error is reported by the worker
   if (static_cast<size_t>(n) < size) {
     // Short: the end of the file, or only partly cached (a short reply would read as EOF).
     struct stat st;
-    if (fstat(HandleFd(*fh), &st) != 0 || off + n < st.st_size) return false;
+    if (fstat(HandleFd(fs, *fh), &st) != 0 || off + n < st.st_size) return false;
   }
   fuse_reply_buf(req, buf.data(), static_cast<size_t>(n));
   return true;
@@ -539,7 +557,7 @@ void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_
   FileHandle* fh = Handle(fi);
   fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  out.buf[0].fd = HandleFd(*fh);
+  out.buf[0].fd = HandleFd(fs, *fh);
   out.buf[0].pos = off;
   ssize_t n = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
   if (n > 0) fs.Changed(*fh->inode);
@@ -591,7 +609,11 @@ void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   (void)ino;
-  int fd = HandleFd(*Handle(fi));
+  int fd = HandleFd(Passthrough::From(req), *Handle(fi));
+  if (fd < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
   Passthrough::From(req).Offload(req, [req, fd, datasync] {
     int rc = datasync ? fdatasync(fd) : ::fsync(fd);
     fuse_reply_err(req, rc == 0 ? 0 : errno);
@@ -603,7 +625,7 @@ void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, f
   Passthrough& fs = Passthrough::From(req);
   FileHandle* fh = Handle(fi);
   fs.Offload(req, [req, &fs, fh, mode, off, len] {
-    int err = ::fallocate(HandleFd(*fh), mode, off, len) == 0 ? 0 : errno;
+    int err = ::fallocate(HandleFd(fs, *fh), mode, off, len) == 0 ? 0 : errno;
     if (err == 0) fs.Changed(*fh->inode);
     fuse_reply_err(req, err);
   });
@@ -619,8 +641,10 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
   FileHandle* out = Handle(fi_out);
   fs.Offload(req, [req, &fs, in, out, off_in, off_out, len, flags] {
     loff_t oi = off_in, oo = off_out;
-    ssize_t n = ::copy_file_range(HandleFd(*in), &oi, HandleFd(*out), &oo, len,
-                                  static_cast<unsigned>(flags));
+    int ifd = HandleFd(fs, *in);
+    int ofd = ifd < 0 ? -1 : HandleFd(fs, *out);
+    ssize_t n =
+        ofd < 0 ? -1 : ::copy_file_range(ifd, &oi, ofd, &oo, len, static_cast<unsigned>(flags));
     if (n < 0) {
       fuse_reply_err(req, errno);
       return;
@@ -632,7 +656,8 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
 
 void lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
   (void)ino;
-  off_t r = ::lseek(HandleFd(*Handle(fi)), off, whence);
+  int fd = HandleFd(Passthrough::From(req), *Handle(fi));
+  off_t r = fd < 0 ? -1 : ::lseek(fd, off, whence);
   if (r < 0) {
     fuse_reply_err(req, errno);
   } else {

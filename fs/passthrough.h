@@ -54,6 +54,8 @@ struct FileHandle {
   bool writer = false;
   OpenTicket ticket;        // from Gate::CheckOpen
   int32_t backing_id = -1;  // >= 0: opened in kernel passthrough (the inode's backing id)
+  // A passthrough reader's fd is opened on first need (HandleFd), under this mutex.
+  std::mutex lazy_mu;
 };
 
 class Passthrough {

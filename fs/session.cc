@@ -143,7 +143,7 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
     return Status(Code::kIo, "cannot mount " + opts.mountpoint + " (see above)");
   }
   if (Status s = fs.kernel().Install(se.get(), cfg.passthrough != PassthroughMode::kOff); !s.ok()) {
-    spdlog::warn("event=kernel_passthrough_unavailable status={}", s.ToString());
+    spdlog::info("event=kernel_passthrough_unavailable status={}", s.ToString());
   }
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
                LogQuote(opts.mountpoint), EnforceModeName(opts.mode), getpid());
