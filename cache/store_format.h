@@ -78,6 +78,9 @@ class Reader {
 // --- keys -----------------------------------------------------------------------------------
 // Digest key (deny list, blob index): the kernel's hash_algo id (1 byte) then the digest bytes.
 Result<std::string> DigestKey(const Digest& d);
+// The same key written into a caller's buffer (no allocation: the lookup path); returns its length.
+inline constexpr size_t kMaxDigestKey = 1 + 64;
+Result<size_t> DigestKeyInto(const Digest& d, char (&buf)[kMaxDigestKey]);
 // Key of the digests table: the algo byte and the first kIndexPrefix digest bytes. Distinct
 // digests may share it; every hit is confirmed against the full digest kept in the file list, so
 // a shared prefix costs one extra read, never a wrong answer.
@@ -115,8 +118,8 @@ Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out);
 Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out);
 
 // Reads entry `i` of a chunk only if its digest equals `digest_key` (a DigestKey): *match says
-// whether it did; path, mode and flags are filled only on a match. Cheaper than DecodeChunkEntry
-// (no digest copy).
+// whether it did; path, mode and flags are filled only on a match. The lookup hit path: nothing
+// is copied or allocated before the digest matches (then the path, once).
 Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key, std::string* path,
                        uint32_t* mode, uint32_t* flags, bool* match);
 
