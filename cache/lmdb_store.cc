@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -98,6 +99,12 @@ struct Env {
   // than mdb_txn_begin and keeps the reader slot).
   mutable std::mutex pool_mu;
   mutable std::vector<MDB_txn*> pool;
+  // The schema version read at open (a writable open upgrades a v1 store, see Store::Open).
+  uint32_t schema_at_open = 0;
+  // The schema a read transaction sees, cached with the transaction id it was read at
+  // (txnid << 8 | schema): a read-only open of a v1 store keeps working while a digestctl of this
+  // build upgrades it, and sees the new layout from the upgrade's transaction on.
+  mutable std::atomic<uint64_t> schema_seen{0};
 
   ~Env() {
     for (MDB_txn* t : pool) mdb_txn_abort(t);
@@ -244,6 +251,27 @@ Status ReadIds(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::vector<uint
   return Status::Ok();
 }
 
+// The schema version a transaction sees (cheap: re-read from meta only after a write).
+Result<uint32_t> SchemaOf(MDB_txn* txn, const Env& e) {
+  const uint64_t id = mdb_txn_id(txn);
+  const uint64_t seen = e.schema_seen.load(std::memory_order_acquire);
+  if (seen >> 8 == id && (seen & 0xff) != 0) return static_cast<uint32_t>(seen & 0xff);
+  std::string_view v;
+  bool found;
+  DFS_RETURN_IF_ERROR(Get(txn, e.meta, "schema", &v, &found));
+  uint32_t schema = 0;
+  if (!found || v.size() != 4 || !Reader(v).U32LE(&schema) || schema < kOldestSchemaVersion ||
+      schema > kSchemaVersion) {
+    return Status(Code::kVersion, e.dir + "/data.mdb: meta record 'schema' changed to an unreadable version");
+  }
+  // Only ever moves forward, so a slow thread cannot put back an older transaction's answer.
+  uint64_t want = id << 8 | schema;
+  uint64_t cur = seen;
+  while (cur >> 8 < id && !e.schema_seen.compare_exchange_weak(cur, want, std::memory_order_acq_rel)) {
+  }
+  return schema;
+}
+
 struct SourceRec {
   SourceInfo info;
   uint64_t file_count = 0;
@@ -260,10 +288,13 @@ Status GetSourceTx(MDB_txn* txn, const Env& e, uint64_t id, SourceRec* out) {
   return Status::Ok();
 }
 
+// With offsets: also each file's entry offset in its chunk (what its digest reference holds).
 Status SourceFilesTx(MDB_txn* txn, const Env& e, uint64_t id, uint64_t count,
-                     std::vector<FileEntry>* out) {
+                     std::vector<FileEntry>* out, std::vector<uint32_t>* offsets = nullptr) {
   out->clear();
   out->reserve(count);
+  if (offsets) offsets->clear();
+  std::vector<uint32_t> part_offsets;
   uint32_t chunks = static_cast<uint32_t>((count + kChunkEntries - 1) / kChunkEntries);
   std::vector<FileEntry> part;
   for (uint32_t c = 0; c < chunks; ++c) {
@@ -274,8 +305,9 @@ Status SourceFilesTx(MDB_txn* txn, const Env& e, uint64_t id, uint64_t count,
       return Status(Code::kCorrupt, "source " + std::to_string(id) + ": file chunk " +
                                         std::to_string(c) + " is missing");
     }
-    DFS_RETURN_IF_ERROR(DecodeChunk(v, &part));
+    DFS_RETURN_IF_ERROR(DecodeChunk(v, &part, offsets ? &part_offsets : nullptr));
     for (auto& f : part) out->push_back(std::move(f));
+    if (offsets) offsets->insert(offsets->end(), part_offsets.begin(), part_offsets.end());
   }
   if (out->size() != count) {
     return Status(Code::kCorrupt, "source " + std::to_string(id) + ": file list has " +
@@ -327,6 +359,45 @@ class LmdbStore final : public Store {
  public:
   explicit LmdbStore(std::shared_ptr<Env> env) : e_(std::move(env)) {}
 
+  // Brings an older store to this build's schema in one write transaction (a crash leaves the
+  // old store). 1 -> 2: each digest reference gains its entry's offset in the chunk, so the
+  // digests table is rebuilt from the file lists of the active sources. Nothing is written if
+  // another process upgraded the store first.
+  Status Upgrade() {
+    return RunWrite([&](WriteTxn& w) -> Status {
+      std::string_view v;
+      bool found;
+      DFS_RETURN_IF_ERROR(Get(w.txn, e_->meta, "schema", &v, &found));
+      uint32_t schema = 0;
+      if (!found || v.size() != 4 || !Reader(v).U32LE(&schema) || schema == 0) {
+        return Status(Code::kCorrupt, e_->dir + "/data.mdb: meta record 'schema' is malformed");
+      }
+      if (schema >= kSchemaVersion) return Status::Ok();
+      DFS_RETURN_IF_ERROR(w.Check(mdb_drop(w.txn, e_->digests, 0), "emptying the digests table"));
+      w.changed = true;
+      std::vector<SourceRec> active;
+      DFS_RETURN_IF_ERROR(ScanSources(w.txn, [&](SourceRec& r) {
+        if (r.info.state == SourceState::kActive) active.push_back(r);
+      }));
+      Pending p;
+      uint64_t refs = 0, digests = 0;
+      std::vector<FileEntry> files;
+      std::vector<uint32_t> offsets;
+      for (const SourceRec& r : active) {
+        DFS_RETURN_IF_ERROR(SourceFilesTx(w.txn, *e_, r.info.id, r.file_count, &files, &offsets));
+        DFS_RETURN_IF_ERROR(QueueRefs(&p, r.info.id, files, offsets, &digests));
+        refs += files.size();
+      }
+      DFS_RETURN_IF_ERROR(ApplyRefs(w, &p));
+      std::string sv;
+      PutU32LE(&sv, kSchemaVersion);
+      DFS_RETURN_IF_ERROR(w.Put(e_->meta, "schema", sv));
+      spdlog::info("store upgraded dir={} from_schema={} to_schema={} sources={} refs={}", LogQuote(e_->dir),
+                   schema, kSchemaVersion, active.size(), refs);
+      return Status::Ok();
+    });
+  }
+
   uint64_t Generation() const override {
     std::shared_lock lock(e_->map_mu);
     MDB_envinfo info;
@@ -336,7 +407,8 @@ class LmdbStore final : public Store {
 
   // The hot path (every verdict): one read transaction, one search of `digests`, one of `files`
   // per reference; the key lives on the stack and nothing is allocated until a file matches.
-  Result<LookupResult> Lookup(const Digest& d) const override {
+  using Store::Lookup;
+  Result<LookupResult> Lookup(const Digest& d, const LookupOptions& opts) const override {
     char kbuf[kMaxDigestKey];
     DFS_ASSIGN_OR_RETURN(size_t klen, DigestKeyInto(d, kbuf));
     const std::string_view key(kbuf, klen);
@@ -356,39 +428,74 @@ class LmdbStore final : public Store {
     }
     DFS_RETURN_IF_ERROR(Get(rt.get(), e_->digests, key.substr(0, 1 + kIndexPrefix), &v, &found));
     if (!found) return res;
-    // The references are read in place (the format of DecodeRefs).
+    DFS_ASSIGN_OR_RETURN(const uint32_t schema, SchemaOf(rt.get(), *e_));
+    // The references are read in place.
     Reader refs(v);
-    if (refs.done()) return Status(Code::kCorrupt, "store record is malformed: empty digest provenance list");
-    while (!refs.done()) {
-      uint64_t sid, idx;
-      if (!refs.Varint(&sid) || !refs.Varint(&idx) || sid == 0 || idx > UINT32_MAX) {
-        return Status(Code::kCorrupt, "store record is malformed: digest provenance list");
-      }
+    FileRef ref;
+    Status bad;
+    size_t nrefs = 0;
+    while (NextRef(&refs, schema, &ref, &bad)) {
+      ++nrefs;
       char ck[12];
-      for (int i = 0; i < 8; ++i) ck[i] = static_cast<char>(sid >> (56 - 8 * i));
-      const uint64_t chunk = idx / kChunkEntries;
+      for (int i = 0; i < 8; ++i) ck[i] = static_cast<char>(ref.source_id >> (56 - 8 * i));
+      const uint32_t chunk = ref.index / kChunkEntries;
       for (int i = 0; i < 4; ++i) ck[8 + i] = static_cast<char>(chunk >> (24 - 8 * i));
       std::string_view cv;
       DFS_RETURN_IF_ERROR(Get(rt.get(), e_->files, std::string_view(ck, sizeof ck), &cv, &found));
       if (!found) {
         return Status(Code::kCorrupt, "digest " + d.ToString() + " refers to a missing file of source " +
-                                          std::to_string(sid));
+                                          std::to_string(ref.source_id));
       }
-      // Start loading the entry's page before the chunk header is read: the header (restart
-      // table) and the entry usually lie in different pages, and waiting for one miss after the
-      // other costs a second TLB walk and cache miss. The position is guessed (a full chunk,
-      // entries of equal size); a wrong guess costs nothing but the prefetch.
-      const uint32_t in_chunk = static_cast<uint32_t>(idx % kChunkEntries);
-      __builtin_prefetch(cv.data() + cv.size() / kChunkEntries * (in_chunk - in_chunk % kRestartInterval));
+      const uint32_t in_chunk = ref.index % kChunkEntries;
       // The index key is a prefix: only an entry with the whole digest counts.
       Provenance p;
-      p.source_id = sid;
+      p.source_id = ref.source_id;
+      p.file_index = ref.index;
       bool match = false;
-      DFS_RETURN_IF_ERROR(
-          MatchChunkEntry(cv, in_chunk, key, &p.path, &p.mode, &p.flags, &match));
+      if (schema >= 2) {
+        // The ref says where the entry starts: one touch of the chunk confirms the digest. The
+        // path needs the chunk's restart table (loaded in parallel with the entry).
+        if (opts.paths) __builtin_prefetch(cv.data());
+        DFS_RETURN_IF_ERROR(MatchEntryAt(cv, ref.offset, key, &p.mode, &p.flags, &match));
+        if (match && opts.paths) {
+          DFS_RETURN_IF_ERROR(ChunkEntryPath(cv, in_chunk, ref.offset, &p.path));
+        } else {
+          p.has_path = false;
+        }
+      } else {
+        // Schema 1 (a read-only open of a store not yet upgraded): find the entry from the
+        // chunk's restart table. Start loading the entry's page before the header is read (the
+        // position is guessed: a full chunk, entries of equal size).
+        __builtin_prefetch(cv.data() + cv.size() / kChunkEntries * (in_chunk - in_chunk % kRestartInterval));
+        DFS_RETURN_IF_ERROR(MatchChunkEntry(cv, in_chunk, key, &p.path, &p.mode, &p.flags, &match));
+      }
       if (match) res.provenance.push_back(std::move(p));
     }
+    DFS_RETURN_IF_ERROR(bad);
+    if (nrefs == 0) return Status(Code::kCorrupt, "store record is malformed: empty digest provenance list");
     return res;
+  }
+
+  Result<std::string> FilePath(uint64_t source_id, uint32_t file_index) const override {
+    ReadTxn rt(e_.get());
+    DFS_RETURN_IF_ERROR(rt.Begin());
+    std::string_view v;
+    bool found;
+    DFS_RETURN_IF_ERROR(Get(rt.get(), e_->files, ChunkKey(source_id, file_index / kChunkEntries), &v, &found));
+    if (!found) {
+      return Status(Code::kNotFound, "source " + std::to_string(source_id) + " has no file " +
+                                         std::to_string(file_index));
+    }
+    FileEntry fe;
+    Status s = DecodeChunkEntry(v, file_index % kChunkEntries, &fe);
+    if (s.ok()) return std::move(fe.path);
+    // An index past the end of the last chunk is a caller's stale reference, not damage.
+    std::vector<FileEntry> all;
+    if (DecodeChunk(v, &all).ok() && file_index % kChunkEntries >= all.size()) {
+      return Status(Code::kNotFound, "source " + std::to_string(source_id) + " has no file " +
+                                         std::to_string(file_index));
+    }
+    return s.Prepend("source " + std::to_string(source_id));
   }
 
   Result<ImportSummary> Import(const ImportItem& item, const ImportOptions& opts) override {
@@ -559,12 +666,13 @@ class LmdbStore final : public Store {
       MDB_val k, v;
       int rc;
       std::vector<FileRef> refs;
+      DFS_ASSIGN_OR_RETURN(const uint32_t schema, SchemaOf(rt.get(), *e_));
       for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
            rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
         if (k.mv_size == 0) return Status(Code::kCorrupt, "empty digest key");
         HashAlgo a = HashAlgoFromKernelId(*static_cast<const uint8_t*>(k.mv_data));
         per_algo[std::string(HashAlgoName(a))]++;
-        DFS_RETURN_IF_ERROR(DecodeRefs(View(v), &refs));
+        DFS_RETURN_IF_ERROR(DecodeRefs(View(v), &refs, schema));
         st.digests++;
         st.provenance_records += refs.size();
       }
@@ -701,16 +809,20 @@ class LmdbStore final : public Store {
     std::string key;  // DigestIndexKey
     uint64_t sid;
     uint32_t idx;
+    uint32_t off;  // the entry's offset in its chunk
   };
   struct Pending {
     std::vector<PendingRef> refs;
     std::map<uint64_t, uint64_t*> new_digests;  // source id -> its summary's counter
   };
 
-  Status QueueRefs(Pending* p, uint64_t sid, const std::vector<FileEntry>& files, uint64_t* new_digests) {
+  // offsets[i]: the byte offset of file i's entry in its chunk.
+  Status QueueRefs(Pending* p, uint64_t sid, const std::vector<FileEntry>& files,
+                   const std::vector<uint32_t>& offsets, uint64_t* new_digests) {
+    if (offsets.size() != files.size()) return Status(Code::kInternal, "file entry offsets missing");
     for (uint32_t i = 0; i < files.size(); ++i) {
       DFS_ASSIGN_OR_RETURN(std::string k, DigestKey(files[i].digest));
-      p->refs.push_back(PendingRef{DigestIndexKey(k), sid, i});
+      p->refs.push_back(PendingRef{DigestIndexKey(k), sid, i, offsets[i]});
     }
     p->new_digests[sid] = new_digests;
     return Status::Ok();
@@ -739,7 +851,9 @@ class LmdbStore final : public Store {
         return LmdbError(rc, "reading digests");
       }
       size_t j = i;
-      for (; j < p->refs.size() && p->refs[j].key == key; ++j) refs.push_back(FileRef{p->refs[j].sid, p->refs[j].idx});
+      for (; j < p->refs.size() && p->refs[j].key == key; ++j) {
+        refs.push_back(FileRef{p->refs[j].sid, p->refs[j].idx, p->refs[j].off});
+      }
       EncodeRefs(refs, &val);
       MDB_val kk = Val(key), vv = Val(val);
       // Overwrite in place when found (the cursor is on the record), insert otherwise.
@@ -917,11 +1031,14 @@ class LmdbStore final : public Store {
       if (sum->older) to_supersede.clear();
     }
 
-    // The file list, in chunks.
+    // The file list, in chunks; each file's entry offset goes into its digest reference.
+    std::vector<uint32_t> offsets, part;
+    offsets.reserve(files.size());
     for (size_t off = 0, c = 0; off < files.size(); off += kChunkEntries, ++c) {
       size_t n = std::min<size_t>(kChunkEntries, files.size() - off);
       DFS_RETURN_IF_ERROR(
-          w.Put(e_->files, ChunkKey(sid, static_cast<uint32_t>(c)), EncodeChunk(&files[off], n)));
+          w.Put(e_->files, ChunkKey(sid, static_cast<uint32_t>(c)), EncodeChunk(&files[off], n, &part)));
+      offsets.insert(offsets.end(), part.begin(), part.end());
     }
     DFS_RETURN_IF_ERROR(w.PutSource(rec));
     std::string idv = SourceKey(sid);
@@ -930,10 +1047,10 @@ class LmdbStore final : public Store {
     if (!blob_key.empty()) DFS_RETURN_IF_ERROR(w.Put(e_->blobs, blob_key, idv, MDB_NODUPDATA));
     if (rec.info.state == SourceState::kActive) {
       if (pending_) {
-        DFS_RETURN_IF_ERROR(QueueRefs(pending_, sid, files, &sum->new_digests));
+        DFS_RETURN_IF_ERROR(QueueRefs(pending_, sid, files, offsets, &sum->new_digests));
       } else {
         Pending p;
-        DFS_RETURN_IF_ERROR(QueueRefs(&p, sid, files, &sum->new_digests));
+        DFS_RETURN_IF_ERROR(QueueRefs(&p, sid, files, offsets, &sum->new_digests));
         DFS_RETURN_IF_ERROR(ApplyRefs(w, &p));
       }
     }
@@ -1048,6 +1165,12 @@ Status CheckSchema(Env& e, bool create, bool* needs_init) {
   uint32_t schema;
   Reader(v).U32LE(&schema);
   if (schema == 0) return Status(Code::kCorrupt, where + ": schema version 0");
+  if (schema < kOldestSchemaVersion) {
+    return Status(Code::kVersion, where + " has schema version " + std::to_string(schema) +
+                                      ", older than this digestfs reads (" + std::to_string(kOldestSchemaVersion) +
+                                      "); rebuild it: move it away, digestctl init, and import again");
+  }
+  e.schema_at_open = schema;
   if (schema > kSchemaVersion) {
     return Status(Code::kVersion, where + " has schema version " + std::to_string(schema) +
                                       "; this digestfs reads versions up to " + std::to_string(kSchemaVersion) +
@@ -1243,7 +1366,14 @@ Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions&
 Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOptions& opts) {
   if (dir.empty()) return Status(Code::kInvalidArgument, "empty store directory");
   DFS_ASSIGN_OR_RETURN(std::shared_ptr<Env> e, OpenEnv(dir, opts));
-  return std::unique_ptr<Store>(new LmdbStore(std::move(e)));
+  const bool upgrade = !e->read_only && e->schema_at_open != 0 && e->schema_at_open < kSchemaVersion;
+  auto st = std::make_unique<LmdbStore>(std::move(e));
+  // A writable open upgrades an older store (read-only opens read it as it is).
+  if (upgrade) {
+    Status s = st->Upgrade();
+    if (!s.ok()) return s.Prepend("upgrading store " + dir + " to schema " + std::to_string(kSchemaVersion));
+  }
+  return std::unique_ptr<Store>(std::move(st));
 }
 
 }  // namespace dfs

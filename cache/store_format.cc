@@ -168,19 +168,29 @@ void EncodeRefs(const std::vector<FileRef>& refs, std::string* out) {
   for (const FileRef& r : refs) {
     PutVarint(out, r.source_id);
     PutVarint(out, r.index);
+    PutVarint(out, r.offset);
   }
 }
 
-Status DecodeRefs(std::string_view v, std::vector<FileRef>* out) {
+bool NextRef(Reader* r, uint32_t schema, FileRef* out, Status* st) {
+  if (r->done()) return false;
+  uint64_t sid, idx, off = 0;
+  if (!r->Varint(&sid) || !r->Varint(&idx) || (schema >= 2 && !r->Varint(&off)) || sid == 0 ||
+      idx > UINT32_MAX || off > UINT32_MAX) {
+    *st = Corrupt("digest provenance list");
+    return false;
+  }
+  *out = FileRef{sid, static_cast<uint32_t>(idx), static_cast<uint32_t>(off)};
+  return true;
+}
+
+Status DecodeRefs(std::string_view v, std::vector<FileRef>* out, uint32_t schema) {
   out->clear();
   Reader r(v);
-  while (!r.done()) {
-    uint64_t sid, idx;
-    if (!r.Varint(&sid) || !r.Varint(&idx) || sid == 0 || idx > UINT32_MAX) {
-      return Corrupt("digest provenance list");
-    }
-    out->push_back(FileRef{sid, static_cast<uint32_t>(idx)});
-  }
+  FileRef ref;
+  Status st;
+  while (NextRef(&r, schema, &ref, &st)) out->push_back(ref);
+  DFS_RETURN_IF_ERROR(st);
   if (out->empty()) return Corrupt("empty digest provenance list");
   return Status::Ok();
 }
@@ -261,8 +271,9 @@ Status DecodeSource(std::string_view v, SourceInfo* out, uint64_t* file_count) {
 // the start of the entry area), then the entries. An entry: u8 kernel algo id, digest bytes,
 // varint mode, varint flags, varint shared prefix with the previous path (0 at restarts),
 // varint suffix length, suffix bytes.
-std::string EncodeChunk(const FileEntry* files, size_t n) {
+std::string EncodeChunk(const FileEntry* files, size_t n, std::vector<uint32_t>* offsets) {
   std::string body;
+  std::vector<uint32_t> starts;
   std::vector<uint32_t> restarts;
   std::string_view prev;
   for (size_t i = 0; i < n; ++i) {
@@ -274,6 +285,7 @@ std::string EncodeChunk(const FileEntry* files, size_t n) {
       size_t lim = std::min(prev.size(), f.path.size());
       while (shared < lim && prev[shared] == f.path[shared]) ++shared;
     }
+    if (offsets) starts.push_back(static_cast<uint32_t>(body.size()));
     body.push_back(static_cast<char>(HashAlgoToKernelId(f.digest.algo)));
     body.append(reinterpret_cast<const char*>(f.digest.bytes.data()), f.digest.bytes.size());
     PutVarint(&body, f.mode ^ kModeBase);
@@ -287,6 +299,10 @@ std::string EncodeChunk(const FileEntry* files, size_t n) {
   PutVarint(&out, n);
   PutVarint(&out, restarts.size());
   for (uint32_t r : restarts) PutU32LE(&out, r);
+  if (offsets) {
+    offsets->clear();
+    for (uint32_t o : starts) offsets->push_back(static_cast<uint32_t>(out.size()) + o);
+  }
   out += body;
   return out;
 }
@@ -347,14 +363,16 @@ bool DecodeEntry(Reader* r, std::string* path, FileEntry* out) {
 }
 }  // namespace
 
-Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out) {
+Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out, std::vector<uint32_t>* offsets) {
   ChunkHeader h;
   DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
   Reader r(h.body, h.body_len);
   std::string path;
   out->clear();
   out->reserve(h.count);
+  if (offsets) offsets->clear();
   for (uint64_t i = 0; i < h.count; ++i) {
+    if (offsets) offsets->push_back(static_cast<uint32_t>(r.pos() - reinterpret_cast<const uint8_t*>(v.data())));
     if (i % kRestartInterval == 0) {
       if (static_cast<size_t>(r.pos() - h.body) != h.Restart(i / kRestartInterval)) {
         return Corrupt("file chunk restart mismatch");
@@ -460,6 +478,41 @@ Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_k
     const PathPart& p = parts[j - first];
     path->resize(p.shared);
     path->append(reinterpret_cast<const char*>(p.suffix), p.len);
+  }
+  return Status::Ok();
+}
+
+Status MatchEntryAt(std::string_view v, uint32_t offset, std::string_view digest_key, uint32_t* mode,
+                    uint32_t* flags, bool* match) {
+  *match = false;
+  if (offset >= v.size()) return Corrupt("file entry offset beyond its chunk");
+  Reader r(v.data() + offset, v.size() - offset);
+  const uint8_t* dig;
+  size_t dig_len;
+  uint64_t m, f;
+  PathPart part;
+  if (!ScanEntry(&r, &dig, &dig_len, &m, &f, &part)) return Corrupt("file chunk entry");
+  *match = dig_len == digest_key.size() && std::memcmp(dig, digest_key.data(), dig_len) == 0;
+  if (*match) {
+    *mode = static_cast<uint32_t>(m) ^ kModeBase;
+    *flags = static_cast<uint32_t>(f);
+  }
+  return Status::Ok();
+}
+
+Status ChunkEntryPath(std::string_view v, uint32_t i, uint32_t offset, std::string* path) {
+  ChunkHeader h;
+  DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
+  if (i >= h.count) return Corrupt("file index beyond its chunk");
+  uint32_t start = h.Restart(i / kRestartInterval);
+  if (start >= h.body_len) return Corrupt("file chunk restart offset");
+  Reader r(h.body + start, h.body_len - start);
+  path->clear();
+  for (uint32_t j = i - i % kRestartInterval; j <= i; ++j) {
+    if (j == i && r.pos() != reinterpret_cast<const uint8_t*>(v.data()) + offset) {
+      return Corrupt("file entry offset does not match its index");
+    }
+    if (!DecodeEntry(&r, path, nullptr)) return Corrupt("file chunk entry");
   }
   return Status::Ok();
 }
