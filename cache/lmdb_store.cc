@@ -101,10 +101,11 @@ struct Env {
   mutable std::vector<MDB_txn*> pool;
   // The schema version read at open (a writable open upgrades a v1 store, see Store::Open).
   uint32_t schema_at_open = 0;
-  // The schema a read transaction sees, cached with the transaction id it was read at
-  // (txnid << 8 | schema): a read-only open of a v1 store keeps working while a digestctl of this
-  // build upgrades it, and sees the new layout from the upgrade's transaction on.
-  mutable std::atomic<uint64_t> schema_seen{0};
+  // What the newest read transaction saw that only a write can change (see FactsOf), with its
+  // transaction id: txnid << 16 | deny list non-empty << 8 | schema. A read-only open of a v1
+  // store keeps working while a digestctl of this build upgrades it, and reads the new layout
+  // from the upgrade's transaction on.
+  mutable std::atomic<uint64_t> facts_seen{0};
 
   ~Env() {
     for (MDB_txn* t : pool) mdb_txn_abort(t);
@@ -251,25 +252,41 @@ Status ReadIds(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::vector<uint
   return Status::Ok();
 }
 
-// The schema version a transaction sees (cheap: re-read from meta only after a write).
-Result<uint32_t> SchemaOf(MDB_txn* txn, const Env& e) {
+// What a transaction sees that only a write can change: the schema version and whether the deny
+// list is empty. Cheap: read from meta and the deny table's root record only when the transaction
+// id differs from the one cached (after a write), else one atomic load.
+struct TxnFacts {
+  uint32_t schema = 0;
+  bool deny_empty = true;
+};
+Result<TxnFacts> FactsOf(MDB_txn* txn, const Env& e) {
   const uint64_t id = mdb_txn_id(txn);
-  const uint64_t seen = e.schema_seen.load(std::memory_order_acquire);
-  if (seen >> 8 == id && (seen & 0xff) != 0) return static_cast<uint32_t>(seen & 0xff);
+  const uint64_t seen = e.facts_seen.load(std::memory_order_acquire);
+  TxnFacts f;
+  if (seen >> 16 == id && (seen & 0xff) != 0) {
+    f.schema = static_cast<uint32_t>(seen & 0xff);
+    f.deny_empty = !(seen & 0x100);
+    return f;
+  }
   std::string_view v;
   bool found;
   DFS_RETURN_IF_ERROR(Get(txn, e.meta, "schema", &v, &found));
-  uint32_t schema = 0;
-  if (!found || v.size() != 4 || !Reader(v).U32LE(&schema) || schema < kOldestSchemaVersion ||
-      schema > kSchemaVersion) {
+  if (!found || v.size() != 4 || !Reader(v).U32LE(&f.schema) || f.schema < kOldestSchemaVersion ||
+      f.schema > kSchemaVersion) {
     return Status(Code::kVersion, e.dir + "/data.mdb: meta record 'schema' changed to an unreadable version");
   }
-  // Only ever moves forward, so a slow thread cannot put back an older transaction's answer.
-  uint64_t want = id << 8 | schema;
-  uint64_t cur = seen;
-  while (cur >> 8 < id && !e.schema_seen.compare_exchange_weak(cur, want, std::memory_order_acq_rel)) {
+  MDB_stat ds;
+  int rc = mdb_stat(txn, e.deny, &ds);
+  if (rc) return LmdbError(rc, "reading the deny list");
+  f.deny_empty = ds.ms_entries == 0;
+  if (id < (1ull << 47)) {
+    // Only ever moves forward, so a slow thread cannot put back an older transaction's facts.
+    const uint64_t want = id << 16 | (f.deny_empty ? 0 : 0x100) | f.schema;
+    uint64_t cur = seen;
+    while (cur >> 16 < id && !e.facts_seen.compare_exchange_weak(cur, want, std::memory_order_acq_rel)) {
+    }
   }
-  return schema;
+  return f;
 }
 
 struct SourceRec {
@@ -417,18 +434,16 @@ class LmdbStore final : public Store {
     LookupResult res;
     std::string_view v;
     bool found;
-    // The deny list is usually empty: its entry count (kept in the transaction's copy of the
-    // table's root record) saves a B-tree search per lookup then.
-    MDB_stat deny_stat;
-    int src = mdb_stat(rt.get(), e_->deny, &deny_stat);
-    if (src != 0) return LmdbError(src, "reading the deny list");
-    if (deny_stat.ms_entries != 0) {
+    // The deny list is usually empty: knowing it (cached per transaction id) saves a B-tree
+    // search per lookup then.
+    DFS_ASSIGN_OR_RETURN(const TxnFacts facts, FactsOf(rt.get(), *e_));
+    if (!facts.deny_empty) {
       DFS_RETURN_IF_ERROR(Get(rt.get(), e_->deny, key, &v, &found));
       res.denied = found;
     }
     DFS_RETURN_IF_ERROR(Get(rt.get(), e_->digests, key.substr(0, 1 + kIndexPrefix), &v, &found));
     if (!found) return res;
-    DFS_ASSIGN_OR_RETURN(const uint32_t schema, SchemaOf(rt.get(), *e_));
+    const uint32_t schema = facts.schema;
     // The references are read in place.
     Reader refs(v);
     FileRef ref;
@@ -666,7 +681,8 @@ class LmdbStore final : public Store {
       MDB_val k, v;
       int rc;
       std::vector<FileRef> refs;
-      DFS_ASSIGN_OR_RETURN(const uint32_t schema, SchemaOf(rt.get(), *e_));
+      DFS_ASSIGN_OR_RETURN(const TxnFacts facts, FactsOf(rt.get(), *e_));
+      const uint32_t schema = facts.schema;
       for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
            rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
         if (k.mv_size == 0) return Status(Code::kCorrupt, "empty digest key");

@@ -173,6 +173,8 @@ TEST(StoreBasic, DenyWins) {
   TempDir t;
   auto st = OpenOrDie(t.Sub("s"));
   ASSERT_TRUE(st->Import(Rpm("a", "1-1", {File("/bin/a", "bad")}), {}).ok());
+  // Lookups remember "deny list empty" per transaction: a later add must still be seen.
+  EXPECT_FALSE(st->Lookup(Sha("bad"))->denied);
   ASSERT_TRUE(st->DenyAdd(Sha("bad"), "CVE-0000").ok());
   auto r = st->Lookup(Sha("bad"));
   EXPECT_TRUE(r->denied);
