@@ -273,7 +273,8 @@ Result<TxnFacts> FactsOf(MDB_txn* txn, const Env& e) {
   DFS_RETURN_IF_ERROR(Get(txn, e.meta, "schema", &v, &found));
   if (!found || v.size() != 4 || !Reader(v).U32LE(&f.schema) || f.schema < kOldestSchemaVersion ||
       f.schema > kSchemaVersion) {
-    return Status(Code::kVersion, e.dir + "/data.mdb: meta record 'schema' changed to an unreadable version");
+    return Status(Code::kVersion,
+                  e.dir + "/data.mdb: meta record 'schema' changed to an unreadable version");
   }
   MDB_stat ds;
   int rc = mdb_stat(txn, e.deny, &ds);
@@ -283,7 +284,8 @@ Result<TxnFacts> FactsOf(MDB_txn* txn, const Env& e) {
     // Only ever moves forward, so a slow thread cannot put back an older transaction's facts.
     const uint64_t want = id << 16 | (f.deny_empty ? 0 : 0x100) | f.schema;
     uint64_t cur = seen;
-    while (cur >> 16 < id && !e.facts_seen.compare_exchange_weak(cur, want, std::memory_order_acq_rel)) {
+    while (cur >> 16 < id &&
+           !e.facts_seen.compare_exchange_weak(cur, want, std::memory_order_acq_rel)) {
     }
   }
   return f;
@@ -409,8 +411,8 @@ class LmdbStore final : public Store {
       std::string sv;
       PutU32LE(&sv, kSchemaVersion);
       DFS_RETURN_IF_ERROR(w.Put(e_->meta, "schema", sv));
-      spdlog::info("store upgraded dir={} from_schema={} to_schema={} sources={} refs={}", LogQuote(e_->dir),
-                   schema, kSchemaVersion, active.size(), refs);
+      spdlog::info("store upgraded dir={} from_schema={} to_schema={} sources={} refs={}",
+                   LogQuote(e_->dir), schema, kSchemaVersion, active.size(), refs);
       return Status::Ok();
     });
   }
@@ -458,7 +460,8 @@ class LmdbStore final : public Store {
       std::string_view cv;
       DFS_RETURN_IF_ERROR(Get(rt.get(), e_->files, std::string_view(ck, sizeof ck), &cv, &found));
       if (!found) {
-        return Status(Code::kCorrupt, "digest " + d.ToString() + " refers to a missing file of source " +
+        return Status(Code::kCorrupt, "digest " + d.ToString() +
+                                          " refers to a missing file of source " +
                                           std::to_string(ref.source_id));
       }
       const uint32_t in_chunk = ref.index % kChunkEntries;
@@ -481,13 +484,15 @@ class LmdbStore final : public Store {
         // Schema 1 (a read-only open of a store not yet upgraded): find the entry from the
         // chunk's restart table. Start loading the entry's page before the header is read (the
         // position is guessed: a full chunk, entries of equal size).
-        __builtin_prefetch(cv.data() + cv.size() / kChunkEntries * (in_chunk - in_chunk % kRestartInterval));
+        __builtin_prefetch(cv.data() +
+                           cv.size() / kChunkEntries * (in_chunk - in_chunk % kRestartInterval));
         DFS_RETURN_IF_ERROR(MatchChunkEntry(cv, in_chunk, key, &p.path, &p.mode, &p.flags, &match));
       }
       if (match) res.provenance.push_back(std::move(p));
     }
     DFS_RETURN_IF_ERROR(bad);
-    if (nrefs == 0) return Status(Code::kCorrupt, "store record is malformed: empty digest provenance list");
+    if (nrefs == 0)
+      return Status(Code::kCorrupt, "store record is malformed: empty digest provenance list");
     return res;
   }
 
@@ -496,7 +501,8 @@ class LmdbStore final : public Store {
     DFS_RETURN_IF_ERROR(rt.Begin());
     std::string_view v;
     bool found;
-    DFS_RETURN_IF_ERROR(Get(rt.get(), e_->files, ChunkKey(source_id, file_index / kChunkEntries), &v, &found));
+    DFS_RETURN_IF_ERROR(
+        Get(rt.get(), e_->files, ChunkKey(source_id, file_index / kChunkEntries), &v, &found));
     if (!found) {
       return Status(Code::kNotFound, "source " + std::to_string(source_id) + " has no file " +
                                          std::to_string(file_index));
@@ -835,7 +841,8 @@ class LmdbStore final : public Store {
   // offsets[i]: the byte offset of file i's entry in its chunk.
   Status QueueRefs(Pending* p, uint64_t sid, const std::vector<FileEntry>& files,
                    const std::vector<uint32_t>& offsets, uint64_t* new_digests) {
-    if (offsets.size() != files.size()) return Status(Code::kInternal, "file entry offsets missing");
+    if (offsets.size() != files.size())
+      return Status(Code::kInternal, "file entry offsets missing");
     for (uint32_t i = 0; i < files.size(); ++i) {
       DFS_ASSIGN_OR_RETURN(std::string k, DigestKey(files[i].digest));
       p->refs.push_back(PendingRef{DigestIndexKey(k), sid, i, offsets[i]});
@@ -1052,8 +1059,8 @@ class LmdbStore final : public Store {
     offsets.reserve(files.size());
     for (size_t off = 0, c = 0; off < files.size(); off += kChunkEntries, ++c) {
       size_t n = std::min<size_t>(kChunkEntries, files.size() - off);
-      DFS_RETURN_IF_ERROR(
-          w.Put(e_->files, ChunkKey(sid, static_cast<uint32_t>(c)), EncodeChunk(&files[off], n, &part)));
+      DFS_RETURN_IF_ERROR(w.Put(e_->files, ChunkKey(sid, static_cast<uint32_t>(c)),
+                                EncodeChunk(&files[off], n, &part)));
       offsets.insert(offsets.end(), part.begin(), part.end());
     }
     DFS_RETURN_IF_ERROR(w.PutSource(rec));
@@ -1182,9 +1189,10 @@ Status CheckSchema(Env& e, bool create, bool* needs_init) {
   Reader(v).U32LE(&schema);
   if (schema == 0) return Status(Code::kCorrupt, where + ": schema version 0");
   if (schema < kOldestSchemaVersion) {
-    return Status(Code::kVersion, where + " has schema version " + std::to_string(schema) +
-                                      ", older than this digestfs reads (" + std::to_string(kOldestSchemaVersion) +
-                                      "); rebuild it: move it away, digestctl init, and import again");
+    return Status(Code::kVersion,
+                  where + " has schema version " + std::to_string(schema) +
+                      ", older than this digestfs reads (" + std::to_string(kOldestSchemaVersion) +
+                      "); rebuild it: move it away, digestctl init, and import again");
   }
   e.schema_at_open = schema;
   if (schema > kSchemaVersion) {
@@ -1382,12 +1390,14 @@ Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions&
 Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOptions& opts) {
   if (dir.empty()) return Status(Code::kInvalidArgument, "empty store directory");
   DFS_ASSIGN_OR_RETURN(std::shared_ptr<Env> e, OpenEnv(dir, opts));
-  const bool upgrade = !e->read_only && e->schema_at_open != 0 && e->schema_at_open < kSchemaVersion;
+  const bool upgrade =
+      !e->read_only && e->schema_at_open != 0 && e->schema_at_open < kSchemaVersion;
   auto st = std::make_unique<LmdbStore>(std::move(e));
   // A writable open upgrades an older store (read-only opens read it as it is).
   if (upgrade) {
     Status s = st->Upgrade();
-    if (!s.ok()) return s.Prepend("upgrading store " + dir + " to schema " + std::to_string(kSchemaVersion));
+    if (!s.ok())
+      return s.Prepend("upgrading store " + dir + " to schema " + std::to_string(kSchemaVersion));
   }
   return std::unique_ptr<Store>(std::move(st));
 }

@@ -63,7 +63,7 @@ struct ImportItem {
 // Where a digest came from: one record per (source, path).
 struct Provenance {
   uint64_t source_id = 0;
-  std::string path;   // empty if has_path is false
+  std::string path;  // empty if has_path is false
   uint32_t mode = 0;
   uint32_t flags = 0;
   // The file's position in its source's path-ordered file list (Store::FilePath).

@@ -363,7 +363,8 @@ bool DecodeEntry(Reader* r, std::string* path, FileEntry* out) {
 }
 }  // namespace
 
-Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out, std::vector<uint32_t>* offsets) {
+Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out,
+                   std::vector<uint32_t>* offsets) {
   ChunkHeader h;
   DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
   Reader r(h.body, h.body_len);
@@ -372,7 +373,9 @@ Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out, std::vector<
   out->reserve(h.count);
   if (offsets) offsets->clear();
   for (uint64_t i = 0; i < h.count; ++i) {
-    if (offsets) offsets->push_back(static_cast<uint32_t>(r.pos() - reinterpret_cast<const uint8_t*>(v.data())));
+    if (offsets)
+      offsets->push_back(
+          static_cast<uint32_t>(r.pos() - reinterpret_cast<const uint8_t*>(v.data())));
     if (i % kRestartInterval == 0) {
       if (static_cast<size_t>(r.pos() - h.body) != h.Restart(i / kRestartInterval)) {
         return Corrupt("file chunk restart mismatch");
@@ -408,14 +411,22 @@ namespace {
 // Digest length for a kernel hash_algo id (0: unknown), without the HashAlgo round trip.
 size_t DigestSizeOfKernelId(uint8_t id) {
   switch (id) {
-    case 1: return 16;
-    case 2: return 20;
-    case 4: return 32;
-    case 5: return 48;
-    case 6: return 64;
-    case 7: return 28;
-    case 17: return 32;
-    default: return 0;
+    case 1:
+      return 16;
+    case 2:
+      return 20;
+    case 4:
+      return 32;
+    case 5:
+      return 48;
+    case 6:
+      return 64;
+    case 7:
+      return 28;
+    case 17:
+      return 32;
+    default:
+      return 0;
   }
 }
 
@@ -428,15 +439,16 @@ struct PathPart {
 
 // Reads one entry without copying anything: the digest stays in place (*digest points at it,
 // algo byte first), the path is described by *part. False if the entry does not fit.
-bool ScanEntry(Reader* r, const uint8_t** digest, size_t* digest_len, uint64_t* mode, uint64_t* flags,
-               PathPart* part) {
+bool ScanEntry(Reader* r, const uint8_t** digest, size_t* digest_len, uint64_t* mode,
+               uint64_t* flags, PathPart* part) {
   *digest = r->pos();
   uint8_t id;
   if (!r->U8(&id)) return false;
   size_t dl = DigestSizeOfKernelId(id);
   if (dl == 0 || !r->Skip(dl)) return false;
   *digest_len = 1 + dl;
-  if (!r->Varint(mode) || !r->Varint(flags) || !r->Varint(&part->shared) || !r->Varint(&part->len)) {
+  if (!r->Varint(mode) || !r->Varint(flags) || !r->Varint(&part->shared) ||
+      !r->Varint(&part->len)) {
     return false;
   }
   if (*mode > UINT32_MAX || *flags > UINT32_MAX || part->len > r->remaining()) return false;
@@ -464,7 +476,8 @@ Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_k
   uint64_t m = 0, f = 0;
   for (uint32_t j = first; j <= i; ++j) {
     PathPart& p = parts[j - first];
-    if (!ScanEntry(&r, &dig, &dig_len, &m, &f, &p) || p.shared > cur) return Corrupt("file chunk entry");
+    if (!ScanEntry(&r, &dig, &dig_len, &m, &f, &p) || p.shared > cur)
+      return Corrupt("file chunk entry");
     cur = p.shared + p.len;
     longest = std::max(longest, cur);
   }
@@ -482,8 +495,8 @@ Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_k
   return Status::Ok();
 }
 
-Status MatchEntryAt(std::string_view v, uint32_t offset, std::string_view digest_key, uint32_t* mode,
-                    uint32_t* flags, bool* match) {
+Status MatchEntryAt(std::string_view v, uint32_t offset, std::string_view digest_key,
+                    uint32_t* mode, uint32_t* flags, bool* match) {
   *match = false;
   if (offset >= v.size()) return Corrupt("file entry offset beyond its chunk");
   Reader r(v.data() + offset, v.size() - offset);

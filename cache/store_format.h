@@ -121,7 +121,8 @@ Status DecodeSource(std::string_view v, SourceInfo* out, uint64_t* file_count);
 // offsets, also the byte offset of each entry in the returned value (what schema-2 refs hold).
 std::string EncodeChunk(const FileEntry* files, size_t n, std::vector<uint32_t>* offsets = nullptr);
 // Decodes every entry of a chunk (with offsets: each entry's byte offset in v, as above).
-Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out, std::vector<uint32_t>* offsets = nullptr);
+Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out,
+                   std::vector<uint32_t>* offsets = nullptr);
 // Decodes only entry `i` of a chunk (jumps to its restart point).
 Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out);
 
@@ -135,8 +136,8 @@ Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_k
 // `digest_key` in place; mode and flags are filled only on a match. Touches only the entry's
 // bytes (not the chunk header). An offset outside the value, or an entry that does not fit, is
 // kCorrupt.
-Status MatchEntryAt(std::string_view v, uint32_t offset, std::string_view digest_key, uint32_t* mode,
-                    uint32_t* flags, bool* match);
+Status MatchEntryAt(std::string_view v, uint32_t offset, std::string_view digest_key,
+                    uint32_t* mode, uint32_t* flags, bool* match);
 // The path of entry `i` of a chunk, which must start at byte `offset` (as the ref says; anything
 // else is kCorrupt): front coding makes it walk from the entry's restart point.
 Status ChunkEntryPath(std::string_view v, uint32_t i, uint32_t offset, std::string* path);

@@ -290,7 +290,8 @@ TEST(StoreBasic, LookupWithoutPathsAndFilePath) {
   auto st = OpenOrDie(t.Sub("s"));
   std::vector<FileEntry> files;
   for (int i = 0; i < 600; ++i) {
-    files.push_back(FileEntry{Sha("g" + std::to_string(i)), "/usr/share/g/f" + std::to_string(i), static_cast<uint32_t>(0100600 + i % 3),
+    files.push_back(FileEntry{Sha("g" + std::to_string(i)), "/usr/share/g/f" + std::to_string(i),
+                              static_cast<uint32_t>(0100600 + i % 3),
                               static_cast<uint32_t>(i % 2 ? kFileConfig | kFileMutable : 0)});
   }
   auto sum = st->Import(Rpm("g", "1-1", files), {});

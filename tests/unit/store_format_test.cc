@@ -243,12 +243,14 @@ TEST(StoreFormat, ChunkEntryOffsets) {
         ASSERT_TRUE(MatchEntryAt(v, offsets[i], other, &mode, &flags, &match).ok());
         EXPECT_FALSE(match);
         // A ref whose offset and index disagree is damage.
-        EXPECT_EQ(ChunkEntryPath(v, static_cast<uint32_t>(i), offsets[(i + 1) % n], &path).code(), Code::kCorrupt);
+        EXPECT_EQ(ChunkEntryPath(v, static_cast<uint32_t>(i), offsets[(i + 1) % n], &path).code(),
+                  Code::kCorrupt);
       }
     }
     uint32_t mode, flags;
     bool match;
-    EXPECT_EQ(MatchEntryAt(v, static_cast<uint32_t>(v.size()), "x", &mode, &flags, &match).code(), Code::kCorrupt);
+    EXPECT_EQ(MatchEntryAt(v, static_cast<uint32_t>(v.size()), "x", &mode, &flags, &match).code(),
+              Code::kCorrupt);
   }
 }
 

@@ -2,7 +2,6 @@
 // a newer schema version, or one that is not a digestfs store, is refused.
 #include <gtest/gtest.h>
 #include <lmdb.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -245,8 +244,9 @@ TEST(StoreGolden, NewerSchemaIsRefused) {
     auto st = Store::Open(dir, o);
     ASSERT_FALSE(st.ok());
     EXPECT_EQ(st.status().code(), Code::kVersion);
-    EXPECT_NE(st.status().message().find("schema version " + std::to_string(kStoreSchemaVersion + 1)),
-              std::string::npos)
+    EXPECT_NE(
+        st.status().message().find("schema version " + std::to_string(kStoreSchemaVersion + 1)),
+        std::string::npos)
         << st.status().message();
   }
 }

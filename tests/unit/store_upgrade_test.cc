@@ -63,9 +63,12 @@ void DowngradeToV1(const std::string& dir) {
   MDB_cursor* c;
   ASSERT_EQ(mdb_cursor_open(txn, digests, &c), 0);
   MDB_val k, v;
-  for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+  for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
     std::vector<store_format::FileRef> refs;
-    ASSERT_TRUE(store_format::DecodeRefs(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size), &refs).ok());
+    ASSERT_TRUE(store_format::DecodeRefs(
+                    std::string_view(static_cast<const char*>(v.mv_data), v.mv_size), &refs)
+                    .ok());
     std::string v1;
     for (const auto& r : refs) {
       store_format::PutVarint(&v1, r.source_id);
@@ -88,14 +91,16 @@ void DowngradeToV1(const std::string& dir) {
 std::vector<FileEntry> Files(const std::string& tag, int n) {
   std::vector<FileEntry> files;
   for (int i = 0; i < n; ++i) {
-    files.push_back(File("/usr/lib/" + tag + "/d" + std::to_string(i / 40) + "/module_" + std::to_string(i) + ".py",
-                         tag + " " + std::to_string(i), i % 5 == 0 ? kFileConfig | kFileMutable : 0));
+    files.push_back(File(
+        "/usr/lib/" + tag + "/d" + std::to_string(i / 40) + "/module_" + std::to_string(i) + ".py",
+        tag + " " + std::to_string(i), i % 5 == 0 ? kFileConfig | kFileMutable : 0));
   }
   return files;
 }
 
 // Checks a sample of lookups without paths against the same lookups with paths and FilePath.
-::testing::AssertionResult PathlessLookupsAgree(const Store& s, const std::vector<FileEntry>& files) {
+::testing::AssertionResult PathlessLookupsAgree(const Store& s,
+                                                const std::vector<FileEntry>& files) {
   for (size_t i = 0; i < files.size(); i += 31) {
     auto with = s.Lookup(files[i].digest);
     auto without = s.Lookup(files[i].digest, LookupOptions{.paths = false});
