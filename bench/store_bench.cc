@@ -1,8 +1,9 @@
 // store_bench: the digest store at scale (default 1M sha256 digests in 1000 rpm-like sources with
 // realistic paths). Reports bulk insert throughput, bytes on disk per digest, and the per-lookup
 // latency distribution (p50/p99, measured one call at a time with clock_gettime) for hits and
-// misses. Environment: DFS_BENCH_DIGESTS (default 1000000), DFS_BENCH_DIR (default a temp dir,
-// removed at exit), DFS_BENCH_REUSE=1 (reuse the store in DFS_BENCH_DIR: lookups only).
+// misses as the daemon looks up (without paths), and for hits with paths (digestctl lookup).
+// Environment: DFS_BENCH_DIGESTS (default 1000000), DFS_BENCH_DIR (default a temp dir, removed at
+// exit), DFS_BENCH_REUSE=1 (reuse the store in DFS_BENCH_DIR: lookups only).
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 #include <time.h>
@@ -153,7 +154,10 @@ void BM_BulkInsertOneTxn(benchmark::State& state) {
 }
 BENCHMARK(BM_BulkInsertOneTxn)->Iterations(1)->Unit(benchmark::kMillisecond);
 
-void Latency(benchmark::State& state, bool hits) {
+// paths=false is how the daemon looks up on open (policy/pipeline.cc: a path is loaded only for a
+// record bound to its path); paths=true is `digestctl lookup`.
+void Latency(benchmark::State& state, bool hits, bool paths) {
+  const LookupOptions opts{.paths = paths};
   Fixture* f = Get();
   std::mt19937_64 rng(42);
   const size_t kOps = 200000;
@@ -164,12 +168,12 @@ void Latency(benchmark::State& state, bool hits) {
   // Warm-up with other keys (page cache and page tables, as in a running daemon); the timed keys
   // are fresh.
   for (size_t i = 0; i < kOps; ++i) {
-    benchmark::DoNotOptimize(f->store->Lookup(DigestOf(rng() % (2 * f->n))));
+    benchmark::DoNotOptimize(f->store->Lookup(DigestOf(rng() % (2 * f->n)), opts));
   }
   for (auto _ : state) {
     for (size_t i = 0; i < kOps; ++i) {
       uint64_t t0 = NowNs();
-      auto r = f->store->Lookup(keys[i]);
+      auto r = f->store->Lookup(keys[i], opts);
       uint64_t t1 = NowNs();
       if (!r.ok() || r->known() != hits) state.SkipWithError("wrong lookup result");
       ns[i] = static_cast<uint32_t>(t1 - t0);
@@ -182,10 +186,12 @@ void Latency(benchmark::State& state, bool hits) {
   state.counters["max_ns"] = ns.back();
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kOps));
 }
-void BM_LookupHit(benchmark::State& s) { Latency(s, true); }
-void BM_LookupMiss(benchmark::State& s) { Latency(s, false); }
+void BM_LookupHit(benchmark::State& s) { Latency(s, true, false); }
+void BM_LookupMiss(benchmark::State& s) { Latency(s, false, false); }
+void BM_LookupHitWithPaths(benchmark::State& s) { Latency(s, true, true); }
 BENCHMARK(BM_LookupHit)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_LookupMiss)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LookupHitWithPaths)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 void BM_Generation(benchmark::State& state) {
   Fixture* f = Get();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -98,6 +99,13 @@ struct Env {
   // than mdb_txn_begin and keeps the reader slot).
   mutable std::mutex pool_mu;
   mutable std::vector<MDB_txn*> pool;
+  // The schema version read at open (a writable open upgrades a v1 store, see Store::Open).
+  uint32_t schema_at_open = 0;
+  // What the newest read transaction saw that only a write can change (see FactsOf), with its
+  // transaction id: txnid << 16 | deny list non-empty << 8 | schema. A read-only open of a v1
+  // store keeps working while a digestctl of this build upgrades it, and reads the new layout
+  // from the upgrade's transaction on.
+  mutable std::atomic<uint64_t> facts_seen{0};
 
   ~Env() {
     for (MDB_txn* t : pool) mdb_txn_abort(t);
@@ -244,6 +252,45 @@ Status ReadIds(MDB_txn* txn, MDB_dbi dbi, std::string_view key, std::vector<uint
   return Status::Ok();
 }
 
+// What a transaction sees that only a write can change: the schema version and whether the deny
+// list is empty. Cheap: read from meta and the deny table's root record only when the transaction
+// id differs from the one cached (after a write), else one atomic load.
+struct TxnFacts {
+  uint32_t schema = 0;
+  bool deny_empty = true;
+};
+Result<TxnFacts> FactsOf(MDB_txn* txn, const Env& e) {
+  const uint64_t id = mdb_txn_id(txn);
+  const uint64_t seen = e.facts_seen.load(std::memory_order_acquire);
+  TxnFacts f;
+  if (seen >> 16 == id && (seen & 0xff) != 0) {
+    f.schema = static_cast<uint32_t>(seen & 0xff);
+    f.deny_empty = !(seen & 0x100);
+    return f;
+  }
+  std::string_view v;
+  bool found;
+  DFS_RETURN_IF_ERROR(Get(txn, e.meta, "schema", &v, &found));
+  if (!found || v.size() != 4 || !Reader(v).U32LE(&f.schema) || f.schema < kOldestSchemaVersion ||
+      f.schema > kSchemaVersion) {
+    return Status(Code::kVersion,
+                  e.dir + "/data.mdb: meta record 'schema' changed to an unreadable version");
+  }
+  MDB_stat ds;
+  int rc = mdb_stat(txn, e.deny, &ds);
+  if (rc) return LmdbError(rc, "reading the deny list");
+  f.deny_empty = ds.ms_entries == 0;
+  if (id < (1ull << 47)) {
+    // Only ever moves forward, so a slow thread cannot put back an older transaction's facts.
+    const uint64_t want = id << 16 | (f.deny_empty ? 0 : 0x100) | f.schema;
+    uint64_t cur = seen;
+    while (cur >> 16 < id &&
+           !e.facts_seen.compare_exchange_weak(cur, want, std::memory_order_acq_rel)) {
+    }
+  }
+  return f;
+}
+
 struct SourceRec {
   SourceInfo info;
   uint64_t file_count = 0;
@@ -260,10 +307,13 @@ Status GetSourceTx(MDB_txn* txn, const Env& e, uint64_t id, SourceRec* out) {
   return Status::Ok();
 }
 
+// With offsets: also each file's entry offset in its chunk (what its digest reference holds).
 Status SourceFilesTx(MDB_txn* txn, const Env& e, uint64_t id, uint64_t count,
-                     std::vector<FileEntry>* out) {
+                     std::vector<FileEntry>* out, std::vector<uint32_t>* offsets = nullptr) {
   out->clear();
   out->reserve(count);
+  if (offsets) offsets->clear();
+  std::vector<uint32_t> part_offsets;
   uint32_t chunks = static_cast<uint32_t>((count + kChunkEntries - 1) / kChunkEntries);
   std::vector<FileEntry> part;
   for (uint32_t c = 0; c < chunks; ++c) {
@@ -274,8 +324,9 @@ Status SourceFilesTx(MDB_txn* txn, const Env& e, uint64_t id, uint64_t count,
       return Status(Code::kCorrupt, "source " + std::to_string(id) + ": file chunk " +
                                         std::to_string(c) + " is missing");
     }
-    DFS_RETURN_IF_ERROR(DecodeChunk(v, &part));
+    DFS_RETURN_IF_ERROR(DecodeChunk(v, &part, offsets ? &part_offsets : nullptr));
     for (auto& f : part) out->push_back(std::move(f));
+    if (offsets) offsets->insert(offsets->end(), part_offsets.begin(), part_offsets.end());
   }
   if (out->size() != count) {
     return Status(Code::kCorrupt, "source " + std::to_string(id) + ": file list has " +
@@ -327,6 +378,45 @@ class LmdbStore final : public Store {
  public:
   explicit LmdbStore(std::shared_ptr<Env> env) : e_(std::move(env)) {}
 
+  // Brings an older store to this build's schema in one write transaction (a crash leaves the
+  // old store). 1 -> 2: each digest reference gains its entry's offset in the chunk, so the
+  // digests table is rebuilt from the file lists of the active sources. Nothing is written if
+  // another process upgraded the store first.
+  Status Upgrade() {
+    return RunWrite([&](WriteTxn& w) -> Status {
+      std::string_view v;
+      bool found;
+      DFS_RETURN_IF_ERROR(Get(w.txn, e_->meta, "schema", &v, &found));
+      uint32_t schema = 0;
+      if (!found || v.size() != 4 || !Reader(v).U32LE(&schema) || schema == 0) {
+        return Status(Code::kCorrupt, e_->dir + "/data.mdb: meta record 'schema' is malformed");
+      }
+      if (schema >= kSchemaVersion) return Status::Ok();
+      DFS_RETURN_IF_ERROR(w.Check(mdb_drop(w.txn, e_->digests, 0), "emptying the digests table"));
+      w.changed = true;
+      std::vector<SourceRec> active;
+      DFS_RETURN_IF_ERROR(ScanSources(w.txn, [&](SourceRec& r) {
+        if (r.info.state == SourceState::kActive) active.push_back(r);
+      }));
+      Pending p;
+      uint64_t refs = 0, digests = 0;
+      std::vector<FileEntry> files;
+      std::vector<uint32_t> offsets;
+      for (const SourceRec& r : active) {
+        DFS_RETURN_IF_ERROR(SourceFilesTx(w.txn, *e_, r.info.id, r.file_count, &files, &offsets));
+        DFS_RETURN_IF_ERROR(QueueRefs(&p, r.info.id, files, offsets, &digests));
+        refs += files.size();
+      }
+      DFS_RETURN_IF_ERROR(ApplyRefs(w, &p));
+      std::string sv;
+      PutU32LE(&sv, kSchemaVersion);
+      DFS_RETURN_IF_ERROR(w.Put(e_->meta, "schema", sv));
+      spdlog::info("store upgraded dir={} from_schema={} to_schema={} sources={} refs={}",
+                   LogQuote(e_->dir), schema, kSchemaVersion, active.size(), refs);
+      return Status::Ok();
+    });
+  }
+
   uint64_t Generation() const override {
     std::shared_lock lock(e_->map_mu);
     MDB_envinfo info;
@@ -334,42 +424,99 @@ class LmdbStore final : public Store {
     return info.me_last_txnid;
   }
 
-  Result<LookupResult> Lookup(const Digest& d) const override {
-    DFS_ASSIGN_OR_RETURN(std::string key, DigestKey(d));
+  // The hot path (every verdict): one read transaction, one search of `digests`, one of `files`
+  // per reference; the key lives on the stack and nothing is allocated until a file matches.
+  using Store::Lookup;
+  Result<LookupResult> Lookup(const Digest& d, const LookupOptions& opts) const override {
+    char kbuf[kMaxDigestKey];
+    DFS_ASSIGN_OR_RETURN(size_t klen, DigestKeyInto(d, kbuf));
+    const std::string_view key(kbuf, klen);
     ReadTxn rt(e_.get());
     DFS_RETURN_IF_ERROR(rt.Begin());
     LookupResult res;
     std::string_view v;
     bool found;
-    // The deny list is usually empty: its entry count (kept in the transaction's copy of the
-    // table's root record) saves a B-tree search per lookup then.
-    MDB_stat deny_stat;
-    int src = mdb_stat(rt.get(), e_->deny, &deny_stat);
-    if (src != 0) return LmdbError(src, "reading the deny list");
-    if (deny_stat.ms_entries != 0) {
+    // The deny list is usually empty: knowing it (cached per transaction id) saves a B-tree
+    // search per lookup then.
+    DFS_ASSIGN_OR_RETURN(const TxnFacts facts, FactsOf(rt.get(), *e_));
+    if (!facts.deny_empty) {
       DFS_RETURN_IF_ERROR(Get(rt.get(), e_->deny, key, &v, &found));
       res.denied = found;
     }
-    DFS_RETURN_IF_ERROR(Get(rt.get(), e_->digests, DigestIndexKey(key), &v, &found));
+    DFS_RETURN_IF_ERROR(Get(rt.get(), e_->digests, key.substr(0, 1 + kIndexPrefix), &v, &found));
     if (!found) return res;
-    std::vector<FileRef> refs;
-    DFS_RETURN_IF_ERROR(DecodeRefs(v, &refs));
-    res.provenance.reserve(refs.size());
-    for (const FileRef& r : refs) {
-      DFS_RETURN_IF_ERROR(Get(rt.get(), e_->files, ChunkKey(r.source_id, r.index / kChunkEntries),
-                              &v, &found));
+    const uint32_t schema = facts.schema;
+    // The references are read in place.
+    Reader refs(v);
+    FileRef ref;
+    Status bad;
+    size_t nrefs = 0;
+    while (NextRef(&refs, schema, &ref, &bad)) {
+      ++nrefs;
+      char ck[12];
+      for (int i = 0; i < 8; ++i) ck[i] = static_cast<char>(ref.source_id >> (56 - 8 * i));
+      const uint32_t chunk = ref.index / kChunkEntries;
+      for (int i = 0; i < 4; ++i) ck[8 + i] = static_cast<char>(chunk >> (24 - 8 * i));
+      std::string_view cv;
+      DFS_RETURN_IF_ERROR(Get(rt.get(), e_->files, std::string_view(ck, sizeof ck), &cv, &found));
       if (!found) {
-        return Status(Code::kCorrupt, "digest " + d.ToString() + " refers to a missing file of source " +
-                                          std::to_string(r.source_id));
+        return Status(Code::kCorrupt, "digest " + d.ToString() +
+                                          " refers to a missing file of source " +
+                                          std::to_string(ref.source_id));
       }
+      const uint32_t in_chunk = ref.index % kChunkEntries;
       // The index key is a prefix: only an entry with the whole digest counts.
       Provenance p;
-      p.source_id = r.source_id;
+      p.source_id = ref.source_id;
+      p.file_index = ref.index;
       bool match = false;
-      DFS_RETURN_IF_ERROR(MatchChunkEntry(v, r.index % kChunkEntries, key, &p.path, &p.mode, &p.flags, &match));
+      if (schema >= 2) {
+        // The ref says where the entry starts: one touch of the chunk confirms the digest. The
+        // path needs the chunk's restart table (loaded in parallel with the entry).
+        if (opts.paths) __builtin_prefetch(cv.data());
+        DFS_RETURN_IF_ERROR(MatchEntryAt(cv, ref.offset, key, &p.mode, &p.flags, &match));
+        if (match && opts.paths) {
+          DFS_RETURN_IF_ERROR(ChunkEntryPath(cv, in_chunk, ref.offset, &p.path));
+        } else {
+          p.has_path = false;
+        }
+      } else {
+        // Schema 1 (a read-only open of a store not yet upgraded): find the entry from the
+        // chunk's restart table. Start loading the entry's page before the header is read (the
+        // position is guessed: a full chunk, entries of equal size).
+        __builtin_prefetch(cv.data() +
+                           cv.size() / kChunkEntries * (in_chunk - in_chunk % kRestartInterval));
+        DFS_RETURN_IF_ERROR(MatchChunkEntry(cv, in_chunk, key, &p.path, &p.mode, &p.flags, &match));
+      }
       if (match) res.provenance.push_back(std::move(p));
     }
+    DFS_RETURN_IF_ERROR(bad);
+    if (nrefs == 0)
+      return Status(Code::kCorrupt, "store record is malformed: empty digest provenance list");
     return res;
+  }
+
+  Result<std::string> FilePath(uint64_t source_id, uint32_t file_index) const override {
+    ReadTxn rt(e_.get());
+    DFS_RETURN_IF_ERROR(rt.Begin());
+    std::string_view v;
+    bool found;
+    DFS_RETURN_IF_ERROR(
+        Get(rt.get(), e_->files, ChunkKey(source_id, file_index / kChunkEntries), &v, &found));
+    if (!found) {
+      return Status(Code::kNotFound, "source " + std::to_string(source_id) + " has no file " +
+                                         std::to_string(file_index));
+    }
+    FileEntry fe;
+    Status s = DecodeChunkEntry(v, file_index % kChunkEntries, &fe);
+    if (s.ok()) return std::move(fe.path);
+    // An index past the end of the last chunk is a caller's stale reference, not damage.
+    std::vector<FileEntry> all;
+    if (DecodeChunk(v, &all).ok() && file_index % kChunkEntries >= all.size()) {
+      return Status(Code::kNotFound, "source " + std::to_string(source_id) + " has no file " +
+                                         std::to_string(file_index));
+    }
+    return s.Prepend("source " + std::to_string(source_id));
   }
 
   Result<ImportSummary> Import(const ImportItem& item, const ImportOptions& opts) override {
@@ -540,12 +687,14 @@ class LmdbStore final : public Store {
       MDB_val k, v;
       int rc;
       std::vector<FileRef> refs;
+      DFS_ASSIGN_OR_RETURN(const TxnFacts facts, FactsOf(rt.get(), *e_));
+      const uint32_t schema = facts.schema;
       for (rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST); rc == 0;
            rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
         if (k.mv_size == 0) return Status(Code::kCorrupt, "empty digest key");
         HashAlgo a = HashAlgoFromKernelId(*static_cast<const uint8_t*>(k.mv_data));
         per_algo[std::string(HashAlgoName(a))]++;
-        DFS_RETURN_IF_ERROR(DecodeRefs(View(v), &refs));
+        DFS_RETURN_IF_ERROR(DecodeRefs(View(v), &refs, schema));
         st.digests++;
         st.provenance_records += refs.size();
       }
@@ -682,16 +831,21 @@ class LmdbStore final : public Store {
     std::string key;  // DigestIndexKey
     uint64_t sid;
     uint32_t idx;
+    uint32_t off;  // the entry's offset in its chunk
   };
   struct Pending {
     std::vector<PendingRef> refs;
     std::map<uint64_t, uint64_t*> new_digests;  // source id -> its summary's counter
   };
 
-  Status QueueRefs(Pending* p, uint64_t sid, const std::vector<FileEntry>& files, uint64_t* new_digests) {
+  // offsets[i]: the byte offset of file i's entry in its chunk.
+  Status QueueRefs(Pending* p, uint64_t sid, const std::vector<FileEntry>& files,
+                   const std::vector<uint32_t>& offsets, uint64_t* new_digests) {
+    if (offsets.size() != files.size())
+      return Status(Code::kInternal, "file entry offsets missing");
     for (uint32_t i = 0; i < files.size(); ++i) {
       DFS_ASSIGN_OR_RETURN(std::string k, DigestKey(files[i].digest));
-      p->refs.push_back(PendingRef{DigestIndexKey(k), sid, i});
+      p->refs.push_back(PendingRef{DigestIndexKey(k), sid, i, offsets[i]});
     }
     p->new_digests[sid] = new_digests;
     return Status::Ok();
@@ -720,7 +874,9 @@ class LmdbStore final : public Store {
         return LmdbError(rc, "reading digests");
       }
       size_t j = i;
-      for (; j < p->refs.size() && p->refs[j].key == key; ++j) refs.push_back(FileRef{p->refs[j].sid, p->refs[j].idx});
+      for (; j < p->refs.size() && p->refs[j].key == key; ++j) {
+        refs.push_back(FileRef{p->refs[j].sid, p->refs[j].idx, p->refs[j].off});
+      }
       EncodeRefs(refs, &val);
       MDB_val kk = Val(key), vv = Val(val);
       // Overwrite in place when found (the cursor is on the record), insert otherwise.
@@ -898,11 +1054,14 @@ class LmdbStore final : public Store {
       if (sum->older) to_supersede.clear();
     }
 
-    // The file list, in chunks.
+    // The file list, in chunks; each file's entry offset goes into its digest reference.
+    std::vector<uint32_t> offsets, part;
+    offsets.reserve(files.size());
     for (size_t off = 0, c = 0; off < files.size(); off += kChunkEntries, ++c) {
       size_t n = std::min<size_t>(kChunkEntries, files.size() - off);
-      DFS_RETURN_IF_ERROR(
-          w.Put(e_->files, ChunkKey(sid, static_cast<uint32_t>(c)), EncodeChunk(&files[off], n)));
+      DFS_RETURN_IF_ERROR(w.Put(e_->files, ChunkKey(sid, static_cast<uint32_t>(c)),
+                                EncodeChunk(&files[off], n, &part)));
+      offsets.insert(offsets.end(), part.begin(), part.end());
     }
     DFS_RETURN_IF_ERROR(w.PutSource(rec));
     std::string idv = SourceKey(sid);
@@ -911,10 +1070,10 @@ class LmdbStore final : public Store {
     if (!blob_key.empty()) DFS_RETURN_IF_ERROR(w.Put(e_->blobs, blob_key, idv, MDB_NODUPDATA));
     if (rec.info.state == SourceState::kActive) {
       if (pending_) {
-        DFS_RETURN_IF_ERROR(QueueRefs(pending_, sid, files, &sum->new_digests));
+        DFS_RETURN_IF_ERROR(QueueRefs(pending_, sid, files, offsets, &sum->new_digests));
       } else {
         Pending p;
-        DFS_RETURN_IF_ERROR(QueueRefs(&p, sid, files, &sum->new_digests));
+        DFS_RETURN_IF_ERROR(QueueRefs(&p, sid, files, offsets, &sum->new_digests));
         DFS_RETURN_IF_ERROR(ApplyRefs(w, &p));
       }
     }
@@ -1029,6 +1188,13 @@ Status CheckSchema(Env& e, bool create, bool* needs_init) {
   uint32_t schema;
   Reader(v).U32LE(&schema);
   if (schema == 0) return Status(Code::kCorrupt, where + ": schema version 0");
+  if (schema < kOldestSchemaVersion) {
+    return Status(Code::kVersion,
+                  where + " has schema version " + std::to_string(schema) +
+                      ", older than this digestfs reads (" + std::to_string(kOldestSchemaVersion) +
+                      "); rebuild it: move it away, digestctl init, and import again");
+  }
+  e.schema_at_open = schema;
   if (schema > kSchemaVersion) {
     return Status(Code::kVersion, where + " has schema version " + std::to_string(schema) +
                                       "; this digestfs reads versions up to " + std::to_string(kSchemaVersion) +
@@ -1224,7 +1390,16 @@ Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions&
 Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOptions& opts) {
   if (dir.empty()) return Status(Code::kInvalidArgument, "empty store directory");
   DFS_ASSIGN_OR_RETURN(std::shared_ptr<Env> e, OpenEnv(dir, opts));
-  return std::unique_ptr<Store>(new LmdbStore(std::move(e)));
+  const bool upgrade =
+      !e->read_only && e->schema_at_open != 0 && e->schema_at_open < kSchemaVersion;
+  auto st = std::make_unique<LmdbStore>(std::move(e));
+  // A writable open upgrades an older store (read-only opens read it as it is).
+  if (upgrade) {
+    Status s = st->Upgrade();
+    if (!s.ok())
+      return s.Prepend("upgrading store " + dir + " to schema " + std::to_string(kSchemaVersion));
+  }
+  return std::unique_ptr<Store>(std::move(st));
 }
 
 }  // namespace dfs

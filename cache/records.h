@@ -63,9 +63,14 @@ struct ImportItem {
 // Where a digest came from: one record per (source, path).
 struct Provenance {
   uint64_t source_id = 0;
-  std::string path;
+  std::string path;  // empty if has_path is false
   uint32_t mode = 0;
   uint32_t flags = 0;
+  // The file's position in its source's path-ordered file list (Store::FilePath).
+  uint32_t file_index = 0;
+  // False when Store::Lookup was asked not to load paths (LookupOptions.paths) and did not:
+  // Store::FilePath(source_id, file_index) gives the path.
+  bool has_path = true;
 };
 
 }  // namespace dfs

@@ -49,8 +49,19 @@ struct StoreOptions {
   uint64_t max_map_size = 0;
 };
 
-// The schema version this build writes, and the newest it can read (docs/store-format.md).
-inline constexpr uint32_t kStoreSchemaVersion = 1;
+// The schema version this build writes, and the newest it can read (docs/store-format.md). It
+// also reads schema 1: a read-only open reads a v1 store as it is (and follows it when another
+// process upgrades it); a writable open upgrades it to this version first, in one write
+// transaction (a crash leaves the v1 store; the upgrade changes Generation()).
+inline constexpr uint32_t kStoreSchemaVersion = 2;
+
+// What Lookup loads besides the verdict.
+struct LookupOptions {
+  // false: Provenance.path may be left unloaded (has_path false; Store::FilePath gives it). A
+  // path costs a second read of the file list (~0.25 us at 1M digests); the daemon needs one only
+  // for a record bound to its path. Source id, mode and flags are always filled.
+  bool paths = true;
+};
 
 // The answer to a digest lookup.
 struct LookupResult {
@@ -100,7 +111,12 @@ class Store {
   // Records of superseded or removed sources are not returned. An unknown digest is OK with no
   // provenance (not kNotFound). Errors: kInvalidArgument (algorithm without a kernel id, wrong
   // length), kCorrupt.
-  virtual Result<LookupResult> Lookup(const Digest& d) const = 0;
+  virtual Result<LookupResult> Lookup(const Digest& d, const LookupOptions& opts) const = 0;
+  Result<LookupResult> Lookup(const Digest& d) const { return Lookup(d, LookupOptions{}); }
+  // The path of file `file_index` of source `source_id` (a Provenance's file_index), from the
+  // current state of the store. kNotFound if the source or the file does not exist (any more: a
+  // replaced local trust is deleted), kCorrupt.
+  virtual Result<std::string> FilePath(uint64_t source_id, uint32_t file_index) const = 0;
 
   // Adds one source and its files in one transaction. A source with the same kind and blob digest
   // already active is left alone (summary.unchanged). For kRpm, an active source with the same

@@ -1,5 +1,6 @@
 #include "cache/store_format.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -89,21 +90,25 @@ bool Reader::Skip(size_t n) {
 
 // --- keys -----------------------------------------------------------------------------------
 
-Result<std::string> DigestKey(const Digest& d) {
+Result<size_t> DigestKeyInto(const Digest& d, char (&buf)[kMaxDigestKey]) {
   uint16_t id = HashAlgoToKernelId(d.algo);
   if (id == 0 || id > 255) {
     return Status(Code::kInvalidArgument,
                   "digest algorithm '" + std::string(HashAlgoName(d.algo)) + "' cannot be stored");
   }
-  if (d.bytes.size() != HashAlgoSize(d.algo)) {
+  if (d.bytes.size() != HashAlgoSize(d.algo) || d.bytes.size() + 1 > kMaxDigestKey) {
     return Status(Code::kInvalidArgument, "digest " + d.ToString() + " has the wrong length for " +
                                               std::string(HashAlgoName(d.algo)));
   }
-  std::string k;
-  k.reserve(1 + d.bytes.size());
-  k.push_back(static_cast<char>(id));
-  k.append(reinterpret_cast<const char*>(d.bytes.data()), d.bytes.size());
-  return k;
+  buf[0] = static_cast<char>(id);
+  std::memcpy(buf + 1, d.bytes.data(), d.bytes.size());
+  return 1 + d.bytes.size();
+}
+
+Result<std::string> DigestKey(const Digest& d) {
+  char buf[kMaxDigestKey];
+  DFS_ASSIGN_OR_RETURN(size_t n, DigestKeyInto(d, buf));
+  return std::string(buf, n);
 }
 
 Result<Digest> DecodeDigestKey(std::string_view key) {
@@ -163,19 +168,29 @@ void EncodeRefs(const std::vector<FileRef>& refs, std::string* out) {
   for (const FileRef& r : refs) {
     PutVarint(out, r.source_id);
     PutVarint(out, r.index);
+    PutVarint(out, r.offset);
   }
 }
 
-Status DecodeRefs(std::string_view v, std::vector<FileRef>* out) {
+bool NextRef(Reader* r, uint32_t schema, FileRef* out, Status* st) {
+  if (r->done()) return false;
+  uint64_t sid, idx, off = 0;
+  if (!r->Varint(&sid) || !r->Varint(&idx) || (schema >= 2 && !r->Varint(&off)) || sid == 0 ||
+      idx > UINT32_MAX || off > UINT32_MAX) {
+    *st = Corrupt("digest provenance list");
+    return false;
+  }
+  *out = FileRef{sid, static_cast<uint32_t>(idx), static_cast<uint32_t>(off)};
+  return true;
+}
+
+Status DecodeRefs(std::string_view v, std::vector<FileRef>* out, uint32_t schema) {
   out->clear();
   Reader r(v);
-  while (!r.done()) {
-    uint64_t sid, idx;
-    if (!r.Varint(&sid) || !r.Varint(&idx) || sid == 0 || idx > UINT32_MAX) {
-      return Corrupt("digest provenance list");
-    }
-    out->push_back(FileRef{sid, static_cast<uint32_t>(idx)});
-  }
+  FileRef ref;
+  Status st;
+  while (NextRef(&r, schema, &ref, &st)) out->push_back(ref);
+  DFS_RETURN_IF_ERROR(st);
   if (out->empty()) return Corrupt("empty digest provenance list");
   return Status::Ok();
 }
@@ -256,8 +271,9 @@ Status DecodeSource(std::string_view v, SourceInfo* out, uint64_t* file_count) {
 // the start of the entry area), then the entries. An entry: u8 kernel algo id, digest bytes,
 // varint mode, varint flags, varint shared prefix with the previous path (0 at restarts),
 // varint suffix length, suffix bytes.
-std::string EncodeChunk(const FileEntry* files, size_t n) {
+std::string EncodeChunk(const FileEntry* files, size_t n, std::vector<uint32_t>* offsets) {
   std::string body;
+  std::vector<uint32_t> starts;
   std::vector<uint32_t> restarts;
   std::string_view prev;
   for (size_t i = 0; i < n; ++i) {
@@ -269,6 +285,7 @@ std::string EncodeChunk(const FileEntry* files, size_t n) {
       size_t lim = std::min(prev.size(), f.path.size());
       while (shared < lim && prev[shared] == f.path[shared]) ++shared;
     }
+    if (offsets) starts.push_back(static_cast<uint32_t>(body.size()));
     body.push_back(static_cast<char>(HashAlgoToKernelId(f.digest.algo)));
     body.append(reinterpret_cast<const char*>(f.digest.bytes.data()), f.digest.bytes.size());
     PutVarint(&body, f.mode ^ kModeBase);
@@ -282,6 +299,10 @@ std::string EncodeChunk(const FileEntry* files, size_t n) {
   PutVarint(&out, n);
   PutVarint(&out, restarts.size());
   for (uint32_t r : restarts) PutU32LE(&out, r);
+  if (offsets) {
+    offsets->clear();
+    for (uint32_t o : starts) offsets->push_back(static_cast<uint32_t>(out.size()) + o);
+  }
   out += body;
   return out;
 }
@@ -342,14 +363,19 @@ bool DecodeEntry(Reader* r, std::string* path, FileEntry* out) {
 }
 }  // namespace
 
-Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out) {
+Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out,
+                   std::vector<uint32_t>* offsets) {
   ChunkHeader h;
   DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
   Reader r(h.body, h.body_len);
   std::string path;
   out->clear();
   out->reserve(h.count);
+  if (offsets) offsets->clear();
   for (uint64_t i = 0; i < h.count; ++i) {
+    if (offsets)
+      offsets->push_back(
+          static_cast<uint32_t>(r.pos() - reinterpret_cast<const uint8_t*>(v.data())));
     if (i % kRestartInterval == 0) {
       if (static_cast<size_t>(r.pos() - h.body) != h.Restart(i / kRestartInterval)) {
         return Corrupt("file chunk restart mismatch");
@@ -381,8 +407,113 @@ Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out) {
   return Status::Ok();
 }
 
+namespace {
+// Digest length for a kernel hash_algo id (0: unknown), without the HashAlgo round trip.
+size_t DigestSizeOfKernelId(uint8_t id) {
+  switch (id) {
+    case 1:
+      return 16;
+    case 2:
+      return 20;
+    case 4:
+      return 32;
+    case 5:
+      return 48;
+    case 6:
+      return 64;
+    case 7:
+      return 28;
+    case 17:
+      return 32;
+    default:
+      return 0;
+  }
+}
+
+// Where one entry's path suffix lies, and how much it shares with the previous path.
+struct PathPart {
+  uint64_t shared = 0;
+  uint64_t len = 0;
+  const uint8_t* suffix = nullptr;
+};
+
+// Reads one entry without copying anything: the digest stays in place (*digest points at it,
+// algo byte first), the path is described by *part. False if the entry does not fit.
+bool ScanEntry(Reader* r, const uint8_t** digest, size_t* digest_len, uint64_t* mode,
+               uint64_t* flags, PathPart* part) {
+  *digest = r->pos();
+  uint8_t id;
+  if (!r->U8(&id)) return false;
+  size_t dl = DigestSizeOfKernelId(id);
+  if (dl == 0 || !r->Skip(dl)) return false;
+  *digest_len = 1 + dl;
+  if (!r->Varint(mode) || !r->Varint(flags) || !r->Varint(&part->shared) ||
+      !r->Varint(&part->len)) {
+    return false;
+  }
+  if (*mode > UINT32_MAX || *flags > UINT32_MAX || part->len > r->remaining()) return false;
+  return r->Bytes(part->len, &part->suffix);
+}
+}  // namespace
+
+// The hot path of a lookup hit: walks from entry i's restart point without building paths or
+// copying digests, compares the digest in place, and rebuilds the path (one allocation) only on
+// a match.
 Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key, std::string* path,
                        uint32_t* mode, uint32_t* flags, bool* match) {
+  *match = false;
+  ChunkHeader h;
+  DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
+  if (i >= h.count) return Corrupt("file index beyond its chunk");
+  uint32_t start = h.Restart(i / kRestartInterval);
+  if (start >= h.body_len) return Corrupt("file chunk restart offset");
+  Reader r(h.body + start, h.body_len - start);
+  const uint32_t first = i - i % kRestartInterval;
+  PathPart parts[kRestartInterval];
+  uint64_t cur = 0, longest = 0;  // length of the previous path; longest path on the way
+  const uint8_t* dig = nullptr;
+  size_t dig_len = 0;
+  uint64_t m = 0, f = 0;
+  for (uint32_t j = first; j <= i; ++j) {
+    PathPart& p = parts[j - first];
+    if (!ScanEntry(&r, &dig, &dig_len, &m, &f, &p) || p.shared > cur)
+      return Corrupt("file chunk entry");
+    cur = p.shared + p.len;
+    longest = std::max(longest, cur);
+  }
+  *match = dig_len == digest_key.size() && std::memcmp(dig, digest_key.data(), dig_len) == 0;
+  if (!*match) return Status::Ok();
+  *mode = static_cast<uint32_t>(m) ^ kModeBase;
+  *flags = static_cast<uint32_t>(f);
+  path->clear();
+  path->reserve(longest);
+  for (uint32_t j = first; j <= i; ++j) {
+    const PathPart& p = parts[j - first];
+    path->resize(p.shared);
+    path->append(reinterpret_cast<const char*>(p.suffix), p.len);
+  }
+  return Status::Ok();
+}
+
+Status MatchEntryAt(std::string_view v, uint32_t offset, std::string_view digest_key,
+                    uint32_t* mode, uint32_t* flags, bool* match) {
+  *match = false;
+  if (offset >= v.size()) return Corrupt("file entry offset beyond its chunk");
+  Reader r(v.data() + offset, v.size() - offset);
+  const uint8_t* dig;
+  size_t dig_len;
+  uint64_t m, f;
+  PathPart part;
+  if (!ScanEntry(&r, &dig, &dig_len, &m, &f, &part)) return Corrupt("file chunk entry");
+  *match = dig_len == digest_key.size() && std::memcmp(dig, digest_key.data(), dig_len) == 0;
+  if (*match) {
+    *mode = static_cast<uint32_t>(m) ^ kModeBase;
+    *flags = static_cast<uint32_t>(f);
+  }
+  return Status::Ok();
+}
+
+Status ChunkEntryPath(std::string_view v, uint32_t i, uint32_t offset, std::string* path) {
   ChunkHeader h;
   DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
   if (i >= h.count) return Corrupt("file index beyond its chunk");
@@ -390,17 +521,12 @@ Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_k
   if (start >= h.body_len) return Corrupt("file chunk restart offset");
   Reader r(h.body + start, h.body_len - start);
   path->clear();
-  for (uint32_t j = i - i % kRestartInterval; j < i; ++j) {
+  for (uint32_t j = i - i % kRestartInterval; j <= i; ++j) {
+    if (j == i && r.pos() != reinterpret_cast<const uint8_t*>(v.data()) + offset) {
+      return Corrupt("file entry offset does not match its index");
+    }
     if (!DecodeEntry(&r, path, nullptr)) return Corrupt("file chunk entry");
   }
-  // The entry starts with algo + digest: compare them in place.
-  *match = r.remaining() >= digest_key.size() &&
-           std::memcmp(r.pos(), digest_key.data(), digest_key.size()) == 0;
-  if (!*match) return Status::Ok();
-  FileEntry fe;
-  if (!DecodeEntry(&r, path, &fe)) return Corrupt("file chunk entry");
-  *mode = fe.mode;
-  *flags = fe.flags;
   return Status::Ok();
 }
 

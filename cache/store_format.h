@@ -16,8 +16,10 @@
 
 namespace dfs::store_format {
 
-// The schema this build writes and the newest it reads.
-inline constexpr uint32_t kSchemaVersion = 1;
+// The schema this build writes and the newest it reads; the oldest it reads (read-only opens read
+// a v1 store as it is; a writable open upgrades it to v2 first, see docs/store-format.md).
+inline constexpr uint32_t kSchemaVersion = 2;
+inline constexpr uint32_t kOldestSchemaVersion = 1;
 // The value of meta["format"]: tells a digestfs store from any other LMDB environment.
 inline constexpr std::string_view kFormatMagic = "digestfs-store";
 // Files per chunk of a source's file list, and entries between restart points inside a chunk.
@@ -78,6 +80,9 @@ class Reader {
 // --- keys -----------------------------------------------------------------------------------
 // Digest key (deny list, blob index): the kernel's hash_algo id (1 byte) then the digest bytes.
 Result<std::string> DigestKey(const Digest& d);
+// The same key written into a caller's buffer (no allocation: the lookup path); returns its length.
+inline constexpr size_t kMaxDigestKey = 1 + 64;
+Result<size_t> DigestKeyInto(const Digest& d, char (&buf)[kMaxDigestKey]);
 // Key of the digests table: the algo byte and the first kIndexPrefix digest bytes. Distinct
 // digests may share it; every hit is confirmed against the full digest kept in the file list, so
 // a shared prefix costs one extra read, never a wrong answer.
@@ -96,29 +101,46 @@ std::string GroupKey(SourceKind kind, std::string_view package, std::string_view
 // A reference from a digest to one file of one source.
 struct FileRef {
   uint64_t source_id = 0;
-  uint32_t index = 0;  // position in the source's path-ordered file list
+  uint32_t index = 0;   // position in the source's path-ordered file list
+  uint32_t offset = 0;  // schema 2: byte offset of the file's entry in its chunk value (0 in v1)
   friend bool operator==(const FileRef&, const FileRef&) = default;
 };
-// digests value: a list of refs, varint source id + varint index each, in insertion order.
+// digests value, in insertion order. Schema 2 (written): varint source id, varint index, varint
+// offset each. Schema 1 (read only, and upgraded): varint source id, varint index each.
 void EncodeRefs(const std::vector<FileRef>& refs, std::string* out);
-Status DecodeRefs(std::string_view v, std::vector<FileRef>* out);
+Status DecodeRefs(std::string_view v, std::vector<FileRef>* out, uint32_t schema = kSchemaVersion);
+// Reads the next ref of a digests value in place (no allocation): false at the end; kCorrupt
+// (in *st) for a malformed list.
+bool NextRef(Reader* r, uint32_t schema, FileRef* out, Status* st);
 
 // sources value.
 std::string EncodeSource(const SourceInfo& s, uint64_t file_count);
 Status DecodeSource(std::string_view v, SourceInfo* out, uint64_t* file_count);
 
-// One chunk of a source's file list (files must be in path order; at most kChunkEntries).
-std::string EncodeChunk(const FileEntry* files, size_t n);
-// Decodes every entry of a chunk.
-Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out);
+// One chunk of a source's file list (files must be in path order; at most kChunkEntries). With
+// offsets, also the byte offset of each entry in the returned value (what schema-2 refs hold).
+std::string EncodeChunk(const FileEntry* files, size_t n, std::vector<uint32_t>* offsets = nullptr);
+// Decodes every entry of a chunk (with offsets: each entry's byte offset in v, as above).
+Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out,
+                   std::vector<uint32_t>* offsets = nullptr);
 // Decodes only entry `i` of a chunk (jumps to its restart point).
 Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out);
 
 // Reads entry `i` of a chunk only if its digest equals `digest_key` (a DigestKey): *match says
-// whether it did; path, mode and flags are filled only on a match. Cheaper than DecodeChunkEntry
-// (no digest copy).
+// whether it did; path, mode and flags are filled only on a match. The lookup hit path: nothing
+// is copied or allocated before the digest matches (then the path, once).
 Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key, std::string* path,
                        uint32_t* mode, uint32_t* flags, bool* match);
+
+// Schema 2's hit path: the entry that starts at byte `offset` of a chunk, matched against
+// `digest_key` in place; mode and flags are filled only on a match. Touches only the entry's
+// bytes (not the chunk header). An offset outside the value, or an entry that does not fit, is
+// kCorrupt.
+Status MatchEntryAt(std::string_view v, uint32_t offset, std::string_view digest_key,
+                    uint32_t* mode, uint32_t* flags, bool* match);
+// The path of entry `i` of a chunk, which must start at byte `offset` (as the ref says; anything
+// else is kCorrupt): front coding makes it walk from the entry's restart point.
+Status ChunkEntryPath(std::string_view v, uint32_t i, uint32_t offset, std::string* path);
 
 // deny value: varint time added, then the reason.
 std::string EncodeDeny(int64_t added, std::string_view reason);

@@ -135,7 +135,8 @@ Status Enforcer::LookUp(Content* c) {
   c->generation = store_->Generation();
   LookupResult merged;
   for (const Digest& d : c->digests) {
-    auto r = store_->Lookup(d);
+    // Without paths: a path is needed only for a record bound to it (Vouches loads it then).
+    auto r = store_->Lookup(d, LookupOptions{.paths = false});
     if (!r.ok()) {
       if (r.status().code() == Code::kNotFound) continue;
       Status s = r.status();
@@ -218,7 +219,7 @@ Result<bool> Enforcer::Vouches(const Content& c, const std::string& path, Access
     *why_not = "unknown content: no source lists this digest";
     return false;
   }
-  const Provenance* elsewhere = nullptr;
+  std::string elsewhere;  // a path some bound record names, for the message
   bool local_for_exec = false;
   for (const Provenance& p : prov) {
     DFS_ASSIGN_OR_RETURN(SourceInfo src, Source(p.source_id));
@@ -227,9 +228,22 @@ Result<bool> Enforcer::Vouches(const Content& c, const std::string& path, Access
     // A record binds its digest to its path when the rule says bind=path, when it is a mutable
     // (config) file, or when it is a local re-trust: none of those vouch for content elsewhere.
     const bool bound = bind || (p.flags & kFileMutable) || local;
-    if (bound && p.path != path) {
-      if (!elsewhere) elsewhere = &p;
-      continue;
+    if (bound) {
+      std::string loaded;
+      if (!p.has_path) {
+        auto fp = store_->FilePath(p.source_id, p.file_index);
+        if (!fp.ok()) {
+          Status st = fp.status();
+          return st.Prepend("store: path of file " + std::to_string(p.file_index) + " of source " +
+                            std::to_string(p.source_id));
+        }
+        loaded = std::move(fp).value();
+      }
+      const std::string& rec_path = p.has_path ? p.path : loaded;
+      if (rec_path != path) {
+        if (elsewhere.empty()) elsewhere = rec_path;
+        continue;
+      }
     }
     if (local && op == AccessOp::kExec) {
       local_for_exec = true;  // mutable re-trust covers data, never code
@@ -240,8 +254,8 @@ Result<bool> Enforcer::Vouches(const Content& c, const std::string& path, Access
   }
   if (local_for_exec) {
     *why_not = "content is trusted only by a local re-trust, which never counts for exec";
-  } else if (elsewhere) {
-    *why_not = std::string("content is listed only at another path (") + elsewhere->path + ")" +
+  } else if (!elsewhere.empty()) {
+    *why_not = std::string("content is listed only at another path (") + elsewhere + ")" +
                (bind ? "; the rule binds paths" : "; the record binds its path");
   } else {
     *why_not = "unknown content: no active source lists this digest";

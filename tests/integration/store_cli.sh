@@ -119,10 +119,10 @@ pass "truncated and garbage stores: exit 3"
 if command -v mdb_load >/dev/null; then
   S=$T/newer
   mkdir -p "$S"
-  cp "$SRC/tests/golden/store/v1/data.mdb" "$S/"
-  printf 'schema\n\\02\\00\\00\\00\n' | mdb_load -T -s meta "$S"
+  cp "$SRC/tests/golden/store/v2/data.mdb" "$S/"
+  printf 'schema\n\\03\\00\\00\\00\n' | mdb_load -T -s meta "$S"
   expect_rc 3 ctl stats
-  grep -q "VERSION.*schema version 2" "$T/err" || fail "newer schema message: $(cat "$T/err")"
+  grep -q "VERSION.*schema version 3" "$T/err" || fail "newer schema message: $(cat "$T/err")"
   pass "newer schema: exit 3 with a clear message"
 fi
 echo "store_cli: all passed"

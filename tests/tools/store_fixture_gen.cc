@@ -1,5 +1,6 @@
 // store_fixture_gen DIR: writes the golden store of tests/golden/store/fixture_v1.h into DIR
-// (which must not hold a store yet). Used once per schema version to make the committed fixture.
+// (which must not hold a store yet), in this build's schema (kStoreSchemaVersion). Used once per
+// schema version to make the committed fixture (tests/golden/store/README.md).
 #include <cstdio>
 
 #include "cache/store.h"

@@ -32,7 +32,10 @@ class FakeStore : public Store {
     s.name = name;
     s.blob_digest = *HashBytes(HashAlgo::kSha256, name);
     sources_[s.id] = s;
-    for (auto& f : files) files_.emplace_back(s.id, f);
+    for (auto& f : files) {
+      files_.emplace_back(s.id, f);
+      handles_.push_back(next_handle_++);
+    }
     ++gen_;
     return s.id;
   }
@@ -53,19 +56,32 @@ class FakeStore : public Store {
   std::atomic<int> trust_calls{0};
 
   uint64_t Generation() const override { return gen_.load(); }
-  Result<LookupResult> Lookup(const Digest& d) const override {
+  using Store::Lookup;
+  // Like the real store, leaves paths unloaded when asked to (FilePath gives them).
+  Result<LookupResult> Lookup(const Digest& d, const LookupOptions& opts) const override {
     lookups++;
     if (lookup_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(lookup_delay_ms));
     if (fail_lookup) return Status(Code::kCorrupt, "fake store: injected read error");
     std::lock_guard l(mu_);
     LookupResult r;
     r.denied = deny_.count(d) > 0;
-    for (const auto& [id, f] : files_) {
+    for (size_t i = 0; i < files_.size(); ++i) {
+      const auto& [id, f] = files_[i];
       if (f.digest == d && sources_.at(id).state == SourceState::kActive) {
-        r.provenance.push_back({id, f.path, f.mode, f.flags});
+        Provenance p{id, opts.paths ? f.path : "", f.mode, f.flags, handles_[i], opts.paths};
+        r.provenance.push_back(std::move(p));
       }
     }
     return r;
+  }
+  mutable std::atomic<int> path_calls{0};
+  Result<std::string> FilePath(uint64_t source_id, uint32_t file_index) const override {
+    path_calls++;
+    std::lock_guard l(mu_);
+    for (size_t i = 0; i < files_.size(); ++i) {
+      if (files_[i].first == source_id && handles_[i] == file_index) return files_[i].second.path;
+    }
+    return Status(Code::kNotFound, "fake store: no such file");
   }
   Result<ImportSummary> Import(const ImportItem&, const ImportOptions&) override {
     return Status(Code::kUnsupported, "fake");
@@ -106,9 +122,14 @@ class FakeStore : public Store {
       s.name = "local";
       sources_[s.id] = s;
     }
-    std::erase_if(files_,
-                  [&](const auto& e) { return e.first == local_id_ && e.second.path == path; });
+    for (size_t i = files_.size(); i-- > 0;) {
+      if (files_[i].first == local_id_ && files_[i].second.path == path) {
+        files_.erase(files_.begin() + static_cast<std::ptrdiff_t>(i));
+        handles_.erase(handles_.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    }
     files_.emplace_back(local_id_, FileEntry{d, path, mode, 0});
+    handles_.push_back(next_handle_++);
     ++gen_;
     return Status::Ok();
   }
@@ -139,6 +160,8 @@ class FakeStore : public Store {
   uint64_t local_id_ = 0;
   std::map<uint64_t, SourceInfo> sources_;
   std::vector<std::pair<uint64_t, FileEntry>> files_;
+  std::vector<uint32_t> handles_;  // files_[i]'s file_index (stable across erasures)
+  uint32_t next_handle_ = 0;
   std::map<Digest, std::string> deny_;
 };
 

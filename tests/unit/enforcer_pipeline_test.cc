@@ -186,8 +186,10 @@ TEST_F(EnforcerTest, BindPathCountsOnlyAtListedPath) {
   List("/usr/bin/tool", "tool");
   auto content_only = Make(kExecPolicy);
   EXPECT_TRUE(Check(*content_only, "/tmp/tool", AccessOp::kExec).ok());
+  EXPECT_EQ(store->path_calls, 0);  // lookups load no paths; an unbound record needs none
   auto bound = Make("appraise op=exec bind=path\n");
   EXPECT_TRUE(Check(*bound, "/usr/bin/tool", AccessOp::kExec).ok());
+  EXPECT_GT(store->path_calls, 0);  // a bound record's path is loaded to compare it
   Status s = Check(*bound, "/tmp/tool", AccessOp::kExec);
   EXPECT_EQ(s.code(), Code::kPermissionDenied);
   EXPECT_NE(s.message().find("/usr/bin/tool"), std::string::npos) << s.message();

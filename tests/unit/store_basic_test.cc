@@ -173,6 +173,8 @@ TEST(StoreBasic, DenyWins) {
   TempDir t;
   auto st = OpenOrDie(t.Sub("s"));
   ASSERT_TRUE(st->Import(Rpm("a", "1-1", {File("/bin/a", "bad")}), {}).ok());
+  // Lookups remember "deny list empty" per transaction: a later add must still be seen.
+  EXPECT_FALSE(st->Lookup(Sha("bad"))->denied);
   ASSERT_TRUE(st->DenyAdd(Sha("bad"), "CVE-0000").ok());
   auto r = st->Lookup(Sha("bad"));
   EXPECT_TRUE(r->denied);
@@ -280,6 +282,51 @@ TEST(StoreBasic, LargeSourceSpansChunks) {
   auto all = st->SourceFiles(sum->source_id);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 1000u);
+}
+
+// The daemon's lookup (no paths): source, mode and flags as with paths; FilePath gives the path.
+TEST(StoreBasic, LookupWithoutPathsAndFilePath) {
+  TempDir t;
+  auto st = OpenOrDie(t.Sub("s"));
+  std::vector<FileEntry> files;
+  for (int i = 0; i < 600; ++i) {
+    files.push_back(FileEntry{Sha("g" + std::to_string(i)), "/usr/share/g/f" + std::to_string(i),
+                              static_cast<uint32_t>(0100600 + i % 3),
+                              static_cast<uint32_t>(i % 2 ? kFileConfig | kFileMutable : 0)});
+  }
+  auto sum = st->Import(Rpm("g", "1-1", files), {});
+  ASSERT_TRUE(sum.ok());
+  for (int i = 0; i < 600; i += 13) {
+    SCOPED_TRACE(i);
+    auto with = st->Lookup(Sha("g" + std::to_string(i)));
+    auto without = st->Lookup(Sha("g" + std::to_string(i)), LookupOptions{.paths = false});
+    ASSERT_TRUE(with.ok() && without.ok());
+    ASSERT_EQ(with->provenance.size(), 1u);
+    ASSERT_EQ(without->provenance.size(), 1u);
+    const Provenance &a = with->provenance[0], &b = without->provenance[0];
+    EXPECT_TRUE(a.has_path);
+    EXPECT_EQ(a.path, files[i].path);
+    EXPECT_FALSE(b.has_path);
+    EXPECT_TRUE(b.path.empty());
+    EXPECT_EQ(b.source_id, a.source_id);
+    EXPECT_EQ(b.mode, files[i].mode);
+    EXPECT_EQ(b.flags, files[i].flags);
+    EXPECT_EQ(b.file_index, a.file_index);
+    auto p = st->FilePath(b.source_id, b.file_index);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    EXPECT_EQ(*p, files[i].path);
+  }
+  EXPECT_FALSE(st->Lookup(Sha("absent"), LookupOptions{.paths = false})->known());
+  EXPECT_EQ(st->FilePath(sum->source_id, 600).status().code(), Code::kNotFound);
+  EXPECT_EQ(st->FilePath(sum->source_id, 5000).status().code(), Code::kNotFound);
+  EXPECT_EQ(st->FilePath(sum->source_id + 1, 0).status().code(), Code::kNotFound);
+  // A replaced local trust is deleted: its path is gone with it.
+  ASSERT_TRUE(st->TrustLocal("/etc/motd", Sha("motd 1"), 0100644).ok());
+  auto m = st->Lookup(Sha("motd 1"), LookupOptions{.paths = false});
+  ASSERT_EQ(m->provenance.size(), 1u);
+  EXPECT_EQ(*st->FilePath(m->provenance[0].source_id, 0), "/etc/motd");
+  ASSERT_TRUE(st->TrustLocal("/etc/motd", Sha("motd 2"), 0100644).ok());
+  EXPECT_EQ(st->FilePath(m->provenance[0].source_id, 0).status().code(), Code::kNotFound);
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ TEST(StoreFormat, IndexKeys) {
 }
 
 TEST(StoreFormat, Refs) {
-  std::vector<FileRef> refs = {{1, 0}, {300, 70000}, {1ull << 40, 5}};
+  std::vector<FileRef> refs = {{1, 0, 3}, {300, 70000, 12000}, {1ull << 40, 5, 200}};
   std::string v;
   EncodeRefs(refs, &v);
   std::vector<FileRef> got;
@@ -90,7 +90,22 @@ TEST(StoreFormat, Refs) {
   std::string zero_id;
   PutVarint(&zero_id, 0);
   PutVarint(&zero_id, 1);
+  PutVarint(&zero_id, 1);
   EXPECT_EQ(DecodeRefs(zero_id, &got).code(), Code::kCorrupt);
+}
+
+// Schema 1 refs (no offset) still decode, as schema 1.
+TEST(StoreFormat, SchemaOneRefs) {
+  std::string v;
+  PutVarint(&v, 7);
+  PutVarint(&v, 300);
+  PutVarint(&v, 9);
+  PutVarint(&v, 1);
+  std::vector<FileRef> got;
+  ASSERT_TRUE(DecodeRefs(v, &got, 1).ok());
+  EXPECT_EQ(got, (std::vector<FileRef>{{7, 300, 0}, {9, 1, 0}}));
+  // Read as schema 2 the same bytes are one ref and a cut one: corrupt, never a wrong list.
+  EXPECT_EQ(DecodeRefs(v, &got, 2).code(), Code::kCorrupt);
 }
 
 SourceInfo FullSource() {
@@ -200,6 +215,45 @@ TEST(StoreFormat, ChunkRoundTripAndRandomAccess) {
   }
 }
 
+// Schema 2: refs carry each entry's offset; the entry is matched at it, the path rebuilt from it.
+TEST(StoreFormat, ChunkEntryOffsets) {
+  for (size_t n : {size_t{1}, size_t{9}, size_t{kChunkEntries}}) {
+    SCOPED_TRACE(n);
+    auto files = SomeFiles(n);
+    std::vector<uint32_t> offsets, decoded;
+    std::string v = EncodeChunk(files.data(), files.size(), &offsets);
+    ASSERT_EQ(v, EncodeChunk(files.data(), files.size()));  // offsets do not change the bytes
+    std::vector<FileEntry> got;
+    ASSERT_TRUE(DecodeChunk(v, &got, &decoded).ok());
+    EXPECT_EQ(decoded, offsets);
+    ASSERT_EQ(offsets.size(), n);
+    for (size_t i = 0; i < n; ++i) {
+      std::string key = *DigestKey(files[i].digest);
+      uint32_t mode = 0, flags = 0;
+      bool match = false;
+      ASSERT_TRUE(MatchEntryAt(v, offsets[i], key, &mode, &flags, &match).ok());
+      EXPECT_TRUE(match);
+      EXPECT_EQ(mode, files[i].mode);
+      EXPECT_EQ(flags, files[i].flags);
+      std::string path;
+      ASSERT_TRUE(ChunkEntryPath(v, static_cast<uint32_t>(i), offsets[i], &path).ok());
+      EXPECT_EQ(path, files[i].path);
+      if (n > 1) {
+        std::string other = *DigestKey(files[(i + 1) % n].digest);
+        ASSERT_TRUE(MatchEntryAt(v, offsets[i], other, &mode, &flags, &match).ok());
+        EXPECT_FALSE(match);
+        // A ref whose offset and index disagree is damage.
+        EXPECT_EQ(ChunkEntryPath(v, static_cast<uint32_t>(i), offsets[(i + 1) % n], &path).code(),
+                  Code::kCorrupt);
+      }
+    }
+    uint32_t mode, flags;
+    bool match;
+    EXPECT_EQ(MatchEntryAt(v, static_cast<uint32_t>(v.size()), "x", &mode, &flags, &match).code(),
+              Code::kCorrupt);
+  }
+}
+
 TEST(StoreFormat, DamagedChunksAreCorruptNeverOutOfBounds) {
   auto files = SomeFiles(40);
   const std::string v = EncodeChunk(files.data(), files.size());
@@ -213,6 +267,23 @@ TEST(StoreFormat, DamagedChunksAreCorruptNeverOutOfBounds) {
     EXPECT_EQ(DecodeChunk(sv, &got).code(), Code::kCorrupt) << cut;
     Status s = DecodeChunkEntry(sv, 39, &one);
     EXPECT_EQ(s.code(), Code::kCorrupt) << cut;
+    // The hit paths read only what fits (ASan checks), whatever the offset.
+    std::string path;
+    uint32_t mode, flags;
+    bool match;
+    const std::string key = *DigestKey(files[39].digest);
+    s = MatchChunkEntry(sv, 39, key, &path, &mode, &flags, &match);
+    EXPECT_EQ(s.code(), Code::kCorrupt) << cut;
+    for (uint32_t off = 0; off < cut; off += 7) {
+      s = MatchEntryAt(sv, off, key, &mode, &flags, &match);
+      if (!s.ok()) {
+        EXPECT_EQ(s.code(), Code::kCorrupt);
+      }
+      s = ChunkEntryPath(sv, 39, off, &path);
+      if (!s.ok()) {
+        EXPECT_EQ(s.code(), Code::kCorrupt);
+      }
+    }
   }
   std::mt19937 rng(3);
   for (int i = 0; i < 3000; ++i) {

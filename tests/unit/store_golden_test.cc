@@ -2,6 +2,8 @@
 // a newer schema version, or one that is not a digestfs store, is refused.
 #include <gtest/gtest.h>
 #include <lmdb.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -39,14 +41,34 @@ void PutMeta(const std::string& dir, const std::string& key, const std::string& 
   mdb_env_close(env);
 }
 
-TEST(StoreGolden, V1ReadsBackExactly) {
-  TempDir t;
-  std::string dir = CopyFixture(t, "v1");
-  StoreOptions o;
-  o.read_only = true;
-  auto st = Store::Open(dir, o);
-  ASSERT_TRUE(st.ok()) << st.status().ToString();
-  auto& s = *st;
+// Reads one meta record with raw LMDB (only while no Store has the directory open).
+std::string GetMeta(const std::string& dir, const std::string& key) {
+  MDB_env* env;
+  EXPECT_EQ(mdb_env_create(&env), 0);
+  mdb_env_set_maxdbs(env, 16);
+  EXPECT_EQ(mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0644), 0);
+  MDB_txn* txn;
+  EXPECT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  MDB_dbi dbi;
+  EXPECT_EQ(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+  MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+  std::string out;
+  if (mdb_get(txn, dbi, &k, &v) == 0) out.assign(static_cast<const char*>(v.mv_data), v.mv_size);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return out;
+}
+
+uint32_t SchemaOnDisk(const std::string& dir) {
+  std::string v = GetMeta(dir, "schema");
+  uint32_t n = 0;
+  EXPECT_EQ(v.size(), 4u);
+  if (v.size() == 4) store_format::Reader(v).U32LE(&n);
+  return n;
+}
+
+// Every record of the golden content (tests/golden/store/fixture_v1.h), whatever the schema.
+void CheckGolden(Store* s) {
   using golden_v1::S;
 
   auto list = s->ListSources();
@@ -117,6 +139,85 @@ TEST(StoreGolden, V1ReadsBackExactly) {
   EXPECT_EQ(stats->deny_entries, 1u);
 }
 
+// Schema 1 read as it is by a read-only open (a daemon of this build on a store not yet upgraded).
+TEST(StoreGolden, V1ReadsBackExactlyReadOnly) {
+  TempDir t;
+  std::string dir = CopyFixture(t, "v1");
+  {
+    StoreOptions o;
+    o.read_only = true;
+    auto st = Store::Open(dir, o);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    CheckGolden(st->get());
+    EXPECT_EQ((*st)->Generation(), 1u);
+  }
+  EXPECT_EQ(SchemaOnDisk(dir), 1u);  // untouched
+}
+
+// A writable open upgrades schema 1 to 2 in one transaction; every record reads back the same.
+TEST(StoreGolden, V1IsUpgradedByAWritableOpen) {
+  TempDir t;
+  std::string dir = CopyFixture(t, "v1");
+  {
+    auto s = testing::OpenOrDie(dir, false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->Generation(), 2u);  // the upgrade is one committed write
+    CheckGolden(s.get());
+  }
+  EXPECT_EQ(SchemaOnDisk(dir), 2u);
+  {
+    auto s = testing::OpenOrDie(dir, false);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->Generation(), 2u);  // nothing more to upgrade: nothing written
+  }
+  StoreOptions o;
+  o.read_only = true;
+  auto st = Store::Open(dir, o);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  CheckGolden(st->get());
+}
+
+// A read-only open of a v1 store keeps answering right while another process upgrades it.
+TEST(StoreGolden, ReadOnlyOpenFollowsAnUpgradeByAnotherProcess) {
+  TempDir t;
+  std::string dir = CopyFixture(t, "v1");
+  StoreOptions o;
+  o.read_only = true;
+  auto st = Store::Open(dir, o);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  CheckGolden(st->get());
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto w = Store::Open(dir, StoreOptions{});
+    ::_exit(w.ok() && (*w)->Generation() == 2 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ((*st)->Generation(), 2u);
+  CheckGolden(st->get());
+}
+
+// The schema-2 fixture (written by this build's tests/tools/store_fixture_gen).
+TEST(StoreGolden, V2ReadsBackExactly) {
+  TempDir t;
+  std::string dir = CopyFixture(t, "v2");
+  {
+    StoreOptions o;
+    o.read_only = true;
+    auto st = Store::Open(dir, o);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    CheckGolden(st->get());
+  }
+  auto s = testing::OpenOrDie(dir, false);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->Generation(), 1u);  // already current: a writable open writes nothing
+  CheckGolden(s.get());
+  s.reset();
+  EXPECT_EQ(SchemaOnDisk(dir), 2u);
+}
+
 TEST(StoreGolden, V1AcceptsWritesAfterReopen) {
   TempDir t;
   std::string dir = CopyFixture(t, "v1");
@@ -143,7 +244,10 @@ TEST(StoreGolden, NewerSchemaIsRefused) {
     auto st = Store::Open(dir, o);
     ASSERT_FALSE(st.ok());
     EXPECT_EQ(st.status().code(), Code::kVersion);
-    EXPECT_NE(st.status().message().find("schema version 2"), std::string::npos) << st.status().message();
+    EXPECT_NE(
+        st.status().message().find("schema version " + std::to_string(kStoreSchemaVersion + 1)),
+        std::string::npos)
+        << st.status().message();
   }
 }
 

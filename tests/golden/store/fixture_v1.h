@@ -1,5 +1,5 @@
-// tests/golden/store/fixture_v1.h: the content of the schema-v1 golden store
-// (tests/golden/store/v1/data.mdb). tests/tools/store_fixture_gen.cc wrote that file from this
+// tests/golden/store/fixture_v1.h: the content of the golden stores (tests/golden/store/v1/ and
+// v2/data.mdb: the same content in each schema; the name says which version introduced it). tests/tools/store_fixture_gen.cc wrote that file from this
 // content; tests/unit/store_golden_test.cc checks a copy of it against the same content, so a
 // change to the on-disk format that breaks old stores fails the test.
 #pragma once
