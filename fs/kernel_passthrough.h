@@ -81,9 +81,13 @@ class KernelPassthrough {
   static int ReplyCreate(fuse_req_t req, const fuse_entry_param& e, uint64_t fh, int32_t backing_id,
                          bool noflush);
 
- private:
+  // The custom I/O callbacks libfuse calls (userdata: the owning Passthrough). Public, with
+  // WantForTest (Install's `want` without a session), so unit tests can drive them over pipes.
   static ssize_t HookRead(int fd, void* buf, size_t len, void* userdata);
   static ssize_t HookWritev(int fd, struct iovec* iov, int count, void* userdata);
+  void WantForTest() { want_.store(true, std::memory_order_release); }
+
+ private:
   static ssize_t HookSpliceReceive(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,
                                    unsigned int flags, void* userdata);
   static ssize_t HookSpliceSend(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,
