@@ -51,21 +51,25 @@ void SetStamp(Inode& i, const struct stat& st) {
   i.stamp_ctime = st.st_ctim;
 }
 
-// Truncates the file just opened with O_TRUNC (after the Gate allowed it). 0 or an errno.
-int Truncate(Passthrough& fs, Inode& inode, int fd, bool writer) {
-  int rc;
-  if (writer) {
-    rc = ftruncate(fd, 0);
-  } else {
+// Truncates the file just opened with O_TRUNC (after the Gate allowed it). 0 or an errno. The
+// truncation runs with the caller's credentials, so that a caller without CAP_FSETID loses the
+// file's setuid/setgid bits exactly as natively (the kernel sends no SETATTR for an O_TRUNC open).
+int Truncate(fuse_req_t req, Passthrough& fs, Inode& inode, int fd, bool writer) {
+  Fd wfd;
+  if (!writer) {
     // O_RDONLY|O_TRUNC truncates on Linux (the kernel has checked write permission).
-    int wfd = fs.Reopen(inode, O_WRONLY);
-    if (wfd < 0) return -wfd;
-    rc = ftruncate(wfd, 0);
-    int saved = errno;
-    close(wfd);
-    errno = saved;
+    int w = fs.Reopen(inode, O_WRONLY);
+    if (w < 0) return -w;
+    wfd.reset(w);
+    fd = wfd.get();
   }
-  if (rc != 0) return errno;
+  int err = 0;
+  {
+    ScopedCreds creds(req);
+    if (creds.error() != 0) return creds.error();
+    if (ftruncate(fd, 0) != 0) err = errno;
+  }
+  if (err != 0) return err;
   fs.Changed(inode);
   return 0;
 }
@@ -197,7 +201,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     if (gate->verify_blocks() && fh->ticket.blocks != nullptr) fi->direct_io = 1;
   }
   if (flags & O_TRUNC) {
-    if (int err = Truncate(fs, inode, fd.get(), fh->writer); err != 0) return err;
+    if (int err = Truncate(req, fs, inode, fd.get(), fh->writer); err != 0) return err;
     if (fstat(fd.get(), &st) != 0) return errno;
   }
   {
@@ -323,7 +327,7 @@ bool ServePassthroughOpen(fuse_req_t req, Passthrough& fs, Inode& inode, fuse_in
   }
   fh->fd = std::move(*lower);
   int err = 0;
-  if (flags & O_TRUNC) err = Truncate(fs, inode, fh->fd.get(), fh->writer);
+  if (flags & O_TRUNC) err = Truncate(req, fs, inode, fh->fd.get(), fh->writer);
   if (err == 0 && fstat(fh->fd ? fh->fd.get() : inode.fd.get(), &st) != 0) err = errno;
   if (err != 0) {
     CloseHandle(fs, *fh);

@@ -181,6 +181,11 @@ void Attrs() {
   Stat("a1");
   Res("ftruncate after sgid", ftruncate(fd, 3));
   Stat("a1");
+  // An O_TRUNC open clears setuid and group-executable setgid unless the opener has CAP_FSETID.
+  Res("chmod 6755 before an O_TRUNC open", fchmodat(g_root, "a1", 06755, 0));
+  int tfd = static_cast<int>(Res("open a1 trunc after suid", OpenAt("a1", O_WRONLY | O_TRUNC)));
+  if (tfd >= 0) close(tfd);
+  Stat("a1");
   Res("chmod 0600", fchmodat(g_root, "a1", 0600, 0));
   Stat("a1");
   Res("chown 1234:5678", fchownat(g_root, "a1", 1234, 5678, 0));
