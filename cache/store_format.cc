@@ -28,12 +28,14 @@ void PutU64BE(std::string* out, uint64_t v) {
 void PutU32BE(std::string* out, uint32_t v) {
   for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
-void PutU64LE(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+namespace {
+template <typename T>
+void PutFixedLE(std::string* out, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
-void PutU32LE(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
+}  // namespace
+void PutU64LE(std::string* out, uint64_t v) { PutFixedLE(out, v); }
+void PutU32LE(std::string* out, uint32_t v) { PutFixedLE(out, v); }
 uint64_t GetU64BE(const uint8_t* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
@@ -59,22 +61,17 @@ bool Reader::VarintSlow(uint64_t* v) {
   }
   return false;
 }
-bool Reader::U32LE(uint32_t* v) {
-  if (remaining() < 4) return false;
-  uint32_t r = 0;
-  for (int i = 3; i >= 0; --i) r = r << 8 | p_[i];
-  p_ += 4;
+template <typename T>
+bool Reader::FixedLE(T* v) {
+  if (remaining() < sizeof(T)) return false;
+  T r = 0;
+  for (int i = static_cast<int>(sizeof(T)) - 1; i >= 0; --i) r = static_cast<T>(r << 8 | p_[i]);
+  p_ += sizeof(T);
   *v = r;
   return true;
 }
-bool Reader::U64LE(uint64_t* v) {
-  if (remaining() < 8) return false;
-  uint64_t r = 0;
-  for (int i = 7; i >= 0; --i) r = r << 8 | p_[i];
-  p_ += 8;
-  *v = r;
-  return true;
-}
+bool Reader::U32LE(uint32_t* v) { return FixedLE(v); }
+bool Reader::U64LE(uint64_t* v) { return FixedLE(v); }
 bool Reader::String(std::string* out) {
   uint64_t n;
   const uint8_t* b;
@@ -459,8 +456,8 @@ bool ScanEntry(Reader* r, const uint8_t** digest, size_t* digest_len, uint64_t* 
 // The hot path of a lookup hit: walks from entry i's restart point without building paths or
 // copying digests, compares the digest in place, and rebuilds the path (one allocation) only on
 // a match.
-Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key, std::string* path,
-                       uint32_t* mode, uint32_t* flags, bool* match) {
+Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key,
+                       std::string* path, uint32_t* mode, uint32_t* flags, bool* match) {
   *match = false;
   ChunkHeader h;
   DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
@@ -553,18 +550,28 @@ namespace {
 // segments, numbers newer than letters, '~' older than anything, '^' newer than the end).
 int CompareSegments(std::string_view a, std::string_view b) {
   size_t i = 0, j = 0;
-  auto sep = [](char c) { return !std::isalnum(static_cast<unsigned char>(c)) && c != '~' && c != '^'; };
+  auto sep = [](char c) {
+    return !std::isalnum(static_cast<unsigned char>(c)) && c != '~' && c != '^';
+  };
   while (i < a.size() || j < b.size()) {
     while (i < a.size() && sep(a[i])) ++i;
     while (j < b.size() && sep(b[j])) ++j;
     bool at = i < a.size() && a[i] == '~', bt = j < b.size() && b[j] == '~';
     if (at || bt) {
-      if (at && bt) { ++i; ++j; continue; }
+      if (at && bt) {
+        ++i;
+        ++j;
+        continue;
+      }
       return at ? -1 : 1;
     }
     bool ac = i < a.size() && a[i] == '^', bc = j < b.size() && b[j] == '^';
     if (ac || bc) {
-      if (ac && bc) { ++i; ++j; continue; }
+      if (ac && bc) {
+        ++i;
+        ++j;
+        continue;
+      }
       if (ac) return j >= b.size() ? 1 : -1;
       return i >= a.size() ? -1 : 1;
     }

@@ -73,6 +73,8 @@ class Reader {
 
  private:
   bool VarintSlow(uint64_t* v);
+  template <typename T>
+  bool FixedLE(T* v);  // sizeof(T) bytes, little-endian
   const uint8_t* p_;
   const uint8_t* end_;
 };
@@ -129,8 +131,8 @@ Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out);
 // Reads entry `i` of a chunk only if its digest equals `digest_key` (a DigestKey): *match says
 // whether it did; path, mode and flags are filled only on a match. The lookup hit path: nothing
 // is copied or allocated before the digest matches (then the path, once).
-Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key, std::string* path,
-                       uint32_t* mode, uint32_t* flags, bool* match);
+Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key,
+                       std::string* path, uint32_t* mode, uint32_t* flags, bool* match);
 
 // Schema 2's hit path: the entry that starts at byte `offset` of a chunk, matched against
 // `digest_key` in place; mode and flags are filled only on a match. Touches only the entry's

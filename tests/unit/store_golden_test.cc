@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 std::string CopyFixture(const TempDir& t, const std::string& version) {
   std::string dir = t.Sub("store");
   fs::create_directories(dir);
-  fs::copy_file(std::string(DFS_SOURCE_DIR) + "/tests/golden/store/" + version + "/data.mdb", dir + "/data.mdb");
+  fs::copy_file(std::string(DFS_SOURCE_DIR) + "/tests/golden/store/" + version + "/data.mdb",
+                dir + "/data.mdb");
   return dir;
 }
 
@@ -35,7 +36,8 @@ void PutMeta(const std::string& dir, const std::string& key, const std::string& 
   ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
   MDB_dbi dbi;
   ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-  MDB_val k{key.size(), const_cast<char*>(key.data())}, v{value.size(), const_cast<char*>(value.data())};
+  MDB_val k{key.size(), const_cast<char*>(key.data())},
+      v{value.size(), const_cast<char*>(value.data())};
   ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
   ASSERT_EQ(mdb_txn_commit(txn), 0);
   mdb_env_close(env);
@@ -75,8 +77,9 @@ void CheckGolden(Store* s) {
   ASSERT_TRUE(list.ok()) << list.status().ToString();
   ASSERT_EQ(list->size(), 6u);
   auto items = golden_v1::Items();
-  const SourceState want_state[] = {SourceState::kSuperseded, SourceState::kActive, SourceState::kActive,
-                                    SourceState::kActive, SourceState::kRemoved};
+  const SourceState want_state[] = {SourceState::kSuperseded, SourceState::kActive,
+                                    SourceState::kActive, SourceState::kActive,
+                                    SourceState::kRemoved};
   for (size_t i = 0; i < items.size(); ++i) {
     const SourceInfo& got = (*list)[i];
     const SourceInfo& want = items[i].source;
@@ -144,12 +147,10 @@ TEST(StoreGolden, V1ReadsBackExactlyReadOnly) {
   TempDir t;
   std::string dir = CopyFixture(t, "v1");
   {
-    StoreOptions o;
-    o.read_only = true;
-    auto st = Store::Open(dir, o);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    CheckGolden(st->get());
-    EXPECT_EQ((*st)->Generation(), 1u);
+    auto st = testing::OpenOrDie(dir, false, /*read_only=*/true);
+    ASSERT_TRUE(st);
+    CheckGolden(st.get());
+    EXPECT_EQ(st->Generation(), 1u);
   }
   EXPECT_EQ(SchemaOnDisk(dir), 1u);  // untouched
 }
@@ -170,22 +171,18 @@ TEST(StoreGolden, V1IsUpgradedByAWritableOpen) {
     ASSERT_TRUE(s);
     EXPECT_EQ(s->Generation(), 2u);  // nothing more to upgrade: nothing written
   }
-  StoreOptions o;
-  o.read_only = true;
-  auto st = Store::Open(dir, o);
-  ASSERT_TRUE(st.ok()) << st.status().ToString();
-  CheckGolden(st->get());
+  auto st = testing::OpenOrDie(dir, false, /*read_only=*/true);
+  ASSERT_TRUE(st);
+  CheckGolden(st.get());
 }
 
 // A read-only open of a v1 store keeps answering right while another process upgrades it.
 TEST(StoreGolden, ReadOnlyOpenFollowsAnUpgradeByAnotherProcess) {
   TempDir t;
   std::string dir = CopyFixture(t, "v1");
-  StoreOptions o;
-  o.read_only = true;
-  auto st = Store::Open(dir, o);
-  ASSERT_TRUE(st.ok()) << st.status().ToString();
-  CheckGolden(st->get());
+  auto st = testing::OpenOrDie(dir, false, /*read_only=*/true);
+  ASSERT_TRUE(st);
+  CheckGolden(st.get());
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -195,8 +192,8 @@ TEST(StoreGolden, ReadOnlyOpenFollowsAnUpgradeByAnotherProcess) {
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  EXPECT_EQ((*st)->Generation(), 2u);
-  CheckGolden(st->get());
+  EXPECT_EQ(st->Generation(), 2u);
+  CheckGolden(st.get());
 }
 
 // The schema-2 fixture (written by this build's tests/tools/store_fixture_gen).
@@ -204,11 +201,9 @@ TEST(StoreGolden, V2ReadsBackExactly) {
   TempDir t;
   std::string dir = CopyFixture(t, "v2");
   {
-    StoreOptions o;
-    o.read_only = true;
-    auto st = Store::Open(dir, o);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    CheckGolden(st->get());
+    auto st = testing::OpenOrDie(dir, false, /*read_only=*/true);
+    ASSERT_TRUE(st);
+    CheckGolden(st.get());
   }
   auto s = testing::OpenOrDie(dir, false);
   ASSERT_TRUE(s);
@@ -224,7 +219,9 @@ TEST(StoreGolden, V1AcceptsWritesAfterReopen) {
   auto s = testing::OpenOrDie(dir, false);
   ASSERT_TRUE(s);
   uint64_t g = s->Generation();
-  auto r = s->Import(golden_v1::Rpm("hello", "3.0-1", 1700000500, {{golden_v1::S("hello 3.0"), "/usr/bin/hello", 0100755, 0}}), {});
+  auto r = s->Import(golden_v1::Rpm("hello", "3.0-1", 1700000500,
+                                    {{golden_v1::S("hello 3.0"), "/usr/bin/hello", 0100755, 0}}),
+                     {});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->source_id, 7u);  // next_source_id survived
   ASSERT_EQ(r->superseded.size(), 1u);
