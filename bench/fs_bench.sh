@@ -7,8 +7,10 @@
 #   - a 1 GiB sequential read (dd, 1 MiB reads), cold (after drop_caches) and warm (median of 3),
 #     plus the reader's CPU time for one warm pass (robust against other load on the machine).
 # digestfs runs with its defaults (passthrough=auto: the 4 KiB files through the FUSE page cache,
-# the 1 GiB file in the kernel's passthrough where offered) and, as "digestfs_pc", with
-# passthrough=off (everything through the page cache).
+# the 1 GiB file in the kernel's passthrough where offered; one session thread that polls the
+# device for 50 us after each request), as "digestfs_pc" with passthrough=off (everything through
+# the page cache), and as "digestfs_mt" with libfuse's multi-threaded loop and no polling
+# (mt_loop,poll_us=0). The daemons' CPU time over the warm open rounds is printed too.
 # Prints absolute numbers and ratios from this one run. Needs root (drop_caches, mounts).
 set -euo pipefail
 BUILD=$(cd "${1:?usage: fs_bench.sh BUILD_DIR}" && pwd)
@@ -43,14 +45,16 @@ for i in $(seq 0 4999); do cp "$W/block" "$D/small/f$i"; done
 dd if=/dev/urandom of="$D/big" bs=1M count=1024 status=none
 sync
 
-mkdir -p "$W/m_ll" "$W/m_dfs" "$W/m_pc"
+mkdir -p "$W/m_ll" "$W/m_dfs" "$W/m_pc" "$W/m_mt"
 "$W/bin/passthrough_ll" -o source="$D" "$W/m_ll"
 mounts+=("$W/m_ll")
 "$DIGESTFS" "$D" "$W/m_dfs" -o mode=off,loglevel=warn
 mounts+=("$W/m_dfs")
 "$DIGESTFS" "$D" "$W/m_pc" -o mode=off,passthrough=off,loglevel=warn
 mounts+=("$W/m_pc")
-for m in "$W/m_ll" "$W/m_dfs" "$W/m_pc"; do
+"$DIGESTFS" "$D" "$W/m_mt" -o mode=off,mt_loop,poll_us=0,loglevel=warn
+mounts+=("$W/m_mt")
+for m in "$W/m_ll" "$W/m_dfs" "$W/m_pc" "$W/m_mt"; do
   for i in $(seq 100); do mountpoint -q "$m" && break; sleep 0.1; done
 done
 
@@ -68,8 +72,16 @@ cpuread() {
 }
 
 declare -A OPEN_COLD OPEN_WARM OPEN_BEST SEQ_COLD SEQ_WARM SEQ_CPU
-declare -A roots=([native]=$D [passthrough_ll]=$W/m_ll [digestfs]=$W/m_dfs [digestfs_pc]=$W/m_pc)
-names="native passthrough_ll digestfs digestfs_pc"
+declare -A roots=([native]=$D [passthrough_ll]=$W/m_ll [digestfs]=$W/m_dfs [digestfs_pc]=$W/m_pc
+  [digestfs_mt]=$W/m_mt)
+names="native passthrough_ll digestfs digestfs_pc digestfs_mt"
+# The daemon serving each mount, and its CPU time (user+system) in milliseconds.
+declare -A PIDS
+PIDS[passthrough_ll]=$(pgrep -f -x "$W/bin/passthrough_ll -o source=$D $W/m_ll")
+for name in digestfs digestfs_pc digestfs_mt; do
+  PIDS[$name]=$(pgrep -f -x "$DIGESTFS $D ${roots[$name]} .*")
+done
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 # Cold: each after dropping every cache.
 for name in $names; do
   drop
@@ -78,12 +90,14 @@ done
 # Warm: after one pass each, five interleaved rounds (so background load hits all alike);
 # median and best pass per file system.
 for name in $names; do "$W/bin/openread" "${roots[$name]}/small" 5000 1 > /dev/null; done
-declare -A RUNS
+declare -A RUNS CPU0 CPU1
+for name in "${!PIDS[@]}"; do CPU0[$name]=$(cpu_ms "${PIDS[$name]}"); done
 for round in 1 2 3 4 5; do
   for name in $names; do
     RUNS[$name]+="$("$W/bin/openread" "${roots[$name]}/small" 5000 1) "
   done
 done
+for name in "${!PIDS[@]}"; do CPU1[$name]=$(cpu_ms "${PIDS[$name]}"); done
 for name in $names; do
   OPEN_WARM[$name]=$(echo ${RUNS[$name]} | tr ' ' '\n' | sort -n | sed -n 3p)
   OPEN_BEST[$name]=$(echo ${RUNS[$name]} | tr ' ' '\n' | sort -n | tail -1)
@@ -106,7 +120,13 @@ for name in $names; do
     "${OPEN_BEST[$name]}" "${SEQ_COLD[$name]}" "${SEQ_WARM[$name]}" "${SEQ_CPU[$name]}"
 done
 echo
+printf 'daemon CPU over the 5 warm open rounds (25000 opens):'
+for name in passthrough_ll digestfs digestfs_pc digestfs_mt; do
+  printf ' %s %d ms;' "$name" $((CPU1[$name] - CPU0[$name]))
+done
+echo
 echo "digestfs / passthrough_ll, warm open rate: $(ratio "${OPEN_WARM[digestfs]}" "${OPEN_WARM[passthrough_ll]}")x median, $(ratio "${OPEN_BEST[digestfs]}" "${OPEN_BEST[passthrough_ll]}")x best (target >= 3)"
+echo "digestfs_mt / passthrough_ll, warm open rate: $(ratio "${OPEN_WARM[digestfs_mt]}" "${OPEN_WARM[passthrough_ll]}")x median (mt_loop,poll_us=0)"
 echo "digestfs / passthrough_ll, cold open rate: $(ratio "${OPEN_COLD[digestfs]}" "${OPEN_COLD[passthrough_ll]}")x"
 echo "digestfs / native, warm open rate:         $(ratio "${OPEN_WARM[digestfs]}" "${OPEN_WARM[native]}")x"
 echo "digestfs / native, warm sequential read:   $(ratio "${SEQ_WARM[digestfs]}" "${SEQ_WARM[native]}")x (target >= 0.95)"

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "fs/device_poll.h"
 #include "fs/passthrough.h"
 
 namespace dfs::fs {
@@ -91,17 +92,23 @@ void Store32(void* base, size_t off, uint32_t v) {
 
 }  // namespace
 
-Status KernelPassthrough::Install(fuse_session* se, bool want) {
-  if (!want) return Status::Ok();
-  // Registering backing files takes CAP_SYS_ADMIN: without it, accepting passthrough in INIT
-  // would only mark the mount as stacked.
-  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct caps[2]{};
-  if (syscall(SYS_capget, &hdr, caps) != 0 || (caps[0].effective & (1u << CAP_SYS_ADMIN)) == 0) {
-    return Status(Code::kPermissionDenied, "kernel passthrough needs CAP_SYS_ADMIN");
+Status KernelPassthrough::Install(fuse_session* se, bool want, std::chrono::microseconds poll) {
+  if (!want && poll.count() == 0) return Status::Ok();
+  Status status = Status::Ok();
+  if (want) {
+    // Registering backing files takes CAP_SYS_ADMIN: without it, accepting passthrough in INIT
+    // would only mark the mount as stacked.
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct caps[2]{};
+    if (syscall(SYS_capget, &hdr, caps) != 0 || (caps[0].effective & (1u << CAP_SYS_ADMIN)) == 0) {
+      status = Status(Code::kPermissionDenied, "kernel passthrough needs CAP_SYS_ADMIN");
+      want = false;
+      if (poll.count() == 0) return status;
+    }
   }
   dev_fd_ = fuse_session_fd(se);
-  want_.store(true, std::memory_order_release);
+  poll_ = poll;
+  want_.store(want, std::memory_order_release);
   fuse_custom_io io{};
   io.read = HookRead;
   io.writev = HookWritev;
@@ -110,18 +117,20 @@ Status KernelPassthrough::Install(fuse_session* se, bool want) {
   // The same descriptor the session already uses: only the read/write paths change.
   if (int rc = fuse_session_custom_io(se, &io, dev_fd_); rc != 0) {
     want_.store(false, std::memory_order_release);
+    poll_ = std::chrono::microseconds{0};
     return Status::FromErrno(-rc, "installing the FUSE I/O hooks");
   }
-  return Status::Ok();
+  return status;
 }
 
 ssize_t KernelPassthrough::HookRead(int fd, void* buf, size_t len, void* userdata) {
+  KernelPassthrough* self = From(userdata);
+  if (self->poll_.count() != 0) PollReadable(fd, self->poll_);
   ssize_t n = read(fd, buf, len);
   if (n >= static_cast<ssize_t>(sizeof(InHeader) + offsetof(InitIn, unused))) {
     InHeader h;
     memcpy(&h, buf, sizeof h);
     if (h.opcode == kOpInit) {
-      KernelPassthrough* self = From(userdata);
       InitIn in;
       memcpy(&in, static_cast<char*>(buf) + sizeof h, offsetof(InitIn, unused));
       bool offered = (in.flags & kInitExt) != 0 && (in.flags2 & kFlags2Passthrough) != 0;
@@ -159,7 +168,9 @@ ssize_t KernelPassthrough::HookWritev(int fd, struct iovec* iov, int count, void
 }
 
 ssize_t KernelPassthrough::HookSpliceReceive(int fdin, off_t* offin, int fdout, off_t* offout,
-                                             size_t len, unsigned int flags, void*) {
+                                             size_t len, unsigned int flags, void* userdata) {
+  KernelPassthrough* self = From(userdata);
+  if (self->poll_.count() != 0) PollReadable(fdin, self->poll_);
   return splice(fdin, offin, fdout, offout, len, flags);
 }
 

@@ -13,6 +13,8 @@
 //   - FUSE_DEV_IOC_BACKING_OPEN / _CLOSE ioctls on /dev/fuse register a lower file and return or
 //     drop its backing id (the kernel requires CAP_SYS_ADMIN; Install checks for it).
 //   - The OPEN reply carries FOPEN_PASSTHROUGH and the backing id (ReplyOpen below).
+// The same hooks also poll the device before each read (device_poll.h), so this class owns the
+// session's device I/O whether or not passthrough is wanted.
 //
 // The kernel's rules the caller must follow (fs/fuse/iomode.c): while an inode has a file open
 // in passthrough, every other open of it must be passthrough too, with the same backing file;
@@ -27,6 +29,7 @@
 #include <fuse_lowlevel.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "common/status.h"
@@ -52,10 +55,13 @@ class KernelPassthrough {
   KernelPassthrough& operator=(const KernelPassthrough&) = delete;
 
   // Installs the I/O hooks on the mounted session `se`, whose userdata is the Passthrough that
-  // owns this object. Call after fuse_session_mount and before the loop starts. With `want` false,
-  // nothing is installed and enabled() stays false. Errors: kIo if libfuse refuses the hooks (the
-  // mount then runs without passthrough; the caller logs it).
-  Status Install(fuse_session* se, bool want);
+  // owns this object. Call after fuse_session_mount and before the loop starts. `want`: offer
+  // passthrough in the INIT reply (only with CAP_SYS_ADMIN); `poll`: the budget each session
+  // thread polls the device for before it sleeps in read() (PollReadable; zero: no polling).
+  // With neither, nothing is installed. enabled() stays false unless `want`. Errors:
+  // kPermissionDenied (`want` without CAP_SYS_ADMIN: the hooks are still installed for `poll`),
+  // kIo if libfuse refuses the hooks (the mount then runs without either; the caller logs it).
+  Status Install(fuse_session* se, bool want, std::chrono::microseconds poll);
 
   // Whether INIT agreed on passthrough: the kernel offered it and the reply accepted it.
   bool enabled() const { return enabled_.load(std::memory_order_acquire); }
@@ -86,6 +92,7 @@ class KernelPassthrough {
   static ssize_t HookRead(int fd, void* buf, size_t len, void* userdata);
   static ssize_t HookWritev(int fd, struct iovec* iov, int count, void* userdata);
   void WantForTest() { want_.store(true, std::memory_order_release); }
+  void PollForTest(std::chrono::microseconds poll) { poll_ = poll; }
 
  private:
   static ssize_t HookSpliceReceive(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,
@@ -93,7 +100,8 @@ class KernelPassthrough {
   static ssize_t HookSpliceSend(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,
                                 unsigned int flags, void* userdata);
 
-  int dev_fd_ = -1;  // the session's /dev/fuse descriptor (owned by libfuse)
+  int dev_fd_ = -1;                    // the session's /dev/fuse descriptor (owned by libfuse)
+  std::chrono::microseconds poll_{0};  // set before the loop starts, read-only afterwards
   std::atomic<bool> want_{false};
   std::atomic<bool> offered_{false};
   std::atomic<bool> enabled_{false};

@@ -103,6 +103,14 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
     } else {
       return Bad("option 'passthrough=" + val + "': expected auto, always or off");
     }
+  } else if (key == "poll_us") {
+    char* end = nullptr;
+    long n = std::strtol(val.c_str(), &end, 10);
+    if (val.empty() || *end != '\0' || n < 0 || n > kMaxPollBudget.count()) {
+      return Bad("option 'poll_us=" + val + "': expected microseconds 0.." +
+                 std::to_string(kMaxPollBudget.count()));
+    }
+    o->poll = std::chrono::microseconds{n};
   } else if (key == "mt_loop") {
     if (has_val) return Bad("option 'mt_loop' takes no value");
     o->mt_loop = true;
@@ -234,8 +242,11 @@ std::string UsageText(std::string_view argv0) {
       "  passthrough=MODE     with mode=off, the kernel's FUSE passthrough for files of\n"
       "                       1 MiB or more (auto, the default), every file (always), or\n"
       "                       none (off)\n"
-      "  mt_loop              libfuse's multi-threaded loop (the default)\n"
-      "  dispatch_loop        one session thread; blocking requests on threads=N workers\n"
+      "  dispatch_loop        one session thread serves the cheap requests, blocking\n"
+      "                       ones go to threads=N workers (the default)\n"
+      "  mt_loop              libfuse's multi-threaded loop instead\n"
+      "  poll_us=N            after a request, check for the next one for up to N\n"
+      "                       microseconds before sleeping (default 50; 0: never)\n"
       "\n"
       "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
       "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"

@@ -4,19 +4,21 @@
 //
 // -o takes a comma-separated list; a literal comma inside a value is written "\," (e.g.
 // tpm=swtpm:host=127.0.0.1\,port=2321). Options digestfs knows (store=, policy=, mode=, verify=,
-// tpm=, pcr=, log=, measure_all_sources, loglevel=, timeout=, threads=, readahead_kb=, mt_loop,
-// dispatch_loop) are consumed here; every other option is kept, escaped as given, in `fuse_opts`
-// and handed to libfuse, which rejects (and names) any it does not know. docs/mount.md documents
-// them all.
+// tpm=, pcr=, log=, measure_all_sources, loglevel=, timeout=, threads=, readahead_kb=,
+// passthrough=, mt_loop, dispatch_loop, poll_us=) are consumed here; every other option is kept,
+// escaped as given, in `fuse_opts` and handed to libfuse, which rejects (and names) any it does not
+// know. docs/mount.md documents them all.
 //
 // Thread safety: plain values.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "fs/device_poll.h"
 #include "fs/kernel_passthrough.h"
 
 namespace dfs::fs {
@@ -48,8 +50,9 @@ struct MountOptions {
   unsigned threads = 4;   // threads=N: workers for blocking operations (0: all on one thread)
   int readahead_kb = -1;  // readahead_kb=N: the mount's readahead (-1: like the lower device)
   PassthroughMode passthrough = PassthroughMode::kAuto;  // passthrough=auto|always|off
-  bool mt_loop = true;  // libfuse's multi-threaded loop (default); dispatch_loop: one session
-                        // thread serving cheap requests itself, blocking ones on workers
+  bool mt_loop = false;  // mt_loop: libfuse's multi-threaded loop; dispatch_loop (default): one
+                         // session thread serving cheap requests itself, blocking ones on workers
+  std::chrono::microseconds poll{kDefaultPollBudget};  // poll_us=N (0..kMaxPollBudget)
 
   // Everything else from -o, each element one option still escaped ("\,"), for libfuse.
   std::vector<std::string> fuse_opts;
@@ -57,7 +60,8 @@ struct MountOptions {
 
 // Parses argv. kInvalidArgument (exit code 2) names the offending argument or option:
 // a missing SOURCE/MOUNTPOINT, an extra argument, a bad value (mode=, verify=, pcr=, loglevel=,
-// timeout=), an empty store=/policy=/log=, or an unknown dash option.
+// timeout=, threads=, readahead_kb=, passthrough=, poll_us=), an empty store=/policy=/log=, or an
+// unknown dash option.
 Result<MountOptions> ParseCommandLine(int argc, const char* const* argv);
 
 // Splits one -o argument on unescaped commas. "\," becomes part of the element (still escaped).

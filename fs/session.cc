@@ -142,7 +142,8 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
     fuse_remove_signal_handlers(se.get());
     return Status(Code::kIo, "cannot mount " + opts.mountpoint + " (see above)");
   }
-  if (Status s = fs.kernel().Install(se.get(), cfg.passthrough != PassthroughMode::kOff); !s.ok()) {
+  if (Status s = fs.kernel().Install(se.get(), cfg.passthrough != PassthroughMode::kOff, opts.poll);
+      !s.ok()) {
     spdlog::info("event=kernel_passthrough_unavailable status={}", s.ToString());
   }
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
@@ -160,11 +161,13 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
     }
   }
   on_mounted();
-  // By default libfuse's multi-threaded loop serves requests; opens that hash and writer releases
-  // with a Gate still go to the workers. dispatch_loop: one session thread serves the cheap
-  // requests itself and hands the ones that may block to the workers (worker_pool.h). Measured
-  // on 2 cores, warm open+read+close of 5000 files: about 32k/s with the multi-threaded loop,
-  // 17.5k/s with the dispatcher (a RELEASE served on the one thread delays the next OPEN).
+  // By default one session thread serves the cheap requests itself and hands the ones that may
+  // block to the workers (worker_pool.h); mt_loop: libfuse's multi-threaded loop serves them all
+  // (with a Gate, opens that hash and writer releases still go to the workers). Either way each
+  // thread that reads the device polls it for up to poll_us first (device_poll.h). Measured on
+  // 2 cores, warm open+read+close of 5000 files (docs/benchmarks.md): without polling, about
+  // 31k/s with the multi-threaded loop and 17k/s with the one session thread (each request
+  // wakes it on another CPU); with poll_us=50, 35-48k/s with the one thread.
   int rc;
   if (opts.mt_loop && !opts.single_thread && opts.threads != 0) {
     fuse_loop_config* lc = fuse_loop_cfg_create();

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 #include <vector>
 
 #include "fs/kernel_passthrough.h"
@@ -149,6 +151,24 @@ TEST_F(KernelPassthroughTest, BackingFilesNeedAnEnabledMount) {
   Result<int32_t> id = fs_->kernel().OpenBacking(0);
   ASSERT_FALSE(id.ok());
   EXPECT_EQ(id.status().sys_errno(), EPERM);
+}
+
+TEST_F(KernelPassthroughTest, ReadWithPollingWaitsForTheNextRequest) {
+  // With a poll budget, HookRead polls the device before read(): a request written during the
+  // budget is read whole, and so is one written only after it (read() then blocks as usual).
+  fs_->kernel().PollForTest(std::chrono::microseconds{20000});
+  for (int delay_ms : {2, 40}) {
+    std::thread kernel([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds{delay_ms});
+      ASSERT_EQ(write(req_[1], "request", 7), 7);
+    });
+    std::vector<uint8_t> buf(64);
+    EXPECT_EQ(KernelPassthrough::HookRead(req_[0], buf.data(), buf.size(), fs_.get()), 7)
+        << delay_ms;
+    EXPECT_EQ(memcmp(buf.data(), "request", 7), 0) << delay_ms;
+    kernel.join();
+  }
+  EXPECT_FALSE(fs_->kernel().offered());  // not an INIT: nothing recorded
 }
 
 }  // namespace

@@ -110,17 +110,41 @@ TEST(FsOptions, SplitAndUnescape) {
 namespace dfs::fs {
 namespace {
 
-TEST(MountOptionsLoop, MultiThreadedByDefaultDispatcherOnRequest) {
+TEST(MountOptionsLoop, DispatcherByDefaultMultiThreadedOnRequest) {
   const char* a1[] = {"digestfs", "/src", "/mnt"};
   auto o1 = ParseCommandLine(3, const_cast<char**>(a1));
   ASSERT_TRUE(o1.ok()) << o1.status().ToString();
-  EXPECT_TRUE(o1->mt_loop);
-  const char* a2[] = {"digestfs", "/src", "/mnt", "-o", "dispatch_loop"};
+  EXPECT_FALSE(o1->mt_loop);
+  const char* a2[] = {"digestfs", "/src", "/mnt", "-o", "mt_loop"};
   auto o2 = ParseCommandLine(5, const_cast<char**>(a2));
   ASSERT_TRUE(o2.ok()) << o2.status().ToString();
-  EXPECT_FALSE(o2->mt_loop);
-  const char* a3[] = {"digestfs", "/src", "/mnt", "-o", "dispatch_loop=1"};
-  EXPECT_FALSE(ParseCommandLine(5, const_cast<char**>(a3)).ok());
+  EXPECT_TRUE(o2->mt_loop);
+  const char* a3[] = {"digestfs", "/src", "/mnt", "-o", "mt_loop,dispatch_loop"};
+  auto o3 = ParseCommandLine(5, const_cast<char**>(a3));
+  ASSERT_TRUE(o3.ok()) << o3.status().ToString();
+  EXPECT_FALSE(o3->mt_loop);  // the last one wins
+  const char* a4[] = {"digestfs", "/src", "/mnt", "-o", "dispatch_loop=1"};
+  EXPECT_FALSE(ParseCommandLine(5, const_cast<char**>(a4)).ok());
+}
+
+TEST(MountOptionsLoop, PollBudget) {
+  const char* a1[] = {"digestfs", "/src", "/mnt"};
+  auto o1 = ParseCommandLine(3, const_cast<char**>(a1));
+  ASSERT_TRUE(o1.ok()) << o1.status().ToString();
+  EXPECT_EQ(o1->poll, kDefaultPollBudget);
+  for (const char* ok : {"poll_us=0", "poll_us=200", "poll_us=10000"}) {
+    const char* a[] = {"digestfs", "/src", "/mnt", "-o", ok};
+    auto o = ParseCommandLine(5, const_cast<char**>(a));
+    ASSERT_TRUE(o.ok()) << ok << ": " << o.status().ToString();
+    EXPECT_EQ(o->poll.count(), std::stol(std::string(ok).substr(8))) << ok;
+  }
+  for (const char* bad : {"poll_us=", "poll_us", "poll_us=-1", "poll_us=10001", "poll_us=5us"}) {
+    const char* a[] = {"digestfs", "/src", "/mnt", "-o", bad};
+    auto o = ParseCommandLine(5, const_cast<char**>(a));
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(o.status().message().find("poll_us"), std::string::npos) << o.status().ToString();
+  }
 }
 
 }  // namespace

@@ -1,0 +1,80 @@
+#!/bin/bash
+# The session loops and device polling (poll_us=, dispatch_loop, mt_loop, -s). Polling engages:
+# over 3000 opens of cached files, a mount with poll_us=10000 sleeps in read() far fewer times than
+# the requests it serves, and one with poll_us=0 at least once per open (each OPEN must wake it).
+# Sleeps are counted from the daemon's voluntary context switches (a thread that polls yields,
+# which the kernel counts as involuntary), not timed. Then fsx and the POSIX differential suite run
+# again with libfuse's multi-threaded loop and without polling, and with everything on the one
+# session thread (threads=0).
+. "$(dirname "$0")/../lib/common.sh" "$@"
+need_root
+need_fuse
+need_cmd pgrep
+[ -x "$DIGESTFS" ] || skip "digestfs not built"
+mkdir -p "$T/lower/d"
+for i in $(seq 0 299); do printf 'file %d\n' "$i" > "$T/lower/d/f$i"; done
+
+# The daemon serving MNT (digestfs detaches, so its pid is looked up).
+daemon_pid() { pgrep -f -x "$DIGESTFS $T/lower $1 .*" | head -1; }
+# Sum of voluntary context switches over the daemon's threads.
+sleeps() {
+  local pid=$1 n=0 v
+  for v in $(cat /proc/"$pid"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches/ { print $2 }'); do
+    n=$((n + v))
+  done
+  echo $n
+}
+# Opens and reads every file 10 times (3000 opens) with one process.
+open_all() { python3 - "$1" <<'PY'
+import os, sys
+d = sys.argv[1]
+names = sorted(os.listdir(d))
+for _ in range(10):
+    for n in names:
+        with open(os.path.join(d, n), "rb") as f:
+            f.read()
+PY
+}
+need_cmd python3
+
+for budget in 10000 0; do
+  mnt=$T/mnt$budget
+  dfs_mount "$T/lower" "$mnt" -o mode=off,poll_us=$budget
+  pid=$(daemon_pid "$mnt")
+  [ -n "$pid" ] || fail "no daemon found for $mnt"
+  open_all "$mnt/d"  # warm: names, attributes and pages cached
+  before=$(sleeps "$pid")
+  open_all "$mnt/d"
+  after=$(sleeps "$pid")
+  n=$((after - before))
+  echo "poll_us=$budget: $n sleeps in read() for 3000 opens"
+  if [ $budget = 0 ]; then
+    [ $n -ge 3000 ] || fail "poll_us=0: only $n sleeps for 3000 opens (polling without being asked?)"
+  else
+    [ $n -le 600 ] || fail "poll_us=$budget: $n sleeps for 3000 opens (polling does not engage)"
+  fi
+  unmount "$mnt"
+done
+pass "polling engages with poll_us=10000, not with poll_us=0"
+
+# An idle mount does not poll: its threads sleep (state S), none stays runnable.
+dfs_mount "$T/lower" "$T/idle" -o mode=off
+pid=$(daemon_pid "$T/idle")
+cat "$T/idle/d/f1" > /dev/null
+sleep 0.5
+running=$(awk '{ print $3 }' /proc/"$pid"/task/*/stat | grep -c R || true)
+[ "$running" = 0 ] || fail "an idle mount has $running runnable threads"
+unmount "$T/idle"
+pass "an idle mount sleeps"
+
+# The data-integrity and POSIX tests with the other loops.
+for opts in "mode=off,mt_loop,poll_us=0" "mode=off,threads=0"; do
+  for t in fs_fsx fs_posix; do
+    rc=0
+    DFS_FS_OPTS=$opts bash "$(dirname "$0")/$t.sh" "$BUILD" > "$T/$t.out" 2>&1 || rc=$?
+    tail -2 "$T/$t.out"
+    [ $rc = 77 ] && skip "$t skipped (see above)"
+    [ $rc = 0 ] || { cat "$T/$t.out" >&2; fail "$t with $opts (exit $rc)"; }
+  done
+done
+pass "fs_loops"
