@@ -69,7 +69,7 @@ int do_setattr(Passthrough& fs, Inode& inode, const struct stat* attr, int valid
                fuse_file_info* fi, struct stat* out) {
   int ifd = inode.fd.get();
   // The kernel passes a handle only for ftruncate, which needs a writer, and a writer's fd is set
-  // before its handle is published (only a passthrough reader's is opened later: HandleFd).
+  // before its handle is published (only a reader's is opened later: HandleFd).
   int ffd = fi != nullptr ? reinterpret_cast<FileHandle*>(fi->fh)->fd.get() : -1;
   if (valid & FUSE_SET_ATTR_MODE) {
     int rc;

@@ -108,10 +108,10 @@ void DropBacking(Passthrough& fs, Inode& inode) {
 // reaches the daemon needs one (fsync, lseek, copy_file_range source): it is opened then,
 // read-only. Returns -1 (errno set) if that open fails.
 int HandleFd(Passthrough& fs, FileHandle& fh) {
-  if (fh.backing_id < 0) return fh.fd.get();  // set before the handle was published
+  if (fh.lazy_flags < 0) return fh.fd.get();  // set before the handle was published
   std::lock_guard lock(fh.lazy_mu);
   if (!fh.fd) {
-    int fd = fs.Reopen(*fh.inode, O_RDONLY);
+    int fd = fs.Reopen(*fh.inode, fh.lazy_flags);
     if (fd < 0) {
       errno = -fd;
       return -1;
@@ -138,10 +138,11 @@ bool AttrChanged(Inode& inode, const struct stat& st) {
   return !same;
 }
 
-// Finishes an open of `inode` whose lower file is `fd` (taken, opened without O_TRUNC): asks the
-// Gate, then applies O_TRUNC, tracks writers, decides whether the kernel may keep its cached pages,
-// and fills fi. 0 or an errno; on an error nothing was changed.
-// FinishOpen's answer when `inline_only` and the Gate cannot decide without blocking.
+// Finishes an open of `inode` whose lower file is `fd` (taken, opened without O_TRUNC; empty for
+// a reader, whose lower file HandleFd opens when a read misses the page cache): asks the Gate, then
+// applies O_TRUNC, tracks writers, decides whether the kernel may keep its cached pages, and fills
+// fi. 0 or an errno; on an error nothing was changed. FinishOpen's answer when `inline_only` and
+// the Gate cannot decide without blocking.
 constexpr int kNotInline = -1;
 
 int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, fuse_file_info* fi,
@@ -150,7 +151,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   fh->inode = &inode;
   fh->writer = Writable(flags);
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return errno;
+  if (fstat(fd ? fd.get() : inode.fd.get(), &st) != 0) return errno;
   if (Gate* gate = fs.gate()) {
     {
       // A writer's close that the kernel sent before this open is decided first (WriterClosed
@@ -235,6 +236,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     *inval_attr = AttrChanged(inode, st);
   }
   fi->noflush = 1;  // nothing to do at close(2): every write reached the lower file already
+  if (!fd) fh->lazy_flags = LowerFlags(flags);
   fh->fd = std::move(fd);
   PublishHandle(fi, std::move(fh));
   return 0;
@@ -326,6 +328,7 @@ bool ServePassthroughOpen(fuse_req_t req, Passthrough& fs, Inode& inode, fuse_in
     }
   }
   fh->fd = std::move(*lower);
+  if (!fh->fd) fh->lazy_flags = LowerFlags(flags);  // a reader: HandleFd opens it on first need
   int err = 0;
   if (flags & O_TRUNC) err = Truncate(req, fs, inode, fh->fd.get(), fh->writer);
   if (err == 0 && fstat(fh->fd ? fh->fd.get() : inode.fd.get(), &st) != 0) err = errno;
@@ -359,13 +362,21 @@ bool ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, bool inline_o
       ServePassthroughOpen(req, fs, inode, ino, fi, &lower)) {
     return true;
   }
-  int fd = lower ? lower.release() : fs.Reopen(inode, LowerFlags(fi->flags));
-  if (fd < 0) {
-    fuse_reply_err(req, -fd);
-    return true;
+  // A reader's lower file is opened only when a read misses the kernel's page cache (HandleFd),
+  // unless a Gate is about to hash it (a Gate decides on the session thread only what needs no
+  // reading: inline_only).
+  const bool lazy =
+      !Writable(fi->flags) && !(fi->flags & O_TRUNC) && (fs.gate() == nullptr || inline_only);
+  if (!lower && !lazy) {
+    int fd = fs.Reopen(inode, LowerFlags(fi->flags));
+    if (fd < 0) {
+      fuse_reply_err(req, -fd);
+      return true;
+    }
+    lower.reset(fd);
   }
   bool inval_attr = false;
-  int err = FinishOpen(req, fs, inode, Fd(fd), fi->flags, fi, &inval_attr, inline_only);
+  int err = FinishOpen(req, fs, inode, std::move(lower), fi->flags, fi, &inval_attr, inline_only);
   if (err == kNotInline) return false;
   if (err != 0) {
     fuse_reply_err(req, err);

@@ -54,7 +54,9 @@ struct FileHandle {
   bool writer = false;
   OpenTicket ticket;        // from Gate::CheckOpen
   int32_t backing_id = -1;  // >= 0: opened in kernel passthrough (the inode's backing id)
-  // A passthrough reader's fd is opened on first need (HandleFd), under this mutex.
+  // >= 0: a reader whose lower fd is opened on first need (HandleFd), with these flags, under
+  // lazy_mu; -1: fd was set before the handle was published (writers, O_TRUNC).
+  int lazy_flags = -1;
   std::mutex lazy_mu;
 };
 

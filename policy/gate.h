@@ -35,8 +35,10 @@ inline std::string_view AccessOpName(AccessOp op) {
 
 struct OpenRequest {
   int fd = -1;               // the lower file as opened for the caller; not owned; readable
-                             // unless op == kWrite with O_WRONLY
-  struct stat st {};         // fstat(fd) right after the open
+                             // unless op == kWrite with O_WRONLY. -1 in TryCheckOpenInline for
+                             // a reader (fs/ opens a reader's lower file when a read needs it):
+                             // use reopen_readonly if the content must be read
+  struct stat st {};         // fstat of the lower file at the open
   // A path of the file from the mount root ("/usr/bin/hello"). FUSE opens carry no name, so this
   // is one of the names fs/ knows the inode by (lookup, create, link, rename). EMPTY when no name
   // is known (every known name was unlinked, or more names than fs/ tracks): the Gate must then

@@ -3,7 +3,8 @@
 # over 3000 opens of cached files, a mount with poll_us=10000 sleeps in read() far fewer times than
 # the requests it serves, and one with poll_us=0 at least once per open (each OPEN must wake it).
 # Sleeps are counted from the daemon's voluntary context switches (a thread that polls yields,
-# which the kernel counts as involuntary), not timed. Then fsx and the POSIX differential suite run
+# which the kernel counts as involuntary), not timed. Readers of cached files hold no lower
+# descriptor (it is opened at the first read that misses the page cache). Then fsx and the POSIX differential suite run
 # again with libfuse's multi-threaded loop and without polling, and with everything on the one
 # session thread (threads=0).
 . "$(dirname "$0")/../lib/common.sh" "$@"
@@ -66,6 +67,37 @@ running=$(awk '{ print $3 }' /proc/"$pid"/task/*/stat | grep -c R || true)
 [ "$running" = 0 ] || fail "an idle mount has $running runnable threads"
 unmount "$T/idle"
 pass "an idle mount sleeps"
+
+# An open whose pages are cached opens no lower file: 50 readers held open on cached files add
+# no descriptor to the daemon; a read that misses the page cache opens one for its reader.
+dfs_mount "$T/lower" "$T/fds" -o mode=off
+pid=$(daemon_pid "$T/fds")
+for i in $(seq 0 49); do cat "$T/fds/d/f$i" > /dev/null; done
+stat "$T/fds/d/f299" > /dev/null  # looked up (its inode's O_PATH handle), never read
+n0=$(ls /proc/"$pid"/fd | wc -l)
+python3 - "$T/fds/d" "$T/lower/d" "$pid" "$n0" <<'PY' || fail "lower descriptors of readers"
+import os, sys
+d, lower, pid, n0 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+count = lambda: len(os.listdir(f"/proc/{pid}/fd"))
+held = [os.open(os.path.join(d, f"f{i}"), os.O_RDONLY) for i in range(50)]
+grown = count() - n0
+print(f"50 readers of cached files: the daemon holds {grown} more descriptors")
+if grown > 5:
+    sys.exit("readers of cached files opened lower files")
+# f299 was never read through the mount: its read misses the page cache.
+fd = os.open(os.path.join(d, "f299"), os.O_RDONLY)
+data = os.read(fd, 100)
+if data != b"file 299\n":
+    sys.exit(f"wrong content {data!r}")
+after = count() - n0
+print(f"after an uncached read: {after} more")
+if after != grown + 1:
+    sys.exit("an uncached read did not open exactly one lower file")
+for h in held + [fd]:
+    os.close(h)
+PY
+unmount "$T/fds"
+pass "readers of cached files hold no lower descriptor"
 
 # The data-integrity and POSIX tests with the other loops.
 for opts in "mode=off,mt_loop,poll_us=0" "mode=off,threads=0"; do

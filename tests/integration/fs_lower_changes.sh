@@ -1,7 +1,9 @@
 #!/bin/bash
 # Changes made beneath the mount (to the lower tree directly) are seen through it: an open after a
 # lower-side write serves the new content and size, even when the kernel had cached the file's
-# pages and attributes; a file created beneath becomes visible within the negative-entry lifetime.
+# pages and attributes; a file created beneath becomes visible within the negative-entry lifetime;
+# a reader reads the inode it opened even when the name is replaced or removed before its first
+# read.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -35,4 +37,17 @@ assert_eq "$(md5sum < "$T/mnt/f")" "$(md5sum < "$T/lower/f")" "unchanged content
 echo fresh > "$T/lower/new"
 sleep 1.2
 assert_eq "$(cat "$T/mnt/new")" "fresh" "file created beneath the mount"
+# A reader's lower file is opened only when a read first needs it, and then it is the inode that
+# was opened, never whatever holds the name by then: replace the file beneath (rename over it)
+# between the open and the first read; remove another one.
+printf 'the opened inode\n' > "$T/lower/swap"
+printf 'a replacement!!\n' > "$T/lower/swap.new"
+printf 'removed beneath\n' > "$T/lower/gone"
+exec 5< "$T/mnt/swap"
+exec 6< "$T/mnt/gone"
+mv -f "$T/lower/swap.new" "$T/lower/swap"
+rm -f "$T/lower/gone"
+assert_eq "$(cat <&5)" "the opened inode" "read after the name was replaced beneath"
+assert_eq "$(cat <&6)" "removed beneath" "read after the file was removed beneath"
+exec 5<&- 6<&-
 pass "fs_lower_changes"
