@@ -295,6 +295,15 @@ void ReplyOpen(fuse_req_t req, Passthrough& fs, fuse_ino_t ino, fuse_file_info* 
 bool ServePassthroughOpen(fuse_req_t req, Passthrough& fs, Inode& inode, fuse_ino_t ino,
                           fuse_file_info* fi, Fd* lower) {
   const int flags = fi->flags;
+  if (fs.config().passthrough == PassthroughMode::kAuto) {
+    // The common case, a small file not open in passthrough, leaves at once (the size and mode
+    // are checked again below, under the lock, before anything is decided).
+    std::lock_guard lock(inode.mu);
+    if (!inode.passthrough_io &&
+        (!inode.attr_valid || static_cast<uint64_t>(inode.attr_size) < kPassthroughMinSize)) {
+      return false;
+    }
+  }
   auto fh = std::make_unique<FileHandle>();
   fh->inode = &inode;
   fh->writer = Writable(flags);
