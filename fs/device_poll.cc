@@ -7,12 +7,14 @@ namespace dfs::fs {
 
 bool PollReadable(int fd, std::chrono::microseconds budget) {
   using Clock = std::chrono::steady_clock;
-  const Clock::time_point deadline = Clock::now() + budget;
-  for (;;) {
+  Clock::time_point deadline{};
+  for (bool first = true;; first = false) {
     pollfd p{fd, POLLIN, 0};
     // EINTR and other poll failures count as "not yet": the caller's read() sorts them out.
     if (poll(&p, 1, 0) > 0) return true;
-    if (Clock::now() >= deadline) return false;
+    const Clock::time_point now = Clock::now();
+    if (first) deadline = now + budget;  // no clock read when a request is already waiting
+    if (now >= deadline) return false;
     sched_yield();
   }
 }
