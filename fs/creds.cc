@@ -1,6 +1,7 @@
 #include "fs/creds.h"
 
 #include <grp.h>
+#include <linux/capability.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,6 +57,13 @@ void InitCreds() {
 }
 
 bool CredsActive() { return g_active; }
+
+bool HaveCapability(int cap) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[2]{};
+  if (syscall(SYS_capget, &hdr, caps) != 0 || cap < 0 || cap >= 64) return false;
+  return (caps[cap / 32].effective & (1u << (cap % 32))) != 0;
+}
 
 ScopedCreds::ScopedCreds(fuse_req_t req) {
   if (!g_active) return;

@@ -20,6 +20,9 @@ namespace dfs::fs {
 void InitCreds();
 bool CredsActive();
 
+// Whether the calling thread has capability `cap` (CAP_*) in its effective set.
+bool HaveCapability(int cap);
+
 class ScopedCreds {
  public:
   explicit ScopedCreds(fuse_req_t req);

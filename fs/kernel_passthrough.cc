@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "fs/creds.h"
 #include "fs/device_poll.h"
 #include "fs/passthrough.h"
 
@@ -81,6 +82,16 @@ const unsigned long kIocBackingClose = _IOW(kIocMagic, 2, uint32_t);
 // The hooks get the session's userdata: the Passthrough that owns the KernelPassthrough.
 KernelPassthrough* From(void* userdata) { return &static_cast<Passthrough*>(userdata)->kernel(); }
 
+// Polls the device before a read; false if the read must not start: the session was told to exit
+// (a signal's handler ran while polling, and no request came), so the caller's loop ends instead
+// of sleeping in read() until the next request.
+bool PollBeforeRead(int fd, void* userdata) {
+  KernelPassthrough* self = From(userdata);
+  if (self->poll().count() == 0 || PollReadable(fd, self->poll())) return true;
+  fuse_session* se = static_cast<Passthrough*>(userdata)->session();
+  return se == nullptr || !fuse_session_exited(se);
+}
+
 uint32_t Load32(const void* base, size_t off) {
   uint32_t v;
   memcpy(&v, static_cast<const char*>(base) + off, sizeof v);
@@ -98,9 +109,7 @@ Status KernelPassthrough::Install(fuse_session* se, bool want, std::chrono::micr
   if (want) {
     // Registering backing files takes CAP_SYS_ADMIN: without it, accepting passthrough in INIT
     // would only mark the mount as stacked.
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct caps[2]{};
-    if (syscall(SYS_capget, &hdr, caps) != 0 || (caps[0].effective & (1u << CAP_SYS_ADMIN)) == 0) {
+    if (!HaveCapability(CAP_SYS_ADMIN)) {
       status = Status(Code::kPermissionDenied, "kernel passthrough needs CAP_SYS_ADMIN");
       want = false;
       if (poll.count() == 0) return status;
@@ -124,13 +133,16 @@ Status KernelPassthrough::Install(fuse_session* se, bool want, std::chrono::micr
 }
 
 ssize_t KernelPassthrough::HookRead(int fd, void* buf, size_t len, void* userdata) {
-  KernelPassthrough* self = From(userdata);
-  if (self->poll_.count() != 0) PollReadable(fd, self->poll_);
+  if (!PollBeforeRead(fd, userdata)) {
+    errno = EINTR;
+    return -1;
+  }
   ssize_t n = read(fd, buf, len);
   if (n >= static_cast<ssize_t>(sizeof(InHeader) + offsetof(InitIn, unused))) {
     InHeader h;
     memcpy(&h, buf, sizeof h);
     if (h.opcode == kOpInit) {
+      KernelPassthrough* self = From(userdata);
       InitIn in;
       memcpy(&in, static_cast<char*>(buf) + sizeof h, offsetof(InitIn, unused));
       bool offered = (in.flags & kInitExt) != 0 && (in.flags2 & kFlags2Passthrough) != 0;
@@ -169,8 +181,10 @@ ssize_t KernelPassthrough::HookWritev(int fd, struct iovec* iov, int count, void
 
 ssize_t KernelPassthrough::HookSpliceReceive(int fdin, off_t* offin, int fdout, off_t* offout,
                                              size_t len, unsigned int flags, void* userdata) {
-  KernelPassthrough* self = From(userdata);
-  if (self->poll_.count() != 0) PollReadable(fdin, self->poll_);
+  if (!PollBeforeRead(fdin, userdata)) {
+    errno = EINTR;
+    return -1;
+  }
   return splice(fdin, offin, fdout, offout, len, flags);
 }
 

@@ -93,6 +93,8 @@ class KernelPassthrough {
   static ssize_t HookWritev(int fd, struct iovec* iov, int count, void* userdata);
   void WantForTest() { want_.store(true, std::memory_order_release); }
   void PollForTest(std::chrono::microseconds poll) { poll_ = poll; }
+  // The poll budget given to Install (zero: no polling).
+  std::chrono::microseconds poll() const { return poll_; }
 
  private:
   static ssize_t HookSpliceReceive(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,

@@ -373,9 +373,10 @@ bool ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, bool inline_o
   }
   // A reader's lower file is opened only when a read misses the kernel's page cache (HandleFd),
   // unless a Gate is about to hash it (a Gate decides on the session thread only what needs no
-  // reading: inline_only).
-  const bool lazy =
-      !Writable(fi->flags) && !(fi->flags & O_TRUNC) && (fs.gate() == nullptr || inline_only);
+  // reading: inline_only), or the daemon's own open could fail later where the reader's could
+  // not (Passthrough::lazy_readers).
+  const bool lazy = fs.lazy_readers() && !Writable(fi->flags) && !(fi->flags & O_TRUNC) &&
+                    (fs.gate() == nullptr || inline_only);
   if (!lower && !lazy) {
     int fd = fs.Reopen(inode, LowerFlags(fi->flags));
     if (fd < 0) {
@@ -507,6 +508,11 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
 // copy_file_range on it is in flight, so workers may use the handle without further pinning.
 void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   Passthrough& fs = Passthrough::From(req);
+  const int fd = HandleFd(fs, *fh);
+  if (fd < 0) {
+    fuse_reply_err(req, errno);  // a reader's lower file could not be opened (HandleFd)
+    return;
+  }
   Gate* gate = fs.gate();
   if (gate != nullptr && gate->verify_blocks()) {
     // Served from a buffer so every byte is checked before the kernel sees it.
@@ -515,7 +521,7 @@ void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
     std::vector<uint8_t> buf(size);
     size_t n = 0;
     while (n < size) {
-      ssize_t r = pread(HandleFd(fs, *fh), buf.data() + n, size - n, off + static_cast<off_t>(n));
+      ssize_t r = pread(fd, buf.data() + n, size - n, off + static_cast<off_t>(n));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) {
         fuse_reply_err(req, errno);
@@ -537,7 +543,7 @@ void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   }
   fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
   bv.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  bv.buf[0].fd = HandleFd(fs, *fh);
+  bv.buf[0].fd = fd;
   bv.buf[0].pos = off;
   fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }

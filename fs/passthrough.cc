@@ -1,6 +1,7 @@
 #include "fs/passthrough.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <exception>
 
 #include "common/log.h"
+#include "fs/creds.h"
 
 namespace dfs::fs {
 
@@ -42,8 +44,8 @@ void Init(void* userdata, fuse_conn_info* conn) {
       conn->proto_major, conn->proto_minor, conn->max_write, conn->max_readahead,
       (conn->want & FUSE_CAP_SPLICE_WRITE) != 0,
       fs->config().passthrough == PassthroughMode::kOff ? "off"
-      : fs->kernel().offered()                                  ? "offered"
-                                                                : "not_offered");
+      : fs->kernel().offered()                          ? "offered"
+                                                        : "not_offered");
 }
 
 }  // namespace
@@ -101,6 +103,7 @@ void Passthrough::Offload(fuse_req_t req, std::function<void()> task) {
 Status Passthrough::Start() {
   proc_fd_.reset(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!proc_fd_) return Status::FromErrno(errno, "opening /proc/self/fd");
+  lazy_readers_ = HaveCapability(CAP_DAC_OVERRIDE);
   if (cfg_.gate != nullptr) inval_thread_ = std::thread([this] { InvalidatorLoop(); });
   pool_.Start(cfg_.workers);
   return Status::Ok();

@@ -102,6 +102,10 @@ class Passthrough {
   }
   int proc_self_fd() const { return proc_fd_.get(); }
   fuse_session* session() const { return session_; }
+  // Whether readers' lower files are opened when first needed rather than at OPEN: only if the
+  // daemon has CAP_DAC_OVERRIDE, so that its later open cannot fail on permissions the reader's
+  // open passed (a chmod in between: an open descriptor keeps working natively). Set by Start().
+  bool lazy_readers() const { return lazy_readers_; }
   KernelPassthrough& kernel() { return kernel_; }
 
   // Opens the lower object of `inode` with `flags` through /proc/self/fd (the only way to turn an
@@ -125,6 +129,7 @@ class Passthrough {
   FsConfig cfg_;
   InodeTable inodes_;
   Fd proc_fd_;  // /proc/self/fd
+  bool lazy_readers_ = false;
   fuse_session* session_ = nullptr;
 
   // Asynchronous page-cache invalidation (only with a Gate). Lock order: inval_mu_ is a leaf.

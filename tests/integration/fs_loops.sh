@@ -4,7 +4,9 @@
 # the requests it serves, and one with poll_us=0 at least once per open (each OPEN must wake it).
 # Sleeps are counted from the daemon's voluntary context switches (a thread that polls yields,
 # which the kernel counts as involuntary), not timed. Readers of cached files hold no lower
-# descriptor (it is opened at the first read that misses the page cache). Then fsx and the POSIX differential suite run
+# descriptor (it is opened at the first read that misses the page cache); a failed lazy open
+# reports its own error; a daemon without CAP_DAC_OVERRIDE opens readers at open; SIGTERM during
+# polling ends the daemon. Then fsx and the POSIX differential suite run
 # again with libfuse's multi-threaded loop and without polling, and with everything on the one
 # session thread (threads=0).
 . "$(dirname "$0")/../lib/common.sh" "$@"
@@ -98,6 +100,69 @@ for h in held + [fd]:
 PY
 unmount "$T/fds"
 pass "readers of cached files hold no lower descriptor"
+
+# A read whose lower open fails gets that open's error (here EMFILE: the daemon's descriptor limit
+# lowered to what it holds), not EBADF; the mount keeps working once descriptors are free again.
+dfs_mount "$T/lower" "$T/emfile" -o mode=off
+pid=$(daemon_pid "$T/emfile")
+for i in $(seq 100 139); do stat "$T/emfile/d/f$i" > /dev/null; done
+n=$(ls /proc/"$pid"/fd | wc -l)
+need_cmd prlimit
+soft=$(prlimit --pid "$pid" --nofile --noheadings --output SOFT | tr -d ' ')
+prlimit --pid "$pid" --nofile=$((n + 8)):
+python3 - "$T/emfile/d" <<'PY' || fail "errors of lazy lower opens"
+import errno, os, sys
+d = sys.argv[1]
+fds = [os.open(os.path.join(d, f"f{i}"), os.O_RDONLY) for i in range(100, 140)]
+got = {}
+for fd in fds:
+    try:
+        os.read(fd, 10)
+        got["ok"] = got.get("ok", 0) + 1
+    except OSError as e:
+        got[errno.errorcode[e.errno]] = got.get(errno.errorcode[e.errno], 0) + 1
+print(f"40 first reads with the daemon at its descriptor limit: {got}")
+if set(got) != {"ok", "EMFILE"}:
+    sys.exit("expected some reads to succeed and the rest to fail with EMFILE")
+for fd in fds:
+    os.close(fd)
+PY
+prlimit --pid "$pid" --nofile="$soft":
+assert_eq "$(cat "$T/emfile/d/f139")" "file 139" "a read after descriptors were freed"
+unmount "$T/emfile"
+pass "a failed lazy lower open reports its own error"
+
+# A daemon without CAP_DAC_OVERRIDE opens readers' lower files at open: a descriptor opened before
+# a chmod 0 keeps reading, as natively (a later open by the daemon would be refused).
+need_cmd setpriv
+mkdir -p "$T/nodac"
+printf 'kept\n' > "$T/lower/d/keep"
+setpriv --bounding-set=-dac_override,-dac_read_search "$DIGESTFS" "$T/lower" "$T/nodac" -o mode=off ||
+  fail "mount without CAP_DAC_OVERRIDE"
+wait_mounted "$T/nodac"
+at_exit "unmount '$T/nodac'"
+exec 7< "$T/nodac/d/keep"
+chmod 0 "$T/nodac/d/keep"
+assert_eq "$(cat <&7)" "kept" "read after chmod 0, daemon without CAP_DAC_OVERRIDE"
+exec 7<&-
+unmount "$T/nodac"
+pass "without CAP_DAC_OVERRIDE readers open the lower file at open"
+
+# SIGTERM while the session thread polls (right after a request) ends the daemon at once, not at
+# the next request: 5 times, poll_us=10000.
+for i in 1 2 3 4 5; do
+  dfs_mount "$T/lower" "$T/term$i" -o mode=off,poll_us=10000
+  pid=$(daemon_pid "$T/term$i")
+  python3 - "$T/term$i/d/f1" "$pid" <<'PY'
+import os, signal, sys
+os.stat(sys.argv[1])
+os.kill(int(sys.argv[2]), signal.SIGTERM)
+PY
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && fail "daemon $i still running 3 s after SIGTERM during polling"
+  unmount "$T/term$i"
+done
+pass "SIGTERM during polling ends the daemon"
 
 # The data-integrity and POSIX tests with the other loops.
 for opts in "mode=off,mt_loop,poll_us=0" "mode=off,threads=0"; do
