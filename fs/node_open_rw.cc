@@ -104,9 +104,10 @@ void DropBacking(Passthrough& fs, Inode& inode) {
   inode.passthrough_io = false;
 }
 
-// The lower descriptor behind a handle. A passthrough reader has none until an operation that
-// reaches the daemon needs one (fsync, lseek, copy_file_range source): it is opened then,
-// read-only. Returns -1 (errno set) if that open fails.
+// The lower descriptor behind a handle. A reader (lazy_flags >= 0) has none until an operation
+// that reaches the daemon needs one (a read that misses the page cache, fsync, lseek,
+// copy_file_range source): it is opened then, with the open's flags, through the inode's O_PATH
+// handle (so always the opened inode). Returns -1 (errno set) if that open fails.
 int HandleFd(Passthrough& fs, FileHandle& fh) {
   if (fh.lazy_flags < 0) return fh.fd.get();  // set before the handle was published
   std::lock_guard lock(fh.lazy_mu);
@@ -141,8 +142,8 @@ bool AttrChanged(Inode& inode, const struct stat& st) {
 // Finishes an open of `inode` whose lower file is `fd` (taken, opened without O_TRUNC; empty for
 // a reader, whose lower file HandleFd opens when a read misses the page cache): asks the Gate, then
 // applies O_TRUNC, tracks writers, decides whether the kernel may keep its cached pages, and fills
-// fi. 0 or an errno; on an error nothing was changed. FinishOpen's answer when `inline_only` and
-// the Gate cannot decide without blocking.
+// fi. 0 or an errno; on an error nothing was changed.
+// FinishOpen's answer when `inline_only` and the Gate cannot decide without blocking.
 constexpr int kNotInline = -1;
 
 int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, fuse_file_info* fi,
