@@ -388,13 +388,21 @@ Status DecodeChunk(std::string_view v, std::vector<FileEntry>* out,
   return Status::Ok();
 }
 
-Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out) {
+// Parses file chunk `v` and sets *r at the restart point that entry i's run starts from (entry
+// i - i % kRestartInterval).
+Status SeekRestart(std::string_view v, uint32_t i, Reader* r) {
   ChunkHeader h;
   DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
   if (i >= h.count) return Corrupt("file index beyond its chunk");
   uint32_t start = h.Restart(i / kRestartInterval);
   if (start >= h.body_len) return Corrupt("file chunk restart offset");
-  Reader r(h.body + start, h.body_len - start);
+  *r = Reader(h.body + start, h.body_len - start);
+  return Status::Ok();
+}
+
+Status DecodeChunkEntry(std::string_view v, uint32_t i, FileEntry* out) {
+  Reader r(nullptr, 0);
+  DFS_RETURN_IF_ERROR(SeekRestart(v, i, &r));
   std::string path;
   for (uint32_t j = i - i % kRestartInterval; j < i; ++j) {
     if (!DecodeEntry(&r, &path, nullptr)) return Corrupt("file chunk entry");
@@ -459,12 +467,8 @@ bool ScanEntry(Reader* r, const uint8_t** digest, size_t* digest_len, uint64_t* 
 Status MatchChunkEntry(std::string_view v, uint32_t i, std::string_view digest_key,
                        std::string* path, uint32_t* mode, uint32_t* flags, bool* match) {
   *match = false;
-  ChunkHeader h;
-  DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
-  if (i >= h.count) return Corrupt("file index beyond its chunk");
-  uint32_t start = h.Restart(i / kRestartInterval);
-  if (start >= h.body_len) return Corrupt("file chunk restart offset");
-  Reader r(h.body + start, h.body_len - start);
+  Reader r(nullptr, 0);
+  DFS_RETURN_IF_ERROR(SeekRestart(v, i, &r));
   const uint32_t first = i - i % kRestartInterval;
   PathPart parts[kRestartInterval];
   uint64_t cur = 0, longest = 0;  // length of the previous path; longest path on the way
@@ -511,12 +515,8 @@ Status MatchEntryAt(std::string_view v, uint32_t offset, std::string_view digest
 }
 
 Status ChunkEntryPath(std::string_view v, uint32_t i, uint32_t offset, std::string* path) {
-  ChunkHeader h;
-  DFS_RETURN_IF_ERROR(ParseChunkHeader(v, &h));
-  if (i >= h.count) return Corrupt("file index beyond its chunk");
-  uint32_t start = h.Restart(i / kRestartInterval);
-  if (start >= h.body_len) return Corrupt("file chunk restart offset");
-  Reader r(h.body + start, h.body_len - start);
+  Reader r(nullptr, 0);
+  DFS_RETURN_IF_ERROR(SeekRestart(v, i, &r));
   path->clear();
   for (uint32_t j = i - i % kRestartInterval; j <= i; ++j) {
     if (j == i && r.pos() != reinterpret_cast<const uint8_t*>(v.data()) + offset) {
