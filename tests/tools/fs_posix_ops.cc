@@ -382,6 +382,33 @@ void Xattrs() {
   std::string sp = "/proc/self/fd/" + std::to_string(g_root) + "/s1";
   Res("lsetxattr user on symlink", lsetxattr(sp.c_str(), "user.s", "s", 1, 0));
   Res("lgetxattr on symlink", lgetxattr(sp.c_str(), "user.s", buf, sizeof buf));
+  // Names that the kernel does not answer itself for a symlink reach the daemon: what `ls -l`
+  // (security.selinux, system.posix_acl_access), `getfattr -h` and `getcap` ask. xs -> x1.
+  Res("symlink xs -> x1", symlinkat("x1", g_root, "xs"));
+  std::string xs = "/proc/self/fd/" + std::to_string(g_root) + "/xs";
+  Res("lgetxattr security.selinux on symlink",
+      lgetxattr(xs.c_str(), "security.selinux", buf, sizeof buf));
+  Res("lgetxattr posix_acl_access on symlink",
+      lgetxattr(xs.c_str(), "system.posix_acl_access", buf, sizeof buf));
+  Res("lgetxattr security.capability on symlink",
+      lgetxattr(xs.c_str(), "security.capability", nullptr, 0));
+  Res("llistxattr on symlink", llistxattr(xs.c_str(), buf, sizeof buf));
+  Res("lsetxattr trusted on symlink", lsetxattr(xs.c_str(), "trusted.l", "link", 4, 0));
+  std::memset(buf, 0, sizeof buf);
+  Res("lgetxattr trusted on symlink", lgetxattr(xs.c_str(), "trusted.l", buf, sizeof buf));
+  Out("  value " + Quote(buf));
+  n = Res("llistxattr on symlink after set", llistxattr(xs.c_str(), buf, sizeof buf));
+  names.clear();
+  for (ssize_t i = 0; i < n; i += strlen(buf + i) + 1) names.emplace_back(buf + i);
+  std::sort(names.begin(), names.end());
+  s = "  names:";
+  for (auto& x : names) s += " " + x;
+  Out(s);
+  // The target keeps its own attributes: the calls above acted on the link, these on x1.
+  Res("getxattr trusted.l through symlink", getxattr(xs.c_str(), "trusted.l", buf, sizeof buf));
+  Res("getxattr trusted.t through symlink", getxattr(xs.c_str(), "trusted.t", buf, sizeof buf));
+  Res("lremovexattr trusted on symlink", lremovexattr(xs.c_str(), "trusted.l"));
+  Res("lremovexattr trusted on symlink again", lremovexattr(xs.c_str(), "trusted.l"));
 }
 
 void Data() {
