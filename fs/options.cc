@@ -123,9 +123,20 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
   return true;
 }
 
+// Options of an fstab line that belong to mount(8), mount.fuse3 or systemd, not to the file
+// system: mount(8) and mount.fuse3 drop them before they run digestfs, and digestfs drops them
+// too, so the same list works in fstab, with -o, and in a digestfs@.service environment file.
+bool IsFstabOnlyOption(std::string_view opt) {
+  for (std::string_view o :
+       {"defaults", "auto", "noauto", "user", "nouser", "users", "nofail", "_netdev"}) {
+    if (opt == o) return true;
+  }
+  return opt.starts_with("x-") || opt.starts_with("X-") || opt.starts_with("comment=");
+}
+
 Status AddOptionList(std::string_view list, MountOptions* o) {
   for (std::string& raw : SplitOptionList(list)) {
-    if (raw.empty()) continue;
+    if (raw.empty() || IsFstabOnlyOption(raw)) continue;
     DFS_ASSIGN_OR_RETURN(bool consumed, ApplyDigestfsOption(UnescapeOption(raw), o));
     if (!consumed) o->fuse_opts.push_back(std::move(raw));
   }

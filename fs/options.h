@@ -5,7 +5,9 @@
 // -o takes a comma-separated list; a literal comma inside a value is written "\," (e.g.
 // tpm=swtpm:host=127.0.0.1\,port=2321). Options digestfs knows (store=, policy=, mode=, verify=,
 // tpm=, pcr=, log=, measure_all_sources, loglevel=, timeout=, threads=, readahead_kb=,
-// passthrough=, mt_loop, dispatch_loop, poll_us=) are consumed here; every other option is kept,
+// passthrough=, mt_loop, dispatch_loop, poll_us=) are consumed here; the options of an fstab line
+// that are for mount(8), mount.fuse3 or systemd (defaults, auto, noauto, user, nouser, users,
+// nofail, _netdev, comment=..., x-..., X-...) are dropped; every other option is kept,
 // escaped as given, in `fuse_opts` and handed to libfuse, which rejects (and names) any it does not
 // know. docs/mount.md documents them all.
 //

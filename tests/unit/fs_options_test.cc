@@ -99,6 +99,23 @@ TEST(FsOptions, DoubleDashAllowsDashSource) {
   EXPECT_EQ(o->source, "-src");
 }
 
+// An fstab line's options reach digestfs through mount(8) and mount.fuse3, which drop the
+// options meant for them. The same list given to digestfs itself (-o, or OPTIONS= in a
+// digestfs@.service environment file) must work too: digestfs drops them as well.
+TEST(FsOptions, FstabOnlyOptionsAreDropped) {
+  auto o = Parse({"/s", "/m", "-o",
+                  "defaults,nofail,_netdev,auto,noauto,user,nouser,users,comment=systemd.x,"
+                  "x-systemd.automount,x-systemd.requires=network-online.target,"
+                  "x-systemd.mount-timeout=30,X-mount.mkdir=0755,store=/st,rw,allow_other"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->store_dir, "/st");
+  EXPECT_EQ(o->fuse_opts, (std::vector<std::string>{"rw", "allow_other"}));
+  // Only whole option names are dropped: a misspelling still reaches libfuse, which names it.
+  auto typo = Parse({"/s", "/m", "-o", "nofail2,x_systemd.automount"});
+  ASSERT_TRUE(typo.ok()) << typo.status().ToString();
+  EXPECT_EQ(typo->fuse_opts, (std::vector<std::string>{"nofail2", "x_systemd.automount"}));
+}
+
 TEST(FsOptions, SplitAndUnescape) {
   EXPECT_EQ(SplitOptionList("a,b\\,c,,d"), (std::vector<std::string>{"a", "b\\,c", "", "d"}));
   EXPECT_EQ(UnescapeOption("b\\,c\\\\d"), "b,c\\d");
