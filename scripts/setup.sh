@@ -11,7 +11,7 @@ PKGS=(
   runc busybox-static fio ima-evm-utils gnupg attr acl util-linux util-linux-extra e2fsprogs procps psmisc python3 jq xxd
   mount coreutils openssl
   ccache debootstrap libarchive-dev libgpgme-dev gpgv
-  pandoc graphviz
+  pandoc graphviz dpkg-dev podman
 )
 # fapolicyd and aide are benchmark baselines only: bench/install_baselines.sh installs them when a
 # benchmark needs them (fapolicyd with its service kept off), never the quick start.
