@@ -3,6 +3,7 @@
 # (scripts/docs.sh --check), and the check notices a source changed without regenerating. < 5 s.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_cmd dot
+grep -q '(docs/dataflow.svg)' "$SRC/README.md" || fail "README.md does not show docs/dataflow.svg"
 bash "$SRC/scripts/docs.sh" --check || fail "docs/dataflow.svg is stale: run bash scripts/docs.sh"
 # The check itself, on a copy whose source was edited after the picture was made.
 mkdir -p "$T/copy/scripts" "$T/copy/docs"
