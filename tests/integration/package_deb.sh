@@ -11,7 +11,9 @@
 #   - the installed man pages render without warnings (`man --warnings`) and have a NAME line;
 #   - `systemd-analyze verify` accepts digestfs@srv-web.service and the mount unit that
 #     systemd-fstab-generator makes from the fstab line; the unit's ExecStart (with its
-#     environment file) mounts before it returns, as Type=forking needs, and its ExecStop unmounts;
+#     environment file) mounts before it returns, as Type=forking needs; after the daemon is
+#     killed, its ExecStartPre detaches the dead mount and ExecStart mounts again; ExecStop
+#     unmounts;
 #   - apt-get purge removes the package.
 # Takes 1-3 minutes, mostly apt installing the dependencies (and systemd, man-db) in the root.
 . "$(dirname "$0")/../lib/common.sh" "$@"
@@ -134,6 +136,21 @@ $start || die "ExecStart failed"
 mountpoint -q /srv/web || die "ExecStart returned before the mount was in place"
 [ "$(/srv/web/usr/bin/hello via-unit)" = via-unit ] || die "the listed program did not run (unit)"
 if /srv/web/usr/bin/dropped 2>/dev/null; then die "the unlisted program ran (unit)"; fi
+# Restart=on-failure after the daemon died: ExecStartPre detaches the dead mount, ExecStart mounts.
+pre=$(sed -n 's/^ExecStartPre=-//p' "$unit")
+pre=${pre//%f//srv/web}
+grep -qx 'Restart=on-failure' "$unit" || die "the unit does not restart a failed daemon"
+pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' /run/digestfs/*.json)
+[ -n "$pid" ] || die "no daemon pid in /run/digestfs"
+kill -9 "$pid"
+for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if ls /srv/web >/dev/null 2>&1; then die "the mount still works after its daemon was killed"; fi
+echo "ExecStartPre: $pre"
+eval "$pre" || die "ExecStartPre failed"
+$start || die "ExecStart after the daemon died failed"
+mountpoint -q /srv/web || die "not mounted again after the restart"
+[ "$(/srv/web/usr/bin/hello restarted)" = restarted ] || die "the listed program did not run (restart)"
+if /srv/web/usr/bin/dropped 2>/dev/null; then die "the unlisted program ran (restart)"; fi
 echo "ExecStop: $stop"
 $stop || die "ExecStop failed"
 mountpoint -q /srv/web && die "still mounted after ExecStop"
