@@ -1,40 +1,245 @@
 #include "fs/inode_table.h"
 
+#include <fcntl.h>
+#include <limits.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <vector>
+
+#include "common/log.h"
 
 namespace dfs::fs {
 
+namespace {
+
+file_handle* AsHandle(std::vector<unsigned char>& bytes) {
+  return reinterpret_cast<file_handle*>(bytes.data());
+}
+
+bool SameObject(int fd, const InodeKey& key) {
+  struct stat st;
+  return fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
+         static_cast<uint64_t>(st.st_dev) == key.dev && static_cast<uint64_t>(st.st_ino) == key.ino;
+}
+
+// The kernel's path of the object behind `fd` ("/proc/self/fd/N"), false if it has none.
+bool KernelPath(int fd, std::string* out) {
+  char link[32];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char buf[PATH_MAX + 1];
+  ssize_t n = readlink(link, buf, sizeof buf);
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf || buf[0] != '/') return false;
+  out->assign(buf, static_cast<size_t>(n));
+  return true;
+}
+
+}  // namespace
+
 InodeTable::InodeTable(Fd root_fd, const struct stat& st) {
   auto root = std::make_unique<Inode>();
-  root->fd = std::move(root_fd);
+  root->pinned = std::make_shared<const Fd>(std::move(root_fd));
+  root->fd_weak = root->pinned;
   root->key = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   root->type = st.st_mode & S_IFMT;
   root->nlookup = 2;  // never reaches zero
   root_ = root.get();
+  pinned_ = 1;
   map_.emplace(root_->key, std::move(root));
+}
+
+void InodeTable::EnableHandles(size_t capacity) {
+  std::lock_guard lock(fd_mu_);
+  capacity_ = std::max<size_t>(capacity, 1);
+}
+
+std::optional<LowerHandle> InodeTable::MakeHandle(int fd, const struct stat& st) {
+  LowerHandle h;
+  h.bytes.resize(sizeof(file_handle) + MAX_HANDLE_SZ);
+  AsHandle(h.bytes)->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = -1;
+  if (name_to_handle_at(fd, "", AsHandle(h.bytes), &mount_id, AT_EMPTY_PATH) != 0) {
+    return std::nullopt;  // EOPNOTSUPP: the file system has no handles; the Inode is pinned
+  }
+  h.bytes.resize(sizeof(file_handle) + AsHandle(h.bytes)->handle_bytes);
+  {
+    std::lock_guard lock(mounts_mu_);
+    auto it = mounts_.find(mount_id);
+    if (it != mounts_.end()) {
+      if (!it->second.fd) return std::nullopt;
+      h.mount = it->second.fd;
+      return h;
+    }
+  }
+  // A mount not seen yet: its first object reached is its root directory, whose open descriptor
+  // serves as the mount's for open_by_handle_at (which takes no O_PATH descriptor). Whether the
+  // file system decodes its own handles (overlayfs without nfs_export does not) is tried once.
+  if (!S_ISDIR(st.st_mode)) return std::nullopt;
+  auto mfd = std::make_shared<const Fd>(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  bool usable = false;
+  if (*mfd) {
+    Fd probe(open_by_handle_at(mfd->get(), AsHandle(h.bytes), O_PATH | O_CLOEXEC));
+    usable = probe && SameObject(probe.get(), {static_cast<uint64_t>(st.st_dev),
+                                               static_cast<uint64_t>(st.st_ino)});
+  } else {
+    NoteDescriptorError(errno, "mount_fd");
+    return std::nullopt;  // not recorded: tried again with the next directory
+  }
+  std::lock_guard lock(mounts_mu_);
+  auto [it, fresh] = mounts_.emplace(mount_id, MountEntry{usable ? mfd : nullptr});
+  if (fresh) {
+    spdlog::info("event=lower_mount mount_id={} file_handles={}", mount_id, usable);
+  }
+  if (!it->second.fd) return std::nullopt;
+  h.mount = it->second.fd;
+  return h;
 }
 
 Inode* InodeTable::Intern(Fd fd, const struct stat& st, const Inode* parent,
                           std::string_view name) {
   InodeKey key{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
-  std::lock_guard lock(mu_);
-  auto it = map_.find(key);
-  Inode* inode;
-  if (it != map_.end()) {
-    inode = it->second.get();
-    // fd (a duplicate) is closed on return.
-  } else {
-    auto fresh = std::make_unique<Inode>();
-    fresh->fd = std::move(fd);
-    fresh->key = key;
-    fresh->type = st.st_mode & S_IFMT;
-    inode = fresh.get();
-    map_.emplace(key, std::move(fresh));
+  auto known = [&]() -> Inode* {
+    auto it = map_.find(key);
+    if (it == map_.end()) return nullptr;
+    Inode* inode = it->second.get();
+    ++inode->nlookup;
+    if (parent != nullptr) AddNameLocked(inode, parent->key, name);
+    return inode;  // fd (a duplicate) is closed on return
+  };
+  {
+    std::lock_guard lock(mu_);
+    if (Inode* inode = known()) return inode;
   }
+  bool handles;
+  {
+    std::lock_guard lock(fd_mu_);
+    handles = capacity_ != 0;
+  }
+  // Outside the lock (system calls); a concurrent Intern of the same object may win the race.
+  std::optional<LowerHandle> handle;
+  if (handles) handle = MakeHandle(fd.get(), st);
+  auto fresh = std::make_unique<Inode>();
+  fresh->key = key;
+  fresh->type = st.st_mode & S_IFMT;
+  auto shared = std::make_shared<const Fd>(std::move(fd));
+  fresh->fd_weak = shared;
+  std::vector<std::shared_ptr<const Fd>> closed;
+  std::lock_guard lock(mu_);
+  if (Inode* inode = known()) return inode;
+  Inode* inode = fresh.get();
+  if (handle) {
+    inode->handle = std::move(handle);
+    std::lock_guard flock(fd_mu_);
+    TouchLocked(*inode, shared, &closed);
+  } else {
+    inode->pinned = shared;
+    ++pinned_;
+  }
+  map_.emplace(key, std::move(fresh));
   ++inode->nlookup;
   if (parent != nullptr) AddNameLocked(inode, parent->key, name);
   return inode;
+}
+
+void InodeTable::TouchLocked(const Inode& inode, const std::shared_ptr<const Fd>& fd,
+                             std::vector<std::shared_ptr<const Fd>>* closed) {
+  if (!inode.handle) return;  // pinned
+  if (inode.in_lru) {
+    lru_.splice(lru_.begin(), lru_, inode.lru_it);
+    return;
+  }
+  lru_.push_front(&inode);
+  inode.lru_it = lru_.begin();
+  inode.in_lru = true;
+  inode.lru_ref = fd;
+  ShrinkLocked(capacity_, closed);
+}
+
+void InodeTable::ShrinkLocked(size_t keep, std::vector<std::shared_ptr<const Fd>>* closed) {
+  while (lru_.size() > keep) {
+    const Inode* victim = lru_.back();
+    lru_.pop_back();
+    victim->in_lru = false;
+    closed->push_back(std::move(victim->lru_ref));  // still open while leased elsewhere
+  }
+}
+
+PathFd InodeTable::Lower(const Inode& inode) {
+  PathFd out;
+  std::vector<std::shared_ptr<const Fd>> closed;
+  {
+    std::lock_guard lock(fd_mu_);
+    if (auto fd = inode.fd_weak.lock()) {
+      TouchLocked(inode, fd, &closed);
+      out.fd_ = std::move(fd);
+      return out;
+    }
+  }
+  if (!inode.handle) {  // a pinned descriptor is never closed while the Inode lives
+    out.err_ = EBADF;
+    return out;
+  }
+  std::vector<unsigned char> bytes = inode.handle->bytes;  // open_by_handle_at takes it non-const
+  Fd fd;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    fd.reset(open_by_handle_at(inode.handle->mount->get(), AsHandle(bytes), O_PATH | O_CLOEXEC));
+    if (fd || (errno != EMFILE && errno != ENFILE) || attempt == 1) break;
+    // Short of descriptors: close the older half of the cache (those not leased) and try again.
+    NoteDescriptorError(errno, "reopen_inode");
+    std::lock_guard lock(fd_mu_);
+    ShrinkLocked(lru_.size() / 2, &closed);
+    closed.clear();
+  }
+  if (!fd) {
+    out.err_ = errno == ESTALE ? ENOENT : errno;  // deleted and gone from the lower tree
+    NoteDescriptorError(out.err_, "reopen_inode");
+    return out;
+  }
+  // The handle names the inode and its generation; checked again, so that nothing but the
+  // object looked up is ever served.
+  if (!SameObject(fd.get(), inode.key)) {
+    out.err_ = ENOENT;
+    return out;
+  }
+  std::lock_guard lock(fd_mu_);
+  auto shared = inode.fd_weak.lock();
+  if (!shared) {  // else a concurrent Lower() reopened it first; ours is closed
+    shared = std::make_shared<const Fd>(std::move(fd));
+    inode.fd_weak = shared;
+  }
+  TouchLocked(inode, shared, &closed);
+  out.fd_ = std::move(shared);
+  return out;
+}
+
+void InodeTable::NoteDescriptorError(int err, std::string_view what) {
+  if (err != EMFILE && err != ENFILE) return;
+  static std::atomic<int64_t> last{0};
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t prev = last.load();
+  if (prev != 0 && now - prev < 10) return;
+  if (!last.compare_exchange_strong(prev, now)) return;
+  FdStats s = fd_stats();
+  spdlog::warn(
+      "event=descriptors_short what={} err={} cached={} capacity={} pinned={} "
+      "hint=\"raise the daemon's RLIMIT_NOFILE (LimitNOFILE=)\"",
+      what, err == EMFILE ? "EMFILE" : "ENFILE", s.cached, s.capacity, s.pinned);
+}
+
+InodeTable::FdStats InodeTable::fd_stats() {
+  FdStats s;
+  s.pinned = pinned_.load();
+  std::lock_guard lock(fd_mu_);
+  s.cached = lru_.size();
+  s.capacity = capacity_;
+  return s;
 }
 
 void InodeTable::AddNameLocked(Inode* inode, const InodeKey& parent, std::string_view name) {
@@ -56,7 +261,8 @@ void InodeTable::Linked(const InodeKey& key, const Inode* parent, std::string_vi
 }
 
 void InodeTable::Forget(Inode* inode, uint64_t n) {
-  std::unique_ptr<Inode> doomed;  // destroyed (fd closed) after the lock is released
+  std::unique_ptr<Inode> doomed;  // destroyed (fd closed) after the locks are released
+  std::shared_ptr<const Fd> lru_ref;
   {
     std::lock_guard lock(mu_);
     if (inode == root_) return;
@@ -65,6 +271,13 @@ void InodeTable::Forget(Inode* inode, uint64_t n) {
       if (it != map_.end() && it->second.get() == inode) {
         doomed = std::move(it->second);
         map_.erase(it);
+        if (doomed->pinned) --pinned_;
+        std::lock_guard flock(fd_mu_);
+        if (doomed->in_lru) {
+          lru_.erase(doomed->lru_it);
+          doomed->in_lru = false;
+          lru_ref = std::move(doomed->lru_ref);
+        }
       }
     } else {
       inode->nlookup -= n;
@@ -106,42 +319,108 @@ void InodeTable::Unlinked(const InodeKey& key, const Inode* parent, std::string_
                 [&](const Inode::Name& n) { return n.parent == parent->key && n.name == name; });
 }
 
-bool InodeTable::DirPathLocked(const Inode* dir, std::string* out) {
-  std::vector<std::string_view> parts;
-  const Inode* cur = dir;
-  for (int depth = 0; cur != root_; ++depth) {
-    if (depth > 4096 || cur->names.empty()) return false;
-    parts.push_back(cur->names.front().name);
-    auto it = map_.find(cur->names.front().parent);
-    if (it == map_.end()) return false;
-    cur = it->second.get();
+bool InodeTable::DirPath(const PathFd& fd, std::string* out) {
+  std::string dir;
+  if (!KernelPath(fd.get(), &dir)) return false;
+  // The kernel marks an unlinked directory's path; such a directory has no path (strict even for
+  // a directory really named so).
+  static constexpr std::string_view kDeleted = " (deleted)";
+  if (dir.size() >= kDeleted.size() &&
+      dir.compare(dir.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
+    return false;
   }
-  out->clear();
-  for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
-    *out += '/';
-    *out += *p;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::string root;
+    {
+      std::lock_guard lock(root_path_mu_);
+      root = root_path_;
+    }
+    if (root.empty() || attempt == 1) {
+      // The root's path, read again when a directory is not beneath the cached one (the lower
+      // root itself may have been moved).
+      if (!KernelPath(root_->pinned->get(), &root)) return false;
+      std::lock_guard lock(root_path_mu_);
+      root_path_ = root;
+    }
+    if (root == "/") {
+      *out = dir == "/" ? std::string() : dir;
+      return true;
+    }
+    if (dir == root) {
+      out->clear();
+      return true;
+    }
+    if (dir.size() > root.size() && dir.compare(0, root.size(), root) == 0 &&
+        dir[root.size()] == '/') {
+      *out = dir.substr(root.size());
+      return true;
+    }
   }
-  return true;
+  return false;  // moved out of the lower tree
 }
 
 InodeTable::PathSet InodeTable::Paths(const Inode* inode) {
   PathSet set;
-  std::lock_guard lock(mu_);
   if (inode == root_) {
     set.paths.emplace_back("/");
     return set;
   }
-  set.complete = !inode->names_unknown;
-  std::string dir;
-  for (const auto& n : inode->names) {
-    auto it = map_.find(n.parent);
-    if (it == map_.end() || !DirPathLocked(it->second.get(), &dir)) {
+  // The names and a lease on each parent's descriptor, taken under the lock (the parents may be
+  // forgotten once it is released); the paths are then read outside it.
+  struct Candidate {
+    PathFd parent;
+    std::string name;
+  };
+  std::vector<Candidate> cands;
+  {
+    std::lock_guard lock(mu_);
+    set.complete = !inode->names_unknown;
+    for (const auto& n : inode->names) {
+      auto it = map_.find(n.parent);
+      if (it == map_.end()) {
+        set.complete = false;
+        continue;
+      }
+      PathFd pfd = Lower(*it->second);
+      if (!pfd) {
+        set.complete = false;
+        continue;
+      }
+      cands.push_back(Candidate{std::move(pfd), n.name});
+    }
+  }
+  std::vector<std::string> stale;
+  size_t verified = 0;
+  nlink_t nlink = 0;
+  for (const auto& c : cands) {
+    std::string dir;
+    if (!DirPath(c.parent, &dir)) {
       set.complete = false;
       continue;
     }
-    std::string path = dir + "/" + n.name;
-    if (std::find(set.paths.begin(), set.paths.end(), path) == set.paths.end()) {
-      set.paths.push_back(std::move(path));
+    std::string path = dir + "/" + c.name;
+    struct stat st;
+    bool leads = fstatat(c.parent.get(), c.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                 static_cast<uint64_t>(st.st_dev) == inode->key.dev &&
+                 static_cast<uint64_t>(st.st_ino) == inode->key.ino;
+    auto& list = leads ? set.paths : stale;
+    if (std::find(list.begin(), list.end(), path) != list.end()) continue;
+    if (leads) {
+      ++verified;
+      nlink = st.st_nlink;
+    }
+    list.push_back(std::move(path));
+  }
+  if (!stale.empty()) {
+    // A known name that no longer leads here: the inode was renamed or unlinked beneath the mount,
+    // and the kernel may still reach it by that name. Only a single-link file with a verified name
+    // has certainly no other path.
+    if (verified == 1 && nlink == 1 && !S_ISDIR(inode->type)) return set;  // its only path
+    set.complete = false;
+    for (auto& p : stale) {
+      if (std::find(set.paths.begin(), set.paths.end(), p) == set.paths.end()) {
+        set.paths.push_back(std::move(p));
+      }
     }
   }
   return set;

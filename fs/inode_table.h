@@ -1,29 +1,45 @@
 // fs/inode_table.h: the daemon's view of the lower tree: one Inode per lower (dev, ino) that the
 // kernel currently holds a lookup reference to.
 //
-// Each Inode owns an O_PATH|O_NOFOLLOW descriptor of the lower object, obtained by a one-component
-// openat() relative to its parent's descriptor (never by a path string), so a symlink swapped into
-// the lower tree can never lead outside it. The fuse_ino_t handed to the kernel is the Inode's
-// address; it stays valid until the kernel forgets its last lookup reference.
+// Descriptors: each Inode is reached through an O_PATH|O_NOFOLLOW descriptor of the lower object,
+// obtained first by a one-component openat() relative to its parent's descriptor (never by a path
+// string), so a symlink swapped into the lower tree can never lead outside it. The kernel may
+// cache any number of inodes, so the table does not keep a descriptor per Inode: with
+// EnableHandles() (the daemon has CAP_DAC_READ_SEARCH and the lower file system decodes file
+// handles) it records each Inode's file handle (name_to_handle_at) and keeps at most `capacity`
+// descriptors open, least recently used first out; a descriptor closed that way is reopened from
+// the handle (open_by_handle_at), which names exactly that inode (inode number and generation),
+// never a path that a rename beneath the mount could redirect. An Inode without a usable handle
+// (the root, a file system without handle support) keeps its descriptor for as long as it is
+// held. Lower() leases the descriptor for the duration of one operation.
+//
+// The fuse_ino_t handed to the kernel is the Inode's address; it stays valid until the kernel
+// forgets its last lookup reference.
 //
 // Paths: FUSE opens carry no name, so each Inode keeps the SET of names (parent key + name) it is
 // known by: added on lookup, create, mknod, link and rename target; removed on unlink, rmdir and
-// rename source. Paths() builds every known path from the mount root (each directory on the way by
-// its one known name). A name changed beneath the mount may linger (a stale name only adds a path
-// the Gate decides on); a name never seen through the mount is not known. More than kMaxNames names
-// mark the inode "names unknown" for as long as it is held: the Gate must then decide as strictly
-// as any path could.
+// rename source. Paths() builds each path from the TRUE path of the parent directory at the time
+// of the call (the kernel's path of the directory's descriptor, which follows renames made beneath
+// the mount) and checks that the name still leads to the inode. A name changed beneath the mount
+// therefore never yields a wrong path: a name that no longer leads to the inode makes the set
+// incomplete (unless the file has a single link and another known name is verified), and the Gate
+// must then decide as strictly as any path could. A name never seen through the mount is not
+// known. More than kMaxNames names mark the inode "names unknown" for as long as it is held.
 //
 // Thread safety: all methods may be called concurrently. Lock order: InodeTable::mu_ before
-// Inode::mu; never call into the kernel (fuse_reply_*, fuse_lowlevel_notify_*) holding either.
+// InodeTable::fd_mu_ (a leaf) and before Inode::mu; never call into the kernel (fuse_reply_*,
+// fuse_lowlevel_notify_*) holding any of them.
 #pragma once
 
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,11 +64,44 @@ struct InodeKeyHash {
   }
 };
 
+// A file handle of a lower object (name_to_handle_at) and a descriptor of its mount for
+// open_by_handle_at.
+struct LowerHandle {
+  std::vector<unsigned char> bytes;  // struct file_handle, handle_bytes filled
+  std::shared_ptr<const Fd> mount;   // an open (not O_PATH) directory on the same mount
+};
+
+// A lease on an Inode's lower O_PATH descriptor (InodeTable::Lower): the descriptor stays open,
+// and is never reused for another object, while the lease lives. Empty, with error() set, if the
+// descriptor could not be reopened. Cheap to copy.
+class PathFd {
+ public:
+  PathFd() = default;
+  int get() const { return fd_ ? fd_->get() : -1; }
+  explicit operator bool() const { return fd_ != nullptr; }
+  // The errno of a failed reopen (ENOENT for an object deleted meanwhile, EMFILE/ENFILE when the
+  // daemon is short of descriptors).
+  int error() const { return err_; }
+
+ private:
+  friend class InodeTable;
+  std::shared_ptr<const Fd> fd_;
+  int err_ = EBADF;
+};
+
 struct Inode {
   // Immutable after construction.
-  Fd fd;            // O_PATH|O_NOFOLLOW descriptor of the lower object
   InodeKey key;     // lower (st_dev, st_ino)
   mode_t type = 0;  // S_IFMT bits
+  // How a closed descriptor is reopened; empty: `pinned` holds it for the Inode's lifetime.
+  std::optional<LowerHandle> handle;
+  std::shared_ptr<const Fd> pinned;
+
+  // Guarded by InodeTable::fd_mu_: the open descriptor if any lease or the LRU holds it.
+  mutable std::weak_ptr<const Fd> fd_weak;
+  mutable std::shared_ptr<const Fd> lru_ref;  // the LRU's reference (in_lru)
+  mutable std::list<const Inode*>::iterator lru_it;
+  mutable bool in_lru = false;
 
   // Guarded by InodeTable::mu_.
   uint64_t nlookup = 0;  // kernel lookup references
@@ -112,9 +161,33 @@ class InodeTable {
 
   Inode& root() { return *root_; }
 
+  // Keeps at most `capacity` descriptors of Inodes with a usable file handle open (the others
+  // are reopened from their handle when leased). Call once, before serving, and only if the
+  // daemon may use open_by_handle_at (CAP_DAC_READ_SEARCH); without it every Inode keeps its
+  // descriptor. Whether a file system decodes handles is checked once per lower mount.
+  void EnableHandles(size_t capacity);
+
+  // Leases the lower O_PATH descriptor of `inode` (held by the caller's request), reopening it
+  // from its handle if it was closed. On EMFILE/ENFILE the least recently used descriptors are
+  // closed and the reopen is tried once more (and a warning logged).
+  PathFd Lower(const Inode& inode);
+
+  // Logs (at most every 10 s) that the daemon is short of descriptors, if err is EMFILE or
+  // ENFILE; `what` names the operation.
+  void NoteDescriptorError(int err, std::string_view what);
+
+  // Descriptors held open for Inodes: the LRU's, and the pinned ones (tests, stats).
+  struct FdStats {
+    size_t cached = 0;
+    size_t capacity = 0;
+    size_t pinned = 0;
+  };
+  FdStats fd_stats();
+
   // Registers one lookup reference for the object `fd` (O_PATH, ownership taken) with stat `st`,
   // seen as `name` in `parent`. Returns the existing Inode if (dev, ino) is known (fd is then
-  // closed), a new one otherwise. Never fails.
+  // closed), a new one otherwise (its handle recorded, and fd cached, when handles are enabled).
+  // Never fails.
   Inode* Intern(Fd fd, const struct stat& st, const Inode* parent, std::string_view name);
 
   // Adds `n` lookup references to an Inode the kernel already holds (e.g. readdirplus of a known
@@ -141,31 +214,59 @@ class InodeTable {
   // rename).
   void Unlinked(const InodeKey& key, const Inode* parent, std::string_view name);
 
-  // Every known path of `inode` from the mount root (the root: {"/"}). `complete` is false when
-  // names were lost (names_unknown, or a directory on the way has no known name): the caller must
-  // then assume the inode may have other paths too.
+  // Every known path of `inode` from the mount root (the root: {"/"}), each true at the time of
+  // the call: the parent directory's path is the one the lower file system has now, and the name
+  // still leads to the inode (paths whose name no longer does are listed after the true ones, as
+  // candidates, unless a single-link file has a verified one). `complete` is false when a path may be missing or wrong: names_unknown; a
+  // parent no longer held, deleted, or moved out of the lower tree; a known name that no longer
+  // leads to the inode (unless the inode has one link and one known name is verified, which is
+  // then its only path). The caller must then assume the inode may have other paths too.
   struct PathSet {
     std::vector<std::string> paths;
     bool complete = true;
   };
   PathSet Paths(const Inode* inode);
 
-  // One path from the mount root ("/", "/usr/bin/ls"), the first of Paths(); nullopt if none is
-  // known.
+  // One path from the mount root ("/", "/usr/bin/ls"), the first of Paths() (a verified one if
+  // any); nullopt if none is known.
   std::optional<std::string> PathOf(const Inode* inode);
 
   // Number of Inodes held (tests, stats).
   size_t size();
 
  private:
-  // Under mu_: the path of directory `dir` (its first known name), false if unknown.
-  bool DirPathLocked(const Inode* dir, std::string* out);
+  // The path of the directory behind `fd` relative to the lower root ("" for the root itself,
+  // "/usr/lib" otherwise); false if it is deleted or not beneath the lower root.
+  bool DirPath(const PathFd& fd, std::string* out);
   // Under mu_: adds (parent, name) to inode's names.
   void AddNameLocked(Inode* inode, const InodeKey& parent, std::string_view name);
+  // A handle of the object `fd` if its mount decodes handles (checked, for a new mount, from a
+  // directory), nullopt otherwise.
+  std::optional<LowerHandle> MakeHandle(int fd, const struct stat& st);
+  // Under fd_mu_: makes `inode` (holding `fd`) the most recently used, evicting beyond capacity
+  // into `closed` (closed by the caller after unlocking).
+  void TouchLocked(const Inode& inode, const std::shared_ptr<const Fd>& fd,
+                   std::vector<std::shared_ptr<const Fd>>* closed);
+  // Under fd_mu_: closes LRU descriptors down to `keep` (into `closed`).
+  void ShrinkLocked(size_t keep, std::vector<std::shared_ptr<const Fd>>* closed);
 
   std::mutex mu_;  // guards map_ and every Inode's nlookup/names/names_unknown
   std::unordered_map<InodeKey, std::unique_ptr<Inode>, InodeKeyHash> map_;
   Inode* root_;
+
+  std::mutex fd_mu_;  // a leaf: guards lru_, capacity_ and every Inode's fd_weak/lru_*
+  std::list<const Inode*> lru_;  // most recently used first
+  size_t capacity_ = 0;          // 0: handles disabled
+  std::atomic<size_t> pinned_{0};  // Inodes holding a pinned descriptor
+
+  std::mutex mounts_mu_;  // a leaf: guards mounts_
+  struct MountEntry {
+    std::shared_ptr<const Fd> fd;  // null: the mount's file system does not decode handles
+  };
+  std::unordered_map<int, MountEntry> mounts_;  // by mount id (name_to_handle_at)
+
+  std::mutex root_path_mu_;  // a leaf: guards root_path_
+  std::string root_path_;    // the lower root's path in the daemon's namespace (a cache)
 };
 
 }  // namespace dfs::fs

@@ -27,16 +27,18 @@ bool BadName(const char* name) {
 int do_make(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mode_t mode,
             dev_t rdev, const char* link, fuse_entry_param* e) {
   if (BadName(name)) return EINVAL;
+  PathFd pfd = fs.Lower(parent);  // before the switch: reopening needs the daemon's capabilities
+  if (!pfd) return pfd.error();
   {
     ScopedCreds creds(req);
     if (creds.error() != 0) return creds.error();
     int rc;
     if (link != nullptr) {
-      rc = symlinkat(link, parent.fd.get(), name);
+      rc = symlinkat(link, pfd.get(), name);
     } else if (S_ISDIR(mode)) {
-      rc = mkdirat(parent.fd.get(), name, mode & ~S_IFMT);
+      rc = mkdirat(pfd.get(), name, mode & ~S_IFMT);
     } else {
-      rc = mknodat(parent.fd.get(), name, mode, rdev);
+      rc = mknodat(pfd.get(), name, mode, rdev);
     }
     if (rc != 0) return errno;
   }
@@ -66,11 +68,15 @@ int do_link(Passthrough& fs, Inode& inode, Inode& newparent, const char* newname
   if (BadName(newname)) return EINVAL;
   // AT_EMPTY_PATH links the O_PATH descriptor's inode itself (needs CAP_DAC_READ_SEARCH, which a
   // root daemon has); a non-root daemon goes through the /proc magic link.
-  int rc = linkat(inode.fd.get(), "", newparent.fd.get(), newname, AT_EMPTY_PATH);
+  PathFd ifd = fs.Lower(inode);
+  if (!ifd) return ifd.error();
+  PathFd pfd = fs.Lower(newparent);
+  if (!pfd) return pfd.error();
+  int rc = linkat(ifd.get(), "", pfd.get(), newname, AT_EMPTY_PATH);
   if (rc != 0 && (errno == ENOENT || errno == EPERM) && !CredsActive()) {
     char path[32];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", inode.fd.get());
-    rc = linkat(AT_FDCWD, path, newparent.fd.get(), newname, AT_SYMLINK_FOLLOW);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", ifd.get());
+    rc = linkat(AT_FDCWD, path, pfd.get(), newname, AT_SYMLINK_FOLLOW);
   }
   if (rc != 0) return errno;
   fs.Changed(inode);  // its ctime and link count changed
@@ -84,18 +90,20 @@ void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newn
 }
 
 // Key of `name` in `dir`, if it exists (for Gate notifications and path tracking).
-bool KeyOf(Inode& dir, const char* name, InodeKey* key) {
+bool KeyOf(const PathFd& dir, const char* name, InodeKey* key) {
   struct stat st;
-  if (fstatat(dir.fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  if (fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
   *key = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   return true;
 }
 
 int do_remove(Passthrough& fs, Inode& parent, const char* name, bool dir) {
   if (BadName(name)) return EINVAL;
+  PathFd pfd = fs.Lower(parent);
+  if (!pfd) return pfd.error();
   InodeKey key;
-  bool known = KeyOf(parent, name, &key);
-  if (unlinkat(parent.fd.get(), name, dir ? AT_REMOVEDIR : 0) != 0) return errno;
+  bool known = KeyOf(pfd, name, &key);
+  if (unlinkat(pfd.get(), name, dir ? AT_REMOVEDIR : 0) != 0) return errno;
   if (known) {
     fs.inodes().Unlinked(key, &parent, name);
     if (!dir) fs.ChangedKey(key);
@@ -116,9 +124,13 @@ void rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 int do_rename(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, Inode& newparent,
               const char* newname, unsigned flags) {
   if (BadName(name) || BadName(newname)) return EINVAL;
+  PathFd pfd = fs.Lower(parent);
+  if (!pfd) return pfd.error();
+  PathFd npfd = fs.Lower(newparent);
+  if (!npfd) return npfd.error();
   InodeKey src, dst;
-  bool have_src = KeyOf(parent, name, &src);
-  bool have_dst = KeyOf(newparent, newname, &dst);
+  bool have_src = KeyOf(pfd, name, &src);
+  bool have_dst = KeyOf(npfd, newname, &dst);
   {
     // RENAME_WHITEOUT creates a whiteout device, which must belong to the caller.
     std::optional<ScopedCreds> creds;
@@ -126,7 +138,7 @@ int do_rename(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
       creds.emplace(req);
       if (creds->error() != 0) return creds->error();
     }
-    if (renameat2(parent.fd.get(), name, newparent.fd.get(), newname, flags) != 0) return errno;
+    if (renameat2(pfd.get(), name, npfd.get(), newname, flags) != 0) return errno;
   }
   // Renaming a name onto another name of the same inode changes nothing.
   if (have_src && have_dst && src == dst) return 0;
@@ -164,9 +176,16 @@ DirHandle* Dir(fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh)
 void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   auto d = std::make_unique<DirHandle>();
-  int fd = openat(fs.inode(ino).fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  PathFd pfd = fs.Lower(fs.inode(ino));
+  if (!pfd) {
+    fuse_reply_err(req, pfd.error());
+    return;
+  }
+  int fd = openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    fuse_reply_err(req, errno);
+    int err = errno;
+    fs.inodes().NoteDescriptorError(err, "opendir");
+    fuse_reply_err(req, err);
     return;
   }
   d->dp = fdopendir(fd);

@@ -46,8 +46,10 @@ void forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
   fuse_reply_none(req);
 }
 
-int do_getattr(Inode& inode, struct stat* st) {
-  if (fstatat(inode.fd.get(), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+int do_getattr(Passthrough& fs, Inode& inode, struct stat* st) {
+  PathFd pfd = fs.Lower(inode);
+  if (!pfd) return pfd.error();
+  if (fstatat(pfd.get(), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
   return 0;
 }
 
@@ -56,7 +58,7 @@ void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   struct stat st;
   Inode& inode = fs.inode(ino);
-  int err = do_getattr(inode, &st);
+  int err = do_getattr(fs, inode, &st);
   if (err != 0) {
     fuse_reply_err(req, err);
   } else {
@@ -67,7 +69,9 @@ void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 int do_setattr(Passthrough& fs, Inode& inode, const struct stat* attr, int valid,
                fuse_file_info* fi, struct stat* out) {
-  int ifd = inode.fd.get();
+  PathFd pfd = fs.Lower(inode);
+  if (!pfd) return pfd.error();
+  int ifd = pfd.get();
   // The kernel passes a handle only for ftruncate, which needs a writer, and a writer's fd is set
   // before its handle is published (only a reader's is opened later: HandleFd).
   int ffd = fi != nullptr ? reinterpret_cast<FileHandle*>(fi->fh)->fd.get() : -1;
@@ -122,7 +126,7 @@ int do_setattr(Passthrough& fs, Inode& inode, const struct stat* attr, int valid
         ffd >= 0 ? futimens(ffd, tv) : utimensat(ifd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     if (rc != 0) return errno;
   }
-  return do_getattr(inode, out);
+  return do_getattr(fs, inode, out);
 }
 
 void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fuse_file_info* fi) {
@@ -141,7 +145,12 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int valid, fuse_
 void readlink(fuse_req_t req, fuse_ino_t ino) {
   Passthrough& fs = Passthrough::From(req);
   char buf[PATH_MAX + 1];
-  ssize_t n = readlinkat(fs.inode(ino).fd.get(), "", buf, sizeof buf);
+  PathFd pfd = fs.Lower(fs.inode(ino));
+  if (!pfd) {
+    fuse_reply_err(req, pfd.error());
+    return;
+  }
+  ssize_t n = readlinkat(pfd.get(), "", buf, sizeof buf);
   if (n < 0) {
     fuse_reply_err(req, errno);
   } else if (n >= static_cast<ssize_t>(sizeof buf)) {
@@ -155,8 +164,13 @@ void readlink(fuse_req_t req, fuse_ino_t ino) {
 void access(fuse_req_t req, fuse_ino_t ino, int mask) {
   // Only sent without default_permissions (a non-root daemon); checked as the caller.
   Passthrough& fs = Passthrough::From(req);
+  PathFd pfd = fs.Lower(fs.inode(ino));
+  if (!pfd) {
+    fuse_reply_err(req, pfd.error());
+    return;
+  }
   char path[32];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fs.inode(ino).fd.get());
+  snprintf(path, sizeof path, "/proc/self/fd/%d", pfd.get());
   ScopedCreds creds(req);
   int err = creds.error();
   if (err == 0 && faccessat(AT_FDCWD, path, mask, AT_EACCESS) != 0) err = errno;
@@ -166,7 +180,12 @@ void access(fuse_req_t req, fuse_ino_t ino, int mask) {
 void statfs(fuse_req_t req, fuse_ino_t ino) {
   Passthrough& fs = Passthrough::From(req);
   struct statvfs sv;
-  if (fstatvfs(fs.inode(ino).fd.get(), &sv) != 0) {
+  PathFd pfd = fs.Lower(fs.inode(ino));
+  if (!pfd) {
+    fuse_reply_err(req, pfd.error());
+    return;
+  }
+  if (fstatvfs(pfd.get(), &sv) != 0) {
     fuse_reply_err(req, errno);
   } else {
     fuse_reply_statfs(req, &sv);

@@ -81,7 +81,9 @@ int Truncate(fuse_req_t req, Passthrough& fs, Inode& inode, int fd, bool writer)
 // lower file); kernels that want an opened file get a read-only one. False if the kernel refuses
 // (the inode is then served through the page cache).
 bool RegisterBacking(Passthrough& fs, Inode& inode) {
-  Result<int32_t> id = fs.kernel().OpenBacking(inode.fd.get());
+  PathFd pfd = fs.Lower(inode);
+  if (!pfd) return false;
+  Result<int32_t> id = fs.kernel().OpenBacking(pfd.get());
   if (!id.ok() && id.status().sys_errno() == EBADF) {
     Fd ro(fs.Reopen(inode, O_RDONLY));
     if (ro) id = fs.kernel().OpenBacking(ro.get());
@@ -151,8 +153,10 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   auto fh = std::make_unique<FileHandle>();
   fh->inode = &inode;
   fh->writer = Writable(flags);
+  fh->inode_fd = fs.Lower(inode);
+  if (!fh->inode_fd) return fh->inode_fd.error();
   struct stat st;
-  if (fstat(fd ? fd.get() : inode.fd.get(), &st) != 0) return errno;
+  if (fstat(fd ? fd.get() : fh->inode_fd.get(), &st) != 0) return errno;
   if (Gate* gate = fs.gate()) {
     {
       // A writer's close that the kernel sent before this open is decided first (WriterClosed
@@ -308,6 +312,11 @@ bool ServePassthroughOpen(fuse_req_t req, Passthrough& fs, Inode& inode, fuse_in
   auto fh = std::make_unique<FileHandle>();
   fh->inode = &inode;
   fh->writer = Writable(flags);
+  fh->inode_fd = fs.Lower(inode);
+  if (!fh->inode_fd) {
+    fuse_reply_err(req, fh->inode_fd.error());
+    return true;
+  }
   if (fh->writer || (flags & O_TRUNC)) {
     int fd = fs.Reopen(inode, LowerFlags(flags));
     if (fd < 0) {
@@ -341,7 +350,7 @@ bool ServePassthroughOpen(fuse_req_t req, Passthrough& fs, Inode& inode, fuse_in
   if (!fh->fd) fh->lazy_flags = LowerFlags(flags);  // a reader: HandleFd opens it on first need
   int err = 0;
   if (flags & O_TRUNC) err = Truncate(req, fs, inode, fh->fd.get(), fh->writer);
-  if (err == 0 && fstat(fh->fd ? fh->fd.get() : inode.fd.get(), &st) != 0) err = errno;
+  if (err == 0 && fstat(fh->fd ? fh->fd.get() : fh->inode_fd.get(), &st) != 0) err = errno;
   if (err != 0) {
     CloseHandle(fs, *fh);
     fuse_reply_err(req, err);
@@ -412,19 +421,19 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 // Opens `name` in `parent` for a create as the caller. *created: whether this call made the file
 // (so a refused open may remove it again). Without O_EXCL, tries an exclusive create first and
 // opens an existing file otherwise (retrying if it vanishes in between). Returns the fd or -errno.
-int CreateLower(fuse_req_t req, Inode& parent, const char* name, mode_t mode, int flags,
+int CreateLower(fuse_req_t req, const PathFd& parent, const char* name, mode_t mode, int flags,
                 bool* created) {
   ScopedCreds creds(req);
   if (creds.error() != 0) return -creds.error();
   int base = LowerFlags(flags) | O_NOFOLLOW | O_CLOEXEC;
   for (int attempt = 0; attempt < 8; ++attempt) {
-    int fd = openat(parent.fd.get(), name, base | O_CREAT | O_EXCL, mode);
+    int fd = openat(parent.get(), name, base | O_CREAT | O_EXCL, mode);
     if (fd >= 0) {
       *created = true;
       return fd;
     }
     if (errno != EEXIST || (flags & O_EXCL)) return -errno;
-    fd = openat(parent.fd.get(), name, base);
+    fd = openat(parent.get(), name, base);
     if (fd >= 0) {
       *created = false;
       return fd;
@@ -438,8 +447,13 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
               fuse_file_info* fi, fuse_entry_param* e) {
   if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return EINVAL;
   bool created = false;
-  int rawfd = CreateLower(req, parent, name, mode, fi->flags, &created);
-  if (rawfd < 0) return -rawfd;
+  PathFd parent_fd = fs.Lower(parent);  // before the caller's credentials (needs capabilities)
+  if (!parent_fd) return parent_fd.error();
+  int rawfd = CreateLower(req, parent_fd, name, mode, fi->flags, &created);
+  if (rawfd < 0) {
+    fs.inodes().NoteDescriptorError(-rawfd, "create");
+    return -rawfd;
+  }
   Fd fd(rawfd);
   // Register exactly the inode just opened (not whatever the name points to now).
   char num[16];
@@ -460,10 +474,10 @@ int do_create(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
       // Refused: leave no file behind. Remove the name only while it still names the file this
       // call created.
       struct stat now;
-      if (fstatat(parent.fd.get(), name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+      if (fstatat(parent_fd.get(), name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
           static_cast<uint64_t>(now.st_dev) == inode->key.dev &&
           static_cast<uint64_t>(now.st_ino) == inode->key.ino &&
-          unlinkat(parent.fd.get(), name, 0) == 0) {
+          unlinkat(parent_fd.get(), name, 0) == 0) {
         fs.inodes().Unlinked(inode->key, &parent, name);
         spdlog::info("event=create_refused_removed inode={} name={}", inode->key.ino,
                      LogQuote(name));

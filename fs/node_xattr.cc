@@ -21,21 +21,33 @@ namespace {
 
 struct ProcPath {
   char buf[32];
-  explicit ProcPath(const Inode& i) { snprintf(buf, sizeof buf, "/proc/self/fd/%d", i.fd.get()); }
+  explicit ProcPath(const PathFd& fd) { snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd.get()); }
 };
 
-ssize_t Get(const Inode& i, const char* name, void* value, size_t size) {
-  return ::getxattr(ProcPath(i).buf, name, value, size);
+// Each returns -1 with errno set on failure (also when the inode's descriptor cannot be leased).
+ssize_t Get(Passthrough& fs, const Inode& i, const char* name, void* value, size_t size) {
+  PathFd fd = fs.Lower(i);
+  if (!fd) {
+    errno = fd.error();
+    return -1;
+  }
+  return ::getxattr(ProcPath(fd).buf, name, value, size);
 }
 
-ssize_t List(const Inode& i, char* list, size_t size) {
-  return ::listxattr(ProcPath(i).buf, list, size);
+ssize_t List(Passthrough& fs, const Inode& i, char* list, size_t size) {
+  PathFd fd = fs.Lower(i);
+  if (!fd) {
+    errno = fd.error();
+    return -1;
+  }
+  return ::listxattr(ProcPath(fd).buf, list, size);
 }
 
 void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  Inode& inode = Passthrough::From(req).inode(ino);
+  Passthrough& fs = Passthrough::From(req);
+  Inode& inode = fs.inode(ino);
   if (size == 0) {
-    ssize_t n = Get(inode, name, nullptr, 0);
+    ssize_t n = Get(fs, inode, name, nullptr, 0);
     if (n < 0) {
       fuse_reply_err(req, errno);
     } else {
@@ -44,7 +56,7 @@ void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     return;
   }
   auto buf = std::make_unique<char[]>(size);
-  ssize_t n = Get(inode, name, buf.get(), size);
+  ssize_t n = Get(fs, inode, name, buf.get(), size);
   if (n < 0) {
     fuse_reply_err(req, errno);
   } else {
@@ -53,9 +65,10 @@ void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
 }
 
 void listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  Inode& inode = Passthrough::From(req).inode(ino);
+  Passthrough& fs = Passthrough::From(req);
+  Inode& inode = fs.inode(ino);
   if (size == 0) {
-    ssize_t n = List(inode, nullptr, 0);
+    ssize_t n = List(fs, inode, nullptr, 0);
     if (n < 0) {
       fuse_reply_err(req, errno);
     } else {
@@ -64,7 +77,7 @@ void listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     return;
   }
   auto buf = std::make_unique<char[]>(size);
-  ssize_t n = List(inode, buf.get(), size);
+  ssize_t n = List(fs, inode, buf.get(), size);
   if (n < 0) {
     fuse_reply_err(req, errno);
   } else {
@@ -76,7 +89,12 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
               int flags) {
   Passthrough& fs = Passthrough::From(req);
   Inode& inode = fs.inode(ino);
-  int rc = ::setxattr(ProcPath(inode).buf, name, value, size, flags);
+  PathFd fd = fs.Lower(inode);
+  if (!fd) {
+    fuse_reply_err(req, fd.error());
+    return;
+  }
+  int rc = ::setxattr(ProcPath(fd).buf, name, value, size, flags);
   int err = rc == 0 ? 0 : errno;
   if (err == 0) fs.Changed(inode);  // e.g. security.ima / security.capability
   fuse_reply_err(req, err);
@@ -85,7 +103,12 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
 void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   Passthrough& fs = Passthrough::From(req);
   Inode& inode = fs.inode(ino);
-  int rc = ::removexattr(ProcPath(inode).buf, name);
+  PathFd fd = fs.Lower(inode);
+  if (!fd) {
+    fuse_reply_err(req, fd.error());
+    return;
+  }
+  int rc = ::removexattr(ProcPath(fd).buf, name);
   int err = rc == 0 ? 0 : errno;
   if (err == 0) fs.Changed(inode);
   fuse_reply_err(req, err);

@@ -4,8 +4,10 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -104,16 +106,37 @@ Status Passthrough::Start() {
   proc_fd_.reset(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!proc_fd_) return Status::FromErrno(errno, "opening /proc/self/fd");
   lazy_readers_ = HaveCapability(CAP_DAC_OVERRIDE);
+  // The kernel may cache any number of inodes; the daemon keeps descriptors for a bounded number
+  // (the others are reopened from file handles) and raises its own limit as far as it may.
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    struct rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  size_t limit = rl.rlim_cur == RLIM_INFINITY ? kMaxCachedInodeFds * 4 : rl.rlim_cur;
+  size_t capacity = std::clamp<size_t>(limit / 4, 16, kMaxCachedInodeFds);
+  bool handles = HaveCapability(CAP_DAC_READ_SEARCH);
+  if (handles) inodes_.EnableHandles(capacity);
+  spdlog::info("event=descriptor_limit nofile={} inode_fds={} file_handles={}", limit,
+               handles ? std::to_string(capacity) : std::string("unbounded"), handles);
   if (cfg_.gate != nullptr) inval_thread_ = std::thread([this] { InvalidatorLoop(); });
   pool_.Start(cfg_.workers);
   return Status::Ok();
 }
 
 int Passthrough::Reopen(const Inode& inode, int flags) {
+  PathFd pfd = Lower(inode);
+  if (!pfd) return -pfd.error();
   char name[16];
-  snprintf(name, sizeof name, "%d", inode.fd.get());
+  snprintf(name, sizeof name, "%d", pfd.get());
   int fd = openat(proc_fd_.get(), name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
-  return fd < 0 ? -errno : fd;
+  if (fd < 0) {
+    int err = errno;
+    inodes_.NoteDescriptorError(err, "reopen");
+    return -err;
+  }
+  return fd;
 }
 
 int Passthrough::DoLookup(Inode& parent, const char* name, fuse_entry_param* e) {
@@ -121,8 +144,14 @@ int Passthrough::DoLookup(Inode& parent, const char* name, fuse_entry_param* e) 
   if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') != nullptr) {
     return EINVAL;  // the kernel resolves these itself; never walk upwards
   }
-  Fd fd(openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return errno;
+  PathFd pfd = Lower(parent);
+  if (!pfd) return pfd.error();
+  Fd fd(openat(pfd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    int err = errno;
+    inodes_.NoteDescriptorError(err, "lookup");
+    return err;
+  }
   if (fstatat(fd.get(), "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
   Inode* inode = inodes_.Intern(std::move(fd), e->attr, &parent, name);
   inode->NoteAttr(e->attr);

@@ -51,6 +51,10 @@ struct FsConfig {
 struct FileHandle {
   Fd fd;
   Inode* inode = nullptr;
+  // The inode's O_PATH descriptor, leased for as long as the file is open: it keeps an object
+  // unlinked meanwhile alive (as an open file does natively) for a reader whose own lower file is
+  // opened later (lazy_flags).
+  PathFd inode_fd;
   bool writer = false;
   OpenTicket ticket;        // from Gate::CheckOpen
   int32_t backing_id = -1;  // >= 0: opened in kernel passthrough (the inode's backing id)
@@ -62,6 +66,8 @@ struct FileHandle {
 
 class Passthrough {
  public:
+  static constexpr size_t kMaxCachedInodeFds = 65536;
+
   Passthrough(Fd root_fd, const struct stat& root_st, FsConfig cfg);
   ~Passthrough();
   Passthrough(const Passthrough&) = delete;
@@ -76,8 +82,11 @@ class Passthrough {
 
   // Must be called after fuse_session_new and before the loop (for kernel notifications).
   void set_session(fuse_session* se) { session_ = se; }
-  // Opens /proc/self/fd and starts the worker and invalidation threads. Call once, in the process
-  // that serves (after any fork), before the loop. kIo if /proc is not mounted.
+  // Opens /proc/self/fd, raises the soft RLIMIT_NOFILE to the hard limit, bounds the descriptors
+  // kept for inodes (a quarter of that limit, at most kMaxCachedInodeFds; only with
+  // CAP_DAC_READ_SEARCH, see InodeTable::EnableHandles) and starts the worker and invalidation
+  // threads. Call once, in the process that serves (after any fork), before the loop. kIo if
+  // /proc is not mounted.
   Status Start();
   // Finishes queued work and stops the threads. Call after the loop ends, before the session is
   // destroyed.
@@ -107,6 +116,10 @@ class Passthrough {
   // open passed (a chmod in between: an open descriptor keeps working natively). Set by Start().
   bool lazy_readers() const { return lazy_readers_; }
   KernelPassthrough& kernel() { return kernel_; }
+
+  // Leases the lower O_PATH descriptor of `inode` (InodeTable::Lower); if it is empty, answer
+  // its error().
+  PathFd Lower(const Inode& inode) { return inodes_.Lower(inode); }
 
   // Opens the lower object of `inode` with `flags` through /proc/self/fd (the only way to turn an
   // O_PATH descriptor into an open file without a path walk). Returns the fd or -errno.

@@ -5,7 +5,9 @@
 #    made elsewhere neither replaces the name the Gate sees, nor leaves it empty once removed;
 #  - O_TRUNC: a refused open leaves the file's content alone;
 #  - create: a refused create leaves no file behind;
-#  - a read open while the inode has writers through the mount logs open_writers.
+#  - a read open while the inode has writers through the mount logs open_writers;
+#  - a directory or file moved beneath the mount is decided by its true path, never by the name it
+#    was first seen by (issue 14, bypass 2), also when reached through the kernel's cached name.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -73,4 +75,34 @@ cat "$T/mnt/dir/trunc" > /dev/null || fail "read while a writer holds the file"
 exec 4>&-
 grep -q "event=open_writers" "$T/tool.err" || fail "no open_writers event for a read open with a writer"
 pass "open_writers logged"
+
+# 5. Moves beneath the mount (issue 14, bypass 2).
+mkdir -p "$T/lower/tmp/d"
+echo lib > "$T/lower/tmp/d/libx.so"
+echo moved > "$T/lower/dir/moved"
+cat "$T/mnt/tmp/d/libx.so" > /dev/null || fail "/tmp/d/libx.so refused before the move"
+cat "$T/mnt/dir/moved" > /dev/null || fail "/dir/moved refused before the move"
+mv "$T/lower/tmp/d" "$T/lower/secret/d"
+mv "$T/lower/dir/moved" "$T/lower/secret/moved"
+: > "$EV"
+# Through the name the kernel still caches (/tmp/d): decided at the true path.
+refused "$T/mnt/tmp/d/libx.so" || { cat "$EV" >&2; fail "a moved directory's file reached through its cached old name was allowed"; }
+expect_event "open read /secret/d/libx.so "
+grep -q "/tmp/d/libx.so" "$EV" && { cat "$EV" >&2; fail "the old path of a moved directory was given to the Gate"; }
+# Through its new name (the kernel then moves its cached directory entry there).
+: > "$EV"
+refused "$T/mnt/secret/d/libx.so" || { cat "$EV" >&2; fail "a directory moved beneath: its file decided by the directory's old name"; }
+expect_event "open read /secret/d/libx.so "
+grep -q "/tmp/d/libx.so" "$EV" && { cat "$EV" >&2; fail "the old path of a moved directory was given to the Gate"; }
+# A file moved beneath, reached through its cached old name: the old name is not presented as its
+# path (path empty: the Gate decides as strictly as any path could).
+: > "$EV"
+cat "$T/mnt/dir/moved" > /dev/null 2>&1 || true
+expect_event "open read  uid=0"
+expect_event "aliases=/dir/moved"
+# Its new name looked up: the only path of a single-link file.
+: > "$EV"
+refused "$T/mnt/secret/moved" || { cat "$EV" >&2; fail "a file moved beneath into /secret/ was allowed"; }
+expect_event "open read /secret/moved uid=0 gid=0 ino=$(stat -c %i "$T/lower/secret/moved") aliases="
+pass "moves beneath the mount: decided by the true path"
 pass "fs_gate_security"

@@ -46,8 +46,8 @@ TEST_F(TempTree, InternDeduplicatesAndForgetCounts) {
   InodeTable t(std::move(root), rst);
   EXPECT_EQ(t.size(), 1u);
   struct stat st;
-  Inode* a = t.Intern(OpenPath(t.root().fd.get(), "a", &st), st, &t.root(), "a");
-  Inode* a2 = t.Intern(OpenPath(t.root().fd.get(), "a", &st), st, &t.root(), "a");
+  Inode* a = t.Intern(OpenPath(t.Lower(t.root()).get(), "a", &st), st, &t.root(), "a");
+  Inode* a2 = t.Intern(OpenPath(t.Lower(t.root()).get(), "a", &st), st, &t.root(), "a");
   EXPECT_EQ(a, a2);
   EXPECT_EQ(t.size(), 2u);
   EXPECT_TRUE(a->is_dir());
@@ -65,37 +65,137 @@ TEST_F(TempTree, PathsFollowRenamesAndUnlinks) {
   ASSERT_EQ(fstat(root.get(), &rst), 0);
   InodeTable t(std::move(root), rst);
   EXPECT_EQ(t.PathOf(&t.root()).value(), "/");
-  Inode* a = t.Intern(OpenPath(t.root().fd.get(), "a", &st), st, &t.root(), "a");
-  Inode* b = t.Intern(OpenPath(a->fd.get(), "b", &st), st, a, "b");
-  Inode* f = t.Intern(OpenPath(b->fd.get(), "file", &st), st, b, "file");
+  Inode* a = t.Intern(OpenPath(t.Lower(t.root()).get(), "a", &st), st, &t.root(), "a");
+  Inode* b = t.Intern(OpenPath(t.Lower(*a).get(), "b", &st), st, a, "b");
+  Inode* f = t.Intern(OpenPath(t.Lower(*b).get(), "file", &st), st, b, "file");
   EXPECT_EQ(t.PathOf(f).value(), "/a/b/file");
   // The same inode seen through its other hard link: both names are kept, the first stays first.
-  Inode* h = t.Intern(OpenPath(a->fd.get(), "hard", &st), st, a, "hard");
+  Inode* h = t.Intern(OpenPath(t.Lower(*a).get(), "hard", &st), st, a, "hard");
   EXPECT_EQ(h, f);
   auto set = t.Paths(f);
   EXPECT_TRUE(set.complete);
   EXPECT_EQ(set.paths, (std::vector<std::string>{"/a/b/file", "/a/hard"}));
+  ASSERT_EQ(rename((dir_ + "/a/b/file").c_str(), (dir_ + "/a/b/renamed\nname").c_str()), 0);
   t.Moved(f->key, b, "file", b, "renamed\nname");
   EXPECT_EQ(t.Paths(f).paths, (std::vector<std::string>{"/a/hard", "/a/b/renamed\nname"}));
   t.Unlinked(f->key, a, "not-its-name");  // a different name: no change
   EXPECT_EQ(t.Paths(f).paths.size(), 2u);
+  ASSERT_EQ(unlink((dir_ + "/a/hard").c_str()), 0);
   t.Unlinked(f->key, a, "hard");  // the other name stays known
   EXPECT_EQ(t.PathOf(f).value(), "/a/b/renamed\nname");
   t.Unlinked(f->key, b, "renamed\nname");
   EXPECT_FALSE(t.PathOf(f).has_value());
+  ASSERT_EQ(rename((dir_ + "/a/b/renamed\nname").c_str(), (dir_ + "/a/b/file").c_str()), 0);
   t.Linked(f->key, b, "file");
   EXPECT_EQ(t.PathOf(f).value(), "/a/b/file");
+  EXPECT_TRUE(t.Paths(f).complete);
   // A parent the kernel forgot: the path is unknown (and the set incomplete), not wrong.
-  Inode* b2 = t.Intern(OpenPath(a->fd.get(), "b", &st), st, a, "b");
+  Inode* b2 = t.Intern(OpenPath(t.Lower(*a).get(), "b", &st), st, a, "b");
   ASSERT_EQ(b2, b);
   t.Forget(b, 2);
   EXPECT_FALSE(t.PathOf(f).has_value());
   EXPECT_FALSE(t.Paths(f).complete);
-  Inode* f2 = t.Intern(OpenPath(t.root().fd.get(), "a", &st), st, &t.root(), "a");
+  Inode* f2 = t.Intern(OpenPath(t.Lower(t.root()).get(), "a", &st), st, &t.root(), "a");
   EXPECT_EQ(f2, a);
+  ASSERT_EQ(link((dir_ + "/a/b/file").c_str(), (dir_ + "/a/x").c_str()), 0);
   t.Linked(f->key, a, "x");
   EXPECT_EQ(t.PathOf(f).value(), "/a/x");
   EXPECT_FALSE(t.Paths(f).complete);
+}
+
+// Issue 14, bypass 2: a directory moved beneath the mount. Its files' paths are the true ones
+// (the directory's path now, not the name it was first seen by); a name that no longer leads to
+// the file is only a candidate and makes the set incomplete.
+TEST_F(TempTree, PathsAreTrueAfterMovesBeneath) {
+  struct stat rst, st;
+  Fd root(open(dir_.c_str(), O_PATH | O_DIRECTORY));
+  ASSERT_EQ(fstat(root.get(), &rst), 0);
+  InodeTable t(std::move(root), rst);
+  Inode* a = t.Intern(OpenPath(t.Lower(t.root()).get(), "a", &st), st, &t.root(), "a");
+  Inode* b = t.Intern(OpenPath(t.Lower(*a).get(), "b", &st), st, a, "b");
+  ASSERT_EQ(unlink((dir_ + "/a/hard").c_str()), 0);
+  Inode* f = t.Intern(OpenPath(t.Lower(*b).get(), "file", &st), st, b, "file");
+  ASSERT_EQ(t.PathOf(f).value(), "/a/b/file");
+  // a/b moved to /usr/local/lib/d beneath the mount: the table is not told.
+  std::filesystem::create_directories(dir_ + "/usr/local/lib");
+  ASSERT_EQ(rename((dir_ + "/a/b").c_str(), (dir_ + "/usr/local/lib/d").c_str()), 0);
+  auto set = t.Paths(f);
+  EXPECT_TRUE(set.complete);
+  EXPECT_EQ(set.paths, (std::vector<std::string>{"/usr/local/lib/d/file"}));
+  // The same directory later looked up by its new name: still one path.
+  t.Linked(b->key, a, "unused");
+  EXPECT_EQ(t.Paths(f).paths, (std::vector<std::string>{"/usr/local/lib/d/file"}));
+  // The file itself renamed beneath: its known name is stale, no name is verified.
+  ASSERT_EQ(rename((dir_ + "/usr/local/lib/d/file").c_str(),
+                   (dir_ + "/usr/local/lib/d/other").c_str()),
+            0);
+  set = t.Paths(f);
+  EXPECT_FALSE(set.complete);
+  EXPECT_EQ(set.paths, (std::vector<std::string>{"/usr/local/lib/d/file"}));
+  // Looked up by its new name: a single-link file with one verified name has only that path.
+  t.Linked(f->key, b, "other");
+  set = t.Paths(f);
+  EXPECT_TRUE(set.complete);
+  EXPECT_EQ(set.paths, (std::vector<std::string>{"/usr/local/lib/d/other"}));
+  // The directory moved out of the lower tree: no path can be trusted.
+  std::string outside = dir_ + ".outside";
+  ASSERT_EQ(rename((dir_ + "/usr/local/lib/d").c_str(), outside.c_str()), 0);
+  set = t.Paths(f);
+  EXPECT_FALSE(set.complete);
+  EXPECT_TRUE(set.paths.empty());
+  std::filesystem::remove_all(outside);
+}
+
+// Issue 15, item 1: with handles enabled the table keeps at most `capacity` descriptors open,
+// whatever the number of inodes, and reopens exactly the inode looked up.
+TEST_F(TempTree, DescriptorsAreBoundedAndReopenedFromHandles) {
+  if (geteuid() != 0) GTEST_SKIP() << "open_by_handle_at needs CAP_DAC_READ_SEARCH";
+  struct stat rst, st;
+  Fd root(open(dir_.c_str(), O_PATH | O_DIRECTORY));
+  ASSERT_EQ(fstat(root.get(), &rst), 0);
+  InodeTable t(std::move(root), rst);
+  t.EnableHandles(4);
+  for (int i = 0; i < 50; ++i) {
+    close(open((dir_ + "/a/f" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY, 0644));
+  }
+  Inode* a = t.Intern(OpenPath(t.Lower(t.root()).get(), "a", &st), st, &t.root(), "a");
+  std::vector<Inode*> files;
+  std::vector<ino_t> inos;
+  for (int i = 0; i < 50; ++i) {
+    std::string name = "f" + std::to_string(i);
+    PathFd dir = t.Lower(*a);
+    ASSERT_TRUE(dir);
+    files.push_back(t.Intern(OpenPath(dir.get(), name.c_str(), &st), st, a, name));
+    inos.push_back(st.st_ino);
+  }
+  EXPECT_LE(t.fd_stats().cached, 4u);
+  EXPECT_EQ(t.fd_stats().pinned, 1u);  // the root
+  for (int i = 0; i < 50; ++i) {
+    PathFd fd = t.Lower(*files[i]);
+    ASSERT_TRUE(fd) << i;
+    ASSERT_EQ(fstatat(fd.get(), "", &st, AT_EMPTY_PATH), 0);
+    EXPECT_EQ(st.st_ino, inos[i]);
+    EXPECT_EQ(t.PathOf(files[i]).value(), "/a/f" + std::to_string(i));
+  }
+  EXPECT_LE(t.fd_stats().cached, 4u);
+  // A leased descriptor stays open after its eviction.
+  PathFd held = t.Lower(*files[0]);
+  for (int i = 1; i < 10; ++i) t.Lower(*files[i]);
+  ASSERT_EQ(fstatat(held.get(), "", &st, AT_EMPTY_PATH), 0);
+  EXPECT_EQ(st.st_ino, inos[0]);
+  // Deleted and gone: the handle no longer opens (never another object).
+  held = PathFd();
+  for (int i = 1; i < 10; ++i) t.Lower(*files[i]);
+  ASSERT_EQ(unlink((dir_ + "/a/f0").c_str()), 0);
+  PathFd gone = t.Lower(*files[0]);
+  if (gone) {
+    // The kernel may still cache the unlinked inode; it is then the same one, with no link.
+    ASSERT_EQ(fstatat(gone.get(), "", &st, AT_EMPTY_PATH), 0);
+    EXPECT_EQ(st.st_ino, inos[0]);
+    EXPECT_EQ(st.st_nlink, 0u);
+  } else {
+    EXPECT_EQ(gone.error(), ENOENT);
+  }
 }
 
 TEST_F(TempTree, TooManyNamesMarkTheSetIncomplete) {
@@ -103,9 +203,12 @@ TEST_F(TempTree, TooManyNamesMarkTheSetIncomplete) {
   Fd root(open(dir_.c_str(), O_PATH | O_DIRECTORY));
   ASSERT_EQ(fstat(root.get(), &rst), 0);
   InodeTable t(std::move(root), rst);
-  Inode* a = t.Intern(OpenPath(t.root().fd.get(), "a", &st), st, &t.root(), "a");
-  Inode* f = t.Intern(OpenPath(a->fd.get(), "hard", &st), st, a, "hard");
-  for (size_t i = 1; i < InodeTable::kMaxNames; ++i) t.Linked(f->key, a, "n" + std::to_string(i));
+  Inode* a = t.Intern(OpenPath(t.Lower(t.root()).get(), "a", &st), st, &t.root(), "a");
+  Inode* f = t.Intern(OpenPath(t.Lower(*a).get(), "hard", &st), st, a, "hard");
+  for (size_t i = 1; i < InodeTable::kMaxNames; ++i) {
+    ASSERT_EQ(link((dir_ + "/a/hard").c_str(), (dir_ + "/a/n" + std::to_string(i)).c_str()), 0);
+    t.Linked(f->key, a, "n" + std::to_string(i));
+  }
   EXPECT_TRUE(t.Paths(f).complete);
   EXPECT_EQ(t.Paths(f).paths.size(), InodeTable::kMaxNames);
   t.Linked(f->key, a, "hard");  // already known: no change
