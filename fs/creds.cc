@@ -1,6 +1,8 @@
 #include "fs/creds.h"
 
 #include <grp.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -95,6 +97,24 @@ ScopedCreds::~ScopedCreds() {
   syscall(SYS_setfsuid, g_own_fsuid);
   syscall(SYS_setfsgid, g_own_fsgid);
   SetGroups(g_own_groups.size(), g_own_groups.data());
+}
+
+ScopedUmask::ScopedUmask(fuse_req_t req) {
+  // Each thread's umask is its own once its fs_struct is unshared (cwd and root stay the same).
+  thread_local bool own_fs = false;
+  if (!own_fs) {
+    if (unshare(CLONE_FS) != 0) {
+      err_ = errno;
+      return;
+    }
+    own_fs = true;
+  }
+  old_ = umask(fuse_req_ctx(req)->umask & 0777);
+  set_ = true;
+}
+
+ScopedUmask::~ScopedUmask() {
+  if (set_) umask(old_);
 }
 
 }  // namespace dfs::fs

@@ -38,4 +38,27 @@ class ScopedCreds {
   int err_ = 0;
 };
 
+// Gives what the calling thread creates the caller's umask (fuse_ctx::umask) for its lifetime.
+// With POSIX ACLs negotiated (FUSE_CAP_POSIX_ACL with FUSE_CAP_DONT_MASK) the kernel sends modes
+// unmasked, and the lower file system applies this umask exactly as natively: only where the
+// parent directory has no default ACL (which otherwise decides the new object's mode and ACL).
+// The thread's umask is its own: the first use detaches the thread's fs_struct from the process
+// (unshare(CLONE_FS)); if that fails, nothing is changed and error() is set.
+//
+// Thread safety: as ScopedCreds.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(fuse_req_t req);
+  ~ScopedUmask();
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+  int error() const { return err_; }
+
+ private:
+  bool set_ = false;
+  mode_t old_ = 0;
+  int err_ = 0;
+};
+
 }  // namespace dfs::fs

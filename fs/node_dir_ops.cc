@@ -32,6 +32,8 @@ int do_make(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mo
   {
     ScopedCreds creds(req);
     if (creds.error() != 0) return creds.error();
+    ScopedUmask mask(req);
+    if (mask.error() != 0) return mask.error();
     int rc;
     if (link != nullptr) {
       rc = symlinkat(link, pfd.get(), name);

@@ -425,6 +425,8 @@ int CreateLower(fuse_req_t req, const PathFd& parent, const char* name, mode_t m
                 bool* created) {
   ScopedCreds creds(req);
   if (creds.error() != 0) return -creds.error();
+  ScopedUmask mask(req);
+  if (mask.error() != 0) return -mask.error();
   int base = LowerFlags(flags) | O_NOFOLLOW | O_CLOEXEC;
   for (int attempt = 0; attempt < 8; ++attempt) {
     int fd = openat(parent.get(), name, base | O_CREAT | O_EXCL, mode);

@@ -30,6 +30,12 @@ void Init(void* userdata, fuse_conn_info* conn) {
   // Writes go through to the lower file at once: POSIX timestamps, O_APPEND and errors stay exact.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  // POSIX ACLs: the kernel checks permissions with them (it implies default_permissions) and
+  // leaves the umask to the file system, so that the lower one applies a parent's default ACL
+  // or the caller's umask natively (ScopedUmask); the ACL xattrs pass through node_xattr.cc.
+  if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK)) {
+    conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+  }
   // Locks stay in the kernel (no getlk/setlk/flock callbacks).
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
   // The kernel keeps the smaller of this and the readahead already set on the mount's bdi (which
@@ -41,10 +47,10 @@ void Init(void* userdata, fuse_conn_info* conn) {
   // libfuse insists that init() repeats the max_read= given at mount time.
   if (fs->config().max_read != 0) conn->max_read = fs->config().max_read;
   spdlog::info(
-      "event=init proto={}.{} max_write={} max_readahead={} splice_write={} "
+      "event=init proto={}.{} max_write={} max_readahead={} splice_write={} posix_acl={} "
       "kernel_passthrough={}",
       conn->proto_major, conn->proto_minor, conn->max_write, conn->max_readahead,
-      (conn->want & FUSE_CAP_SPLICE_WRITE) != 0,
+      (conn->want & FUSE_CAP_SPLICE_WRITE) != 0, (conn->want & FUSE_CAP_POSIX_ACL) != 0,
       fs->config().passthrough == PassthroughMode::kOff ? "off"
       : fs->kernel().offered()                          ? "offered"
                                                         : "not_offered");
@@ -60,6 +66,7 @@ const fuse_lowlevel_ops& Passthrough::Ops() {
     RegisterDirOps(&o);
     RegisterOpenRwOps(&o);
     RegisterXattrOps(&o);
+    RegisterIoctlOps(&o);
     return o;
   }();
   return ops;

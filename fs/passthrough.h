@@ -8,6 +8,7 @@
 //   node_open_rw.cc  open, create, read, write, flush, release, fsync, fallocate,
 //                    copy_file_range, lseek
 //   node_xattr.cc    get/set/list/removexattr
+//   node_ioctl.cc    ioctl (inode flags; ENOTTY for the rest)
 // In each, do_x() does the work and returns 0 or an errno; only x() replies to the kernel, or a
 // ServeX() that x() runs inline or hands to a worker (which then replies).
 //
@@ -176,6 +177,7 @@ void RegisterLookupOps(fuse_lowlevel_ops* ops);
 void RegisterDirOps(fuse_lowlevel_ops* ops);
 void RegisterOpenRwOps(fuse_lowlevel_ops* ops);
 void RegisterXattrOps(fuse_lowlevel_ops* ops);
+void RegisterIoctlOps(fuse_lowlevel_ops* ops);
 
 // Reply helpers shared by the families.
 void ReplyEntry(fuse_req_t req, int err, const fuse_entry_param& e);

@@ -8,6 +8,9 @@
 // usage: fs_posix_ops DIR
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -411,6 +414,76 @@ void Xattrs() {
   Res("lremovexattr trusted on symlink again", lremovexattr(xs.c_str(), "trusted.l"));
 }
 
+std::string Hex(unsigned long v) {
+  char b[24];
+  std::snprintf(b, sizeof b, "%#lx", v);
+  return b;
+}
+
+// Inode flags (lsattr/chattr: FS_IOC_GETFLAGS/SETFLAGS, FS_IOC_FSGETXATTR/FSSETXATTR) and the
+// isatty probe (TCGETS) that every opened file gets from python3 and stdio.
+void Ioctls() {
+  Out("== ioctls");
+  int fd = OpenAt("io", O_CREAT | O_RDWR, 0644);
+  struct termios tio;
+  Res("TCGETS on a file", ioctl(fd, TCGETS, &tio));
+  Res("isatty", isatty(fd) ? 0 : -1);
+  Res("unknown ioctl", ioctl(fd, _IO('z', 99), 0));
+  int flags = 0;
+  Res("FS_IOC_GETFLAGS", ioctl(fd, FS_IOC_GETFLAGS, &flags));
+  Out("  flags " + Hex(static_cast<unsigned>(flags)));
+  int base = flags;
+  flags = base | FS_NOATIME_FL;
+  Res("FS_IOC_SETFLAGS +A", ioctl(fd, FS_IOC_SETFLAGS, &flags));
+  flags = 0;
+  Res("FS_IOC_GETFLAGS", ioctl(fd, FS_IOC_GETFLAGS, &flags));
+  Out("  flags " + Hex(static_cast<unsigned>(flags)));
+  flags = base | FS_APPEND_FL;
+  Res("FS_IOC_SETFLAGS +a", ioctl(fd, FS_IOC_SETFLAGS, &flags));
+  Res("pwrite @0 append-only", pwrite(fd, "x", 1, 0));
+  Res("open O_WRONLY append-only", OpenAt("io", O_WRONLY));
+  int afd = OpenAt("io", O_WRONLY | O_APPEND);
+  Res("open O_APPEND append-only", afd);
+  if (afd >= 0) {
+    Res("append", write(afd, "y", 1));
+    close(afd);
+  }
+  flags = base;
+  Res("FS_IOC_SETFLAGS clear", ioctl(fd, FS_IOC_SETFLAGS, &flags));
+  Stat("io");
+  struct fsxattr fa {};
+  Res("FS_IOC_FSGETXATTR", ioctl(fd, FS_IOC_FSGETXATTR, &fa));
+  Out("  xflags " + Hex(fa.fsx_xflags) + " extsize " + std::to_string(fa.fsx_extsize) +
+      " projid " + std::to_string(fa.fsx_projid));
+  fa.fsx_xflags |= FS_XFLAG_NODUMP;
+  Res("FS_IOC_FSSETXATTR nodump", ioctl(fd, FS_IOC_FSSETXATTR, &fa));
+  fa = {};
+  Res("FS_IOC_FSGETXATTR", ioctl(fd, FS_IOC_FSGETXATTR, &fa));
+  Out("  xflags " + Hex(fa.fsx_xflags));
+  flags = 0;
+  Res("FS_IOC_GETFLAGS", ioctl(fd, FS_IOC_GETFLAGS, &flags));
+  Out("  flags " + Hex(static_cast<unsigned>(flags)));
+  fa.fsx_xflags &= ~FS_XFLAG_NODUMP;
+  Res("FS_IOC_FSSETXATTR clear", ioctl(fd, FS_IOC_FSSETXATTR, &fa));
+  close(fd);
+  // Someone else's file (root-owned): flags are the owner's to change.
+  int rfd = OpenAt("rootfile", O_RDONLY);
+  if (rfd >= 0) {
+    flags = 0;
+    Res("FS_IOC_GETFLAGS rootfile", ioctl(rfd, FS_IOC_GETFLAGS, &flags));
+    flags |= FS_NOATIME_FL;
+    Res("FS_IOC_SETFLAGS +A rootfile", ioctl(rfd, FS_IOC_SETFLAGS, &flags));
+    flags &= ~FS_NOATIME_FL;
+    ioctl(rfd, FS_IOC_SETFLAGS, &flags);
+    close(rfd);
+  }
+  int dfd = OpenAt(".", O_RDONLY | O_DIRECTORY);
+  flags = 0;
+  Res("FS_IOC_GETFLAGS directory", ioctl(dfd, FS_IOC_GETFLAGS, &flags));
+  Out("  flags " + Hex(static_cast<unsigned>(flags)));
+  close(dfd);
+}
+
 void Data() {
   Out("== data");
   int fd = OpenAt("sp", O_CREAT | O_RDWR, 0644);
@@ -543,6 +616,7 @@ int main(int argc, char** argv) {
   Renames();
   Special();
   Xattrs();
+  Ioctls();
   Data();
   Locks();
   Names();
