@@ -31,8 +31,8 @@ deb=$(bash "$SRC/scripts/package.sh" --no-build "$BUILD" "$T/deb") || fail "scri
 echo "package: $(basename "$deb")"
 dpkg-deb -c "$deb" | awk '{print $6}' >"$T/contents"
 for f in ./usr/bin/digestfs ./usr/bin/digestctl ./usr/share/digestfs/default.policy \
-  ./usr/share/man/man8/digestfs.8 ./usr/share/man/man8/digestctl.8 \
-  ./usr/share/man/man5/digestfs-policy.5 ./usr/lib/systemd/system/digestfs@.service \
+  ./usr/share/man/man8/digestfs.8.gz ./usr/share/man/man8/digestctl.8.gz \
+  ./usr/share/man/man5/digestfs-policy.5.gz ./usr/lib/systemd/system/digestfs@.service \
   ./usr/share/doc/digestfs/README.md ./usr/share/doc/digestfs/docs/mount.md \
   ./usr/share/doc/digestfs/docs/dataflow.svg ./usr/share/doc/digestfs/examples/example.env; do
   grep -qxF "$f" "$T/contents" || fail "the package lacks $f"
