@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <memory>
 
@@ -31,7 +32,12 @@ ssize_t Get(Passthrough& fs, const Inode& i, const char* name, void* value, size
     errno = fd.error();
     return -1;
   }
-  return ::getxattr(ProcPath(fd).buf, name, value, size);
+  ssize_t n = ::getxattr(ProcPath(fd).buf, name, value, size);
+  // With POSIX ACLs negotiated the kernel asks for an inode's ACL in every permission check that
+  // reaches the group class, and takes any error but "no such attribute" as the check's result.
+  // A lower file system without ACLs (ramfs, vfat, ...) has none: say so, as natively.
+  if (n < 0 && errno == EOPNOTSUPP && strncmp(name, "system.posix_acl_", 17) == 0) errno = ENODATA;
+  return n;
 }
 
 ssize_t List(Passthrough& fs, const Inode& i, char* list, size_t size) {
