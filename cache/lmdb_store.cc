@@ -948,7 +948,7 @@ class LmdbStore final : public Store {
     const std::string idv = SourceKey(r.info.id);
     const std::string_view iv(idv);
     DFS_RETURN_IF_ERROR(w.Del(e_->names, IndexKey(r.info.name), &iv));
-    if (r.info.kind == SourceKind::kRpm) {
+    if (IsPackageKind(r.info.kind)) {
       DFS_RETURN_IF_ERROR(w.Del(e_->groups, GroupKey(r.info.kind, r.info.package, r.info.arch), &iv));
     }
     if (!r.info.blob_digest.empty()) {
@@ -963,14 +963,14 @@ class LmdbStore final : public Store {
     auto bad = [&](const std::string& why) {
       return Status(Code::kInvalidArgument, "source '" + s.name + "': " + why);
     };
-    if (static_cast<uint8_t>(s.kind) < 1 || static_cast<uint8_t>(s.kind) > 4) return bad("unknown kind");
+    if (static_cast<uint8_t>(s.kind) < 1 || static_cast<uint8_t>(s.kind) > 5) return bad("unknown kind");
     if (s.name.empty()) return bad("empty name");
     for (const std::string* str : {&s.name, &s.package, &s.arch, &s.version, &s.signer, &s.origin}) {
       if (HasNul(*str)) return bad("a field contains a NUL byte");
     }
     if (s.state != SourceState::kActive) return bad("a new source must be active");
-    if (s.kind == SourceKind::kRpm && s.package.empty()) {
-      return bad("an rpm source needs its package name (rollback groups by package and arch)");
+    if (IsPackageKind(s.kind) && s.package.empty()) {
+      return bad("a package source needs its package name (rollback groups by package and arch)");
     }
     if (!s.blob_digest.empty()) {
       auto k = DigestKey(s.blob_digest);
@@ -1033,7 +1033,7 @@ class LmdbStore final : public Store {
     // Rollback: the newest version of (package, arch) wins unless keep_old.
     std::vector<SourceRec> to_supersede;
     std::string group_key;
-    if (in.kind == SourceKind::kRpm) {
+    if (IsPackageKind(in.kind)) {
       group_key = GroupKey(in.kind, in.package, in.arch);
       std::vector<uint64_t> ids;
       DFS_RETURN_IF_ERROR(ReadIds(w.txn, e_->groups, group_key, &ids));
@@ -1044,7 +1044,7 @@ class LmdbStore final : public Store {
           continue;
         }
         if (opts.keep_old) continue;
-        if (CompareVersions(in.version, r.info.version) < 0) {
+        if (CompareVersionsOf(in.kind, in.version, r.info.version) < 0) {
           rec.info.state = SourceState::kSuperseded;
           sum->older = true;
         } else {

@@ -8,9 +8,12 @@ const char* SourceKindName(SourceKind k) {
     case SourceKind::kTlv: return "tlv";
     case SourceKind::kManifest: return "manifest";
     case SourceKind::kLocal: return "local";
+    case SourceKind::kDeb: return "deb";
   }
   return "unknown";
 }
+
+bool IsPackageKind(SourceKind k) { return k == SourceKind::kRpm || k == SourceKind::kDeb; }
 
 const char* SourceStateName(SourceState s) {
   switch (s) {

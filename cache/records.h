@@ -11,10 +11,12 @@
 
 namespace dfs {
 
-enum class SourceKind : uint8_t { kRpm = 1, kTlv = 2, kManifest = 3, kLocal = 4 };
+enum class SourceKind : uint8_t { kRpm = 1, kTlv = 2, kManifest = 3, kLocal = 4, kDeb = 5 };
 enum class SourceState : uint8_t { kActive = 1, kSuperseded = 2, kRemoved = 3 };
 
-const char* SourceKindName(SourceKind k);    // "rpm", "tlv", "manifest", "local"
+const char* SourceKindName(SourceKind k);    // "rpm", "tlv", "manifest", "local", "deb"
+// Kinds that are packages: versioned, grouped by (package, arch) for rollback (G6).
+bool IsPackageKind(SourceKind k);  // rpm, deb
 const char* SourceStateName(SourceState s);  // "active", "superseded", "removed"
 
 // Flags on a source.
@@ -28,16 +30,18 @@ enum FileFlags : uint32_t {
   kFileMutable = 1u << 0,  // may change after install (RPM %config); policy treats it as mutable
   kFileConfig = 1u << 1,   // RPM %config
   kFileDoc = 1u << 2,      // RPM %doc
+  // (deb conffiles are recorded as kFileMutable | kFileConfig, like RPM %config)
 };
 
 // One signed input: an RPM header, a TLV list, a manifest, or the local trust of mutable files.
 struct SourceInfo {
   uint64_t id = 0;            // assigned by the store on import; 0 before
   SourceKind kind = SourceKind::kRpm;
-  std::string name;           // RPM: NEVRA ("hello-2.0-1.x86_64"); list/manifest: its name
-  std::string package;        // RPM: name ("hello"); rollback groups sources by (package, arch)
-  std::string arch;           // RPM: arch; else empty
-  std::string version;        // RPM: "[E:]V-R" for ordering; else empty
+  std::string name;           // RPM: NEVRA ("hello-2.0-1.x86_64"); deb: "hello_1:2.0-1_amd64";
+                              // list/manifest: its name
+  std::string package;        // RPM/deb: name ("hello"); rollback groups sources by (package, arch)
+  std::string arch;           // RPM/deb: arch; else empty
+  std::string version;        // RPM: "[E:]V-R", deb: "[E:]U[-R]", for ordering; else empty
   std::string signer;         // key id of the signer (hex), empty if unsigned
   Digest blob_digest;         // digest of the signed blob; what measuring the source records
   int64_t import_time = 0;    // seconds since the epoch

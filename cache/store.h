@@ -92,7 +92,7 @@ struct ImportSummary {
   uint64_t new_digests = 0;
   std::vector<uint64_t> superseded;  // ids of sources this import superseded
   bool unchanged = false;            // an identical source (same blob digest) was already active
-  // kRpm only: a newer version of the same (package, arch) is active, so this source was stored
+  // Package kinds (rpm, deb) only: a newer version of the same (package, arch) is active, so this source was stored
   // in state kSuperseded (its digests are not vouched for) instead of rolling the package back.
   bool older = false;
 };
@@ -119,9 +119,10 @@ class Store {
   virtual Result<std::string> FilePath(uint64_t source_id, uint32_t file_index) const = 0;
 
   // Adds one source and its files in one transaction. A source with the same kind and blob digest
-  // already active is left alone (summary.unchanged). For kRpm, an active source with the same
-  // (package, arch) and a different version is superseded unless opts.keep_old: the newest
-  // version wins (rpm version order); importing an older one stores it superseded
+  // already active is left alone (summary.unchanged). For a package kind (rpm, deb), an active
+  // source with the same (package, arch) and a different version is superseded unless
+  // opts.keep_old: the newest version wins (rpm's or dpkg's version order, per kind); importing an
+  // older one stores it superseded
   // (summary.older). item.source.id and .state are ignored (assigned); import_time 0 means now.
   // Files may come in any order; paths must be absolute and unique within the item.
   virtual Result<ImportSummary> Import(const ImportItem& item, const ImportOptions& opts) = 0;

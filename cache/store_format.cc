@@ -245,7 +245,7 @@ Status DecodeSource(std::string_view v, SourceInfo* out, uint64_t* file_count) {
   uint8_t ver, kind, state;
   uint64_t flags, t, n;
   if (!r.U8(&ver) || ver != kSourceRecordVersion) return Corrupt("source record version");
-  if (!r.U8(&kind) || kind < 1 || kind > 4) return Corrupt("source kind");
+  if (!r.U8(&kind) || kind < 1 || kind > 5) return Corrupt("source kind");
   if (!r.U8(&state) || state < 1 || state > 3) return Corrupt("source state");
   if (!r.Varint(&flags) || flags > UINT32_MAX || !r.Varint(&t) || !r.Varint(&n)) {
     return Corrupt("source header");
@@ -634,6 +634,84 @@ int CompareVersions(std::string_view a, std::string_view b) {
   int c = CompareSegments(va, vb);
   if (c != 0) return c;
   return CompareSegments(ra, rb);
+}
+
+namespace {
+
+// dpkg's order of one character: digits 0 (never compared here), letters by value, '~' below the
+// end of the string, anything else after letters.
+int DebOrder(char c) {
+  if (std::isdigit(static_cast<unsigned char>(c))) return 0;
+  if (std::isalpha(static_cast<unsigned char>(c))) return c;
+  if (c == '~') return -1;
+  if (c != 0) return c + 256;
+  return 0;
+}
+
+int DebVerRevCmp(std::string_view a, std::string_view b) {
+  size_t i = 0, j = 0;
+  auto at = [](std::string_view s, size_t k) { return k < s.size() ? s[k] : '\0'; };
+  auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
+  while (i < a.size() || j < b.size()) {
+    while ((i < a.size() && !digit(a[i])) || (j < b.size() && !digit(b[j]))) {
+      int ac = DebOrder(at(a, i)), bc = DebOrder(at(b, j));
+      if (ac != bc) return ac < bc ? -1 : 1;
+      ++i;
+      ++j;
+    }
+    while (at(a, i) == '0') ++i;
+    while (at(b, j) == '0') ++j;
+    int first_diff = 0;
+    while (digit(at(a, i)) && digit(at(b, j))) {
+      if (first_diff == 0) first_diff = at(a, i) - at(b, j);
+      ++i;
+      ++j;
+    }
+    if (digit(at(a, i))) return 1;
+    if (digit(at(b, j))) return -1;
+    if (first_diff != 0) return first_diff < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+void SplitDebVersion(std::string_view s, uint64_t* epoch, std::string_view* upstream,
+                     std::string_view* revision) {
+  *epoch = 0;
+  size_t colon = s.find(':');
+  if (colon != std::string_view::npos) {
+    uint64_t e = 0;
+    for (char c : s.substr(0, colon)) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) break;
+      e = e * 10 + static_cast<uint64_t>(c - '0');
+    }
+    *epoch = e;
+    s.remove_prefix(colon + 1);
+  }
+  size_t dash = s.rfind('-');
+  if (dash == std::string_view::npos) {
+    *upstream = s;
+    *revision = {};
+  } else {
+    *upstream = s.substr(0, dash);
+    *revision = s.substr(dash + 1);
+  }
+}
+
+}  // namespace
+
+int CompareDebVersions(std::string_view a, std::string_view b) {
+  uint64_t ea, eb;
+  std::string_view ua, ra, ub, rb;
+  SplitDebVersion(a, &ea, &ua, &ra);
+  SplitDebVersion(b, &eb, &ub, &rb);
+  if (ea != eb) return ea < eb ? -1 : 1;
+  int c = DebVerRevCmp(ua, ub);
+  if (c != 0) return c;
+  return DebVerRevCmp(ra, rb);
+}
+
+int CompareVersionsOf(SourceKind kind, std::string_view a, std::string_view b) {
+  return kind == SourceKind::kDeb ? CompareDebVersions(a, b) : CompareVersions(a, b);
 }
 
 }  // namespace dfs::store_format

@@ -150,5 +150,10 @@ Status DecodeDeny(std::string_view v, int64_t* added, std::string* reason);
 
 // rpm-style version ordering of "[E:]V-R" strings: <0, 0, >0 like strcmp.
 int CompareVersions(std::string_view a, std::string_view b);
+// dpkg's version ordering of "[E:]U[-R]" strings (deb-version(7): '~' sorts before everything,
+// even the end; letters before other characters): <0, 0, >0 like strcmp.
+int CompareDebVersions(std::string_view a, std::string_view b);
+// The ordering for a package kind (rpm or deb).
+int CompareVersionsOf(SourceKind kind, std::string_view a, std::string_view b);
 
 }  // namespace dfs::store_format

@@ -12,7 +12,10 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
+#include "apt/import.h"
+#include "apt/openpgp.h"
 #include "cache/store.h"
 #include "cli/cli.h"
 #include "common/log.h"
@@ -223,6 +226,62 @@ bool Commit(Context& ctx, Store& store, const std::vector<ImportItem>& items, co
 
 // ---- keys ----
 
+json KeyJson(const KeyInfo& k) {
+  return {{"id", k.id},
+          {"type", KeyTypeName(k.type)},
+          {"fingerprint", k.fingerprint},
+          {"description", k.description},
+          {"file", k.file}};
+}
+
+// A keyring of several OpenPGP keys (apt's .gpg keyrings): every key is parsed first, so that a
+// keyring with a key the store cannot use adds nothing; keys already configured are reported and
+// skipped.
+void CmdKeysAddRing(Context& ctx, KeyStore& ks, const std::string& file,
+                    const std::vector<std::vector<uint8_t>>& keys) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto k = ParseKey(keys[i]);
+    if (!k.ok()) {
+      Status s = k.status();
+      Fail(s.Prepend("key " + file + " (key #" + std::to_string(i + 1) + " of " +
+                     std::to_string(keys.size()) + ")"));
+      ctx.exit_code = kExitSignature;
+      return;
+    }
+  }
+  json arr = json::array();
+  for (const auto& data : keys) {
+    auto k = ks.Add(data, file);
+    std::string state = "added";
+    KeyInfo info;
+    if (k.ok()) {
+      info = *k;
+    } else if (k.status().code() == Code::kExists &&
+               k.status().message().find("collision") == std::string::npos) {
+      state = "exists";
+      info = *ParseKey(data);
+    } else {
+      Status s = k.status();
+      Fail(s.Prepend("key " + file));
+      ctx.exit_code =
+          s.code() == Code::kIo || s.code() == Code::kNotFound ? kExitStore : kExitSignature;
+      return;
+    }
+    if (ctx.json) {
+      json j = KeyJson(info);
+      j["state"] = state;
+      arr.push_back(std::move(j));
+    } else if (state == "added") {
+      std::printf("added %s key %s (%s) %s\n", KeyTypeName(info.type), info.id.c_str(),
+                  info.fingerprint.c_str(), info.description.c_str());
+    } else {
+      std::printf("already configured: %s key %s (%s)\n", KeyTypeName(info.type), info.id.c_str(),
+                  info.fingerprint.c_str());
+    }
+  }
+  if (ctx.json) std::printf("%s\n", arr.dump().c_str());
+}
+
 void CmdKeysAdd(Context& ctx, const std::string& file) {
   auto data = ReadFileLimited(file, 4u << 20);
   if (!data.ok()) {
@@ -230,6 +289,17 @@ void CmdKeysAdd(Context& ctx, const std::string& file) {
     return;
   }
   KeyStore ks(ctx.store_dir);
+  auto split = SplitKeys(*data);
+  if (!split.ok()) {
+    Status s = split.status();
+    Fail(s.Prepend("key " + file));
+    ctx.exit_code = kExitSignature;
+    return;
+  }
+  if (split->size() > 1) {
+    CmdKeysAddRing(ctx, ks, file, *split);
+    return;
+  }
   auto k = ks.Add(*data, file);
   if (!k.ok()) {
     Status s = k.status();
@@ -373,6 +443,93 @@ void CmdImportRpmdb(Context& ctx, const std::string& root, const std::string& db
   // A refused package is not in the list, so its older active version (if any) is removed too:
   // the store never vouches for something that is not what is installed.
   if (!Commit(ctx, *store, items, rf, /*remove_others=*/true, SourceKind::kRpm, rep)) return;
+  ctx.exit_code = rep.Finish(ctx, "packages");
+}
+
+// ---- Debian: import apt / import deb ----
+
+// The store's OpenPGP keys in a GnuPG home of their own (never the rootfs's keyrings).
+std::unique_ptr<apt::PgpVerifier> StartAptImport(Context& ctx, std::unique_ptr<Store>* store) {
+  std::vector<std::vector<uint8_t>> keys;
+  if (!LoadKeys(ctx, KeyType::kOpenPgp, &keys, nullptr)) return nullptr;
+  *store = OpenStoreRw(ctx);
+  if (!*store) return nullptr;
+  auto v = apt::PgpVerifier::Create(keys);
+  if (!v.ok()) {
+    Fail(v.status());
+    ctx.exit_code = v.status().code() == Code::kUnavailable ? kExitRuntime : kExitStore;
+    return nullptr;
+  }
+  return std::move(v).value();
+}
+
+// Refusals and notes of a Debian import; returns the accepted items.
+std::vector<ImportItem> CollectApt(apt::AptImportResult& r, Report& rep, uint64_t* deb_bytes) {
+  std::vector<ImportItem> items;
+  for (const auto& p : r.problems) rep.Note("index not used: " + p.status.message());
+  for (auto& p : r.packages) {
+    *deb_bytes += p.deb_bytes;
+    if (p.item.ok()) {
+      items.push_back(std::move(p.item.value()));
+    } else {
+      rep.Refuse(p.input, p.item.status());
+    }
+  }
+  return items;
+}
+
+void CmdImportApt(Context& ctx, const std::string& root, const std::vector<std::string>& lists,
+                  const std::vector<std::string>& debs, const ImportFlags& f) {
+  std::unique_ptr<Store> store;
+  auto verifier = StartAptImport(ctx, &store);
+  if (!verifier) return;
+  Report rep;
+  Result<apt::AptImportResult> res = Status(Code::kInternal, "");
+  {
+    Progress prog("verified packages", 0);
+    apt::AptImportOptions o;
+    o.progress = [&](size_t n, size_t) { prog.Tick(n); };
+    res = apt::ImportRoot(root, lists, debs, *verifier, o);
+  }
+  if (!res.ok()) {
+    ctx.exit_code = Fail(res.status());
+    if (res.status().code() == Code::kNotFound || res.status().code() == Code::kCorrupt) {
+      ctx.exit_code = kExitProblem;
+    }
+    return;
+  }
+  uint64_t bytes = 0;
+  std::vector<ImportItem> items = CollectApt(*res, rep, &bytes);
+  spdlog::info("import apt root={} releases={} indexes={} packages={} deb_bytes={}", LogQuote(root),
+               res->releases, res->indexes, res->packages.size(), bytes);
+  // As import rpmdb: the store's deb sources become exactly the installed packages that verify.
+  ImportFlags rf = f;
+  rf.keep_old = true;
+  if (!Commit(ctx, *store, items, rf, /*remove_others=*/true, SourceKind::kDeb, rep)) return;
+  ctx.exit_code = rep.Finish(ctx, "packages");
+}
+
+void CmdImportDeb(Context& ctx, const std::vector<std::string>& files,
+                  const std::vector<std::string>& lists, const ImportFlags& f) {
+  std::unique_ptr<Store> store;
+  auto verifier = StartAptImport(ctx, &store);
+  if (!verifier) return;
+  Report rep;
+  Result<apt::AptImportResult> res = Status(Code::kInternal, "");
+  {
+    Progress prog("verified packages", files.size());
+    apt::AptImportOptions o;
+    o.progress = [&](size_t n, size_t) { prog.Tick(n); };
+    res = apt::ImportDebFiles(files, lists, *verifier, o);
+  }
+  if (!res.ok()) {
+    ctx.exit_code = Fail(res.status());
+    if (res.status().code() == Code::kNotFound) ctx.exit_code = kExitProblem;
+    return;
+  }
+  uint64_t bytes = 0;
+  std::vector<ImportItem> items = CollectApt(*res, rep, &bytes);
+  if (!items.empty() && !Commit(ctx, *store, items, f, false, SourceKind::kDeb, rep)) return;
   ctx.exit_code = rep.Finish(ctx, "packages");
 }
 
@@ -618,7 +775,7 @@ void RegisterImportCommands(CLI::App& app, Context& ctx) {
   // State the callbacks read; lives as long as the process (CLI11 keeps references).
   struct Args {
     std::string file, id, root, dbpath, dir, key, cert, out, name, source, outdir = ".";
-    std::vector<std::string> files;
+    std::vector<std::string> files, lists, debs;
     ImportFlags flags;
     bool all = false;
   };
@@ -649,6 +806,19 @@ void RegisterImportCommands(CLI::App& app, Context& ctx) {
                     "/var/lib/rpm, whichever exists)");
   AddImportFlags(rpmdb, a.flags, false);
   rpmdb->callback([&ctx] { CmdImportRpmdb(ctx, a.root, a.dbpath, a.flags); });
+  auto* aptc = imp->add_subcommand(
+      "apt", "make the store match a Debian root tree's installed packages (signed apt chain)");
+  aptc->add_option("--root", a.root, "root directory of the tree")->required();
+  aptc->add_option("--lists", a.lists,
+                   "another directory of apt index files (InRelease, Packages); repeatable");
+  aptc->add_option("--debs", a.debs, "another directory of .deb files; repeatable");
+  aptc->callback([&ctx] { CmdImportApt(ctx, a.root, a.lists, a.debs, a.flags); });
+  auto* debc = imp->add_subcommand("deb", "import .deb files listed by signed apt indexes");
+  debc->add_option("--lists", a.lists, "directory of apt index files; repeatable")->required();
+  debc->add_option("FILE", a.files, ".deb files")->required();
+  debc->add_flag("--keep-old", a.flags.keep_old,
+                 "keep older versions of the same package active (no rollback protection)");
+  debc->callback([&ctx] { CmdImportDeb(ctx, a.files, a.lists, a.flags); });
   auto* tlv = imp->add_subcommand("tlv", "import kernel TLV digest lists (digest_cache v6)");
   tlv->add_option("FILE", a.files, "digest list files")->required();
   AddImportFlags(tlv, a.flags, false);

@@ -51,7 +51,7 @@ json SourceJson(const SourceInfo& s) {
             {"blob_digest", s.blob_digest.empty() ? "" : s.blob_digest.ToString()},
             {"import_time", s.import_time},
             {"origin", s.origin}};
-  if (s.kind == SourceKind::kRpm) {
+  if (IsPackageKind(s.kind)) {
     j["package"] = s.package;
     j["arch"] = s.arch;
     j["version"] = s.version;

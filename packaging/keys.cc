@@ -141,6 +141,55 @@ Result<KeyInfo> ParseKey(std::span<const uint8_t> data) {
                 "not an OpenPGP public key nor an X.509 certificate (PEM or DER)");
 }
 
+Result<std::vector<std::vector<uint8_t>>> SplitKeys(std::span<const uint8_t> data) {
+  std::vector<std::vector<uint8_t>> out;
+  if (data.empty()) return Status(Code::kInvalidArgument, "empty key file");
+  if (data.size() > (4u << 20)) return Status(Code::kInvalidArgument, "key file larger than 4 MiB");
+  std::vector<uint8_t> pkts;
+  if (StartsWithText(data, "-----BEGIN PGP PUBLIC KEY BLOCK")) {
+    DFS_RETURN_IF_ERROR(rpmutil::Init());
+    std::string text(reinterpret_cast<const char*>(data.data()), data.size());
+    uint8_t* pkt = nullptr;
+    size_t len = 0;
+    rpmutil::LogCapture cap;
+    pgpArmor a = pgpParsePkts(text.c_str(), &pkt, &len);
+    MallocPtr<uint8_t> owner(pkt);
+    if (a != PGPARMOR_PUBKEY || pkt == nullptr) {
+      return Status(Code::kInvalidArgument,
+                    "not a valid ASCII-armoured OpenPGP public key block (armor result " +
+                        std::to_string(static_cast<int>(a)) + ")");
+    }
+    pkts.assign(pkt, pkt + len);
+  } else if (!StartsWithText(data, "-----BEGIN") && FirstPacketTag(data) == 6) {
+    pkts.assign(data.begin(), data.end());
+  } else {
+    out.emplace_back(data.begin(), data.end());  // X.509, a secret key, or junk: ParseKey says
+    return out;
+  }
+  DFS_RETURN_IF_ERROR(rpmutil::Init());
+  size_t off = 0;
+  while (off < pkts.size()) {
+    std::span<const uint8_t> rest(pkts.data() + off, pkts.size() - off);
+    int tag = FirstPacketTag(rest);
+    if (tag != 6) {
+      return Status(Code::kInvalidArgument,
+                    "OpenPGP key #" + std::to_string(out.size() + 1) +
+                        " does not start with a public key packet (tag " + std::to_string(tag) +
+                        ")");
+    }
+    size_t certlen = 0;
+    rpmutil::LogCapture cap;
+    if (pgpPubKeyCertLen(rest.data(), rest.size(), &certlen) != 0 || certlen == 0 ||
+        certlen > rest.size()) {
+      return Status(Code::kInvalidArgument, "malformed OpenPGP packets in key #" +
+                                                std::to_string(out.size() + 1));
+    }
+    out.emplace_back(rest.begin(), rest.begin() + static_cast<ptrdiff_t>(certlen));
+    off += certlen;
+  }
+  return out;
+}
+
 KeyStore::KeyStore(std::string store_dir) : dir_(std::move(store_dir) + "/keys") {}
 
 Status KeyStore::AppendLog(const std::string& action, const KeyInfo& k, const std::string& origin) {

@@ -41,6 +41,13 @@ const char* KeyTypeName(KeyType t);  // "openpgp", "x509"
 // unsupported algorithm, malformed packets, not a key at all).
 Result<KeyInfo> ParseKey(std::span<const uint8_t> data);
 
+// Splits OpenPGP key material (ASCII-armoured or binary) that holds one or more public keys, such
+// as apt's keyrings (/usr/share/keyrings/debian-archive-keyring.gpg), into one binary block per
+// key (each a public key packet with its user ids, signatures and subkeys). Data that is not
+// OpenPGP (an X.509 certificate) is returned whole, as one block. Errors: kInvalidArgument
+// (malformed packets, secret keys, armour that is not a public key block).
+Result<std::vector<std::vector<uint8_t>>> SplitKeys(std::span<const uint8_t> data);
+
 class KeyStore {
  public:
   // `store_dir` is the store directory; keys live in store_dir/keys (created on first Add).
