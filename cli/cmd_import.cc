@@ -809,12 +809,18 @@ void RegisterImportCommands(CLI::App& app, Context& ctx) {
   auto* aptc = imp->add_subcommand(
       "apt", "make the store match a Debian root tree's installed packages (signed apt chain)");
   aptc->add_option("--root", a.root, "root directory of the tree")->required();
+  // One directory per --lists/--debs (repeat the option for more), so that FILE arguments after
+  // it are not taken for directories.
   aptc->add_option("--lists", a.lists,
-                   "another directory of apt index files (InRelease, Packages); repeatable");
-  aptc->add_option("--debs", a.debs, "another directory of .deb files; repeatable");
+                   "another directory of apt index files (InRelease, Packages); repeatable")
+      ->allow_extra_args(false);
+  aptc->add_option("--debs", a.debs, "another directory of .deb files; repeatable")
+      ->allow_extra_args(false);
   aptc->callback([&ctx] { CmdImportApt(ctx, a.root, a.lists, a.debs, a.flags); });
   auto* debc = imp->add_subcommand("deb", "import .deb files listed by signed apt indexes");
-  debc->add_option("--lists", a.lists, "directory of apt index files; repeatable")->required();
+  debc->add_option("--lists", a.lists, "directory of apt index files; repeatable")
+      ->required()
+      ->allow_extra_args(false);
   debc->add_option("FILE", a.files, ".deb files")->required();
   debc->add_flag("--keep-old", a.flags.keep_old,
                  "keep older versions of the same package active (no rollback protection)");
