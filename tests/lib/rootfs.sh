@@ -67,6 +67,63 @@ dfs_rootfs_copy() {
   rm -f "$dest/.complete"
 }
 
+# Signs DIR into STORE with a manifest named NAME, made with a throwaway key (made once per test,
+# added once per store). Needs $DIGESTCTL and $T (tests/lib/common.sh).
+dfs_rootfs_sign() {
+  local store=$1 dir=$2 name=$3
+  if [ ! -f "$T/rootfs-manifest.crt" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=digestfs rootfs manifest" -keyout "$T/rootfs-manifest.key" \
+      -out "$T/rootfs-manifest.crt" 2>/dev/null || return 1
+  fi
+  if [ ! -f "$store/.dfs-test-manifest-key" ]; then
+    "$DIGESTCTL" --store "$store" keys add "$T/rootfs-manifest.crt" >/dev/null || return 1
+    touch "$store/.dfs-test-manifest-key"
+  fi
+  "$DIGESTCTL" manifest create "$dir" --key "$T/rootfs-manifest.key" \
+    --cert "$T/rootfs-manifest.crt" -o "$T/$name.manifest" --name "$name" >/dev/null || return 1
+  "$DIGESTCTL" --store "$store" import manifest "$T/$name.manifest" >/dev/null
+}
+
+# Makes STORE (a new store) trust ROOT, a copy of the rootfs, for the enforcement tests, and sets
+# DFS_STORE_KIND (apt or manifest) and DFS_STORE_UNLISTED:
+# - with `digestctl import apt --root ROOT` (the archive's signatures, keys from the host's
+#   debian-archive-keyring) where digestctl has it, else with a manifest of ROOT signed by a
+#   throwaway key; extra arguments go to import apt (--lists DIR, --debs DIR);
+# - then the files the default policy would still refuse (`digestctl verify-tree`: files no
+#   package ships, made at install time, e.g. byte-compiled Python modules) are listed in
+#   DFS_STORE_UNLISTED ($T/unlisted.txt, one path a line) and, unless DFS_STORE_STRICT=1, signed
+#   into the store too (manifest "unlisted"), as an operator who trusts the image would.
+dfs_rootfs_store() {
+  local store=$1 root=$2
+  shift 2
+  "$DIGESTCTL" --store "$store" init >/dev/null || return 1
+  if "$DIGESTCTL" import --help 2>&1 | grep -qE '^[[:space:]]+apt([[:space:]]|$)'; then
+    DFS_STORE_KIND=apt
+    "$DIGESTCTL" --store "$store" keys add /usr/share/keyrings/debian-archive-keyring.gpg \
+      >/dev/null || return 1
+    "$DIGESTCTL" --store "$store" import apt --root "$root" "$@" >"$T/import-apt.log" 2>&1 ||
+      { tail -n 20 "$T/import-apt.log" >&2; return 1; }
+  else
+    DFS_STORE_KIND=manifest
+    dfs_rootfs_sign "$store" "$root" rootfs || return 1
+  fi
+  DFS_STORE_UNLISTED=$T/unlisted.txt
+  "$DIGESTCTL" --store "$store" --json verify-tree "$root" --xdev >"$T/verify-tree.json" || true
+  python3 -c 'import json, sys
+for r in json.load(open(sys.argv[1]))["refused"]:
+    print(r["path"])' "$T/verify-tree.json" | sort -u >"$DFS_STORE_UNLISTED" || return 1
+  echo "rootfs store ($DFS_STORE_KIND): $(wc -l <"$DFS_STORE_UNLISTED") files the default policy would refuse" >&2
+  if [ -s "$DFS_STORE_UNLISTED" ] && [ "${DFS_STORE_STRICT:-0}" != 1 ]; then
+    local stage=$T/unlisted p
+    while IFS= read -r p; do
+      mkdir -p "$stage/$(dirname "$p")"
+      cp -a "$root$p" "$stage$p"
+    done <"$DFS_STORE_UNLISTED"
+    dfs_rootfs_sign "$store" "$stage" unlisted || return 1
+  fi
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   dfs_rootfs
