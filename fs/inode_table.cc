@@ -28,17 +28,6 @@ bool SameObject(int fd, const InodeKey& key) {
          static_cast<uint64_t>(st.st_dev) == key.dev && static_cast<uint64_t>(st.st_ino) == key.ino;
 }
 
-// The kernel's path of the object behind `fd` ("/proc/self/fd/N"), false if it has none.
-bool KernelPath(int fd, std::string* out) {
-  char link[32];
-  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  char buf[PATH_MAX + 1];
-  ssize_t n = readlink(link, buf, sizeof buf);
-  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf || buf[0] != '/') return false;
-  out->assign(buf, static_cast<size_t>(n));
-  return true;
-}
-
 }  // namespace
 
 InodeTable::InodeTable(Fd root_fd, const struct stat& st) {
@@ -317,6 +306,21 @@ void InodeTable::Unlinked(const InodeKey& key, const Inode* parent, std::string_
   if (it == map_.end()) return;
   std::erase_if(it->second->names,
                 [&](const Inode::Name& n) { return n.parent == parent->key && n.name == name; });
+}
+
+bool InodeTable::KernelPath(int fd, std::string* out) {
+  // Relative to /proc/self/fd when the serving process gave it: no walk of "/proc/self/fd".
+  char link[32];
+  if (proc_fd_ >= 0) {
+    snprintf(link, sizeof link, "%d", fd);
+  } else {
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  }
+  char buf[PATH_MAX + 1];
+  ssize_t n = readlinkat(proc_fd_ >= 0 ? proc_fd_ : AT_FDCWD, link, buf, sizeof buf);
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf || buf[0] != '/') return false;
+  out->assign(buf, static_cast<size_t>(n));
+  return true;
 }
 
 bool InodeTable::DirPath(const PathFd& fd, std::string* out) {

@@ -167,6 +167,11 @@ class InodeTable {
   // descriptor. Whether a file system decodes handles is checked once per lower mount.
   void EnableHandles(size_t capacity);
 
+  // An O_PATH descriptor of /proc/self/fd of the serving process (not owned; it must outlive the
+  // table), through which Paths() reads directories' paths a little faster than by absolute path.
+  // Call once, before serving; optional.
+  void SetProcFd(int proc_self_fd) { proc_fd_ = proc_self_fd; }
+
   // Leases the lower O_PATH descriptor of `inode` (held by the caller's request), reopening it
   // from its handle if it was closed. On EMFILE/ENFILE the least recently used descriptors are
   // closed and the reopen is tried once more (and a warning logged).
@@ -238,6 +243,8 @@ class InodeTable {
   // The path of the directory behind `fd` relative to the lower root ("" for the root itself,
   // "/usr/lib" otherwise); false if it is deleted or not beneath the lower root.
   bool DirPath(const PathFd& fd, std::string* out);
+  // The kernel's path of the object behind `fd`, false if it has none.
+  bool KernelPath(int fd, std::string* out);
   // Under mu_: adds (parent, name) to inode's names.
   void AddNameLocked(Inode* inode, const InodeKey& parent, std::string_view name);
   // A handle of the object `fd` if its mount decodes handles (checked, for a new mount, from a
@@ -265,6 +272,7 @@ class InodeTable {
   };
   std::unordered_map<int, MountEntry> mounts_;  // by mount id (name_to_handle_at)
 
+  int proc_fd_ = -1;         // set before serving, then read-only
   std::mutex root_path_mu_;  // a leaf: guards root_path_
   std::string root_path_;    // the lower root's path in the daemon's namespace (a cache)
 };
