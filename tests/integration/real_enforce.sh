@@ -84,6 +84,11 @@ printf 'DFS' | dd of="$ROOT$lib" bs=1 seek=8192 conv=notrunc status=none
 refused "apt-get with a changed libzstd" "$T/log" "$lib" read apt-get --version
 system_works "after libzstd changed"
 pass "a real library changed beneath the mount is refused"
+# Both put back (natively, dpkg needs libzstd below), and served again.
+cp "$DFS_ROOTFS$lib" "$ROOT$lib"
+cp "$DFS_ROOTFS/usr/bin/xz" "$ROOT/usr/bin/xz"
+in_mnt apt-get --version >/dev/null || fail "apt-get refused after libzstd was put back"
+in_mnt xz --version >/dev/null || fail "xz refused after it was put back"
 
 # An unlisted ELF: a listed binary with one byte appended, dropped beneath the mount.
 cp "$ROOT/usr/bin/true" "$ROOT/usr/local/bin/evil" && printf 'x' >>"$ROOT/usr/local/bin/evil"
@@ -99,9 +104,9 @@ pass "an unlisted ELF is refused, in /usr/local/bin and in /tmp"
 rollback() {
   [ "$DFS_STORE_KIND" = apt ] || { echo "SKIPPED rollback: needs digestctl import apt"; return; }
   need_cmd apt-get dpkg-deb
-  local old new dl=$T/debs
+  local old new dl=$T/debs lists=$T/lists f
   old=$(chroot "$ROOT" dpkg-query -W -f '${Version}' liblzma5)
-  mkdir -p "$dl"
+  mkdir -p "$dl" "$lists"
   if ! (cd "$dl" && timeout 120 apt-get -q download liblzma5 >"$T/download.log" 2>&1); then
     echo "SKIPPED rollback: apt-get download liblzma5 failed (mirror unreachable?)"
     return
@@ -111,10 +116,20 @@ rollback() {
     echo "SKIPPED rollback: the host's apt lists offer no liblzma5 newer than $old"
     return
   fi
+  # The host's signed indexes. apt keeps Packages recompressed (lz4 here), which no Release lists:
+  # decompressed, they are the plain Packages files the Release lists.
+  for f in /var/lib/apt/lists/*_InRelease /var/lib/apt/lists/*_Packages*; do
+    [ -f "$f" ] || continue
+    case $f in
+      *_InRelease) cp "$f" "$lists/" ;;
+      *.lz4 | *.gz | *.xz | *.zst | *.bz2) /usr/lib/apt/apt-helper cat-file "$f" >"$lists/$(basename "${f%.*}")" ;;
+      *) cp "$f" "$lists/" ;;
+    esac
+  done
   cp "$dl"/liblzma5_*.deb "$ROOT/tmp/"
   chroot "$ROOT" sh -c 'dpkg -i /tmp/liblzma5_*.deb' >"$T/dpkg-up.log" 2>&1 ||
     { cat "$T/dpkg-up.log" >&2; fail "dpkg -i liblzma5 $new"; }
-  "$DIGESTCTL" --store "$S" import deb --lists /var/lib/apt/lists "$dl"/liblzma5_*.deb >"$T/import-deb.log" 2>&1 ||
+  "$DIGESTCTL" --store "$S" import deb --lists "$lists" "$dl"/liblzma5_*.deb >"$T/import-deb.log" 2>&1 ||
     { cat "$T/import-deb.log" >&2; fail "import deb liblzma5 $new"; }
   in_mnt python3 -c 'import lzma; lzma.compress(b"x")' || fail "liblzma5 $new refused after its import"
   # The older version's files, unpacked over the newer one's beneath the mount (as dpkg does:
