@@ -230,11 +230,16 @@ write_side() {
     mkdir -p a/b/c && mv f1 a/b/c/ && ln a/b/c/f1 hl && ln -s a/b/c/f1 sl && cat sl && rm -r f2* && ls -l | wc -l;
     printf 'x%.0s' \$(seq 5000) >big && truncate -s 100 big && stat -c '%s %h' big hl; touch -d @1000000000 big && ls -l --time-style=+%s big"
   if [ "$tag" = off ]; then
-    # Install, use, remove and purge a local package, then reinstall two real ones.
+    # Install, use, remove and purge a local package (unsigned: under enforcement its program and
+    # maintainer scripts are refused, as they must be).
     df_side "$side" dpkg_cycle 'dpkg -i /opt/dfstest.deb; echo rc=$?; dfstest a b; dfstest-link; dpkg -s dfstest;
       dpkg -L dfstest; dpkg -V dfstest; echo rc=$?; cat /var/lib/dfstest/state; ls -l /usr/bin/dfstest*;
       dpkg -r dfstest; echo rc=$?; ls -l /etc/dfstest.conf; dpkg -P dfstest; echo rc=$?;
       ls /var/lib/dfstest /etc/dfstest.conf 2>&1; dpkg -l dfstest 2>&1'
+  fi
+  if [ "$tag" = off ] || [ "${DFS_STORE_KIND:-}" = apt ]; then
+    # Reinstall two signed packages with maintainer scripts and conffiles (under enforcement their
+    # scripts in /var/lib/dpkg/info are trusted through import apt's records).
     df_side "$side" dpkg_reinstall 'dpkg -i /var/cache/apt/archives/netbase_*.deb /var/cache/apt/archives/ucf_*.deb;
       echo rc=$?; dpkg -V netbase ucf; echo rc=$?'
   fi

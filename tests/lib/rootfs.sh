@@ -113,7 +113,9 @@ dfs_rootfs_store() {
   python3 -c 'import json, sys
 for r in json.load(open(sys.argv[1]))["refused"]:
     print(r["path"])' "$T/verify-tree.json" | sort -u >"$DFS_STORE_UNLISTED" || return 1
-  echo "rootfs store ($DFS_STORE_KIND): $(wc -l <"$DFS_STORE_UNLISTED") files the default policy would refuse" >&2
+  echo "rootfs store ($DFS_STORE_KIND): $(wc -l <"$DFS_STORE_UNLISTED") files the default policy would refuse;" \
+    "by directory:" $(sed -E 's|^(/[^/]+/[^/]+/[^/]+)/.*|\1|' "$DFS_STORE_UNLISTED" | sort | uniq -c |
+      sort -rn | head -n 6 | awk '{printf "%s %s;", $2, $1}') >&2
   if [ -s "$DFS_STORE_UNLISTED" ] && [ "${DFS_STORE_STRICT:-0}" != 1 ]; then
     local stage=$T/unlisted p
     while IFS= read -r p; do
