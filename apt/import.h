@@ -24,7 +24,8 @@
 // that differ from the stanza's Package/Version/Architecture), kUnsigned / kNoKey /
 // kBadSignature (every index that could list it failed its signature check).
 //
-// Thread safety: functions over their arguments; one PgpVerifier per call.
+// Thread safety: functions over their arguments; one PgpVerifier per call (used before the .debs
+// are read, from the calling thread only). ImportRoot reads .debs on AptImportOptions.jobs threads.
 #pragma once
 
 #include <cstdint>
@@ -84,8 +85,10 @@ struct AptImportResult {
 
 struct AptImportOptions {
   int64_t now = 0;  // seconds since the epoch for Valid-Until; 0: the current time
-  // Called after each package with (done, total).
+  // Called after each package with (done, total), from the reading threads (serialised).
   std::function<void(size_t, size_t)> progress;
+  // Threads reading .debs for ImportRoot; 0: the number of CPUs, at most 4.
+  size_t jobs = 0;
 };
 
 // The installed packages of `root`: ROOT/var/lib/dpkg/status, with the indexes of

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "apt/deb.h"
@@ -12,6 +13,7 @@
 #include "apt/import.h"
 #include "apt/index.h"
 #include "apt/openpgp.h"
+#include "packaging/keys.h"
 #include "tests/unit/apt_test_util.h"
 
 namespace dfs::apt {
@@ -593,6 +595,43 @@ TEST_F(AptRootTest, TheInstalledVersionIsChosenAmongSeveralStanzas) {
   ASSERT_EQ(r->packages.size(), 1u);
   ASSERT_TRUE(r->packages[0].item.ok()) << r->packages[0].item.status().ToString();
   EXPECT_EQ(r->packages[0].item->source.name, "hello_1:2.0~rc1-1_amd64");
+}
+
+TEST_F(AptRootTest, SymlinksOfTheTreeCannotLeadOutOfIt) {
+  // The tree's /var/lib/dpkg is a symlink to an absolute host path holding a status file: it is
+  // resolved inside the root, where nothing is, so the import fails instead of reading the host's.
+  std::string host_dpkg = dir_ + "/host-dpkg";
+  ASSERT_EQ(::mkdir(host_dpkg.c_str(), 0755), 0);
+  WriteFile(host_dpkg + "/status", "Package: hostpkg\nStatus: install ok installed\nVersion: 1\n"
+                                   "Architecture: all\n");
+  ASSERT_EQ(::rmdir((root_ + "/var/lib/dpkg").c_str()), 0);
+  ASSERT_EQ(::symlink(host_dpkg.c_str(), (root_ + "/var/lib/dpkg").c_str()), 0);
+  auto r = Import();
+  EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+  // The same kind of link to a directory of the tree itself is followed within it.
+  ::unlink((root_ + "/var/lib/dpkg").c_str());
+  ASSERT_EQ(::mkdir((root_ + "/dpkg-real").c_str(), 0755), 0);
+  WriteFile(root_ + "/dpkg-real/status", "");
+  ASSERT_EQ(::symlink("/dpkg-real", (root_ + "/var/lib/dpkg").c_str()), 0);
+  r = Import();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->packages.empty());
+}
+
+TEST_F(AptTest, KeyringsOfSeveralKeysAreSplit) {
+  std::string ring = gpg_->PublicKey("good") + gpg_->PublicKey("other") + gpg_->PublicKey("old");
+  auto keys = SplitKeys({reinterpret_cast<const uint8_t*>(ring.data()), ring.size()});
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_EQ(keys->size(), 3u);
+  std::set<std::string> ids;
+  for (const auto& k : *keys) {
+    auto info = ParseKey(k);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    ids.insert(info->id);
+  }
+  EXPECT_EQ(ids.size(), 3u);
+  std::string cut = ring.substr(0, ring.size() - 10);
+  EXPECT_FALSE(SplitKeys({reinterpret_cast<const uint8_t*>(cut.data()), cut.size()}).ok());
 }
 
 }  // namespace
