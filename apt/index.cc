@@ -364,10 +364,21 @@ Result<std::unique_ptr<AptIndex>> AptIndex::Load(const std::vector<ListDir>& dir
         continue;
       }
       std::string relpath = RelPathOf(std::string_view(n).substr(prefix.size()));
-      auto listed = rel->second.rel.files.find(relpath);
-      if (listed == rel->second.rel.files.end()) {
+      const auto& files = rel->second.rel.files;
+      auto listed = files.find(relpath);
+      // apt may keep an index compressed otherwise than the archive did (Packages.lz4 with
+      // Acquire::GzipIndexes or lz4 settings): the Release then vouches for its uncompressed
+      // content, listed under the path without the suffix.
+      std::string plain_rel = relpath;
+      for (const char* sfx : {".gz", ".xz", ".bz2", ".lz4", ".zst"}) {
+        if (plain_rel.ends_with(sfx)) plain_rel.resize(plain_rel.size() - std::strlen(sfx));
+      }
+      auto listed_plain = plain_rel != relpath ? files.find(plain_rel) : files.end();
+      if (listed == files.end() && listed_plain == files.end()) {
         problem(path, Status(Code::kCorrupt, path + ": " + rel->second.file + " does not list " +
-                                                 relpath + " under SHA256"));
+                                                 relpath + " under SHA256" +
+                                                 (plain_rel != relpath ? " (nor " + plain_rel + ")"
+                                                                       : std::string())));
         continue;
       }
       auto fd = OpenFileAt(dir.fd, n, path);
@@ -380,20 +391,34 @@ Result<std::unique_ptr<AptIndex>> AptIndex::Load(const std::vector<ListDir>& dir
         problem(path, data.status());
         continue;
       }
+      auto mismatch = [&](const Digest& got, uint64_t size, const ReleaseFile& want,
+                          const std::string& what) {
+        return Status(Code::kCorrupt, path + ": SHA-256 " + what + got.Hex() + " (" +
+                                          std::to_string(size) + " bytes) does not match " +
+                                          rel->second.file + "'s " + want.path + " (" +
+                                          want.sha256.Hex() + ", " + std::to_string(want.size) +
+                                          " bytes)");
+      };
       auto got = HashBytes(HashAlgo::kSha256, data->data(), data->size());
       if (!got.ok()) return got.status();
-      if (*got != listed->second.sha256 || data->size() != listed->second.size) {
-        problem(path, Status(Code::kCorrupt,
-                             path + ": SHA-256 " + got->Hex() + " (" +
-                                 std::to_string(data->size()) + " bytes) does not match " +
-                                 rel->second.file + " (" + listed->second.sha256.Hex() + ", " +
-                                 std::to_string(listed->second.size) + " bytes)"));
+      const bool as_stored = listed != files.end() && *got == listed->second.sha256 &&
+                             data->size() == listed->second.size;
+      if (!as_stored && listed_plain == files.end()) {
+        problem(path, mismatch(*got, data->size(), listed->second, ""));
         continue;
       }
       auto text = Decompress(*data, n);
       if (!text.ok()) {
         problem(path, Status(text.status()).Prepend(path));
         continue;
+      }
+      if (!as_stored) {
+        auto plain = HashBytes(HashAlgo::kSha256, *text);
+        if (!plain.ok()) return plain.status();
+        if (*plain != listed_plain->second.sha256 || text->size() != listed_plain->second.size) {
+          problem(path, mismatch(*plain, text->size(), listed_plain->second, "of its content "));
+          continue;
+        }
       }
       std::vector<IndexEntry> entries;
       size_t unusable = 0;

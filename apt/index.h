@@ -4,7 +4,9 @@
 // The chain (docs/formats.md, "Debian archives"):
 //   InRelease (clearsigned) or Release + Release.gpg  -- OpenPGP, the store's keys only
 //     -> "SHA256:" lists the SHA-256 and size of every index file, by path under dists/SUITE/
-//   Packages (plain, .xz, .gz, .bz2, .lz4 or .zst, hashed as stored, then decompressed)
+//   Packages (plain, .xz, .gz, .bz2, .lz4 or .zst): the file as stored must match the Release's
+//     entry for its path, or, when apt recompressed it locally (Packages.lz4, which no Release
+//     lists), its decompressed content must match the entry for the path without the suffix
 //     -> each stanza: Package, Version, Architecture, Filename, Size, SHA256 of one .deb
 //
 // File names in a lists directory are apt's: the URI of the suite with '/' as '_'

@@ -359,6 +359,45 @@ TEST_F(AptTest, ReleaseWithDetachedSignatureAndCompressedPackages) {
   ASSERT_TRUE(r->packages[0].item.ok()) << r->packages[0].item.status().ToString();
 }
 
+// apt keeps indexes lz4-compressed on some systems; no Release lists Packages.lz4, so its
+// decompressed content is checked against the Release's entry for Packages.
+TEST_F(AptTest, LocallyRecompressedPackagesAreCheckedByTheirContent) {
+  DebSpec spec;
+  std::string deb = Deb(spec);
+  std::string path = PutDeb("hello.deb", deb);
+  std::string plain = PackagesStanza(spec, deb, "pool/hello.deb");
+  auto lz4 = [](const std::string& text) {
+    struct archive* a = archive_write_new();
+    archive_write_set_format_raw(a);
+    archive_write_add_filter_lz4(a);
+    std::vector<char> buf(1 << 20);
+    size_t used = 0;
+    archive_write_open_memory(a, buf.data(), buf.size(), &used);
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_size(e, static_cast<la_int64_t>(text.size()));
+    archive_write_header(a, e);
+    archive_write_data(a, text.data(), text.size());
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    return std::string(buf.data(), used);
+  };
+  std::string release = ReleaseText({{"main/binary-amd64/Packages", plain}});
+  WriteFile(lists_ + "/" + kPrefix + "InRelease", gpg_->Clearsign(release, "good"));
+  WriteFile(lists_ + "/" + kPrefix + kPackagesName + ".lz4", lz4(plain));
+  auto item = ImportOne(path);
+  ASSERT_TRUE(item.ok()) << item.status().ToString();
+  // Other content, recompressed: refused with the content's digest.
+  std::string changed = plain;
+  changed.replace(changed.find("a test package"), 14, "a evil package");
+  WriteFile(lists_ + "/" + kPrefix + kPackagesName + ".lz4", lz4(changed));
+  item = ImportOne(path);
+  EXPECT_EQ(item.status().code(), Code::kNotFound) << item.status().ToString();
+  EXPECT_NE(item.status().message().find("SHA-256 of its content"), std::string::npos)
+      << item.status().message();
+}
+
 TEST_F(AptTest, SeveralStanzasPerPackageName) {
   DebSpec v1, v2;
   v2.version = "2.0-1";
