@@ -105,12 +105,23 @@ int FilterForSuffix(std::string_view suffix, bool data) {
 
 void SupportFilter(struct archive* a, int filter) {
   switch (filter) {
-    case ARCHIVE_FILTER_GZIP: archive_read_support_filter_gzip(a); break;
-    case ARCHIVE_FILTER_XZ: archive_read_support_filter_xz(a); break;
-    case ARCHIVE_FILTER_ZSTD: archive_read_support_filter_zstd(a); break;
-    case ARCHIVE_FILTER_BZIP2: archive_read_support_filter_bzip2(a); break;
-    case ARCHIVE_FILTER_LZMA: archive_read_support_filter_lzma(a); break;
-    default: break;
+    case ARCHIVE_FILTER_GZIP:
+      archive_read_support_filter_gzip(a);
+      break;
+    case ARCHIVE_FILTER_XZ:
+      archive_read_support_filter_xz(a);
+      break;
+    case ARCHIVE_FILTER_ZSTD:
+      archive_read_support_filter_zstd(a);
+      break;
+    case ARCHIVE_FILTER_BZIP2:
+      archive_read_support_filter_bzip2(a);
+      break;
+    case ARCHIVE_FILTER_LZMA:
+      archive_read_support_filter_lzma(a);
+      break;
+    default:
+      break;
   }
 }
 
@@ -198,8 +209,8 @@ Status ReadInner(struct archive* outer, const std::string& member, int filter, b
     }
     if (link != nullptr) {
       auto target = NormalizeMemberName(link);
-      if (!target.ok()) return Corrupt(member + ": hard link " + *path + ": " +
-                                       target.status().message());
+      if (!target.ok())
+        return Corrupt(member + ": hard link " + *path + ": " + target.status().message());
       auto it = seen.find(*target);
       if (it == seen.end()) {
         return Corrupt(member + ": hard link " + *path + " points to " + *target +

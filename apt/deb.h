@@ -40,17 +40,17 @@
 namespace dfs::apt {
 
 struct DebEntry {
-  std::string path;  // data: absolute path; control: the member's name ("postinst")
+  std::string path;   // data: absolute path; control: the member's name ("postinst")
   uint32_t mode = 0;  // st_mode as archived (S_IFREG | permissions)
   uint64_t size = 0;
-  Digest digest;      // SHA-256
+  Digest digest;  // SHA-256
 };
 
 struct DebContents {
-  Digest deb_sha256;   // of the whole file, every byte
+  Digest deb_sha256;  // of the whole file, every byte
   uint64_t deb_size = 0;
-  std::string control;    // the control file's text
-  std::string conffiles;  // the conffiles member's text (empty if none)
+  std::string control;                  // the control file's text
+  std::string conffiles;                // the conffiles member's text (empty if none)
   std::vector<DebEntry> control_files;  // regular members of the control archive, in order
   std::vector<DebEntry> files;          // regular files of the data archive, in order
   std::string data_member;              // e.g. "data.tar.xz"

@@ -58,7 +58,8 @@ Status ParseDeb822(std::string_view text, std::vector<Stanza>* out, const Deb822
   while (pos < text.size()) {
     size_t eol = text.find('\n', pos);
     size_t next = eol == std::string_view::npos ? text.size() : eol + 1;
-    std::string_view line = text.substr(pos, (eol == std::string_view::npos ? text.size() : eol) - pos);
+    std::string_view line =
+        text.substr(pos, (eol == std::string_view::npos ? text.size() : eol) - pos);
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (TrimBlanks(line).empty()) {

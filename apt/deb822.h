@@ -51,8 +51,7 @@ struct Deb822Options {
 
 // Parses `text` into stanzas (in order; empty stanzas are not returned). Errors: kCorrupt with the
 // 1-based line number and what was wrong.
-Status ParseDeb822(std::string_view text, std::vector<Stanza>* out,
-                   const Deb822Options& opts = {});
+Status ParseDeb822(std::string_view text, std::vector<Stanza>* out, const Deb822Options& opts = {});
 
 // The lines of a (multi-line) value: the first line as is (may be empty, as in Release's
 // "SHA256:"), then each continuation line without its leading blank and without trailing blanks.

@@ -168,9 +168,10 @@ Result<ImportItem> BuildDebItem(const IndexEntry& entry, const DebContents& deb,
                                       " stanzas (expected one)");
   }
   const Stanza& c = control[0];
-  for (const auto& [field, want] : {std::pair<const char*, const std::string*>{"Package", &entry.package},
-                                    {"Version", &entry.version},
-                                    {"Architecture", &entry.arch}}) {
+  for (const auto& [field, want] :
+       {std::pair<const char*, const std::string*>{"Package", &entry.package},
+        {"Version", &entry.version},
+        {"Architecture", &entry.arch}}) {
     if (c.Get(field) != *want) {
       return Status(Code::kCorrupt, std::string("control file's ") + field + " '" +
                                         std::string(c.Get(field)) +
@@ -299,11 +300,11 @@ Result<AptImportResult> ImportRoot(const std::string& root, const std::vector<st
       if (!fd) {
         std::string where;
         for (const DirRef& d : deb_dirs) where += (where.empty() ? "" : ", ") + d.name;
-        out.item = open_error.ok()
-                       ? Status(Code::kNotFound, "no .deb for it: " + names.front() +
-                                                     " is missing from " +
-                                                     (where.empty() ? "(no directory)" : where))
-                       : open_error;
+        out.item =
+            open_error.ok()
+                ? Status(Code::kNotFound, "no .deb for it: " + names.front() + " is missing from " +
+                                              (where.empty() ? "(no directory)" : where))
+                : open_error;
       } else {
         MatchedDeb rd = ReadAndMatch(fd.get(), entries);
         if (rd.contents.ok()) out.deb_bytes = rd.contents->deb_size;
@@ -329,7 +330,8 @@ Result<AptImportResult> ImportRoot(const std::string& root, const std::vector<st
       if (opts.progress) opts.progress(done, installed.size());
     }
   };
-  size_t jobs = opts.jobs != 0 ? opts.jobs : std::min<size_t>(4, std::thread::hardware_concurrency());
+  size_t jobs =
+      opts.jobs != 0 ? opts.jobs : std::min<size_t>(4, std::thread::hardware_concurrency());
   jobs = std::max<size_t>(1, std::min(jobs, installed.size()));
   std::vector<std::thread> threads;
   for (size_t t = 1; t < jobs; ++t) threads.emplace_back(worker);
@@ -339,8 +341,8 @@ Result<AptImportResult> ImportRoot(const std::string& root, const std::vector<st
 }
 
 Result<AptImportResult> ImportDebFiles(const std::vector<std::string>& files,
-                                       const std::vector<std::string>& lists,
-                                       PgpVerifier& verifier, const AptImportOptions& opts) {
+                                       const std::vector<std::string>& lists, PgpVerifier& verifier,
+                                       const AptImportOptions& opts) {
   std::vector<DirRef> list_dirs;
   for (const std::string& p : lists) {
     DFS_ASSIGN_OR_RETURN(DirRef d, OpenHostDir(p));
@@ -378,8 +380,8 @@ Result<AptImportResult> ImportDebFiles(const std::vector<std::string>& files,
       Digest d = h.Finish();
       std::vector<const IndexEntry*> entries = idx->FindBySha256(d);
       if (entries.empty()) {
-        return fail(idx->NotListed("a .deb with SHA-256 " + d.Hex() + " (" +
-                                   std::to_string(total) + " bytes)"));
+        return fail(idx->NotListed("a .deb with SHA-256 " + d.Hex() + " (" + std::to_string(total) +
+                                   " bytes)"));
       }
       if (::lseek(fd.get(), 0, SEEK_SET) != 0) return fail(Status::FromErrno(errno, "seek"));
       MatchedDeb rd = ReadAndMatch(fd.get(), entries);

@@ -104,7 +104,7 @@ Result<AptImportResult> ImportRoot(const std::string& root, const std::vector<st
 // Given .deb files, each matched to a stanza by its SHA-256. Errors: as ImportRoot's for the
 // lists directories.
 Result<AptImportResult> ImportDebFiles(const std::vector<std::string>& files,
-                                       const std::vector<std::string>& lists,
-                                       PgpVerifier& verifier, const AptImportOptions& opts);
+                                       const std::vector<std::string>& lists, PgpVerifier& verifier,
+                                       const AptImportOptions& opts);
 
 }  // namespace dfs::apt

@@ -159,8 +159,8 @@ Result<int64_t> ParseReleaseDate(std::string_view s) {
   std::string_view hms = t[3];
   uint64_t hh, mm, ss = 0;
   if (hms.size() != 8 || hms[2] != ':' || hms[5] != ':' || !ParseU64(hms.substr(0, 2), &hh) ||
-      !ParseU64(hms.substr(3, 2), &mm) || !ParseU64(hms.substr(6, 2), &ss) || hh > 23 ||
-      mm > 59 || ss > 60) {
+      !ParseU64(hms.substr(3, 2), &mm) || !ParseU64(hms.substr(6, 2), &ss) || hh > 23 || mm > 59 ||
+      ss > 60) {
     return bad();
   }
   int64_t offset = 0;
@@ -221,8 +221,8 @@ Result<Release> ParseRelease(std::string_view text) {
                      "' is not 'SHA256 SIZE PATH'");
     }
     auto d = Sha256FromHex(w[0]);
-    if (!d.ok()) return Corrupt("Release: SHA256 line for " + std::string(w[2]) + ": " +
-                                d.status().message());
+    if (!d.ok())
+      return Corrupt("Release: SHA256 line for " + std::string(w[2]) + ": " + d.status().message());
     f.sha256 = std::move(*d);
     f.path = std::string(w[2]);
     std::string path = f.path;
@@ -352,15 +352,15 @@ Result<std::unique_ptr<AptIndex>> AptIndex::Load(const std::vector<ListDir>& dir
       }
       if (prefix.empty()) {
         if (IsPackagesName(n)) {
-          problem(path, Status(Code::kUnsigned, path + ": no signed Release in " + dir.name +
-                                                    " lists this index"));
+          problem(path, Status(Code::kUnsigned,
+                               path + ": no signed Release in " + dir.name + " lists this index"));
         }
         continue;
       }
       auto rel = releases.find(prefix);
       if (rel == releases.end()) {
-        problem(path, Status(Code::kUnsigned, path + ": its Release is not usable (" +
-                                                  failed[prefix] + ")"));
+        problem(path, Status(Code::kUnsigned,
+                             path + ": its Release is not usable (" + failed[prefix] + ")"));
         continue;
       }
       std::string relpath = RelPathOf(std::string_view(n).substr(prefix.size()));
@@ -393,11 +393,10 @@ Result<std::unique_ptr<AptIndex>> AptIndex::Load(const std::vector<ListDir>& dir
       }
       auto mismatch = [&](const Digest& got, uint64_t size, const ReleaseFile& want,
                           const std::string& what) {
-        return Status(Code::kCorrupt, path + ": SHA-256 " + what + got.Hex() + " (" +
-                                          std::to_string(size) + " bytes) does not match " +
-                                          rel->second.file + "'s " + want.path + " (" +
-                                          want.sha256.Hex() + ", " + std::to_string(want.size) +
-                                          " bytes)");
+        return Status(Code::kCorrupt,
+                      path + ": SHA-256 " + what + got.Hex() + " (" + std::to_string(size) +
+                          " bytes) does not match " + rel->second.file + "'s " + want.path + " (" +
+                          want.sha256.Hex() + ", " + std::to_string(want.size) + " bytes)");
       };
       auto got = HashBytes(HashAlgo::kSha256, data->data(), data->size());
       if (!got.ok()) return got.status();

@@ -46,8 +46,8 @@ struct ReleaseFile {
 
 struct Release {
   std::string origin, suite, codename;
-  std::optional<int64_t> date;         // seconds since the epoch
-  std::optional<int64_t> valid_until;  // seconds since the epoch
+  std::optional<int64_t> date;               // seconds since the epoch
+  std::optional<int64_t> valid_until;        // seconds since the epoch
   std::map<std::string, ReleaseFile> files;  // by path; only the SHA256 field counts
 };
 
@@ -109,7 +109,7 @@ class AptIndex {
   Status NotListed(std::string_view what) const;
 
   const std::vector<IndexProblem>& problems() const { return problems_; }
-  size_t releases() const { return releases_; }        // verified Release files
+  size_t releases() const { return releases_; }              // verified Release files
   size_t packages_files() const { return packages_files_; }  // Packages files used
   size_t entries() const { return entries_.size(); }
 

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gpgme.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,7 +13,6 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
-#include <strings.h>
 
 #include "common/fd.h"
 
@@ -331,7 +331,8 @@ Result<VerifiedText> PgpVerifier::VerifyDetached(std::span<const uint8_t> data,
     return Status(Code::kInternal, "gpgme data");
   }
   DataPtr sp(s);
-  if (gpgme_data_new_from_mem(&d, reinterpret_cast<const char*>(data.data()), data.size(), 0) != 0) {
+  if (gpgme_data_new_from_mem(&d, reinterpret_cast<const char*>(data.data()), data.size(), 0) !=
+      0) {
     return Status(Code::kInternal, "gpgme data");
   }
   DataPtr dp(d);

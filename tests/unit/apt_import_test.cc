@@ -22,8 +22,8 @@ namespace {
 using testing::Deb;
 using testing::DebSpec;
 using testing::Gpg;
-using testing::ReleaseText;
 using testing::PackagesStanza;
+using testing::ReleaseText;
 using testing::TarMember;
 using testing::WriteFile;
 
@@ -58,7 +58,8 @@ class AptTest : public ::testing::Test {
     debs_ = dir_ + "/debs";
     ::mkdir(lists_.c_str(), 0755);
     ::mkdir(debs_.c_str(), 0755);
-    auto v = PgpVerifier::Create({ToBytes(gpg_->PublicKey("good")), ToBytes(gpg_->PublicKey("old"))});
+    auto v =
+        PgpVerifier::Create({ToBytes(gpg_->PublicKey("good")), ToBytes(gpg_->PublicKey("old"))});
     ASSERT_TRUE(v.ok()) << v.status().ToString();
     verifier_ = std::move(*v);
   }
@@ -81,10 +82,12 @@ class AptTest : public ::testing::Test {
     std::string release = ReleaseText({{rel_path, packages}}, release_extra);
     WriteFile(lists_ + "/" + kPrefix + packages_name, packages);
     if (inrelease) {
-      WriteFile(lists_ + "/" + kPrefix + "InRelease", who.empty() ? release : gpg_->Clearsign(release, who));
+      WriteFile(lists_ + "/" + kPrefix + "InRelease",
+                who.empty() ? release : gpg_->Clearsign(release, who));
     } else {
       WriteFile(lists_ + "/" + kPrefix + "Release", release);
-      if (!who.empty()) WriteFile(lists_ + "/" + kPrefix + "Release.gpg", gpg_->Detach(release, who));
+      if (!who.empty())
+        WriteFile(lists_ + "/" + kPrefix + "Release.gpg", gpg_->Detach(release, who));
     }
   }
   Result<AptImportResult> ImportFiles(const std::vector<std::string>& files) {
@@ -224,9 +227,10 @@ TEST(DebTest, EveryCompressionDpkgWrites) {
 
 TEST(DebTest, CompressionMustMatchTheMemberName) {
   DebSpec spec;
-  std::string deb = testing::Ar({{"debian-binary", "2.0\n"},
-                                 {"control.tar.gz", testing::Tar({{"./control", "Package: x\n"}}, "xz")},
-                                 {"data.tar.xz", testing::Tar({}, "xz")}});
+  std::string deb =
+      testing::Ar({{"debian-binary", "2.0\n"},
+                   {"control.tar.gz", testing::Tar({{"./control", "Package: x\n"}}, "xz")},
+                   {"data.tar.xz", testing::Tar({}, "xz")}});
   auto c = ParseDeb({reinterpret_cast<const uint8_t*>(deb.data()), deb.size()});
   EXPECT_EQ(c.status().code(), Code::kCorrupt) << c.status().ToString();
 }
@@ -242,9 +246,10 @@ TEST(DebTest, NotADebTruncatedAndBadOrder) {
     auto c = parse(deb.substr(0, cut));
     EXPECT_EQ(c.status().code(), Code::kCorrupt) << cut << ": " << c.status().ToString();
   }
-  std::string swapped = testing::Ar({{"debian-binary", "2.0\n"},
-                                     {"data.tar.xz", testing::Tar({}, "xz")},
-                                     {"control.tar.xz", testing::Tar({{"./control", "P: x\n"}}, "xz")}});
+  std::string swapped =
+      testing::Ar({{"debian-binary", "2.0\n"},
+                   {"data.tar.xz", testing::Tar({}, "xz")},
+                   {"control.tar.xz", testing::Tar({{"./control", "P: x\n"}}, "xz")}});
   EXPECT_EQ(parse(swapped).status().code(), Code::kCorrupt);
   std::string v3 = testing::Ar({{"debian-binary", "3.0\n"}});
   EXPECT_NE(parse(v3).status().message().find("format"), std::string::npos);
@@ -404,7 +409,8 @@ TEST_F(AptTest, SeveralStanzasPerPackageName) {
   v2.data[3].content = "#!/bin/sh\necho hello 2\n";
   std::string d1 = Deb(v1), d2 = Deb(v2);
   std::string p1 = PutDeb("hello_1.deb", d1), p2 = PutDeb("hello_2.deb", d2);
-  PutIndex(PackagesStanza(v1, d1, "pool/hello_1.deb") + "\n" + PackagesStanza(v2, d2, "pool/hello_2.deb"));
+  PutIndex(PackagesStanza(v1, d1, "pool/hello_1.deb") + "\n" +
+           PackagesStanza(v2, d2, "pool/hello_2.deb"));
   auto r = ImportFiles({p2, p1});
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(r->packages[0].item.ok()) << r->packages[0].item.status().ToString();
@@ -428,7 +434,8 @@ TEST_F(AptTest, BadSignatureIsRefused) {
   WriteFile(inrel, text);
   auto item = ImportOne(path);
   EXPECT_EQ(item.status().code(), Code::kBadSignature) << item.status().ToString();
-  EXPECT_NE(item.status().message().find("InRelease"), std::string::npos) << item.status().message();
+  EXPECT_NE(item.status().message().find("InRelease"), std::string::npos)
+      << item.status().message();
   EXPECT_NE(item.status().message().find(path), std::string::npos) << item.status().message();
 }
 
@@ -436,7 +443,8 @@ TEST_F(AptTest, MissingSignatureIsRefused) {
   DebSpec spec;
   std::string deb = Deb(spec);
   std::string path = PutDeb("hello.deb", deb);
-  PutIndex(PackagesStanza(spec, deb, "pool/hello.deb"), "", "", /*inrelease=*/false);  // no Release.gpg
+  PutIndex(PackagesStanza(spec, deb, "pool/hello.deb"), "", "",
+           /*inrelease=*/false);  // no Release.gpg
   auto item = ImportOne(path);
   EXPECT_EQ(item.status().code(), Code::kUnsigned) << item.status().ToString();
   EXPECT_NE(item.status().message().find("Release"), std::string::npos);
@@ -575,7 +583,7 @@ class AptRootTest : public AptTest {
 TEST_F(AptRootTest, InstalledPackagesAreImportedAndRefusedOneByOne) {
   // good: imported. missing: no .deb. truncated: cut .deb. tampered: same size, other bytes.
   // notdeb: the stanza lists a file that is not a .deb. dotdot: a data.tar with "..".
-  // absent: in no index. 
+  // absent: in no index.
   std::vector<DebSpec> specs(7);
   const char* names[] = {"good", "missing", "truncated", "tampered", "notdeb", "dotdot", "absent"};
   for (size_t i = 0; i < specs.size(); ++i) specs[i].package = names[i];
@@ -586,7 +594,8 @@ TEST_F(AptRootTest, InstalledPackagesAreImportedAndRefusedOneByOne) {
     std::string deb = Deb(specs[i]);
     std::string file = specs[i].package + "_1.0-1_amd64.deb";
     if (specs[i].package == "notdeb") deb = std::string(4000, 'x');
-    if (specs[i].package != "absent") packages += PackagesStanza(specs[i], deb, "pool/" + file) + "\n";
+    if (specs[i].package != "absent")
+      packages += PackagesStanza(specs[i], deb, "pool/" + file) + "\n";
     if (specs[i].package == "missing") continue;
     if (specs[i].package == "truncated") deb.resize(deb.size() - 100);
     if (specs[i].package == "tampered") deb[deb.size() - 30] ^= 1;
@@ -641,8 +650,9 @@ TEST_F(AptRootTest, SymlinksOfTheTreeCannotLeadOutOfIt) {
   // resolved inside the root, where nothing is, so the import fails instead of reading the host's.
   std::string host_dpkg = dir_ + "/host-dpkg";
   ASSERT_EQ(::mkdir(host_dpkg.c_str(), 0755), 0);
-  WriteFile(host_dpkg + "/status", "Package: hostpkg\nStatus: install ok installed\nVersion: 1\n"
-                                   "Architecture: all\n");
+  WriteFile(host_dpkg + "/status",
+            "Package: hostpkg\nStatus: install ok installed\nVersion: 1\n"
+            "Architecture: all\n");
   ASSERT_EQ(::rmdir((root_ + "/var/lib/dpkg").c_str()), 0);
   ASSERT_EQ(::symlink(host_dpkg.c_str(), (root_ + "/var/lib/dpkg").c_str()), 0);
   auto r = Import();

@@ -25,8 +25,8 @@ struct TarMember {
   std::string name;
   std::string content;
   unsigned mode = 0644;
-  char type = 'f';        // 'f' file, 'd' directory, 'l' symlink (content = target), 'h' hard link
-  std::string link;       // hard link target ('h')
+  char type = 'f';   // 'f' file, 'd' directory, 'l' symlink (content = target), 'h' hard link
+  std::string link;  // hard link target ('h')
 };
 
 inline std::string Tar(const std::vector<TarMember>& members, const std::string& compression) {
@@ -84,16 +84,13 @@ inline std::string Ar(const std::vector<std::pair<std::string, std::string>>& me
 struct DebSpec {
   std::string package = "hello", version = "1.0-1", arch = "amd64";
   std::string control_extra;  // more control fields, each line ending in \n
-  std::vector<TarMember> data = {{"./", "", 0755, 'd'},
-                                 {"./usr/", "", 0755, 'd'},
-                                 {"./usr/bin/", "", 0755, 'd'},
-                                 {"./usr/bin/hello", "#!/bin/sh\necho hello\n", 0755},
-                                 {"./etc/", "", 0755, 'd'},
-                                 {"./etc/hello.conf", "greeting=hi\n", 0644}};
-  std::vector<TarMember> control_members = {
-      {"./postinst", "#!/bin/sh\necho configured\n", 0755},
-      {"./conffiles", "/etc/hello.conf\n", 0644},
-      {"./md5sums", "0123  usr/bin/hello\n", 0644}};
+  std::vector<TarMember> data = {
+      {"./", "", 0755, 'd'},         {"./usr/", "", 0755, 'd'},
+      {"./usr/bin/", "", 0755, 'd'}, {"./usr/bin/hello", "#!/bin/sh\necho hello\n", 0755},
+      {"./etc/", "", 0755, 'd'},     {"./etc/hello.conf", "greeting=hi\n", 0644}};
+  std::vector<TarMember> control_members = {{"./postinst", "#!/bin/sh\necho configured\n", 0755},
+                                            {"./conffiles", "/etc/hello.conf\n", 0644},
+                                            {"./md5sums", "0123  usr/bin/hello\n", 0644}};
   std::string control_compression = "xz", data_compression = "xz";
 };
 
@@ -112,10 +109,13 @@ inline std::string Deb(const DebSpec& s) {
              {"data.tar" + sfx(s.data_compression), Tar(s.data, s.data_compression)}});
 }
 
-inline std::string Sha256Hex(const std::string& s) { return HashBytes(HashAlgo::kSha256, s)->Hex(); }
+inline std::string Sha256Hex(const std::string& s) {
+  return HashBytes(HashAlgo::kSha256, s)->Hex();
+}
 
 // A Packages stanza for a .deb's bytes.
-inline std::string PackagesStanza(const DebSpec& s, const std::string& deb, const std::string& filename) {
+inline std::string PackagesStanza(const DebSpec& s, const std::string& deb,
+                                  const std::string& filename) {
   return "Package: " + s.package + "\nVersion: " + s.version + "\nArchitecture: " + s.arch +
          "\nMaintainer: Test <t@example.org>\nFilename: " + filename +
          "\nSize: " + std::to_string(deb.size()) + "\nSHA256: " + Sha256Hex(deb) +
@@ -124,9 +124,12 @@ inline std::string PackagesStanza(const DebSpec& s, const std::string& deb, cons
 
 inline std::string ReleaseText(const std::map<std::string, std::string>& files,
                                const std::string& extra = "") {
-  std::string t = "Origin: Test\nLabel: Test\nSuite: stable\nCodename: test\n"
-                  "Date: Sat, 11 Jul 2026 10:16:37 UTC\n" + extra + "Architectures: amd64\n"
-                  "Components: main\nMD5Sum:\n 00000000000000000000000000000000 1 main/x\nSHA256:\n";
+  std::string t =
+      "Origin: Test\nLabel: Test\nSuite: stable\nCodename: test\n"
+      "Date: Sat, 11 Jul 2026 10:16:37 UTC\n" +
+      extra +
+      "Architectures: amd64\n"
+      "Components: main\nMD5Sum:\n 00000000000000000000000000000000 1 main/x\nSHA256:\n";
   for (const auto& [path, content] : files) {
     t += " " + Sha256Hex(content) + " " + std::to_string(content.size()) + " " + path + "\n";
   }
@@ -177,8 +180,10 @@ class Gpg {
 
  private:
   bool Run(const std::string& args) {
-    std::string cmd = "GNUPGHOME=" + home_ + " gpg --batch --quiet --pinentry-mode loopback "
-                      "--passphrase '' " + args + " 2>/dev/null";
+    std::string cmd = "GNUPGHOME=" + home_ +
+                      " gpg --batch --quiet --pinentry-mode loopback "
+                      "--passphrase '' " +
+                      args + " 2>/dev/null";
     return std::system(cmd.c_str()) == 0;
   }
   bool Gen(const std::string& who, const std::string& time, const std::string& expire = "never") {

@@ -13,8 +13,8 @@ using testing::OpenOrDie;
 using testing::Sha;
 using testing::TempDir;
 
-ImportItem Deb(const std::string& package, const std::string& version,
-               std::vector<FileEntry> files, const std::string& arch = "amd64") {
+ImportItem Deb(const std::string& package, const std::string& version, std::vector<FileEntry> files,
+               const std::string& arch = "amd64") {
   ImportItem it;
   it.source.kind = SourceKind::kDeb;
   it.source.package = package;
@@ -50,7 +50,8 @@ TEST(StoreDebTest, NewerVersionSupersedesOlderOneOfTheSameArch) {
   auto store = OpenOrDie(dir.path());
   auto v1 = store->Import(Deb("hello", "1.0-1", {File("/usr/bin/hello", "v1")}), {});
   ASSERT_TRUE(v1.ok()) << v1.status().ToString();
-  auto other_arch = store->Import(Deb("hello", "0.9-1", {File("/usr/bin/hello", "i386")}, "i386"), {});
+  auto other_arch =
+      store->Import(Deb("hello", "0.9-1", {File("/usr/bin/hello", "i386")}, "i386"), {});
   ASSERT_TRUE(other_arch.ok());
   auto v2 = store->Import(Deb("hello", "1.0-1+deb12u1", {File("/usr/bin/hello", "v2")}), {});
   ASSERT_TRUE(v2.ok()) << v2.status().ToString();
@@ -69,7 +70,8 @@ TEST(StoreDebTest, NewerVersionSupersedesOlderOneOfTheSameArch) {
   EXPECT_EQ(src->kind, SourceKind::kDeb);
   EXPECT_STREQ(SourceKindName(src->kind), "deb");
   // An rpm of the same name is another group.
-  auto rpm = store->Import(testing::Rpm("hello", "0.1-1", {File("/usr/bin/hello", "rpm")}, "amd64"), {});
+  auto rpm =
+      store->Import(testing::Rpm("hello", "0.1-1", {File("/usr/bin/hello", "rpm")}, "amd64"), {});
   ASSERT_TRUE(rpm.ok());
   EXPECT_TRUE(rpm->superseded.empty());
   EXPECT_FALSE(rpm->older);
