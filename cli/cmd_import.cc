@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "crypto/sign.h"
+#include "measurement/measurement.h"
 #include "packaging/file_util.h"
 #include "packaging/keys.h"
 #include "packaging/manifest.h"
@@ -726,11 +727,12 @@ void CmdExportTlv(Context& ctx, const std::string& source, bool all, const std::
         }
         out = AppendModuleSignature(out, *sig);
       }
-      // manage_digest_lists names: rpm-<nvra>, tlv-<name> (a name that has the prefix keeps it).
-      std::string base = SafeFileName(s.name);
-      if (!base.starts_with("rpm-") && !base.starts_with("tlv-")) {
-        base = (s.kind == SourceKind::kRpm ? "rpm-" : "tlv-") + base;
-      }
+      // The kernel's digest cache and manage_digest_lists pick the parser from the name's prefix
+      // ("rpm-" is an RPM header), so every list written here is "tlv-"; the rest is the source's
+      // kind and name ("tlv-rpm-hello-2.0-1.x86_64", "tlv-manifest-NAME", "tlv-NAME" for a TLV
+      // source), so sources of different kinds never share a file.
+      std::string base = SafeFileName(SourceEntryName(s));
+      if (!base.starts_with("tlv-")) base = "tlv-" + base;
       if (lists.size() > 1) base += "." + std::string(HashAlgoName(algo));
       std::string path = outdir + "/" + base;
       Status w = WriteFileAtomic(path, out);
@@ -845,7 +847,7 @@ void RegisterImportCommands(CLI::App& app, Context& ctx) {
 
   // "export" is shared with the measurement commands (export keylime-policy).
   auto* exp = GetOrAdd(app, "export", "export the store in other formats");
-  auto* etlv = exp->add_subcommand("tlv", "write kernel TLV digest lists (rpm-NVRA / tlv-NAME)");
+  auto* etlv = exp->add_subcommand("tlv", "write kernel TLV digest lists (tlv-KIND-NAME)");
   etlv->add_option("SOURCE", a.source, "source id or name");
   etlv->add_flag("--all", a.all, "every active source");
   etlv->add_option("-o,--output-dir", a.outdir, "directory to write into (default .)");

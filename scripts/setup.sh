@@ -12,6 +12,11 @@ PKGS=(
   mount coreutils openssl
   ccache debootstrap libarchive-dev libgpgme-dev gpgv
   pandoc graphviz dpkg-dev podman
+  # the peers in ../shared/peers (tests/lib/peers.sh): pjdfstest and manage_digest_lists are built
+  # with autotools; Keylime's verifier code runs on Debian's python3 with these modules.
+  autoconf automake libtool
+  python3-jsonschema python3-lark python3-packaging python3-gpg python3-cryptography python3-yaml
+  python3-pyasn1 python3-pyasn1-modules
 )
 # fapolicyd and aide are benchmark baselines only: bench/install_baselines.sh installs them when a
 # benchmark needs them (fapolicyd with its service kept off), never the quick start.

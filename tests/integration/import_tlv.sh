@@ -112,7 +112,7 @@ dctl keys add "$RPM_KEY_ASC" >/dev/null
 expect_rc 0 import rpm "$p"
 mkdir -p "$T/out"
 dctl export tlv exported-1.0-1.noarch -o "$T/out" >/dev/null || fail "export tlv SOURCE"
-[ -f "$T/out/rpm-exported-1.0-1.noarch" ] || fail "export did not write rpm-exported-1.0-1.noarch: $(ls "$T/out")"
+[ -f "$T/out/tlv-rpm-exported-1.0-1.noarch" ] || fail "export did not write tlv-rpm-exported-1.0-1.noarch: $(ls "$T/out")"
 dctl export tlv --all -o "$T/out" --key "$T/a.key" --cert "$T/a.crt" >/dev/null || fail "export tlv --all --key"
 ls "$T/out" | grep -q '^tlv-good.signed$' || fail "export --all missed the tlv source: $(ls "$T/out")"
 S2=$T/store2
@@ -125,7 +125,7 @@ printf 'exported content' >"$T/exported"
   { "$DIGESTCTL" --store "$S2" --json dump >&2; fail "path lost in the round trip"; }
 # The unsigned export (written first, then overwritten by the signed one) parses as a list too.
 dctl export tlv exported-1.0-1.noarch -o "$T" >/dev/null
-expect_rc 0 import tlv --allow-unsigned "$T/rpm-exported-1.0-1.noarch"
+expect_rc 0 import tlv --allow-unsigned "$T/tlv-rpm-exported-1.0-1.noarch"
 rc=0; dctl export tlv >/dev/null 2>&1 || rc=$?
 assert_eq "$rc" 2 "export tlv without SOURCE or --all"
 pass "export tlv round trip (unsigned and signed)"
