@@ -325,10 +325,18 @@ Status WriteFileAtomic(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+// Keylime's RUNTIME_POLICY_GENERATOR.LegacyAllowList, what Keylime's own policy generator writes.
+// Keylime's verifier expects an IMA log only from a policy whose generator is above
+// EmptyAllowList (1); with 0 (Unknown) or 1 it would not check the log at all.
+constexpr int kKeylimeGenerator = 3;
+// Shortest digest Keylime's schema accepts (40 hex digits, SHA-1): MD5 digests cannot be listed.
+constexpr size_t kKeylimeMinHex = 40;
+
 // A Keylime runtime policy (keylime.ima.types.RuntimePolicyType, meta.version 1) from the store:
 // every file of every active source (path -> its digests), and, unless --no-sources, every active
 // source under the name digestfs measures it by (rpm-NVRA -> blob digest), so a digestfs log checks
-// against it as well as a kernel IMA log of the same files.
+// against it as well as a kernel IMA log of the same files. It validates with Keylime's
+// RUNTIME_POLICY_SCHEMA (keylime.ima.ima.validate_runtime_policy).
 int RunKeylimeExport(const KeylimeArgs& a, const Context& ctx) {
   StoreOptions so;
   so.read_only = true;
@@ -340,7 +348,7 @@ int RunKeylimeExport(const KeylimeArgs& a, const Context& ctx) {
   auto sources = (*store)->ListSources();
   if (!sources.ok()) return Fail(sources.status());
   std::map<std::string, std::set<std::string>> digests;
-  size_t nsources = 0, nfiles = 0;
+  size_t nsources = 0, nfiles = 0, nweak = 0;
   for (const SourceInfo& s : *sources) {
     if (s.state != SourceState::kActive) continue;
     ++nsources;
@@ -353,6 +361,10 @@ int RunKeylimeExport(const KeylimeArgs& a, const Context& ctx) {
     }
     for (const FileEntry& f : *files) {
       if (f.digest.empty()) continue;
+      if (f.digest.Hex().size() < kKeylimeMinHex) {
+        ++nweak;
+        continue;
+      }
       digests[f.path].insert(f.digest.Hex());
       ++nfiles;
     }
@@ -361,7 +373,7 @@ int RunKeylimeExport(const KeylimeArgs& a, const Context& ctx) {
   char ts[32];
   std::time_t now = std::time(nullptr);
   std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  j["meta"] = {{"version", 1}, {"timestamp", ts}};
+  j["meta"] = {{"version", 1}, {"generator", kKeylimeGenerator}, {"timestamp", ts}};
   j["release"] = 0;
   j["digests"] = nlohmann::json::object();
   for (const auto& [path, set] : digests)
@@ -373,6 +385,12 @@ int RunKeylimeExport(const KeylimeArgs& a, const Context& ctx) {
               {"dm_policy", nullptr}};
   j["ima-buf"] = nlohmann::json::object();
   j["verification-keys"] = "";
+  if (nweak > 0) {
+    std::fprintf(stderr,
+                 "digestctl: left out %zu file digests shorter than SHA-1 (MD5), which a Keylime "
+                 "policy cannot hold\n",
+                 nweak);
+  }
   std::string text = j.dump(1) + "\n";
   if (a.out.empty() || a.out == "-") {
     std::fputs(text.c_str(), stdout);

@@ -56,6 +56,7 @@ dfs::Result<std::unique_ptr<dfs::Gate>> MakeGate(const dfs::fs::MountOptions& o)
   c.tpm_tcti = o.tpm_tcti;
   c.pcr = o.pcr;
   c.log_dir = o.log_dir;
+  c.kernel_log = o.kernel_log;
   c.measure_all_sources = o.measure_all_sources;
   c.source = o.source;
   c.mountpoint = o.mountpoint;

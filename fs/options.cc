@@ -63,6 +63,9 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
   } else if (key == "log") {
     DFS_RETURN_IF_ERROR(need_value());
     o->log_dir = val;
+  } else if (key == "kernel_log") {
+    DFS_RETURN_IF_ERROR(need_value());
+    o->kernel_log = val == "none" ? std::string() : val;
   } else if (key == "measure_all_sources") {
     if (has_val) return Bad("option 'measure_all_sources' takes no value");
     o->measure_all_sources = true;
@@ -243,6 +246,8 @@ std::string UsageText(std::string_view argv0) {
       "  tpm=TCTI             TPM for measurements, e.g. swtpm:host=H\\,port=P\n"
       "  pcr=N                PCR to extend (default 23)\n"
       "  log=DIR              measurement log directory\n"
+      "  kernel_log=FILE|none kernel IMA log to carry in ours (default with pcr=10:\n"
+      "                       /sys/kernel/security/ima/binary_runtime_measurements)\n"
       "  measure_all_sources  measure every source at mount time\n"
       "  loglevel=LEVEL       trace|debug|info|warn|error|critical|off (default info)\n"
       "  timeout=SECONDS      kernel entry/attribute cache lifetime (default 86400)\n"

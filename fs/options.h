@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,7 @@ struct MountOptions {
   std::string tpm_tcti;                         // tpm=TCTI; empty: no TPM
   int pcr = -1;                                 // pcr=N (0..23); -1: measurement default (23)
   std::string log_dir;                          // log=DIR; empty: no measurement log
+  std::optional<std::string> kernel_log;        // kernel_log=FILE|none; unset: the default
   bool measure_all_sources = false;             // measure_all_sources
   std::string loglevel = "info";                // loglevel=trace|debug|info|warn|error|critical|off
   double timeout = 86400.0;                     // timeout=SECONDS: kernel entry/attr cache lifetime

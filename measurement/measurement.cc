@@ -14,6 +14,7 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "common/fd.h"
@@ -104,6 +105,33 @@ bool IsInitial(const std::vector<Digest>& values) {
   return true;
 }
 
+// Reads a whole file whose size stat cannot tell (securityfs files report 0). ENOENT is kNotFound.
+Result<std::vector<uint8_t>> ReadWhole(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return Status(Code::kNotFound, path + " does not exist");
+    return Errno("opening " + path);
+  }
+  std::vector<uint8_t> buf;
+  uint8_t chunk[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), chunk, sizeof chunk);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("reading " + path);
+    }
+    if (n == 0) break;
+    buf.insert(buf.end(), chunk, chunk + n);
+  }
+  return buf;
+}
+
+// The same record: what a copied kernel entry is recognized by.
+bool SameRecord(const ima::Entry& a, const ima::Entry& b) {
+  return a.pcr == b.pcr && a.template_hash == b.template_hash &&
+         a.template_name == b.template_name && a.template_data == b.template_data;
+}
+
 std::string Describe(const std::vector<Digest>& v) {
   std::string s;
   for (const Digest& d : v) {
@@ -142,7 +170,11 @@ class ImaMeasurer : public Measurer {
   struct Step {
     std::vector<Digest> before;
     std::vector<Digest> hashes;
+    bool ours = true;  // false: copied from the kernel's log (the kernel extends it, never we)
   };
+  // Where a replayed entry comes from: written by a Measurer, copied from the kernel's log, or read
+  // back from the file (a kernel copy if it is the next kernel entry not yet accounted for).
+  enum class Origin { kOurs, kKernel, kFile };
 
   class DirLock {
    public:
@@ -170,7 +202,10 @@ class ImaMeasurer : public Measurer {
   Status ReconcileLocked(bool startup);
   Status RotateLocked();
   Status RebuildAsciiLocked();
-  Status ReplayEntry(const ima::Entry& e);
+  Status ReplayEntry(const ima::Entry& e, Origin origin);
+  Status ReadKernelLocked();
+  Status AdoptKernelLocked();
+  std::vector<Digest> KernelReplay() const;
 
   const MeasurerConfig cfg_;
   std::mutex mu_;  // guards everything below; held across the TPM calls of one measurement
@@ -188,6 +223,9 @@ class ImaMeasurer : public Measurer {
   bool ascii_dirty_ = false;    // rebuild the ASCII log before the next append
   std::set<std::string> done_;  // idempotence keys measured (and extended)
   std::vector<std::string> pending_keys_;  // appended, extend not yet confirmed
+  std::string kernel_log_;                 // the kernel IMA's binary log; empty: none
+  std::vector<ima::Entry> kernel_;         // its entries for cfg_.pcr, as last read
+  uint64_t kernel_copied_ = 0;             // how many of them our log holds (a prefix of kernel_)
 };
 
 Status ImaMeasurer::OpenFiles() {
@@ -218,15 +256,25 @@ Status ImaMeasurer::Open() {
   if (cfg_.pcr > 23) {
     return Status(Code::kInvalidArgument, "pcr=" + std::to_string(cfg_.pcr) + ": must be 0..23");
   }
-  if (cfg_.pcr == 10) {
-    return Status(Code::kInvalidArgument, "pcr=10 is the kernel IMA's PCR; choose another");
-  }
   if (cfg_.pcr >= 17 && cfg_.pcr <= 22) {
     return Status(Code::kInvalidArgument,
                   "pcr=" + std::to_string(cfg_.pcr) +
                       ": PCRs 17-22 belong to dynamic launch and do not start at zero");
   }
   std::lock_guard<std::mutex> g(mu_);
+  if (cfg_.kernel_log) {
+    kernel_log_ = *cfg_.kernel_log;
+  } else if (cfg_.pcr == kImaPcr) {
+    struct stat st;
+    if (::stat(kKernelImaLog, &st) == 0) {
+      kernel_log_ = kKernelImaLog;
+    } else {
+      spdlog::info(
+          "measurement pcr={}: no kernel IMA log at {}; assuming the kernel's IMA does not "
+          "extend this PCR (a reconcile with the TPM will tell)",
+          cfg_.pcr, kKernelImaLog);
+    }
+  }
   DFS_RETURN_IF_ERROR(OpenFiles());
   if (backend_) {
     DFS_ASSIGN_OR_RETURN(banks_, backend_->Banks(cfg_.pcr));
@@ -239,19 +287,30 @@ Status ImaMeasurer::Open() {
   }
   DirLock lock(lock_.get());
   DFS_RETURN_IF_ERROR(lock.Acquire());
+  DFS_RETURN_IF_ERROR(ReadKernelLocked());
   DFS_RETURN_IF_ERROR(CatchUpLocked(/*startup=*/true));
   DFS_RETURN_IF_ERROR(RebuildAsciiLocked());
+  DFS_RETURN_IF_ERROR(AdoptKernelLocked());
   if (backend_) DFS_RETURN_IF_ERROR(ReconcileLocked(/*startup=*/true));
-  spdlog::info("measurement log opened dir={} pcr={} tpm={} banks={} entries={}",
-               LogQuote(cfg_.log_dir), cfg_.pcr, backend_ ? backend_->Describe() : "none",
-               banks_.size(), entries_);
+  spdlog::info(
+      "measurement log opened dir={} pcr={} tpm={} banks={} entries={} kernel_log={} "
+      "kernel_entries={}",
+      LogQuote(cfg_.log_dir), cfg_.pcr, backend_ ? backend_->Describe() : "none", banks_.size(),
+      entries_, LogQuote(kernel_log_.empty() ? "none" : kernel_log_), kernel_copied_);
   return Status::Ok();
 }
 
-Status ImaMeasurer::ReplayEntry(const ima::Entry& e) {
+Status ImaMeasurer::ReplayEntry(const ima::Entry& e, Origin origin) {
   ++entries_;
+  bool ours = true;
+  if (origin == Origin::kKernel || (origin == Origin::kFile && kernel_copied_ < kernel_.size() &&
+                                    SameRecord(e, kernel_[kernel_copied_]))) {
+    ++kernel_copied_;
+    ours = false;
+  }
   if (!backend_ || e.pcr != cfg_.pcr) return Status::Ok();
   Step step;
+  step.ours = ours;
   step.before = pcr_;
   for (HashAlgo a : banks_) {
     DFS_ASSIGN_OR_RETURN(Digest h, ima::BankTemplateHash(e, a));
@@ -289,7 +348,7 @@ Status ImaMeasurer::CatchUpLocked(bool startup) {
     return Status(Code::kCorrupt, what + ": " + parsed.status().message() + " (after byte " +
                                       std::to_string(log_bytes_) + ")");
   }
-  for (const ima::Entry& e : parsed->entries) DFS_RETURN_IF_ERROR(ReplayEntry(e));
+  for (const ima::Entry& e : parsed->entries) DFS_RETURN_IF_ERROR(ReplayEntry(e, Origin::kFile));
   if (parsed->truncated_tail) {
     // A torn append (the writer died inside write()); we hold the lock, so nobody is writing.
     uint64_t keep = log_bytes_ + parsed->complete_bytes;
@@ -308,6 +367,92 @@ Status ImaMeasurer::CatchUpLocked(bool startup) {
     ascii_dirty_ = ascii_dirty_ || parsed->truncated_tail;
   }
   return Status::Ok();
+}
+
+// Reads the kernel's log again: its entries for our PCR, of which the first kernel_copied_ must be
+// the ones read before.
+Status ImaMeasurer::ReadKernelLocked() {
+  if (kernel_log_.empty()) return Status::Ok();
+  auto bytes = ReadWhole(kernel_log_);
+  if (!bytes.ok()) {
+    Status s = bytes.status();
+    return s.Prepend("reading the kernel IMA log");
+  }
+  auto parsed = ima::ParseBinary(bytes->data(), bytes->size());
+  if (!parsed.ok() || parsed->truncated_tail) {
+    return Status(Code::kCorrupt, "kernel IMA log " + kernel_log_ + ": " +
+                                      (parsed.ok() ? std::string("ends inside a record")
+                                                   : parsed.status().message()));
+  }
+  std::vector<ima::Entry> mine;
+  for (size_t i = 0; i < parsed->entries.size(); ++i) {
+    ima::Entry& e = parsed->entries[i];
+    if (e.pcr != cfg_.pcr) continue;
+    if (e.template_name != ima::kTemplateImaNg) {
+      return Status(Code::kUnsupported,
+                    "kernel IMA log " + kernel_log_ + " entry " + std::to_string(i) +
+                        " uses template '" + e.template_name +
+                        "'; digestfs carries only ima-ng entries (boot with ima_template=ima-ng)");
+    }
+    mine.push_back(std::move(e));
+  }
+  if (mine.size() < kernel_copied_) {
+    return Status(Code::kCorrupt, "kernel IMA log " + kernel_log_ + " has " +
+                                      std::to_string(mine.size()) + " entries for PCR " +
+                                      std::to_string(cfg_.pcr) + ", fewer than the " +
+                                      std::to_string(kernel_copied_) + " this log holds");
+  }
+  for (size_t i = 0; i < kernel_copied_ && i < kernel_.size(); ++i) {
+    if (!SameRecord(mine[i], kernel_[i])) {
+      return Status(Code::kCorrupt, "kernel IMA log " + kernel_log_ + " entry " +
+                                        std::to_string(i) + " changed under this mount");
+    }
+  }
+  kernel_ = std::move(mine);
+  return Status::Ok();
+}
+
+// Appends the kernel entries our log does not hold yet, in the kernel's order, without extending
+// (the kernel extended them).
+Status ImaMeasurer::AdoptKernelLocked() {
+  if (kernel_copied_ >= kernel_.size()) return Status::Ok();
+  size_t from = kernel_copied_;
+  std::vector<uint8_t> bytes;
+  std::string text;
+  for (size_t i = from; i < kernel_.size(); ++i) {
+    std::vector<uint8_t> rec = ima::EncodeBinary(kernel_[i]);
+    bytes.insert(bytes.end(), rec.begin(), rec.end());
+    text += ima::EncodeAscii(kernel_[i]);
+  }
+  std::string bin_name = cfg_.log_dir + "/" + kBinaryLogName;
+  Status s = WriteAll(bin_.get(), bytes.data(), bytes.size(), bin_name);
+  if (s.ok() && ::fdatasync(bin_.get()) != 0) s = Errno("syncing " + bin_name);
+  if (!s.ok()) {
+    if (::ftruncate(bin_.get(), static_cast<off_t>(log_bytes_)) != 0 ||
+        ::fdatasync(bin_.get()) != 0) {
+      spdlog::error("measurement log could not be truncated back file={} size={}",
+                    LogQuote(bin_name), log_bytes_);
+    }
+    return s.Prepend("copying kernel IMA entries");
+  }
+  log_bytes_ += bytes.size();
+  for (size_t i = from; i < kernel_.size(); ++i) {
+    DFS_RETURN_IF_ERROR(ReplayEntry(kernel_[i], Origin::kKernel));
+  }
+  if (!WriteAll(ascii_.get(), text.data(), text.size(), "ascii log").ok()) ascii_dirty_ = true;
+  need_check_ = true;
+  spdlog::info("measurement log: copied kernel IMA entries count={} from={} pcr={}",
+               kernel_.size() - from, LogQuote(kernel_log_), cfg_.pcr);
+  return Status::Ok();
+}
+
+// The PCR after the kernel's entries alone (what it holds after a boot with no digestfs entry).
+std::vector<Digest> ImaMeasurer::KernelReplay() const {
+  ima::PcrReplay r(banks_);
+  for (const ima::Entry& e : kernel_) {
+    if (!r.Extend(e).ok()) return {};
+  }
+  return r.values();
 }
 
 Status ImaMeasurer::RebuildAsciiLocked() {
@@ -354,6 +499,7 @@ Status ImaMeasurer::RotateLocked() {
   history_.clear();
   steps_ = 0;
   confirmed_ = 0;
+  kernel_copied_ = 0;
   for (Digest& d : pcr_) std::fill(d.bytes.begin(), d.bytes.end(), 0);
   auto open_file = [&](const char* name, Fd* out) -> Status {
     out->reset(::openat(dir_.get(), name,
@@ -380,15 +526,46 @@ Status ImaMeasurer::ReconcileLocked(bool startup) {
     pending_keys_.clear();
     return Status::Ok();
   }
-  if (startup && !history_.empty() && IsInitial(tpm)) return RotateLocked();
+  if (startup && !history_.empty() &&
+      (IsInitial(tpm) || (!kernel_log_.empty() && tpm == KernelReplay()))) {
+    // A reboot (or TPM reset): the PCR holds nothing, or only what the kernel measured since.
+    DFS_RETURN_IF_ERROR(RotateLocked());
+    if (kernel_log_.empty()) return Status::Ok();
+    DFS_RETURN_IF_ERROR(AdoptKernelLocked());
+    return ReconcileLocked(/*startup=*/false);
+  }
   // Find the newest entry k whose "before" state is what the TPM holds: entries k.. are pending.
   // Only entries not yet confirmed in the PCR can be pending: a PCR that went back behind a state
   // this process saw in it (a reset under a running mount) is divergence, not a pending tail.
+  // Only our own entries are extended again: a pending kernel entry is one the kernel has listed
+  // but not yet extended, so we read the PCR again for a while, and then give up.
   size_t n = history_.size();
   uint64_t first_step = steps_ - n;  // global index of history_[0]
+  for (int wait = 0; wait < 50; ++wait) {
+    bool kernel_pending = false;
+    for (size_t k = n; k-- > 0;) {
+      if (first_step + k < confirmed_) break;
+      if (history_[k].before != tpm) continue;
+      for (size_t j = k; j < n; ++j) kernel_pending = kernel_pending || !history_[j].ours;
+      break;
+    }
+    if (!kernel_pending) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    DFS_ASSIGN_OR_RETURN(tpm, backend_->Read(cfg_.pcr, banks_));
+    if (tpm == pcr_) {
+      need_check_ = false;
+      confirmed_ = steps_;
+      done_.insert(pending_keys_.begin(), pending_keys_.end());
+      pending_keys_.clear();
+      return Status::Ok();
+    }
+  }
   for (size_t k = n; k-- > 0;) {
     if (first_step + k < confirmed_) break;
     if (history_[k].before != tpm) continue;
+    bool all_ours = true;
+    for (size_t j = k; j < n; ++j) all_ours = all_ours && history_[j].ours;
+    if (!all_ours) break;
     size_t pending = n - k;
     spdlog::warn("measurement roll-forward pcr={} pending_entries={} reason=log-ahead-of-tpm",
                  cfg_.pcr, pending);
@@ -416,8 +593,13 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
   DFS_ASSIGN_OR_RETURN(ima::Entry e, ima::MakeImaNgEntry(cfg_.pcr, digest, name));
   DirLock lock(lock_.get());
   DFS_RETURN_IF_ERROR(lock.Acquire());
+  DFS_RETURN_IF_ERROR(ReadKernelLocked());
   DFS_RETURN_IF_ERROR(CatchUpLocked(/*startup=*/false));
-  if (backend_ && need_check_) DFS_RETURN_IF_ERROR(ReconcileLocked(/*startup=*/false));
+  DFS_RETURN_IF_ERROR(AdoptKernelLocked());
+  // With a kernel log the kernel may have extended the PCR since the last check: always check.
+  if (backend_ && (need_check_ || !kernel_log_.empty())) {
+    DFS_RETURN_IF_ERROR(ReconcileLocked(/*startup=*/false));
+  }
   if (ascii_dirty_) DFS_RETURN_IF_ERROR(RebuildAsciiLocked());
   if (!key.empty() && done_.count(key)) return Status::Ok();  // rolled forward just now
 
@@ -438,7 +620,7 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
     return s;
   }
   log_bytes_ += rec.size();
-  DFS_RETURN_IF_ERROR(ReplayEntry(e));
+  DFS_RETURN_IF_ERROR(ReplayEntry(e, Origin::kOurs));
 
   // 2. The ASCII line. Derived from the binary log and rebuilt from it at start if they differ, so
   //    it is written but not synced (one fdatasync per measurement, not two).

@@ -38,6 +38,10 @@ class PcrBackend;
 
 // PCR 23: the TCG "application support" PCR; see docs/measurement.md for why not 10..15.
 inline constexpr uint32_t kDefaultPcr = 23;
+// The kernel IMA's PCR, the only one Keylime's verifier accepts IMA entries in.
+inline constexpr uint32_t kImaPcr = 10;
+// Where the kernel's IMA publishes its binary measurement list.
+inline constexpr const char* kKernelImaLog = "/sys/kernel/security/ima/binary_runtime_measurements";
 inline constexpr const char* kDefaultLogDir = "/run/digestfs/measurements";
 inline constexpr const char* kBinaryLogName = "binary_runtime_measurements";
 inline constexpr const char* kAsciiLogName = "ascii_runtime_measurements";
@@ -62,7 +66,17 @@ Result<Digest> AggregateDigest(const AggregateInfo& info);
 struct MeasurerConfig {
   std::string tcti;                      // empty: log only, no TPM (the null measurer)
   std::string log_dir = kDefaultLogDir;  // created (mode 0750) if missing
-  uint32_t pcr = kDefaultPcr;            // 0..23; 10 is refused (the kernel's IMA owns it)
+  uint32_t pcr = kDefaultPcr;            // 0..23 except 17..22
+  // The kernel IMA's binary log, for a PCR that the kernel extends too (pcr 10, what Keylime
+  // attests). Before each of its own entries the Measurer copies into its log every entry of that
+  // file for `pcr` that its log does not hold yet (in the kernel's order, not extended again: the
+  // kernel did that), so its log replays to the PCR and is a superset of the kernel's.
+  // nullopt: kKernelImaLog when pcr is 10 (a missing file then means no kernel IMA, logged), else
+  // none. "": none. A path: that file, which must exist. Only ima-ng kernel entries are carried;
+  // another template is kUnsupported. docs/measurement.md ("Keylime") has the limits: a kernel
+  // measurement that races one of ours (kernel IMA measuring at runtime) makes the order
+  // ambiguous, and the next measurement fails with kCorrupt, as for any foreign extend.
+  std::optional<std::string> kernel_log;
   // If set, the Measurer's first entry is the aggregate for this mount (always a new entry).
   std::optional<AggregateInfo> aggregate;
 };
@@ -72,6 +86,7 @@ struct MeasurerConfig {
 // was reset, e.g. after a reboot, keeping the old one as <name>.<unix time>), connects to the TPM,
 // and writes the aggregate entry.
 // Errors: kInvalidArgument (bad pcr, empty log_dir), kUnavailable (TPM unreachable or failing),
+// kNotFound (an explicit kernel_log is missing), kUnsupported (a kernel entry is not ima-ng),
 // kCorrupt (the log does not parse, or the log and the PCR diverge in a way that is not a pending
 // tail: something else extended the PCR, or the log was edited), kIo (the log cannot be written).
 Result<std::unique_ptr<Measurer>> CreateMeasurer(const MeasurerConfig& config);

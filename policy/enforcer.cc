@@ -26,6 +26,7 @@ Result<std::shared_ptr<Measurer>> MakeMeasurer(const EnforcerConfig& cfg, const 
   mc.tcti = cfg.tpm_tcti;
   if (!cfg.log_dir.empty()) mc.log_dir = cfg.log_dir;
   if (cfg.pcr >= 0) mc.pcr = static_cast<uint32_t>(cfg.pcr);
+  mc.kernel_log = cfg.kernel_log;
   AggregateInfo ai;
   ai.source = cfg.source;
   ai.mountpoint = cfg.mountpoint;

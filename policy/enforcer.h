@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct EnforcerConfig {
   std::string tpm_tcti;              // TPM for measure actions; empty = log only
   int pcr = -1;                      // -1 = the measurement component's default PCR
   std::string log_dir;               // measurement log directory; empty = its default
+  // The kernel IMA's binary log to carry in ours (MeasurerConfig::kernel_log): nullopt = the
+  // measurement component's default (the kernel's log for PCR 10), "" = none.
+  std::optional<std::string> kernel_log;
   bool measure_all_sources = false;  // measure every active source at startup
   // Optional, for the measurement log's first (aggregate) entry: the mount's SOURCE and
   // MOUNTPOINT.

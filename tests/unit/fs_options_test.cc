@@ -50,6 +50,19 @@ TEST(FsOptions, AllDigestfsOptionsAndPassThrough) {
             (std::vector<std::string>{"rw", "nodev", "allow_other", "max_read=131072"}));
 }
 
+TEST(FsOptions, KernelLog) {
+  auto unset = Parse({"/s", "/m", "-o", "pcr=10"});
+  ASSERT_TRUE(unset.ok());
+  EXPECT_FALSE(unset->kernel_log.has_value());  // the measurement default (the kernel's log)
+  auto none = Parse({"/s", "/m", "-o", "pcr=10,kernel_log=none"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->kernel_log, std::optional<std::string>(""));
+  auto file = Parse({"/s", "/m", "-o", "kernel_log=/k/log"});
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->kernel_log, std::optional<std::string>("/k/log"));
+  EXPECT_FALSE(Parse({"/s", "/m", "-o", "kernel_log="}).ok());
+}
+
 TEST(FsOptions, EscapedCommaStaysEscapedForLibfuse) {
   auto o = Parse({"/s", "/m", "-o", "fsname=a\\,b,mode=off"});
   ASSERT_TRUE(o.ok());

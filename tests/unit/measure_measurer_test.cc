@@ -322,10 +322,145 @@ TEST_F(MeasurerTest, ConcurrentCallersMeasureEachSubjectOnce) {
 }
 
 TEST_F(MeasurerTest, ReservedPcrsRefused) {
-  for (uint32_t pcr : {10u, 17u, 22u, 24u}) {
+  for (uint32_t pcr : {17u, 22u, 24u}) {
     cfg_.pcr = pcr;
     EXPECT_EQ(Make().status().code(), Code::kInvalidArgument) << pcr;
   }
+}
+
+// The kernel's IMA on PCR 10: a "kernel" that appends to its own binary log and extends the fake
+// TPM, as ima_add_template_entry does (list first, then the extend).
+class KernelLogTest : public MeasurerTest {
+ protected:
+  void SetUp() override {
+    MeasurerTest::SetUp();
+    cfg_.pcr = kImaPcr;
+    kernel_log_ = dir_ + "/kernel_binary_runtime_measurements";
+    std::ofstream(kernel_log_, std::ios::binary).close();
+    cfg_.kernel_log = kernel_log_;
+  }
+  // Appends an entry to the kernel's log; extends the TPM unless `extend` is false.
+  ima::Entry KernelMeasures(const std::string& path, bool extend = true) {
+    auto e = ima::MakeImaNgEntry(kImaPcr, D("kernel " + path), path);
+    EXPECT_TRUE(e.ok());
+    std::vector<uint8_t> rec = ima::EncodeBinary(*e);
+    std::ofstream(kernel_log_, std::ios::binary | std::ios::app)
+        .write(reinterpret_cast<const char*>(rec.data()), rec.size());
+    if (extend) KernelExtends(*e);
+    return *e;
+  }
+  void KernelExtends(const ima::Entry& e) {
+    FakeTpm t(tpm_);
+    std::vector<Digest> h = {*ima::BankTemplateHash(e, HashAlgo::kSha1),
+                             *ima::BankTemplateHash(e, HashAlgo::kSha256)};
+    ASSERT_TRUE(t.Extend(kImaPcr, h).ok());
+  }
+  std::vector<std::string> Paths() {
+    std::vector<std::string> v;
+    for (const auto& e : Entries()) v.push_back(e.path);
+    return v;
+  }
+  std::string kernel_log_;
+};
+
+TEST_F(KernelLogTest, KernelEntriesAreCarriedInOrderAndNotExtendedAgain) {
+  KernelMeasures("boot_aggregate");
+  auto m = Make();
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(Paths(), std::vector<std::string>{"boot_aggregate"});
+  ASSERT_TRUE((*m)->MeasureFile(D("x"), "/a").ok());
+  KernelMeasures("/k1");  // the kernel measures between two of ours
+  ASSERT_TRUE((*m)->MeasureFile(D("y"), "/b").ok());
+  EXPECT_EQ(Paths(), (std::vector<std::string>{"boot_aggregate", "/a", "/k1", "/b"}));
+  EXPECT_EQ(tpm_->extends, 4);  // 2 by the kernel, 2 by us: nothing twice
+  EXPECT_TRUE(LogMatchesTpm());
+  EXPECT_EQ(Lines(), 4);
+}
+
+TEST_F(KernelLogTest, RestartCountsCopiedEntriesAndSecondMeasurerSharesThem) {
+  KernelMeasures("boot_aggregate");
+  {
+    auto m = Make();
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    ASSERT_TRUE((*m)->MeasureFile(D("x"), "/a").ok());
+  }
+  KernelMeasures("/k1");
+  auto m1 = Make();  // a restart: boot_aggregate is already in the log, /k1 is not
+  ASSERT_TRUE(m1.ok()) << m1.status().ToString();
+  auto m2 = Make();  // a second mount on the same log directory
+  ASSERT_TRUE(m2.ok()) << m2.status().ToString();
+  KernelMeasures("/k2");
+  ASSERT_TRUE((*m2)->MeasureFile(D("y"), "/b").ok());
+  ASSERT_TRUE((*m1)->MeasureFile(D("z"), "/c").ok());  // reads /k2 and /b back, copies nothing
+  EXPECT_EQ(Paths(), (std::vector<std::string>{"boot_aggregate", "/a", "/k1", "/k2", "/b", "/c"}));
+  EXPECT_TRUE(LogMatchesTpm());
+}
+
+TEST_F(KernelLogTest, RebootRotatesAndStartsFromTheKernelsEntries) {
+  KernelMeasures("boot_aggregate");
+  {
+    auto m = Make();
+    ASSERT_TRUE(m.ok());
+    ASSERT_TRUE((*m)->MeasureFile(D("x"), "/a").ok());
+  }
+  // Reboot: the TPM starts over and the kernel measures its boot_aggregate again.
+  tpm_->pcrs.clear();
+  std::ofstream(kernel_log_, std::ios::binary | std::ios::trunc).close();
+  KernelMeasures("boot_aggregate");
+  auto m = Make();
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_TRUE((*m)->MeasureFile(D("y"), "/b").ok());
+  EXPECT_EQ(Paths(), (std::vector<std::string>{"boot_aggregate", "/b"}));
+  EXPECT_TRUE(LogMatchesTpm());
+}
+
+TEST_F(KernelLogTest, KernelEntryNotYetExtendedIsWaitedForNeverExtendedByUs) {
+  KernelMeasures("boot_aggregate");
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  // Listed by the kernel but not extended (it never will be here): we must not extend it.
+  KernelMeasures("/k1", /*extend=*/false);
+  int before = tpm_->extends;
+  EXPECT_EQ((*m)->MeasureFile(D("x"), "/a").code(), Code::kCorrupt);
+  EXPECT_EQ(tpm_->extends, before);
+  EXPECT_EQ(Paths(), (std::vector<std::string>{"boot_aggregate", "/k1"}));
+}
+
+TEST_F(KernelLogTest, KernelExtendRacingOursIsDivergenceNotSilence) {
+  KernelMeasures("boot_aggregate");
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  // The kernel extends /k1 into the PCR, but its log shows it only after our entry is written.
+  auto k1 = ima::MakeImaNgEntry(kImaPcr, D("kernel /k1"), "/k1");
+  ASSERT_TRUE(k1.ok());
+  KernelExtends(*k1);
+  EXPECT_EQ((*m)->MeasureFile(D("x"), "/a").code(), Code::kCorrupt);
+}
+
+TEST_F(KernelLogTest, ExplicitMissingKernelLogAndOtherTemplatesRefused) {
+  cfg_.kernel_log = dir_ + "/nonexistent";
+  EXPECT_EQ(Make().status().code(), Code::kNotFound);
+  cfg_.kernel_log = kernel_log_;
+  ima::Entry e;
+  e.pcr = kImaPcr;
+  e.template_name = "ima-sig";
+  e.template_data = {1, 2, 3};
+  e.template_hash.assign(20, 1);
+  std::vector<uint8_t> rec = ima::EncodeBinary(e);
+  std::ofstream(kernel_log_, std::ios::binary)
+      .write(reinterpret_cast<const char*>(rec.data()), rec.size());
+  auto m = Make();
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), Code::kUnsupported) << m.status().ToString();
+}
+
+TEST_F(KernelLogTest, NoKernelLogAtAllIsPlainPcr10) {
+  cfg_.kernel_log = "";
+  auto m = Make();
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_TRUE((*m)->MeasureFile(D("x"), "/a").ok());
+  EXPECT_EQ(Paths(), std::vector<std::string>{"/a"});
+  EXPECT_TRUE(LogMatchesTpm());
 }
 
 TEST_F(MeasurerTest, MeasureAllSourcesIsOrderIndependent) {
