@@ -66,12 +66,17 @@ Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data, i
   return s;
 }
 
+namespace {
+// The bytes EscapeField writes as %XX: controls, space, DEL and above, '%' and '\\'.
+bool NeedsEscape(unsigned char c) { return c <= 0x20 || c >= 0x7f || c == '%' || c == '\\'; }
+}  // namespace
+
 std::string EscapeField(std::string_view s) {
   if (s.empty()) return "%";
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (c <= 0x20 || c >= 0x7f || c == '%' || c == '\\') {
+    if (NeedsEscape(c)) {
       out += '%';
       out += kHex[c >> 4];
       out += kHex[c & 15];
@@ -87,12 +92,15 @@ Result<std::string> UnescapeField(std::string_view s) {
   auto hexval = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
+    return -1;  // lower-case hex is another spelling of the same byte: refused
   };
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c != '%') {
+      if (NeedsEscape(c)) {
+        return Status(Code::kInvalidArgument, "byte " + std::to_string(c) + " must be %-escaped");
+      }
       out += s[i];
       continue;
     }
@@ -100,8 +108,14 @@ Result<std::string> UnescapeField(std::string_view s) {
       return Status(Code::kInvalidArgument, "truncated %-escape");
     }
     int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-    if (hi < 0 || lo < 0) return Status(Code::kInvalidArgument, "bad %-escape");
-    out += static_cast<char>(hi * 16 + lo);
+    if (hi < 0 || lo < 0)
+      return Status(Code::kInvalidArgument, "bad %-escape (upper-case hex only)");
+    auto b = static_cast<unsigned char>(hi * 16 + lo);
+    if (!NeedsEscape(b)) {
+      return Status(Code::kInvalidArgument,
+                    std::string("needless %-escape of '") + static_cast<char>(b) + "'");
+    }
+    out += static_cast<char>(b);
     i += 2;
   }
   return out;

@@ -25,7 +25,9 @@ Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data, i
 // Escapes a string for one whitespace-separated text field: bytes outside printable ASCII, space,
 // '%' and '\\' become %XX. The empty string becomes "%". Reversible with UnescapeField.
 std::string EscapeField(std::string_view s);
-// Inverse of EscapeField. Errors: kInvalidArgument on a bad escape.
+// Inverse of EscapeField, and accepts only what EscapeField writes, so each string has one
+// spelling: a raw byte that EscapeField would escape, lower-case hex, or an escape of a byte that
+// needs none is kInvalidArgument, as is a truncated or non-hex escape.
 Result<std::string> UnescapeField(std::string_view s);
 
 }  // namespace dfs

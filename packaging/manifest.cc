@@ -164,14 +164,16 @@ Result<Manifest> ParseManifestBody(std::string_view body) {
     } else if (f[0] == "algo" && f.size() == 2 && have_name && !have_algo) {
       m.algo = HashAlgoFromName(f[1]);
       if (m.algo == HashAlgo::kUnknown) return bad(lineno, "unknown algorithm");
+      if (f[1] != HashAlgoName(m.algo)) return bad(lineno, "algorithm not spelled as written");
       if (HashAlgoIsWeak(m.algo)) return bad(lineno, "weak algorithm " + std::string(f[1]));
       have_algo = true;
     } else if (f[0] == "file" && f.size() == 4 && have_algo) {
       ManifestEntry e;
       auto d = Digest::FromHex(m.algo, f[1]);
       if (!d.ok()) return bad(lineno, d.status().message());
+      if (d->Hex() != f[1]) return bad(lineno, "digest not in lower-case hex");
       e.digest = *d;
-      if (f[2].empty() || f[2].size() > 7 ||
+      if (f[2].empty() || f[2].size() > 7 || f[2][0] == '0' ||
           f[2].find_first_not_of("01234567") != std::string_view::npos) {
         return bad(lineno, "bad mode");
       }

@@ -15,6 +15,8 @@ PKGS=(
   # the peers in ../shared/peers (tests/lib/peers.sh): pjdfstest and manage_digest_lists are built
   # with autotools; Keylime's verifier code runs on Debian's python3 with these modules.
   autoconf automake libtool
+  # fuzz/: libFuzzer and its sanitizers come with Debian's clang 14.
+  clang libclang-rt-14-dev
   python3-jsonschema python3-lark python3-packaging python3-gpg python3-cryptography python3-yaml
   python3-pyasn1 python3-pyasn1-modules
 )

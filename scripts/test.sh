@@ -9,5 +9,9 @@ cmake --install build >/dev/null
 echo "== sanitizer build (ASan + UBSan): unit tests"
 bash scripts/build.sh build-asan -DDIGESTFS_SANITIZE=ON -DDIGESTFS_BENCH=OFF
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L unit --output-on-failure -j2)
+echo "== fuzz smoke: every parser harness (fuzz/) for a few seconds, and its saved regressions"
+CC=clang CXX=clang++ DFS_BUILD_TARGET=fuzzers bash scripts/build.sh build-fuzz -DDIGESTFS_FUZZ=ON \
+  -DDIGESTFS_TESTS=OFF -DDIGESTFS_BENCH=OFF
+(cd build-fuzz && ctest -L fuzz --output-on-failure)
 echo "== full suite: unit and integration tests"
 cd build && ctest --output-on-failure --timeout 900

@@ -165,5 +165,26 @@ TEST(ManifestParseTest, Rules) {
   }
 }
 
+// Each manifest has one spelling: the body that was signed is the body ManifestBody writes back.
+TEST(ManifestParseTest, OneSpellingPerField) {
+  const std::string h = "digestfs-manifest 1\nname x\nalgo sha256\n";
+  const std::string d = std::string(64, 'a');
+  const std::string good = h + "file " + d + " 100644 /a%20b%25\n";
+  auto m = ParseManifestBody(good);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->entries[0].path, "/a b%");
+  EXPECT_EQ(ManifestBody(*m), good);
+  for (const std::string& bad : std::vector<std::string>{
+           h + "file " + d + " 100644 /a%2fb\n",                 // lower-case hex
+           h + "file " + d + " 100644 /%61\n",                   // needless escape of 'a'
+           h + "file " + d + " 100644 /a\x80\n",                 // raw byte that is written escaped
+           h + "file " + d + " 100644 /a\\b\n",                  // raw backslash
+           h + "file " + d + " 0100644 /a\n",                    // leading zero in the mode
+           h + "file " + std::string(64, 'A') + " 100644 /a\n",  // upper-case digest
+           "digestfs-manifest 1\nname %78\nalgo sha256\n"}) {
+    EXPECT_FALSE(ParseManifestBody(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace dfs
