@@ -1,0 +1,564 @@
+#!/bin/bash
+# bench/workload_bench.sh BUILD_DIR [OPTIONS]: real programs on the real Debian 12 rootfs of
+# tests/lib/rootfs.sh (not a test). A copy of the rootfs is made (workloads write into it); each
+# workload runs in `chroot ROOT` where ROOT is, per configuration:
+#   native    the copy itself;
+#   off       `digestfs -o mode=off` over the copy;
+#   enf       `digestfs -o mode=enforce` (the shipped default policy; a store that trusts the copy:
+#             `digestctl import apt` plus a signed manifest of the files no package ships), warm;
+#   enfmt0    the same with `mt_loop,poll_us=0` (the busy-host comparison of the polling default);
+#   ll        libfuse 3.14's passthrough_ll example (default options), built from libfuse3-dev;
+#   enf1st    a fresh `mode=enforce` mount for every run: cold verdicts (first pass, hashing);
+#   fapo1st   the copy under a freshly started fapolicyd (integrity = sha256, trust = file with
+#             every file of the copy): its first pass;
+#   fapo      the same fapolicyd right after, warm.
+#   With --alt BUILD2, also off2, enf2 and enf21st: the same from the other build (before/after).
+# Workloads: python3 -c 1; python3 importing 12 modules; ls -l /usr/bin; dpkg -l; 10 x sh -c true;
+# a script of those five; dpkg -V; find / -xdev | wc -l; python3 -m compileall -q of a fresh copy
+# of the email package (writes .pyc files; the copy is made untimed, through the same root); a runc
+# container on ROOT to its first line of output.
+# Rounds: in each round every warm configuration runs every workload once (configurations in
+# rotating order), then per workload the cold ones (a fresh enforce mount; a fresh fapolicyd). Each
+# configuration's output (stdout and exit status) is first checked against native's; a workload
+# whose output differs is reported as "differs" and not timed.
+# Prints the median ms per workload and configuration, ratios to native and to fapolicyd, the
+# geometric mean per configuration; the FUSE requests per workload by opcode (warm, under enforce:
+# counted from the daemon's debug trace, -d); a large-file warm sequential read (dd, 1 MiB reads)
+# under enforce against native. --busy repeats the table while two busy loops keep both cores busy.
+#
+# Options: -n N rounds (default 10); --busy; --alt BUILD2; --no-fapolicyd; --no-ops; --big-mib M
+# (default 1024; 0: skip); --drop (drop_caches before every cold run, then rewarm); --only "W..."
+# (workload names: py pyimp ls dpkgl sh10 script dpkgV find compile runc).
+# fapolicyd is handled as in bench/fapolicyd_bench.sh (its service kept off; its configuration
+# installed only while it starts; stopped by pid; a watchdog). Needs root, /dev/fuse, runc,
+# debootstrap (or the cached rootfs), libfuse3-dev's examples.
+set -euo pipefail
+BUILD=$(cd "${1:?usage: workload_bench.sh BUILD_DIR [-n N] [--busy] [--alt BUILD2] ...}" && pwd)
+shift
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+ROUNDS=10 BUSY=0 ALT= FAPO=1 OPS=1 BIG_MIB=1024 DROP=0
+ONLY="py pyimp ls dpkgl sh10 script dpkgV find compile runc"
+while [ $# -gt 0 ]; do
+  case $1 in
+    -n) ROUNDS=$2; shift 2 ;;
+    --busy) BUSY=1; shift ;;
+    --alt) ALT=$(cd "$2" && pwd); shift 2 ;;
+    --no-fapolicyd) FAPO=0; shift ;;
+    --no-ops) OPS=0; shift ;;
+    --big-mib) BIG_MIB=$2; shift 2 ;;
+    --drop) DROP=1; shift ;;
+    --only) ONLY=$2; shift 2 ;;
+    *) echo "workload_bench: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+DIGESTFS=$BUILD/fs/digestfs
+DIGESTCTL=$BUILD/cli/digestctl
+die() { echo "workload_bench: $*" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || die "needs root"
+[ -e /dev/fuse ] || die "needs /dev/fuse"
+[ -x "$DIGESTFS" ] && [ -x "$DIGESTCTL" ] || die "build digestfs and digestctl first"
+[ -z "$ALT" ] || [ -x "$ALT/fs/digestfs" ] || die "no $ALT/fs/digestfs"
+RUNC=$(command -v runc) || die "runc is not installed"
+. "$SRC/tests/lib/rootfs.sh"
+dfs_rootfs || die "no rootfs (tests/lib/rootfs.sh)"
+if [ $FAPO = 1 ]; then
+  . "$SRC/bench/install_baselines.sh"
+  install_baselines fapolicyd
+  FAPOLICYD=$(command -v fapolicyd) || die "fapolicyd is not installed (or run with --no-fapolicyd)"
+  pgrep -x fapolicyd >/dev/null && die "a fapolicyd is already running; stop it first"
+fi
+
+W=$(mktemp -d "${BENCH_DIR:-/var/tmp}/dfs-workload.XXXXXX")
+chmod 755 "$W"
+T=$W  # for tests/lib/rootfs.sh's store helpers
+ROOT=$W/root
+MOUNTS=()
+DAEMONS=()  # pids of daemons started in the foreground (the -d trace)
+HOGS=()
+FAPO_PID=
+WATCHDOG_PID=
+ETC=/etc/fapolicyd
+
+# --- fapolicyd state: what exists before, put back at exit (as bench/fapolicyd_bench.sh) ---------
+CONF_FILES=("$ETC/fapolicyd.conf" "$ETC/compiled.rules" "$ETC/fapolicyd.rules"
+  "$ETC/trust.d/dfs-workload.trust")
+CREATED=(/run/fapolicyd.pid /var/run/fapolicyd.state /var/log/fapolicyd-access.log)
+for dir in /var/lib/fapolicyd /run/fapolicyd; do
+  for f in data.mdb lock.mdb db.ver fapolicyd.fifo; do CREATED+=("$dir/$f"); done
+done
+declare -A BEFORE HAD
+mkdir -p "$W/orig"
+if [ $FAPO = 1 ]; then
+  for dir in /var/lib/fapolicyd /run/fapolicyd; do BEFORE[$dir]=$(ls -A "$dir" 2>/dev/null || true); done
+  cp -a "$ETC" "$W/orig/etc"
+  i=0
+  for f in "${CONF_FILES[@]}" "${CREATED[@]}"; do
+    if [ -e "$f" ]; then HAD[$f]=$i; cp -a "$f" "$W/orig/$i"; fi
+    i=$((i + 1))
+  done
+fi
+restore_fapolicyd_files() {
+  local f files=("${CONF_FILES[@]}")
+  [ "${1:-}" = all ] && files+=("${CREATED[@]}")
+  for f in "${files[@]}"; do
+    if [ -n "${HAD[$f]:-}" ]; then
+      cmp -s "$W/orig/${HAD[$f]}" "$f" 2>/dev/null || cp -a "$W/orig/${HAD[$f]}" "$f"
+    else
+      rm -f "$f"
+    fi
+  done
+}
+stop_fapolicyd() {
+  [ -n "$FAPO_PID" ] || return 0
+  kill -TERM "$FAPO_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 100); do kill -0 "$FAPO_PID" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$FAPO_PID" 2>/dev/null; then
+    echo "workload_bench: fapolicyd $FAPO_PID ignored TERM for 5 s; killing it" >&2
+    kill -KILL "$FAPO_PID" 2>/dev/null || true
+  fi
+  wait "$FAPO_PID" 2>/dev/null || true
+  FAPO_PID=
+  if [ -n "$WATCHDOG_PID" ]; then kill "$WATCHDOG_PID" 2>/dev/null || true; wait "$WATCHDOG_PID" 2>/dev/null || true; fi
+  WATCHDOG_PID=
+  if pgrep -x fapolicyd >/dev/null; then
+    echo "workload_bench: a fapolicyd process is still running: $(pgrep -a -x fapolicyd)" >&2
+    return 1
+  fi
+}
+stop_hogs() {
+  local p
+  for p in "${HOGS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  HOGS=()
+}
+umount_one() {
+  local m=$1 i
+  mountpoint -q "$m" || return 0
+  fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  for i in $(seq 100); do mountpoint -q "$m" || return 0; sleep 0.05; done
+}
+cleanup() {
+  local rc=$?
+  set +e
+  stop_hogs
+  if [ $FAPO = 1 ]; then
+    stop_fapolicyd
+    restore_fapolicyd_files all
+  fi
+  local m p
+  for m in "${MOUNTS[@]}"; do umount_one "$m"; done
+  for p in "${DAEMONS[@]}"; do wait "$p" 2>/dev/null; done
+  if [ $FAPO = 1 ]; then
+    local dir f
+    for dir in /var/lib/fapolicyd /run/fapolicyd; do
+      [ -d "$dir" ] || continue
+      for f in $(ls -A "$dir"); do
+        grep -qxF "$f" <<<"${BEFORE[$dir]}" || rm -f "$dir/$f"
+      done
+    done
+    if ! diff -r "$W/orig/etc" "$ETC" >/dev/null; then
+      echo "workload_bench: $ETC differs from before the run:" >&2
+      diff -r "$W/orig/etc" "$ETC" >&2
+      rc=1
+    fi
+  fi
+  rm -rf "$W"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# --- the tree, its store, the tools -------------------------------------------------------------
+echo "workload_bench: copying $DFS_ROOTFS" >&2
+dfs_rootfs_copy "$ROOT"
+mkdir -p "$ROOT/usr/share/dfs-bench"
+if [ "$BIG_MIB" -gt 0 ]; then
+  dd if=/dev/urandom of="$ROOT/usr/share/dfs-bench/big" bs=1M count="$BIG_MIB" status=none
+fi
+cat >"$ROOT/tmp/dfs-script.sh" <<'EOF'
+python3 -c 1
+python3 -c 'import json,ssl,sqlite3,asyncio,email,http.client,xml.etree.ElementTree,unittest,argparse,logging,decimal,csv'
+ls -l /usr/bin
+dpkg -l
+for i in 1 2 3 4 5 6 7 8 9 10; do sh -c true; done
+EOF
+echo "workload_bench: building the store (import apt)" >&2
+dfs_rootfs_store "$W/store" "$ROOT" 2>/dev/null || die "could not build the store (see $W/import-apt.log)"
+if [ "$BIG_MIB" -gt 0 ]; then  # the large file is not a package's: sign it (hard link, no copy)
+  mkdir -p "$W/bigsign/usr/share/dfs-bench"
+  ln "$ROOT/usr/share/dfs-bench/big" "$W/bigsign/usr/share/dfs-bench/big"
+  dfs_rootfs_sign "$W/store" "$W/bigsign" big || die "could not sign the large file"
+fi
+EX=/usr/share/doc/libfuse3-dev/examples
+mkdir -p "$W/bin"
+for f in passthrough_ll.c passthrough_helpers.h; do
+  if [ -f "$EX/$f" ]; then cp "$EX/$f" "$W/bin/"; elif [ -f "$EX/$f.gz" ]; then zcat "$EX/$f.gz" >"$W/bin/$f"; fi
+done
+[ -f "$W/bin/passthrough_ll.c" ] || die "no passthrough_ll.c in $EX"
+gcc -O2 -Wall -o "$W/bin/passthrough_ll" "$W/bin/passthrough_ll.c" $(pkg-config fuse3 --cflags --libs)
+sync
+
+# --- mounts -------------------------------------------------------------------------------------
+wait_mounted() {
+  local i
+  for i in $(seq 200); do mountpoint -q "$1" && return 0; sleep 0.05; done
+  die "$1 did not mount"
+}
+ENF_OPTS="store=$W/store,mode=enforce,loglevel=warn"
+declare -A ROOTS=([native]=$ROOT [fapo1st]=$ROOT [fapo]=$ROOT)
+declare -A MOUNT_BIN MOUNT_OPTS
+# add_mount NAME BINARY OPTIONS: a digestfs mount at $W/m_NAME over the copy.
+add_mount() {
+  local m=$W/m_$1
+  mkdir -p "$m"
+  MOUNT_BIN[$1]=$2 MOUNT_OPTS[$1]=$3 ROOTS[$1]=$m
+  "$2" "$ROOT" "$m" -o "$3"
+  MOUNTS+=("$m")
+  wait_mounted "$m"
+}
+remount() {
+  umount_one "${ROOTS[$1]}"
+  "${MOUNT_BIN[$1]}" "$ROOT" "${ROOTS[$1]}" -o "${MOUNT_OPTS[$1]}"
+  wait_mounted "${ROOTS[$1]}"
+}
+add_mount off "$DIGESTFS" mode=off,loglevel=warn
+add_mount enf "$DIGESTFS" "$ENF_OPTS"
+add_mount enfmt0 "$DIGESTFS" "$ENF_OPTS,mt_loop,poll_us=0"
+add_mount enf1st "$DIGESTFS" "$ENF_OPTS"
+mkdir -p "$W/m_ll"
+"$W/bin/passthrough_ll" -o source="$ROOT" "$W/m_ll"
+MOUNTS+=("$W/m_ll")
+wait_mounted "$W/m_ll"
+ROOTS[ll]=$W/m_ll
+WARM_CFGS="native off enf enfmt0 ll"
+COLD_CFGS="enf1st"
+if [ -n "$ALT" ]; then
+  add_mount off2 "$ALT/fs/digestfs" mode=off,loglevel=warn
+  add_mount enf2 "$ALT/fs/digestfs" "$ENF_OPTS"
+  add_mount enf21st "$ALT/fs/digestfs" "$ENF_OPTS"
+  WARM_CFGS+=" off2 enf2"
+  COLD_CFGS+=" enf21st"
+fi
+[ $FAPO = 1 ] && COLD_CFGS+=" fapo1st"
+ALL_CFGS="$WARM_CFGS $COLD_CFGS"
+[ $FAPO = 1 ] && ALL_CFGS+=" fapo"
+
+# --- fapolicyd ----------------------------------------------------------------------------------
+if [ $FAPO = 1 ]; then
+  echo "workload_bench: hashing the copy for fapolicyd's trust file" >&2
+  echo "untrusted" >"$ROOT/opt/dfs-probe"
+  {
+    echo "# digestfs bench (bench/workload_bench.sh); removed at the end of the run"
+    (cd "$ROOT" && find . -xdev -type f ! -path ./opt/dfs-probe -printf '%P\0' | xargs -0 sha256sum) |
+      while read -r sum p; do echo "$ROOT/$p $(stat -c %s "$ROOT/$p") $sum"; done
+  } >"$W/fapolicyd.trust"
+  sed -e 's/^\(trust *=\).*/\1 file/' -e 's/^\(integrity *=\).*/\1 sha256/' \
+    -e 's/^\(uid *=\).*/\1 0/' -e 's/^\(gid *=\).*/\1 0/' \
+    "$ETC/fapolicyd.conf" >"$W/fapolicyd.conf"
+  grep -q '^integrity = sha256' "$W/fapolicyd.conf" || echo "integrity = sha256" >>"$W/fapolicyd.conf"
+  grep -q '^trust = file' "$W/fapolicyd.conf" || echo "trust = file" >>"$W/fapolicyd.conf"
+  # Everything the workloads open in the copy must be trusted, except what they write (/tmp) and
+  # the devices; everything else on the machine is allowed.
+  cat >"$W/compiled.rules" <<EOF
+allow perm=any all : dir=$ROOT/tmp/
+allow perm=any all : dir=$ROOT/dev/
+allow perm=any all : dir=$ROOT/proc/
+allow perm=any all : dir=$ROOT/ trust=1
+deny perm=any all : dir=$ROOT/
+allow perm=any all : all
+EOF
+fi
+start_fapolicyd() {
+  pgrep -x fapolicyd >/dev/null && die "another fapolicyd appeared"
+  install -m 644 "$W/fapolicyd.conf" "$ETC/fapolicyd.conf"
+  install -m 644 "$W/compiled.rules" "$ETC/compiled.rules"
+  rm -f "$ETC/fapolicyd.rules"
+  install -m 644 "$W/fapolicyd.trust" "$ETC/trust.d/dfs-workload.trust"
+  local log=$W/fapolicyd.log
+  "$FAPOLICYD" --debug-deny 2>"$log" &
+  FAPO_PID=$!
+  (
+    trap - EXIT INT TERM HUP
+    set +e
+    exec </dev/null >/dev/null 2>&1
+    while kill -0 $$ 2>/dev/null; do sleep 1; done
+    kill -TERM "$FAPO_PID"
+    for _ in $(seq 50); do kill -0 "$FAPO_PID" || break; sleep 0.1; done
+    kill -KILL "$FAPO_PID"
+    restore_fapolicyd_files all
+  ) &
+  WATCHDOG_PID=$!
+  local i
+  for i in $(seq 600); do
+    grep -q "Starting to listen for events" "$log" && break
+    kill -0 "$FAPO_PID" 2>/dev/null || { cat "$log" >&2; die "fapolicyd exited at start"; }
+    sleep 0.05
+  done
+  grep -q "Starting to listen for events" "$log" || { tail "$log" >&2; die "fapolicyd not ready after 30 s"; }
+  restore_fapolicyd_files
+  if cat "$ROOT/opt/dfs-probe" >/dev/null 2>&1; then die "fapolicyd allowed an untrusted file"; fi
+}
+
+# --- workloads: each takes the root; its stdout is compared with native's -------------------------
+PYIMP='import json,ssl,sqlite3,asyncio,email,http.client,xml.etree.ElementTree,unittest,argparse,logging,decimal,csv'
+w_py() { chroot "$1" /usr/bin/python3 -c 1; }
+w_pyimp() { chroot "$1" /usr/bin/python3 -c "$PYIMP"; }
+w_ls() { chroot "$1" /bin/ls -l /usr/bin; }
+w_dpkgl() { chroot "$1" /usr/bin/dpkg -l; }
+w_sh10() { chroot "$1" /bin/sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do /bin/sh -c true; done'; }
+w_script() { chroot "$1" /bin/sh /tmp/dfs-script.sh; }
+w_dpkgV() { chroot "$1" /usr/bin/dpkg -V; }
+w_find() { chroot "$1" /usr/bin/find / -xdev | wc -l; }
+# Each root has its own scratch directory: a mount does not see names changed beneath it (by
+# another mount of the same tree) until timeout= (docs/mount.md).
+prep_compile() {
+  local d=/tmp/cc-$(basename "$1")
+  chroot "$1" /bin/sh -c "rm -rf $d && cp -a /usr/lib/python3.11/email $d &&
+    find $d -name __pycache__ -prune -exec rm -rf {} +"
+}
+w_compile() { chroot "$1" /usr/bin/python3 -m compileall -q "/tmp/cc-$(basename "$1")"; }
+RUNC_N=0
+prep_runc() {  # a bundle per root
+  local b=$W/bundle/$(basename "$1")
+  [ -f "$b/config.json" ] && return 0
+  mkdir -p "$b"
+  (cd "$b" && "$RUNC" spec)
+  python3 - "$b/config.json" "$1" <<'PY'
+import json, sys
+path, root = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+c["root"] = {"path": root, "readonly": True}
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/echo", "ready"]
+c["linux"].pop("resources", None)
+c["linux"].pop("cgroupsPath", None)
+json.dump(c, open(path, "w"))
+PY
+}
+# Sets ELAPSED_US to the time to the container's first line of output.
+w_runc() {
+  local b=$W/bundle/$(basename "$1") t0 t1 line
+  RUNC_N=$((RUNC_N + 1))
+  t0=$EPOCHREALTIME
+  { read -r line; t1=$EPOCHREALTIME; cat >/dev/null; } < <("$RUNC" --root "$W/runc-state" run --bundle "$b" "dfsw$$-$RUNC_N" 2>&1)
+  echo "$line"
+  ELAPSED_US=$(( ${t1/./} - ${t0/./} ))
+}
+prep() {  # untimed preparation of workload $2 on root $1
+  case $2 in
+    compile) prep_compile "$1" ;;
+    runc) prep_runc "$1" ;;
+  esac
+}
+# timed ROOT W -> prints ms (3 decimals)
+timed() {
+  local t0 t1
+  ELAPSED_US=
+  prep "$1" "$2"
+  t0=$EPOCHREALTIME
+  "w_$2" "$1" >/dev/null 2>&1 || true
+  t1=$EPOCHREALTIME
+  [ -n "$ELAPSED_US" ] || ELAPSED_US=$(( ${t1/./} - ${t0/./} ))
+  awk -v u="$ELAPSED_US" 'BEGIN { printf "%.3f", u / 1000 }'
+}
+# signature ROOT W: exit status and a digest of the output.
+signature() {
+  local out rc=0
+  prep "$1" "$2"
+  out=$("w_$2" "$1" 2>&1) || rc=$?
+  [ "$2" = compile ] && out=$(cd "$ROOT/tmp/cc-$(basename "$1")" && find . -name "*.pyc" | sort)
+  echo "$rc $(printf '%s' "$out" | md5sum | cut -c1-12)"
+}
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# --- one table ----------------------------------------------------------------------------------
+declare -A RES BAD SIG
+rotate() {  # rotate N WORDS...: the words rotated left by N
+  local n=$1
+  shift
+  local a=("$@") k=${#a[@]} i
+  for ((i = 0; i < k; i++)); do printf '%s ' "${a[$(((i + n) % k))]}"; done
+}
+check_outputs() {
+  local w c s
+  for w in $ONLY; do
+    SIG[$w]=$(signature "$ROOT" "$w")
+    for c in $WARM_CFGS enf1st ${ALT:+enf21st}; do
+      [ "$c" = native ] && continue
+      s=$(signature "${ROOTS[$c]}" "$w")
+      if [ "$s" != "${SIG[$w]}" ]; then
+        BAD[$c/$w]=1
+        echo "note: $w through $c: output differs from native ($s, native ${SIG[$w]}); not timed" >&2
+      fi
+    done
+    if [ $FAPO = 1 ]; then
+      start_fapolicyd
+      s=$(signature "$ROOT" "$w")
+      stop_fapolicyd
+      if [ "$s" != "${SIG[$w]}" ]; then
+        BAD[fapo1st/$w]=1 BAD[fapo/$w]=1
+        echo "note: $w under fapolicyd: output differs from native ($s, native ${SIG[$w]}); not timed" >&2
+      fi
+    fi
+  done
+}
+table() {  # table LABEL
+  local label=$1 r w c ms load0
+  RES=()
+  load0=$(cut -d' ' -f1-3 /proc/loadavg)
+  local wl=($ONLY) wc=($WARM_CFGS) cc=($COLD_CFGS)
+  for ((r = 0; r < ROUNDS; r++)); do
+    for w in $(rotate $r "${wl[@]}"); do
+      for c in $(rotate $r "${wc[@]}"); do
+        [ -n "${BAD[$c/$w]:-}" ] && continue
+        RES[$c/$w]+="$(timed "${ROOTS[$c]}" "$w") "
+      done
+    done
+    for w in $(rotate $r "${wl[@]}"); do
+      for c in $(rotate $r "${cc[@]}"); do
+        [ -n "${BAD[$c/$w]:-}" ] && continue
+        if [ "$c" = fapo1st ]; then  # a fresh fapolicyd: its first pass, then warm
+          start_fapolicyd
+          [ $DROP = 1 ] && drop
+          RES[fapo1st/$w]+="$(timed "$ROOT" "$w") "
+          RES[fapo/$w]+="$(timed "$ROOT" "$w") "
+          stop_fapolicyd
+        else  # a fresh enforce mount: cold verdicts
+          remount "$c"
+          [ $DROP = 1 ] && drop
+          RES[$c/$w]+="$(timed "${ROOTS[$c]}" "$w") "
+        fi
+      done
+      if [ $DROP = 1 ]; then for c in $WARM_CFGS; do timed "${ROOTS[$c]}" "$w" >/dev/null; done; fi
+    done
+    echo "  round $((r + 1))/$ROUNDS done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  done
+  print_table "$label" "$load0"
+}
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+print_table() {
+  local label=$1 load0=$2 w c
+  declare -A MED
+  for w in $ONLY; do
+    for c in $ALL_CFGS; do
+      if [ -n "${BAD[$c/$w]:-}" ]; then MED[$c/$w]=differs; else MED[$c/$w]=$(echo "${RES[$c/$w]:-}" | median); fi
+    done
+  done
+  echo
+  echo "== $label: median ms of $ROUNDS interleaved rounds; load average before $load0, after $(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '%-8s' workload; for c in $ALL_CFGS; do printf ' %9s' "$c"; done; echo
+  for w in $ONLY; do
+    printf '%-8s' "$w"; for c in $ALL_CFGS; do printf ' %9s' "${MED[$c/$w]}"; done; echo
+  done
+  # ratios: to native (all), to fapolicyd (enforce warm to fapo, first passes to fapo1st)
+  local ref
+  for ref in native fapo; do
+    [ $ref = fapo ] && [ $FAPO = 0 ] && continue
+    echo "-- ratio to $ref (time / $ref time; fapolicyd: first passes to fapo1st, the rest to fapo); geomean over the workloads"
+    printf '%-8s' workload; for c in $ALL_CFGS; do printf ' %9s' "$c"; done; echo
+    local rows=""
+    for w in $ONLY; do
+      printf '%-8s' "$w"
+      for c in $ALL_CFGS; do
+        local base=$ref
+        [ $ref = fapo ] && case $c in *1st) base=fapo1st ;; esac
+        local a=${MED[$c/$w]} b=${MED[$base/$w]}
+        if [[ $a =~ ^[0-9.]+$ && $b =~ ^[0-9.]+$ ]]; then
+          local x
+          x=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+          printf ' %9s' "$x"
+          rows+="$c $x"$'\n'
+        else
+          printf ' %9s' -
+        fi
+      done
+      echo
+    done
+    printf '%-8s' geomean
+    for c in $ALL_CFGS; do
+      printf ' %9s' "$(printf '%s' "$rows" | awk -v c="$c" '$1 == c { s += log($2); n++ } END { if (n) printf "%.2f", exp(s / n); else print "-" }')"
+    done
+    echo
+    printf '%-8s' max
+    for c in $ALL_CFGS; do
+      printf ' %9s' "$(printf '%s' "$rows" | awk -v c="$c" '$1 == c && $2 > m { m = $2 } END { if (m) printf "%.2f", m; else print "-" }')"
+    done
+    echo
+  done
+}
+
+# --- FUSE requests per workload by opcode (libfuse's debug trace of a -d mount) ------------------
+count_ops() {
+  local m=$W/m_dbg log=$W/dbg.log w before
+  mkdir -p "$m"
+  "$DIGESTFS" "$ROOT" "$m" -d -o "$ENF_OPTS" 2>"$log" &
+  DAEMONS+=($!)
+  MOUNTS+=("$m")
+  wait_mounted "$m"
+  echo
+  echo "== FUSE requests per warm run under mode=enforce, by opcode (libfuse -d trace; the run after one warm-up run)"
+  for w in $ONLY; do
+    [ -n "${BAD[enf/$w]:-}" ] && continue
+    timed "$m" "$w" >/dev/null
+    prep "$m" "$w" >/dev/null 2>&1
+    before=$(wc -l <"$log")
+    "w_$w" "$m" >/dev/null 2>&1 || true
+    sleep 0.2  # asynchronous RELEASE/FORGET
+    tail -n +"$((before + 1))" "$log" | awk -v w="$w" '
+      /opcode: / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
+                   match($0, /opcode: [A-Z_]+/); op = substr($0, RSTART + 8, RLENGTH - 8)
+                   opof[u] = op; n[op]++; total++ }
+      /error: -2 / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
+                     if (opof[u] == "LOOKUP") neg++ }
+      /error: -(25|61) / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
+                     e[opof[u]]++ }
+      END { printf "%-8s total %6d:", w, total
+            for (op in n) printf " %s %d", op, n[op]
+            printf " | LOOKUP-ENOENT %d", neg
+            for (op in e) printf " | %s-ENODATA/ENOTTY %d", op, e[op]
+            printf "\n" }'
+  done
+  umount_one "$m"
+}
+
+# --- large-file warm sequential read ------------------------------------------------------------
+seqread() {  # FILE -> MB/s
+  dd if="$1" of=/dev/null bs=1M 2>&1 | awk -v b=$((BIG_MIB * 1048576)) '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") t = $(i - 1); print int(b / t / 1e6) }'
+}
+bigread() {
+  local f=usr/share/dfs-bench/big c i
+  local cfgs="native enf off ${ALT:+enf2}"
+  declare -A S
+  for c in $cfgs; do seqread "${ROOTS[$c]}/$f" >/dev/null; done  # warm (and verify)
+  for i in 1 2 3 4 5; do
+    for c in $cfgs; do S[$c]+="$(seqread "${ROOTS[$c]}/$f") "; done
+  done
+  echo
+  echo "== ${BIG_MIB} MiB warm sequential read (dd bs=1M), MB/s, 5 interleaved runs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  local nat
+  nat=$(echo "${S[native]}" | median)
+  for c in $cfgs; do
+    local med
+    med=$(echo "${S[$c]}" | median)
+    printf '%-8s median %6s  (%s) ratio to native %s\n' "$c" "$med" "${S[$c]% }" \
+      "$(awk -v a="$med" -v b="$nat" 'BEGIN { printf "%.2f", a / b }')"
+  done
+}
+
+# --- run ----------------------------------------------------------------------------------------
+echo "workload_bench: checking every configuration's output against native's" >&2
+check_outputs
+echo "workload_bench: warming up" >&2
+for w in $ONLY; do for c in $WARM_CFGS; do timed "${ROOTS[$c]}" "$w" >/dev/null; done; done
+echo "machine: $(nproc) CPUs; commit $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo ?); $(date -u '+%F %T UTC')"
+table "idle host"
+[ $OPS = 1 ] && count_ops
+[ "$BIG_MIB" -gt 0 ] && bigread
+if [ $BUSY = 1 ]; then
+  for i in 1 2; do
+    (trap - EXIT INT TERM HUP; while :; do :; done) &
+    HOGS+=($!)
+  done
+  table "busy host (two busy loops, one per core)"
+  stop_hogs
+fi
