@@ -89,6 +89,8 @@ std::string EscapeField(std::string_view s) {
 
 Result<std::string> UnescapeField(std::string_view s) {
   if (s == "%") return std::string();
+  if (s.empty())
+    return Status(Code::kInvalidArgument, "empty field (the empty string is written %)");
   auto hexval = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;

@@ -27,7 +27,7 @@ Status WriteFileAtomic(const std::string& path, std::span<const uint8_t> data, i
 std::string EscapeField(std::string_view s);
 // Inverse of EscapeField, and accepts only what EscapeField writes, so each string has one
 // spelling: a raw byte that EscapeField would escape, lower-case hex, or an escape of a byte that
-// needs none is kInvalidArgument, as is a truncated or non-hex escape.
+// needs none is kInvalidArgument, as is a truncated or non-hex escape, or an empty field.
 Result<std::string> UnescapeField(std::string_view s);
 
 }  // namespace dfs

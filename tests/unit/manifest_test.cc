@@ -181,7 +181,8 @@ TEST(ManifestParseTest, OneSpellingPerField) {
            h + "file " + d + " 100644 /a\\b\n",                  // raw backslash
            h + "file " + d + " 0100644 /a\n",                    // leading zero in the mode
            h + "file " + std::string(64, 'A') + " 100644 /a\n",  // upper-case digest
-           "digestfs-manifest 1\nname %78\nalgo sha256\n"}) {
+           "digestfs-manifest 1\nname %78\nalgo sha256\n",
+           "digestfs-manifest 1\nname \nalgo sha256\n"}) {  // empty name is written "%"
     EXPECT_FALSE(ParseManifestBody(bad).ok()) << bad;
   }
 }
