@@ -175,6 +175,20 @@ struct DirHandle {
 
 DirHandle* Dir(fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
 
+bool SameTimes(bool valid, off_t size, const struct timespec& mtime, const struct timespec& ctime,
+               const struct stat& st) {
+  return valid && size == st.st_size && mtime.tv_sec == st.st_mtim.tv_sec &&
+         mtime.tv_nsec == st.st_mtim.tv_nsec && ctime.tv_sec == st.st_ctim.tv_sec &&
+         ctime.tv_nsec == st.st_ctim.tv_nsec;
+}
+
+// Whether the kernel's cached listing of directory `i` (i.mu held) was made when the lower
+// directory had the size and times of `st`. For a directory the inode's stamp describes its
+// listing in the kernel's cache (for a file, its cached pages).
+bool SameDirStamp(const Inode& i, const struct stat& st) {
+  return SameTimes(i.stamp_valid, i.stamp_size, i.stamp_mtime, i.stamp_ctime, st);
+}
+
 void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   auto d = std::make_unique<DirHandle>();
@@ -190,6 +204,13 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, err);
     return;
   }
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    fuse_reply_err(req, err);
+    return;
+  }
   d->dp = fdopendir(fd);
   if (d->dp == nullptr) {
     int err = errno;
@@ -197,6 +218,33 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, err);
     return;
   }
+  // The kernel caches the listing (cache_readdir) and keeps it across opens (keep_cache) only
+  // while the lower directory's size, mtime and ctime are those seen when it was cached: a change
+  // beneath the mount is listed at the next opendir. (A change through the mount drops the
+  // kernel's cache itself.) If they changed, the kernel also fetches the attributes again, which
+  // resets its cached listing too (it compares the directory's mtime at offset 0).
+  bool inval_attr = false;
+  fi->cache_readdir = 1;
+  {
+    Inode& inode = fs.inode(ino);
+    std::lock_guard lock(inode.mu);
+    fi->keep_cache = SameDirStamp(inode, st) ? 1 : 0;
+    if (!fi->keep_cache) {
+      inode.stamp_valid = true;
+      inode.stamp_size = st.st_size;
+      inode.stamp_mtime = st.st_mtim;
+      inode.stamp_ctime = st.st_ctim;
+    }
+    inval_attr =
+        !SameTimes(inode.attr_valid, inode.attr_size, inode.attr_mtime, inode.attr_ctime, st);
+    if (inval_attr) {  // the kernel's next GETATTR will see these
+      inode.attr_valid = true;
+      inode.attr_size = st.st_size;
+      inode.attr_mtime = st.st_mtim;
+      inode.attr_ctime = st.st_ctim;
+    }
+  }
+  if (inval_attr) fuse_lowlevel_notify_inval_inode(fs.session(), ino, -1, 0);
   PublishHandle(fi, std::move(d));
   if (fuse_reply_open(req, fi) != 0) AdoptHandle<DirHandle>(fi);  // not delivered: freed here
 }

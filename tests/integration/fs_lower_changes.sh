@@ -3,7 +3,7 @@
 # lower-side write serves the new content and size, even when the kernel had cached the file's
 # pages and attributes; a file created beneath becomes visible within the negative-entry lifetime;
 # a reader reads the inode it opened even when the name is replaced or removed before its first
-# read.
+# read; a directory changed beneath is listed as it is now at its next opendir.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -50,4 +50,21 @@ rm -f "$T/lower/gone"
 assert_eq "$(cat <&5)" "the opened inode" "read after the name was replaced beneath"
 assert_eq "$(cat <&6)" "removed beneath" "read after the file was removed beneath"
 exec 5<&- 6<&-
+# Directory listings: the kernel caches them across opens (cache_readdir, keep_cache) and drops
+# them at the next opendir once the lower directory changed: each change beneath is listed at once.
+mkdir -p "$T/lower/dir"
+touch "$T/lower/dir/one"
+listing() { ls -a "$T/mnt/dir" | tr '\n' ' '; }
+assert_eq "$(listing)" ". .. one " "listing"
+assert_eq "$(listing)" ". .. one " "listing again"
+touch "$T/lower/dir/two"
+assert_eq "$(listing)" ". .. one two " "listing after a file was created beneath"
+mv "$T/lower/dir/two" "$T/lower/dir/three"
+assert_eq "$(listing)" ". .. one three " "listing after a rename beneath"
+rm "$T/lower/dir/one"
+assert_eq "$(listing)" ". .. three " "listing after a removal beneath"
+touch "$T/mnt/dir/four"
+assert_eq "$(listing)" ". .. four three " "listing after a create through the mount"
+rm "$T/mnt/dir/three"
+assert_eq "$(listing)" ". .. four " "listing after a removal through the mount"
 pass "fs_lower_changes"
