@@ -2,7 +2,10 @@
 // docs/store-format.md.
 #include <fcntl.h>
 #include <lmdb.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -62,9 +65,7 @@ Status LmdbError(int rc, std::string_view context) {
 std::string_view View(const MDB_val& v) {
   return std::string_view(static_cast<const char*>(v.mv_data), v.mv_size);
 }
-MDB_val Val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 
 // True if the file system holding dir has less than 16 MiB or 1% free.
 bool DiskNearlyFull(const std::string& dir) {
@@ -77,6 +78,167 @@ bool DiskNearlyFull(const std::string& dir) {
 
 bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
+// LMDB's meta page layout (lmdb.h 0.9, 64-bit): a 16-byte page header (pgno u64, pad u16, flags
+// u16, lower/upper u16 each), then MDB_meta: magic u32, version u32, address u64, mapsize u64, two
+// MDB_db records (pad u32 - the page size in the free DB's record -, flags u16, depth u16,
+// branch/leaf/overflow page counts u64, entries u64, root u64), last_pg u64, txnid u64.
+constexpr size_t kMetaHdr = 16, kMetaLen = 136;
+
+// Checks meta page `i` (its first kMetaHdr + kMetaLen bytes in buf) against a data file of
+// file_size bytes. LMDB itself checks only the magic and the version, and trusts the page numbers:
+// a damaged or truncated file would make it read outside the map (SIGSEGV) or past the end of the
+// file (SIGBUS). psize: 0 for page 0 (read from it, returned in *psize), else page 0's size.
+// *txnid: the page's transaction id.
+Status CheckMetaRecord(const uint8_t* buf, uint64_t i, uint64_t file_size, const std::string& path,
+                       uint64_t* psize, uint64_t* txnid, uint64_t* last_page = nullptr) {
+  constexpr size_t kDb = 48;
+  constexpr uint32_t kMagic = 0xBEEFC0DE;
+  constexpr uint16_t kPMeta = 0x08;
+  constexpr uint64_t kInvalid = ~0ull;
+  auto u16 = [](const uint8_t* p) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+  };
+  auto u32 = [](const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  auto u64 = [](const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  };
+  auto bad = [&](const std::string& why) {
+    return Status(Code::kCorrupt,
+                  path + ": LMDB meta page " + std::to_string(i) + " is damaged (" + why + ")");
+  };
+  if (u64(buf) != i) return bad("page number");
+  if (!(u16(buf + 10) & kPMeta)) return bad("page flags");
+  const uint8_t* m = buf + kMetaHdr;
+  if (u32(m) != kMagic) return bad("magic");
+  if (u32(m + 4) != 1) {
+    return Status(Code::kCorrupt, path + ": LMDB data format version " +
+                                      std::to_string(u32(m + 4)) +
+                                      " is not the supported version 1");
+  }
+  // A fixed map address (MDB_FIXEDMAP, never used here) would tell LMDB where to map the file.
+  if (u64(m + 8) != 0) return bad("map address");
+  uint64_t ps = u32(m + 24);  // free DB's md_pad holds the page size
+  if (i == 0) {
+    if (ps < 512 || ps > 65536 || (ps & (ps - 1))) return bad("page size " + std::to_string(ps));
+    *psize = ps;
+    if (file_size < 2 * ps) {
+      return Status(Code::kCorrupt, path + " is truncated: " + std::to_string(file_size) +
+                                        " bytes, less than its two meta pages");
+    }
+  } else if (ps != *psize) {
+    return bad("page size differs from meta page 0");
+  }
+  uint64_t mapsize = u64(m + 16);
+  uint64_t last_pg = u64(m + 24 + 2 * kDb);
+  if (last_pg < 1 || last_pg > (1ull << 40)) return bad("last page " + std::to_string(last_pg));
+  uint64_t need = (last_pg + 1) * *psize;
+  if (need > file_size) {
+    return Status(Code::kCorrupt, path + " is truncated: " + std::to_string(file_size) +
+                                      " bytes, its meta page " + std::to_string(i) + " needs " +
+                                      std::to_string(need));
+  }
+  if (mapsize < need || mapsize > (1ull << 46)) return bad("map size " + std::to_string(mapsize));
+  for (int d = 0; d < 2; ++d) {
+    const uint8_t* db = m + 24 + d * kDb;
+    uint16_t depth = u16(db + 6);
+    uint64_t root = u64(db + 40);
+    if (root == kInvalid) {
+      if (depth != 0) return bad("empty table with depth");
+    } else if (root < 2 || root > last_pg || depth == 0 || depth > 32) {
+      return bad("table root " + std::to_string(root) + " depth " + std::to_string(depth));
+    }
+  }
+  *txnid = u64(m + 24 + 2 * kDb + 8);
+  if (last_page) *last_page = last_pg;
+  return Status::Ok();
+}
+
+// Checks both meta pages of the data file open at fd (named path): read first, then the file's
+// size, so that a writer extending the file before writing a meta page is never taken for a
+// truncation. *txnid: the newer page's transaction id, the one a read transaction starts from
+// (LMDB's last committed transaction). 2 preads and an fstat, no access to the map.
+Status CheckMetaPagesAt(int fd, const std::string& path, uint64_t* txnid) {
+  uint8_t buf[2][kMetaHdr + kMetaLen];
+  uint64_t psize = 0, ids[2] = {0, 0};
+  ssize_t n = ::pread(fd, buf[0], sizeof buf[0], 0);
+  if (n < 0) return Status::FromErrno(errno, "reading " + path);
+  uint32_t ps0;
+  std::memcpy(&ps0, buf[0] + kMetaHdr + 24, 4);
+  ssize_t n1 = 0;
+  if (static_cast<size_t>(n) == sizeof buf[0] && ps0 >= 512 && ps0 <= 65536) {
+    n1 = ::pread(fd, buf[1], sizeof buf[1], ps0);
+    if (n1 < 0) return Status::FromErrno(errno, "reading " + path);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno(errno, "fstat " + path);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (static_cast<size_t>(n) != sizeof buf[0] || size < 2 * 512) {
+    return Status(Code::kCorrupt, path + " is truncated (" + std::to_string(size) +
+                                      " bytes, less than its two meta pages)");
+  }
+  DFS_RETURN_IF_ERROR(CheckMetaRecord(buf[0], 0, size, path, &psize, &ids[0]));
+  if (static_cast<size_t>(n1) != sizeof buf[1]) {
+    return Status(Code::kCorrupt, path + ": LMDB meta page 1 is damaged (short read)");
+  }
+  DFS_RETURN_IF_ERROR(CheckMetaRecord(buf[1], 1, size, path, &psize, &ids[1]));
+  *txnid = std::max(ids[0], ids[1]);
+  return Status::Ok();
+}
+
+// ---- reading the map without dying of SIGBUS ------------------------------------------------
+// Touching a page of a MAP_SHARED mapping that lies past the end of the file raises SIGBUS. The
+// store's checks read the map only through ProbeCopy, which turns that SIGBUS into `false`: a
+// process-wide SIGBUS handler (installed once, by the first Store::Open) jumps back into
+// ProbeCopy when the faulting thread is inside one, and otherwise puts back the handler that was
+// there before and returns, so the access faults again and gets that handler (the default one
+// dumps core as before). ProbeCopy holds no object with a destructor, so the jump skips nothing.
+
+thread_local sigjmp_buf* t_probe = nullptr;
+struct sigaction g_old_sigbus;
+
+void OnSigbus(int sig, siginfo_t*, void*) {
+  if (sigjmp_buf* jb = t_probe) {
+    t_probe = nullptr;
+    siglongjmp(*jb, 1);
+  }
+  ::sigaction(sig, &g_old_sigbus, nullptr);
+}
+
+void InstallSigbusGuard() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = OnSigbus;
+    // SA_NODEFER: SIGBUS is not blocked in the handler, so jumping out of it (sigsetjmp without
+    // saving the mask, which would cost a system call per probe) leaves the mask as it was.
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &g_old_sigbus);
+  });
+}
+
+// Copies n bytes of the map at src to dst; false if that raised SIGBUS (the file is shorter).
+bool ProbeCopy(uint8_t* dst, const uint8_t* src, size_t n) {
+  sigjmp_buf jb;
+  if (sigsetjmp(jb, 0) != 0) return false;
+  t_probe = &jb;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  const volatile uint8_t* v = src;
+  for (size_t i = 0; i < n; ++i) dst[i] = v[i];
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  t_probe = nullptr;
+  return true;
+}
+
 // One open LMDB environment, shared by every Store object of this process for the same directory.
 struct Env {
   std::string dir;
@@ -86,8 +248,16 @@ struct Env {
   bool read_only = false;
   uint64_t max_map = kDefaultMaxMapSize;
   MDB_env* env = nullptr;
-  MDB_dbi meta = 0, digests = 0, sources = 0, files = 0, names = 0, groups = 0, blobs = 0,
-          deny = 0;
+  // data.mdb (the inode LMDB maps) and this Env's own read-only map of it, as long as LMDB's, for
+  // Health(): LMDB does not tell where its map is, and pages of a shared file map are shared, so
+  // a truncation shows in both. Set at open and by Remap/Grow; read under map_mu (shared).
+  Fd data_fd;
+  std::string data_path;  // dir + "/data.mdb"
+  mutable const uint8_t* map = nullptr;
+  mutable uint64_t map_len = 0;
+  // 1 while Health() finds the data file damaged (for logging the change once each way).
+  mutable std::atomic<int> damaged{0};
+  MDB_dbi meta = 0, digests = 0, sources = 0, files = 0, names = 0, groups = 0, blobs = 0, deny = 0;
 
   // Lock order: write_mu, then map_mu, then pool_mu.
   // write_mu: held for a whole write method, so map growth never races another in-process writer.
@@ -108,8 +278,90 @@ struct Env {
   mutable std::atomic<uint64_t> facts_seen{0};
 
   ~Env() {
+    if (map) ::munmap(const_cast<uint8_t*>(map), map_len);
     for (MDB_txn* t : pool) mdb_txn_abort(t);
     if (env) mdb_env_close(env);
+  }
+
+  // Whether LMDB may touch the map now: both meta pages sane (CheckMetaRecord) and the file as
+  // long as they say. LMDB trusts the file it maps: a data file damaged or truncated under a
+  // mounted daemon would crash it (SIGSEGV on a page number outside the map, SIGBUS past the end
+  // of the file). Called before every transaction and by Generation(), with map_mu held shared.
+  // It reads the meta pages from the map and one byte of the last page they name, through
+  // ProbeCopy (no system call: ~40 ns; 2 preads and an fstat cost 4 us on this VM). A meta page
+  // naming a page past this process's map is left to LMDB (MDB_MAP_RESIZED, then Remap, and the
+  // next call checks the page). A failed check is retried twice, 1 ms apart, since a writer in
+  // another process may be rewriting a meta page as it is read. The change to damaged and back
+  // is logged once each. *txnid: the last committed transaction.
+  Status Health(uint64_t* txnid) const {
+    Status s = Probe(txnid);
+    for (int i = 0; i < 2 && !s.ok(); ++i) {
+      ::usleep(1000);
+      s = Probe(txnid);
+    }
+    if (!s.ok()) {
+      if (damaged.exchange(1) == 0) {
+        spdlog::error(
+            "store_damaged store={} error={} (every decision that needs the store fails "
+            "closed until data.mdb is sane again)",
+            LogQuote(dir), LogQuote(s.message()));
+      }
+      return s;
+    }
+    if (damaged.exchange(0) == 1) {
+      spdlog::warn("store_recovered store={} generation={}", LogQuote(dir), *txnid);
+    }
+    return s;
+  }
+  Status Health() const {
+    uint64_t ignored;
+    return Health(&ignored);
+  }
+  // One check of Health().
+  Status Probe(uint64_t* txnid) const {
+    const std::string& data = data_path;
+    auto truncated = [&](uint64_t need) {
+      struct stat st;
+      std::string size = ::stat(data.c_str(), &st) == 0 ? std::to_string(st.st_size) : "?";
+      return Status(Code::kCorrupt,
+                    data + " is truncated: " + size + " bytes" +
+                        (need ? ", its meta pages need " + std::to_string(need) : ""));
+    };
+    uint8_t buf[2][kMetaHdr + kMetaLen];
+    if (!map || map_len < 2 * 512)
+      return Status(Code::kIo, data + ": not mapped (see store_map_failed)");
+    if (!ProbeCopy(buf[0], map, sizeof buf[0])) return truncated(0);
+    uint64_t psize = 0, ids[2] = {0, 0}, last[2] = {0, 0};
+    DFS_RETURN_IF_ERROR(CheckMetaRecord(buf[0], 0, UINT64_MAX, data, &psize, &ids[0], &last[0]));
+    if (2 * psize > map_len)
+      return Status(Code::kCorrupt, data + ": page size larger than the map");
+    if (!ProbeCopy(buf[1], map + psize, sizeof buf[1])) return truncated(0);
+    DFS_RETURN_IF_ERROR(CheckMetaRecord(buf[1], 1, UINT64_MAX, data, &psize, &ids[1], &last[1]));
+    const uint64_t last_pg = std::max(last[0], last[1]);
+    if ((last_pg + 1) * psize <= map_len) {
+      uint8_t byte;
+      if (!ProbeCopy(&byte, map + last_pg * psize, 1)) return truncated((last_pg + 1) * psize);
+    }
+    *txnid = std::max(ids[0], ids[1]);
+    return Status::Ok();
+  }
+  // Maps data.mdb as long as LMDB's map is now (after an open or a remap). Without a map (mmap
+  // failed), Health() fails closed.
+  void NoteMap() const {
+    MDB_envinfo info;
+    mdb_env_info(env, &info);
+    if (map && map_len == info.me_mapsize) return;
+    if (map) ::munmap(const_cast<uint8_t*>(map), map_len);
+    map = nullptr;
+    map_len = 0;
+    void* m = ::mmap(nullptr, info.me_mapsize, PROT_READ, MAP_SHARED, data_fd.get(), 0);
+    if (m == MAP_FAILED) {
+      spdlog::error("store_map_failed store={} error={}", LogQuote(dir),
+                    LogQuote(std::strerror(errno)));
+      return;
+    }
+    map = static_cast<const uint8_t*>(m);
+    map_len = info.me_mapsize;
   }
 
   // Adopts a map size another process set (after MDB_MAP_RESIZED).
@@ -118,9 +370,11 @@ struct Env {
     DropPool();
     int rc = mdb_env_set_mapsize(env, 0);
     if (rc) return LmdbError(rc, "adopting the store's new map size in " + dir);
+    NoteMap();
     MDB_envinfo info;
     mdb_env_info(env, &info);
-    spdlog::info("store map resized by another process dir={} size={}", LogQuote(dir), info.me_mapsize);
+    spdlog::info("store map resized by another process dir={} size={}", LogQuote(dir),
+                 info.me_mapsize);
     return Status::Ok();
   }
   // Doubles the map (after MDB_MAP_FULL).
@@ -137,9 +391,11 @@ struct Env {
     uint64_t next = std::min<uint64_t>(cur * 2, max_map);
     int rc = mdb_env_set_mapsize(env, next);
     if (rc == ENOMEM) {
-      return Status(Code::kFull, "store " + dir + ": cannot map " + std::to_string(next) + " bytes");
+      return Status(Code::kFull,
+                    "store " + dir + ": cannot map " + std::to_string(next) + " bytes");
     }
     if (rc) return LmdbError(rc, "growing the map of " + dir);
+    NoteMap();
     spdlog::info("store map grown dir={} from={} to={}", LogQuote(dir), cur, next);
     return Status::Ok();
   }
@@ -173,6 +429,10 @@ class ReadTxn {
   Status Begin() {
     for (int attempt = 0; attempt < 8; ++attempt) {
       e_->map_mu.lock_shared();
+      if (Status h = e_->Health(); !h.ok()) {
+        e_->map_mu.unlock_shared();
+        return h;
+      }
       MDB_txn* t = nullptr;
       {
         std::lock_guard g(e_->pool_mu);
@@ -419,9 +679,9 @@ class LmdbStore final : public Store {
 
   uint64_t Generation() const override {
     std::shared_lock lock(e_->map_mu);
-    MDB_envinfo info;
-    mdb_env_info(e_->env, &info);
-    return info.me_last_txnid;
+    uint64_t txnid = 0;
+    if (!e_->Health(&txnid).ok()) return kDamagedGeneration;
+    return txnid;
   }
 
   // The hot path (every verdict): one read transaction, one search of `digests`, one of `files`
@@ -543,7 +803,8 @@ class LmdbStore final : public Store {
       } reset{&pending_};
       for (size_t i = 0; i < items.size(); ++i) {
         Status s = ImportOneTx(w, items[i], opts, &sums[i]);
-        if (!s.ok()) return s.Prepend("item " + std::to_string(i) + " (" + items[i].source.name + ")");
+        if (!s.ok())
+          return s.Prepend("item " + std::to_string(i) + " (" + items[i].source.name + ")");
         keep.push_back(sums[i].source_id);
       }
       pending_ = nullptr;
@@ -727,9 +988,11 @@ class LmdbStore final : public Store {
     // old pages and makes the file grow.
     int dead = 0;
     mdb_reader_check(e_->env, &dead);
-    if (dead > 0) spdlog::info("store cleared stale readers dir={} count={}", LogQuote(e_->dir), dead);
+    if (dead > 0)
+      spdlog::info("store cleared stale readers dir={} count={}", LogQuote(e_->dir), dead);
     for (int attempt = 0; attempt < 64; ++attempt) {
       std::shared_lock ml(e_->map_mu);
+      DFS_RETURN_IF_ERROR(e_->Health());
       WriteTxn w{e_.get()};
       int rc = mdb_txn_begin(e_->env, nullptr, 0, &w.txn);
       if (rc == MDB_MAP_RESIZED) {
@@ -802,7 +1065,8 @@ class LmdbStore final : public Store {
       bool active = r.info.state == SourceState::kActive;
       if (only_kind && (r.info.kind != kind || !active)) continue;
       bool best_active = out->info.id != 0 && out->info.state == SourceState::kActive;
-      if (out->info.id == 0 || (active && !best_active) || (active == best_active && id > out->info.id)) {
+      if (out->info.id == 0 || (active && !best_active) ||
+          (active == best_active && id > out->info.id)) {
         *out = std::move(r);
       }
     }
@@ -813,7 +1077,8 @@ class LmdbStore final : public Store {
     std::string_view v;
     bool found;
     DFS_RETURN_IF_ERROR(Get(w.txn, e_->meta, "next_source_id", &v, &found));
-    if (!found || v.size() != 8) return Status(Code::kCorrupt, "meta next_source_id is missing or malformed");
+    if (!found || v.size() != 8)
+      return Status(Code::kCorrupt, "meta next_source_id is missing or malformed");
     Reader r(v);
     uint64_t next;
     r.U64LE(&next);
@@ -933,7 +1198,8 @@ class LmdbStore final : public Store {
 
   // Moves an active or superseded source to `state`, dropping its digests if it was active.
   Status Retire(WriteTxn& w, SourceRec* r, SourceState state) {
-    if (r->info.state == SourceState::kActive && !UnqueueRefs(r->info.id)) DFS_RETURN_IF_ERROR(DropRefs(w, *r));
+    if (r->info.state == SourceState::kActive && !UnqueueRefs(r->info.id))
+      DFS_RETURN_IF_ERROR(DropRefs(w, *r));
     r->info.state = state;
     spdlog::info("store source retired id={} name={} state={}", r->info.id, LogQuote(r->info.name),
                  SourceStateName(state));
@@ -942,14 +1208,17 @@ class LmdbStore final : public Store {
 
   // Deletes a source and everything that points at it.
   Status DeleteSource(WriteTxn& w, const SourceRec& r) {
-    if (r.info.state == SourceState::kActive && !UnqueueRefs(r.info.id)) DFS_RETURN_IF_ERROR(DropRefs(w, r));
+    if (r.info.state == SourceState::kActive && !UnqueueRefs(r.info.id))
+      DFS_RETURN_IF_ERROR(DropRefs(w, r));
     uint32_t chunks = static_cast<uint32_t>((r.file_count + kChunkEntries - 1) / kChunkEntries);
-    for (uint32_t c = 0; c < chunks; ++c) DFS_RETURN_IF_ERROR(w.Del(e_->files, ChunkKey(r.info.id, c)));
+    for (uint32_t c = 0; c < chunks; ++c)
+      DFS_RETURN_IF_ERROR(w.Del(e_->files, ChunkKey(r.info.id, c)));
     const std::string idv = SourceKey(r.info.id);
     const std::string_view iv(idv);
     DFS_RETURN_IF_ERROR(w.Del(e_->names, IndexKey(r.info.name), &iv));
     if (IsPackageKind(r.info.kind)) {
-      DFS_RETURN_IF_ERROR(w.Del(e_->groups, GroupKey(r.info.kind, r.info.package, r.info.arch), &iv));
+      DFS_RETURN_IF_ERROR(
+          w.Del(e_->groups, GroupKey(r.info.kind, r.info.package, r.info.arch), &iv));
     }
     if (!r.info.blob_digest.empty()) {
       auto bk = DigestKey(r.info.blob_digest);
@@ -963,9 +1232,11 @@ class LmdbStore final : public Store {
     auto bad = [&](const std::string& why) {
       return Status(Code::kInvalidArgument, "source '" + s.name + "': " + why);
     };
-    if (static_cast<uint8_t>(s.kind) < 1 || static_cast<uint8_t>(s.kind) > 5) return bad("unknown kind");
+    if (static_cast<uint8_t>(s.kind) < 1 || static_cast<uint8_t>(s.kind) > 5)
+      return bad("unknown kind");
     if (s.name.empty()) return bad("empty name");
-    for (const std::string* str : {&s.name, &s.package, &s.arch, &s.version, &s.signer, &s.origin}) {
+    for (const std::string* str :
+         {&s.name, &s.package, &s.arch, &s.version, &s.signer, &s.origin}) {
       if (HasNul(*str)) return bad("a field contains a NUL byte");
     }
     if (s.state != SourceState::kActive) return bad("a new source must be active");
@@ -990,17 +1261,17 @@ class LmdbStore final : public Store {
     for (size_t i = 0; i < files.size(); ++i) {
       const FileEntry& f = files[i];
       if (f.path.empty() || f.path[0] != '/' || HasNul(f.path)) {
-        return Status(Code::kInvalidArgument, "source '" + in.name + "': file path '" + LogQuote(f.path) +
-                                                  "' is not an absolute path");
+        return Status(Code::kInvalidArgument, "source '" + in.name + "': file path '" +
+                                                  LogQuote(f.path) + "' is not an absolute path");
       }
       if (i > 0 && files[i - 1].path == f.path) {
-        return Status(Code::kInvalidArgument, "source '" + in.name + "': path " + LogQuote(f.path) +
-                                                  " is listed twice");
+        return Status(Code::kInvalidArgument,
+                      "source '" + in.name + "': path " + LogQuote(f.path) + " is listed twice");
       }
       auto k = DigestKey(f.digest);
       if (!k.ok()) {
-        return Status(Code::kInvalidArgument,
-                      "source '" + in.name + "': file " + LogQuote(f.path) + ": " + k.status().message());
+        return Status(Code::kInvalidArgument, "source '" + in.name + "': file " + LogQuote(f.path) +
+                                                  ": " + k.status().message());
       }
     }
 
@@ -1040,7 +1311,8 @@ class LmdbStore final : public Store {
       for (uint64_t id : ids) {
         SourceRec r;
         DFS_RETURN_IF_ERROR(GetSourceTx(w.txn, *e_, id, &r));
-        if (r.info.state != SourceState::kActive || r.info.package != in.package || r.info.arch != in.arch) {
+        if (r.info.state != SourceState::kActive || r.info.package != in.package ||
+            r.info.arch != in.arch) {
           continue;
         }
         if (opts.keep_old) continue;
@@ -1083,9 +1355,10 @@ class LmdbStore final : public Store {
     }
     sum->source_id = sid;
     sum->files = files.size();
-    spdlog::info("store import id={} kind={} name={} files={} new_digests={} superseded={} older={}", sid,
-                 SourceKindName(in.kind), LogQuote(in.name), files.size(), sum->new_digests,
-                 sum->superseded.size(), sum->older);
+    spdlog::info(
+        "store import id={} kind={} name={} files={} new_digests={} superseded={} older={}", sid,
+        SourceKindName(in.kind), LogQuote(in.name), files.size(), sum->new_digests,
+        sum->superseded.size(), sum->older);
     return Status::Ok();
   }
 
@@ -1172,7 +1445,8 @@ Status CheckSchema(Env& e, bool create, bool* needs_init) {
   }
   const std::string where = e.dir + "/data.mdb";
   rc = mdb_dbi_open(txn, "meta", 0, &e.meta);
-  if (rc == MDB_NOTFOUND) return Status(Code::kCorrupt, where + " is not a digestfs store (no meta table)");
+  if (rc == MDB_NOTFOUND)
+    return Status(Code::kCorrupt, where + " is not a digestfs store (no meta table)");
   if (rc) return LmdbError(rc, "opening the meta table of " + where);
   auto meta = [&](const char* key, std::string_view* v) -> Status {
     bool found;
@@ -1182,7 +1456,8 @@ Status CheckSchema(Env& e, bool create, bool* needs_init) {
   };
   std::string_view v;
   DFS_RETURN_IF_ERROR(meta("format", &v));
-  if (v != kFormatMagic) return Status(Code::kCorrupt, where + " is not a digestfs store (bad format record)");
+  if (v != kFormatMagic)
+    return Status(Code::kCorrupt, where + " is not a digestfs store (bad format record)");
   DFS_RETURN_IF_ERROR(meta("schema", &v));
   if (v.size() != 4) return Status(Code::kCorrupt, where + ": meta record 'schema' is malformed");
   uint32_t schema;
@@ -1197,23 +1472,27 @@ Status CheckSchema(Env& e, bool create, bool* needs_init) {
   e.schema_at_open = schema;
   if (schema > kSchemaVersion) {
     return Status(Code::kVersion, where + " has schema version " + std::to_string(schema) +
-                                      "; this digestfs reads versions up to " + std::to_string(kSchemaVersion) +
-                                      " (upgrade digestfs)");
+                                      "; this digestfs reads versions up to " +
+                                      std::to_string(kSchemaVersion) + " (upgrade digestfs)");
   }
   DFS_RETURN_IF_ERROR(meta("next_source_id", &v));
-  if (v.size() != 8) return Status(Code::kCorrupt, where + ": meta record 'next_source_id' is malformed");
+  if (v.size() != 8)
+    return Status(Code::kCorrupt, where + ": meta record 'next_source_id' is malformed");
   DFS_RETURN_IF_ERROR(meta("generation", &v));
-  if (v.size() != 8) return Status(Code::kCorrupt, where + ": meta record 'generation' is malformed");
+  if (v.size() != 8)
+    return Status(Code::kCorrupt, where + ": meta record 'generation' is malformed");
   for (const DbSpec& s : kDbs) {
     rc = mdb_dbi_open(txn, s.name, s.flags, &(e.*s.field));
-    if (rc == MDB_NOTFOUND) return Status(Code::kCorrupt, where + ": table '" + s.name + "' is missing");
+    if (rc == MDB_NOTFOUND)
+      return Status(Code::kCorrupt, where + ": table '" + s.name + "' is missing");
     if (rc) return LmdbError(rc, std::string("opening table ") + s.name + " of " + where);
     Cursor c(txn, e.*s.field);
     if (c.open_rc()) return LmdbError(c.open_rc(), std::string("opening table ") + s.name);
     MDB_val k, d;
     for (MDB_cursor_op op : {MDB_FIRST, MDB_LAST}) {
       rc = mdb_cursor_get(c.get(), &k, &d, op);
-      if (rc && rc != MDB_NOTFOUND) return LmdbError(rc, std::string("reading table ") + s.name + " of " + where);
+      if (rc && rc != MDB_NOTFOUND)
+        return LmdbError(rc, std::string("reading table ") + s.name + " of " + where);
     }
   }
   // Commit (not abort) so the table handles stay valid for later transactions.
@@ -1223,101 +1502,37 @@ Status CheckSchema(Env& e, bool create, bool* needs_init) {
   return Status::Ok();
 }
 
-// Checks both LMDB meta pages of an existing data file before LMDB trusts them (LMDB itself checks
-// only the magic and version). Layout (lmdb.h 0.9, 64-bit): a 16-byte page header (pgno u64, pad
-// u16, flags u16, lower/upper u16 each), then MDB_meta: magic u32, version u32, address u64,
-// mapsize u64, two MDB_db records (pad u32 - the page size in the free DB's record -, flags u16,
-// depth u16, branch/leaf/overflow page counts u64, entries u64, root u64), last_pg u64, txnid u64.
-Status CheckMetaPages(const std::string& path, uint64_t file_size) {
-  constexpr size_t kHdr = 16, kMetaLen = 136, kDb = 48;
-  constexpr uint32_t kMagic = 0xBEEFC0DE;
-  constexpr uint16_t kPMeta = 0x08;
-  constexpr uint64_t kInvalid = ~0ull;
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return Status::FromErrno(errno, "opening " + path);
-  auto u16 = [](const uint8_t* p) { uint16_t v; std::memcpy(&v, p, 2); return v; };
-  auto u32 = [](const uint8_t* p) { uint32_t v; std::memcpy(&v, p, 4); return v; };
-  auto u64 = [](const uint8_t* p) { uint64_t v; std::memcpy(&v, p, 8); return v; };
-  uint8_t buf[kHdr + kMetaLen];
-  uint64_t psize = 0;
-  for (uint64_t i = 0; i < 2; ++i) {
-    auto bad = [&](const std::string& why) {
-      return Status(Code::kCorrupt, path + ": LMDB meta page " + std::to_string(i) + " is damaged (" + why + ")");
-    };
-    ssize_t n = ::pread(fd.get(), buf, sizeof buf, static_cast<off_t>(i * psize));
-    if (n < 0) return Status::FromErrno(errno, "reading " + path);
-    if (static_cast<size_t>(n) != sizeof buf) return bad("short read");
-    if (u64(buf) != i) return bad("page number");
-    if (!(u16(buf + 10) & kPMeta)) return bad("page flags");
-    const uint8_t* m = buf + kHdr;
-    if (u32(m) != kMagic) return bad("magic");
-    if (u32(m + 4) != 1) {
-      return Status(Code::kCorrupt, path + ": LMDB data format version " + std::to_string(u32(m + 4)) +
-                                        " is not the supported version 1");
-    }
-    uint64_t ps = u32(m + 24);  // free DB's md_pad holds the page size
-    if (i == 0) {
-      if (ps < 512 || ps > 65536 || (ps & (ps - 1))) return bad("page size " + std::to_string(ps));
-      psize = ps;
-      if (file_size < 2 * psize) return bad("file shorter than two pages");
-    } else if (ps != psize) {
-      return bad("page size differs from meta page 0");
-    }
-    uint64_t mapsize = u64(m + 16);
-    uint64_t last_pg = u64(m + 24 + 2 * kDb);
-    if (last_pg < 1 || last_pg > (1ull << 40)) return bad("last page " + std::to_string(last_pg));
-    uint64_t need = (last_pg + 1) * psize;
-    if (need > file_size) {
-      return Status(Code::kCorrupt, path + " is truncated: " + std::to_string(file_size) +
-                                        " bytes, its meta page " + std::to_string(i) + " needs " +
-                                        std::to_string(need));
-    }
-    if (mapsize < need || mapsize > (1ull << 46)) return bad("map size " + std::to_string(mapsize));
-    for (int d = 0; d < 2; ++d) {
-      const uint8_t* db = m + 24 + d * kDb;
-      uint16_t depth = u16(db + 6);
-      uint64_t root = u64(db + 40);
-      if (root == kInvalid) {
-        if (depth != 0) return bad("empty table with depth");
-      } else if (root < 2 || root > last_pg || depth == 0 || depth > 32) {
-        return bad("table root " + std::to_string(root) + " depth " + std::to_string(depth));
-      }
-    }
-  }
-  return Status::Ok();
-}
-
 Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions& opts) {
   namespace fs = std::filesystem;
   struct stat ds;
   if (::stat(dir.c_str(), &ds) != 0) {
     if (errno != ENOENT) return Status::FromErrno(errno, "store " + dir);
-    if (!opts.create) return Status(Code::kNotFound, "store " + dir + " does not exist (run digestctl init)");
+    if (!opts.create)
+      return Status(Code::kNotFound, "store " + dir + " does not exist (run digestctl init)");
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return Status::FromErrno(ec.value(), "creating store directory " + dir);
     if (::stat(dir.c_str(), &ds) != 0) return Status::FromErrno(errno, "store " + dir);
   }
-  if (!S_ISDIR(ds.st_mode)) return Status(Code::kInvalidArgument, "store " + dir + " is not a directory");
+  if (!S_ISDIR(ds.st_mode))
+    return Status(Code::kInvalidArgument, "store " + dir + " is not a directory");
 
   const std::string data = dir + "/data.mdb";
   struct stat fs_;
   bool exists = ::stat(data.c_str(), &fs_) == 0;
   if (!exists && errno != ENOENT) return Status::FromErrno(errno, data);
-  const long page = ::sysconf(_SC_PAGESIZE);
+  Fd data_fd;
   if (exists) {
     if (!S_ISREG(fs_.st_mode)) return Status(Code::kCorrupt, data + " is not a regular file");
-    if (fs_.st_size < 2 * page) {
-      return Status(Code::kCorrupt, data + " is truncated (" + std::to_string(fs_.st_size) +
-                                        " bytes, less than its two meta pages)");
-    }
+    data_fd = Fd(::open(data.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!data_fd) return Status::FromErrno(errno, "opening " + data);
     // A writer in another process may be rewriting a meta page as we read it: a failed check is
     // retried (fresh size, fresh read) before the store is called corrupt.
-    Status meta = CheckMetaPages(data, static_cast<uint64_t>(fs_.st_size));
+    uint64_t txnid;
+    Status meta = CheckMetaPagesAt(data_fd.get(), data, &txnid);
     for (int i = 0; i < 3 && meta.code() == Code::kCorrupt; ++i) {
       ::usleep(20000);
-      if (::stat(data.c_str(), &fs_) != 0) return Status::FromErrno(errno, data);
-      meta = CheckMetaPages(data, static_cast<uint64_t>(fs_.st_size));
+      meta = CheckMetaPagesAt(data_fd.get(), data, &txnid);
     }
     DFS_RETURN_IF_ERROR(meta);
   } else if (!opts.create) {
@@ -1334,7 +1549,8 @@ Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions&
     if (it != g_registry.end()) {
       if (auto e = it->second.lock(); e && e->pid == ::getpid()) {
         if (e->read_only && !opts.read_only) {
-          return Status(Code::kUnavailable, "store " + dir + " is already open read-only in this process");
+          return Status(Code::kUnavailable,
+                        "store " + dir + " is already open read-only in this process");
         }
         return e;
       }
@@ -1358,9 +1574,25 @@ Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions&
   rc = mdb_env_open(e->env, dir.c_str(), flags, 0644);
   if (rc) {
     Status s = LmdbError(rc, "opening store " + dir);
-    if (s.code() == Code::kCorrupt) s = Status(Code::kCorrupt, data + " is damaged or not an LMDB file (" + mdb_strerror(rc) + ")");
+    if (s.code() == Code::kCorrupt)
+      s = Status(Code::kCorrupt,
+                 data + " is damaged or not an LMDB file (" + mdb_strerror(rc) + ")");
     return s;
   }
+  if (!data_fd) {
+    data_fd = Fd(::open(data.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!data_fd) return Status::FromErrno(errno, "opening " + data);
+  }
+  struct stat mapped;
+  if (::fstat(data_fd.get(), &mapped) != 0) return Status::FromErrno(errno, "fstat " + data);
+  if (::stat(data.c_str(), &fs_) != 0 || fs_.st_ino != mapped.st_ino ||
+      fs_.st_dev != mapped.st_dev) {
+    return Status(Code::kUnavailable, data + " was replaced while the store was opened; try again");
+  }
+  e->data_fd = std::move(data_fd);
+  e->data_path = data;
+  e->NoteMap();
+  InstallSigbusGuard();
   // LMDB trusts the meta page's last page number; a shorter file would fault on access.
   MDB_envinfo info;
   mdb_env_info(e->env, &info);
@@ -1369,8 +1601,8 @@ Result<std::shared_ptr<Env>> OpenEnv(const std::string& dir, const StoreOptions&
   if (exists && ::stat(data.c_str(), &fs_) == 0) {
     uint64_t need = (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
     if (static_cast<uint64_t>(fs_.st_size) < need) {
-      return Status(Code::kCorrupt, data + " is truncated: " + std::to_string(fs_.st_size) + " bytes, its meta page says " +
-                                        std::to_string(need));
+      return Status(Code::kCorrupt, data + " is truncated: " + std::to_string(fs_.st_size) +
+                                        " bytes, its meta page says " + std::to_string(need));
     }
     if (info.me_mapsize < need) {
       return Status(Code::kCorrupt, data + ": map size in the meta page is smaller than the data");

@@ -8,12 +8,20 @@
 // - It is thread-safe: any number of threads may call the read methods at once (read
 //   transactions are pooled; a lookup is one short read transaction); write methods serialize
 //   on LMDB's single writer lock, which also serializes writers in other processes.
-// - Every write method is one LMDB write transaction: after a crash (kill -9 at any point) the store
+// - Every write method is one LMDB write transaction: after a crash (kill -9 at any point) the
+// store
 //   is exactly as before the call or exactly as after it. Readers never see half of a write.
 //   A write that changes nothing (an unchanged import, removing a removed source) commits nothing.
-// - Generation() changes on every committed write, and is cheap (no transaction): mounted daemons
-//   compare it with the generation a cached verdict was made under. It is LMDB's last committed
-//   transaction id, so writes by any process are seen.
+// - Generation() changes on every committed write, and is cheap (no transaction, no access to the
+//   map: 2 preads and an fstat of data.mdb): mounted daemons compare it with the generation a
+//   cached verdict was made under. It is LMDB's last committed transaction id, so writes by any
+//   process are seen; kDamagedGeneration while the data file is damaged (below).
+// - A data file damaged or truncated while open (meta pages overwritten, the file cut short) never
+//   crashes the process: every transaction and Generation() first check both meta pages and the
+//   file's size, and fail with kCorrupt (logged once as store_damaged, naming the store) until
+//   the file is sane again (logged as store_recovered); a file put back in place is used again.
+//   Not covered: damage to other pages than the meta pages, and a truncation in the microseconds
+//   between that check and LMDB's reads (docs/store-format.md, "A damaged store").
 // - The map grows on demand (MDB_MAP_FULL: the write is retried whole with a doubled map, up to
 //   StoreOptions.max_map_size); a map grown by another process is adopted transparently.
 // - Returned values are copies; nothing points into LMDB memory after a call returns.
@@ -41,8 +49,8 @@
 namespace dfs {
 
 struct StoreOptions {
-  bool create = false;      // create the directory and an empty store if missing
-  bool read_only = false;   // open without write access (daemon use)
+  bool create = false;     // create the directory and an empty store if missing
+  bool read_only = false;  // open without write access (daemon use)
   // LMDB map size to start with (0: 64 MiB, or the size the store already has). The map grows
   // on demand (doubling) up to max_map_size (0: 1 TiB); beyond it a write fails with kFull.
   uint64_t initial_map_size = 0;
@@ -55,6 +63,10 @@ struct StoreOptions {
 // transaction (a crash leaves the v1 store; the upgrade changes Generation()).
 inline constexpr uint32_t kStoreSchemaVersion = 2;
 
+// Store::Generation() while the data file is damaged: differs from every real generation, so a
+// verdict cached before the damage is looked up again (and fails closed).
+inline constexpr uint64_t kDamagedGeneration = UINT64_MAX;
+
 // What Lookup loads besides the verdict.
 struct LookupOptions {
   // false: Provenance.path may be left unloaded (has_path false; Store::FilePath gives it). A
@@ -65,20 +77,20 @@ struct LookupOptions {
 
 // The answer to a digest lookup.
 struct LookupResult {
-  bool denied = false;                  // on the deny list: refuse, whatever else vouches
-  std::vector<Provenance> provenance;   // records from *active* sources only
+  bool denied = false;                 // on the deny list: refuse, whatever else vouches
+  std::vector<Provenance> provenance;  // records from *active* sources only
   bool known() const { return !provenance.empty(); }
 };
 
 struct StoreStats {
   uint64_t generation = 0;
-  uint64_t digests = 0;            // distinct digests of active sources (records of the digests
-                                   // table: two digests sharing a 64-bit prefix count once)
+  uint64_t digests = 0;  // distinct digests of active sources (records of the digests
+                         // table: two digests sharing a 64-bit prefix count once)
   uint64_t provenance_records = 0;
   uint64_t deny_entries = 0;
-  uint64_t bytes_on_disk = 0;      // size of the data file
-  std::vector<std::pair<std::string, uint64_t>> digests_per_algo;   // ("sha256", n)
-  std::vector<std::pair<std::string, uint64_t>> sources_per_kind;   // ("rpm", n), active only
+  uint64_t bytes_on_disk = 0;                                      // size of the data file
+  std::vector<std::pair<std::string, uint64_t>> digests_per_algo;  // ("sha256", n)
+  std::vector<std::pair<std::string, uint64_t>> sources_per_kind;  // ("rpm", n), active only
 };
 
 // What to do with older versions of the same package when importing.
@@ -92,8 +104,9 @@ struct ImportSummary {
   uint64_t new_digests = 0;
   std::vector<uint64_t> superseded;  // ids of sources this import superseded
   bool unchanged = false;            // an identical source (same blob digest) was already active
-  // Package kinds (rpm, deb) only: a newer version of the same (package, arch) is active, so this source was stored
-  // in state kSuperseded (its digests are not vouched for) instead of rolling the package back.
+  // Package kinds (rpm, deb) only: a newer version of the same (package, arch) is active, so this
+  // source was stored in state kSuperseded (its digests are not vouched for) instead of rolling the
+  // package back.
   bool older = false;
 };
 
