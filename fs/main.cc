@@ -58,6 +58,7 @@ dfs::Result<std::unique_ptr<dfs::Gate>> MakeGate(const dfs::fs::MountOptions& o)
   c.log_dir = o.log_dir;
   c.kernel_log = o.kernel_log;
   c.measure_all_sources = o.measure_all_sources;
+  c.retrust_max = o.retrust_max;
   c.source = o.source;
   c.mountpoint = o.mountpoint;
   return dfs::CreateEnforcer(c);

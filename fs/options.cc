@@ -69,6 +69,14 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
   } else if (key == "measure_all_sources") {
     if (has_val) return Bad("option 'measure_all_sources' takes no value");
     o->measure_all_sources = true;
+  } else if (key == "retrust_max") {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long n = std::strtoull(val.c_str(), &end, 10);
+    if (val.empty() || val[0] == '-' || *end != '\0' || errno != 0 || n > (1ull << 32)) {
+      return Bad("option 'retrust_max=" + val + "': expected a count 0..4294967296");
+    }
+    o->retrust_max = static_cast<size_t>(n);
   } else if (key == "loglevel") {
     if (!ParseLevel(val)) {
       return Bad("option 'loglevel=" + val +
@@ -249,6 +257,7 @@ std::string UsageText(std::string_view argv0) {
       "  kernel_log=FILE|none kernel IMA log to carry in ours (default with pcr=10:\n"
       "                       /sys/kernel/security/ima/binary_runtime_measurements)\n"
       "  measure_all_sources  measure every source at mount time\n"
+      "  retrust_max=N        distinct mutable paths re-trusted per mount (default 4096)\n"
       "  loglevel=LEVEL       trace|debug|info|warn|error|critical|off (default info)\n"
       "  timeout=SECONDS      kernel entry/attribute cache lifetime (default 86400)\n"
       "  threads=N            worker threads for blocking operations (default 4;\n"

@@ -26,18 +26,23 @@ enum class EnforceMode { kEnforce, kPermissive };
 // with mode=off no Gate is created).
 Result<EnforceMode> ParseEnforceMode(const std::string& mode);
 
+// The default of retrust_max= (mount option): distinct paths a mount re-trusts at most.
+inline constexpr size_t kDefaultRetrustMax = 4096;
+
 struct EnforcerConfig {
-  std::string store_dir;             // the digest store (cache/store.h)
-  std::string policy_file;           // empty = the built-in default policy (policy/default.policy)
-  std::string mode = "enforce";      // "enforce" | "permissive"
-  bool verify_blocks = false;        // verify=blocks: per-block digests, every read checked
-  std::string tpm_tcti;              // TPM for measure actions; empty = log only
-  int pcr = -1;                      // -1 = the measurement component's default PCR
-  std::string log_dir;               // measurement log directory; empty = its default
+  std::string store_dir;         // the digest store (cache/store.h)
+  std::string policy_file;       // empty = the built-in default policy (policy/default.policy)
+  std::string mode = "enforce";  // "enforce" | "permissive"
+  bool verify_blocks = false;    // verify=blocks: per-block digests, every read checked
+  std::string tpm_tcti;          // TPM for measure actions; empty = log only
+  int pcr = -1;                  // -1 = the measurement component's default PCR
+  std::string log_dir;           // measurement log directory; empty = its default
   // The kernel IMA's binary log to carry in ours (MeasurerConfig::kernel_log): nullopt = the
   // measurement component's default (the kernel's log for PCR 10), "" = none.
   std::optional<std::string> kernel_log;
   bool measure_all_sources = false;  // measure every active source at startup
+  // retrust_max=: distinct paths re-trusted per mount at most (EnforcerOptions).
+  size_t retrust_max = kDefaultRetrustMax;
   // Optional, for the measurement log's first (aggregate) entry: the mount's SOURCE and
   // MOUNTPOINT.
   std::string source;

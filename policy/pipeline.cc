@@ -29,8 +29,6 @@ namespace {
 
 constexpr size_t kMaxLogKeys = 1 << 16;
 
-
-
 std::string RuleRef(const Rule* r) { return r ? std::to_string(r->line) : std::string("-"); }
 
 struct BlockSink {
@@ -373,8 +371,8 @@ void Enforcer::LogRefusal(const Assessment& a, const OpenRequest& req) {
   stats_.refusals_logged++;
   spdlog::warn("{} path={} op={} inode={}:{} uid={} digest={} rule={} verdict={} reason={}",
                opts_.mode == EnforceMode::kPermissive ? "would_refuse" : "refused",
-               LogQuote(req.path), AccessOpName(req.op), req.st.st_dev, req.st.st_ino, req.uid, digest,
-               RuleRef(a.refusal_rule), RefusalName(a.refusal), LogQuote(a.reason));
+               LogQuote(req.path), AccessOpName(req.op), req.st.st_dev, req.st.st_ino, req.uid,
+               digest, RuleRef(a.refusal_rule), RefusalName(a.refusal), LogQuote(a.reason));
 }
 
 bool Enforcer::TryCheckOpenInline(const OpenRequest& req, OpenTicket* ticket, Status* result) {
@@ -428,8 +426,8 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
     // A mutable file being written through the mount: its content is the writer's, and is
     // re-trusted when the last writer closes (FUSE sends that release after close(2) returns,
     // so a reader may get here first). Not for exec: re-trust never covers code.
-    spdlog::debug("allowed_pending_retrust path={} inode={}:{}", LogQuote(req.path),
-                  req.st.st_dev, req.st.st_ino);
+    spdlog::debug("allowed_pending_retrust path={} inode={}:{}", LogQuote(req.path), req.st.st_dev,
+                  req.st.st_ino);
     a.refusal = Refusal::kNone;
   }
   if (a.refused()) {
@@ -592,6 +590,23 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
     }
     return;
   }
+  {
+    // Each new path is a store record and a generation: bounded per mount.
+    std::lock_guard lock(mu_);
+    if (!retrusted_paths_.count(path)) {
+      if (retrusted_paths_.size() >= opts_.max_retrust_paths) {
+        if (!warned_retrust_limit_) {
+          warned_retrust_limit_ = true;
+          spdlog::warn(
+              "retrust_limit_reached limit={} path={} (files at new mutable paths are "
+              "not re-trusted until remount; raise retrust_max= or drop mutable there)",
+              opts_.max_retrust_paths, LogQuote(path));
+        }
+        return;
+      }
+      retrusted_paths_.insert(path);
+    }
+  }
   auto c = HashContent(fd->get(), dev, ino);
   if (!c.ok()) {
     spdlog::warn("retrust_failed path={} inode={}:{} reason={}", LogQuote(path), dev, ino,
@@ -645,6 +660,7 @@ Result<std::unique_ptr<Enforcer>> CreateEnforcerWith(const EnforcerConfig& cfg, 
   o.mode = mode;
   o.verify_blocks = cfg.verify_blocks;
   o.store_writable = store_writable;
+  o.max_retrust_paths = cfg.retrust_max;
   // Hash with every strong algorithm the store holds digests of; SHA-256 first when present.
   auto stats = store->Stats();
   if (!stats.ok()) {

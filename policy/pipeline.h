@@ -48,17 +48,21 @@ struct EnforcerOptions {
   // Whether Store::TrustLocal may be called (mutable re-trust). False: mutable files are not
   // re-trusted (logged once).
   bool store_writable = false;
+  // At most this many distinct paths are re-trusted per mount (retrust_max=): each is a store
+  // record and a generation. Beyond it a new path is not re-trusted (logged once as
+  // retrust_limit_reached); a path re-trusted before still is (its record is replaced). 0: none.
+  size_t max_retrust_paths = kDefaultRetrustMax;
   size_t max_cache_entries = 1 << 20;
   size_t hash_chunk = 1 << 20;  // read size while hashing
 };
 
 // Counters for `digestctl status`, benchmarks and tests. Monotonic.
 struct EnforcerStats {
-  std::atomic<uint64_t> opens{0};       // CheckOpen calls
+  std::atomic<uint64_t> opens{0};         // CheckOpen calls
   std::atomic<uint64_t> inline_opens{0};  // of which decided inline (TryCheckOpenInline)
-  std::atomic<uint64_t> unchecked{0};   // opens no family applied to
-  std::atomic<uint64_t> cache_hits{0};  // content found valid in the cache
-  std::atomic<uint64_t> hashes{0};      // files hashed (each algorithm pass counts once)
+  std::atomic<uint64_t> unchecked{0};     // opens no family applied to
+  std::atomic<uint64_t> cache_hits{0};    // content found valid in the cache
+  std::atomic<uint64_t> hashes{0};        // files hashed (each algorithm pass counts once)
   std::atomic<uint64_t> bytes_hashed{0};
   std::atomic<uint64_t> relookups{0};  // lookups redone after a generation change
   std::atomic<uint64_t> refusals{0};   // opens refused (or, permissive, that would be)
@@ -151,6 +155,8 @@ class Enforcer final : public Gate {
   std::unordered_set<std::string> measured_files_;    // MeasureFile done: digest + path
   std::unordered_set<std::string> logged_;            // refusal / audit lines written
   bool warned_readonly_ = false;
+  bool warned_retrust_limit_ = false;
+  std::unordered_set<std::string> retrusted_paths_;  // paths re-trusted by this mount (mu_)
   // Mutable files changed through the mount whose last writer has not closed yet (Changed()
   // since the last WriterClosed()): reads of them are allowed until the re-trust.
   std::set<std::pair<uint64_t, uint64_t>> pending_retrust_;

@@ -262,8 +262,13 @@ TEST(PolicyDefault, ParsesAndDecidesAsDocumented) {
   }
   EXPECT_FALSE(p->Decide(S("/etc/passwd", AccessOp::kRead)).on(Family::kAppraise));
   EXPECT_TRUE(p->Decide(S("/etc/passwd", AccessOp::kRead)).on(Family::kAudit));
-  for (const char* path : {"/etc/passwd", "/var/lib/x", "/tmp/y", "/home/u/z"}) {
+  for (const char* path : {"/etc/passwd", "/var/lib/x", "/home/u/z"}) {
     EXPECT_TRUE(p->IsMutable(S(path, AccessOp::kWrite))) << path;
+  }
+  // Scratch trees: neither mutable (each re-trust is a store record) nor audited.
+  for (const char* path : {"/tmp/y", "/var/tmp/y"}) {
+    EXPECT_FALSE(p->IsMutable(S(path, AccessOp::kWrite))) << path;
+    EXPECT_FALSE(p->Decide(S(path, AccessOp::kRead)).any()) << path;
   }
   EXPECT_FALSE(p->IsMutable(S("/usr/bin/ls", AccessOp::kWrite)));
   EXPECT_FALSE(p->Decide(S("/opt/data", AccessOp::kRead)).any());
