@@ -355,6 +355,16 @@ Status Enforcer::Measure(const Assessment& a, const OpenRequest& req) {
 
 // ---- steps 7-8: audit and verdict -------------------------------------------------------------
 
+namespace {
+// What names one file in the log keys: inode number and ctime. A new file that reuses an old
+// inode number (unlink + create) has a new ctime, so its lines are written again even when its
+// content is the same.
+std::string FileKey(const struct stat& st) {
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+         std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
+}
+}  // namespace
+
 bool Enforcer::FirstTime(const std::string& key) {
   std::lock_guard lock(mu_);
   if (logged_.size() >= kMaxLogKeys) logged_.clear();  // bounded; a flood is still rate-limited
@@ -363,9 +373,8 @@ bool Enforcer::FirstTime(const std::string& key) {
 
 void Enforcer::LogRefusal(const Assessment& a, const OpenRequest& req) {
   const std::string digest = a.content ? a.content->primary().ToString() : std::string("-");
-  std::string key = std::to_string(req.st.st_dev) + ":" + std::to_string(req.st.st_ino) + ":" +
-                    digest + ":" + std::string(RefusalName(a.refusal)) + ":" +
-                    RuleRef(a.refusal_rule) + ":" + std::string(AccessOpName(req.op));
+  std::string key = FileKey(req.st) + ":" + digest + ":" + std::string(RefusalName(a.refusal)) +
+                    ":" + RuleRef(a.refusal_rule) + ":" + std::string(AccessOpName(req.op));
   if (a.refusal == Refusal::kError) key += ":" + std::string(CodeName(a.error.code()));
   if (!FirstTime(key)) return;
   stats_.refusals_logged++;
@@ -410,8 +419,8 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
   constexpr int kA = static_cast<int>(Family::kAudit);
   if (!a.refused() && a.decision.on(Family::kAudit) && !a.known[kA]) {
     const std::string digest = a.content ? a.content->primary().ToString() : std::string("-");
-    std::string key = std::to_string(req.st.st_dev) + ":" + std::to_string(req.st.st_ino) + ":" +
-                      digest + ":audit:" + RuleRef(a.decision.of(Family::kAudit));
+    std::string key =
+        FileKey(req.st) + ":" + digest + ":audit:" + RuleRef(a.decision.of(Family::kAudit));
     if (FirstTime(key)) {
       stats_.audits_logged++;
       spdlog::info("audit path={} op={} inode={}:{} uid={} digest={} rule={} reason={}",

@@ -227,6 +227,31 @@ TEST_F(EnforcerTest, RefusalLoggedOncePerInodeAndVerdict) {
   EXPECT_EQ(e->stats().refusals_logged, 3u);
 }
 
+// A new file that reuses an old one's inode number, with the same content, is a new file: its
+// refusal and audit are logged again (the file system gives it a new ctime; before, the log key
+// was inode number and digest only, so it was not logged).
+TEST_F(EnforcerTest, NewFileReusingAnInodeNumberAndDigestIsLoggedAgain) {
+  tree.Write("/bin/evil", "evil");
+  auto e = Make("appraise op=exec\naudit op=read\n");
+  Open first(tree, "/bin/evil", AccessOp::kExec);
+  OpenTicket t;
+  EXPECT_FALSE(e->CheckOpen(first.req, &t).ok());
+  EXPECT_FALSE(e->CheckOpen(first.req, &t).ok());
+  EXPECT_EQ(e->stats().refusals_logged, 1u);
+  Open read1(tree, "/bin/evil", AccessOp::kRead);
+  EXPECT_TRUE(e->CheckOpen(read1.req, &t).ok());
+  EXPECT_EQ(e->stats().audits_logged, 1u);
+  // The same inode number and content, a later ctime: what unlink + create gives on tmpfs/ext4.
+  Open second(tree, "/bin/evil", AccessOp::kExec);
+  second.req.st.st_ctim.tv_sec += 10;
+  EXPECT_FALSE(e->CheckOpen(second.req, &t).ok());
+  EXPECT_EQ(e->stats().refusals_logged, 2u);
+  Open read2(tree, "/bin/evil", AccessOp::kRead);
+  read2.req.st.st_ctim.tv_sec += 10;
+  EXPECT_TRUE(e->CheckOpen(read2.req, &t).ok());
+  EXPECT_EQ(e->stats().audits_logged, 2u);
+}
+
 TEST_F(EnforcerTest, FailClosedOnStoreError) {
   tree.Write("/bin/a", "A");
   List("/bin/a", "A");
