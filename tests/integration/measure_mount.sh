@@ -3,11 +3,12 @@
 # reading N files from K signed packages plus U unknown files gives K source entries and U file
 # entries (after the mount's aggregate), accepted by evmctl and `digestctl log verify`; once swtpm
 # is killed, an open that needs a measurement is refused in enforce mode while the daemon keeps
-# serving; two fresh mounts with measure_all_sources give the same PCR and log.
+# serving; when swtpm is back with its saved state (same port) they work again and the log matches
+# it; two fresh mounts with measure_all_sources give the same PCR and log.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
-need_cmd evmctl tpm2_pcrread
+need_cmd evmctl tpm2_pcrread swtpm_ioctl
 [ -x "$DIGESTFS" ] || skip "digestfs not built"
 [ -x "$DIGESTCTL" ] || skip "digestctl not built"
 . "$SRC/tests/lib/enforce.sh"
@@ -71,7 +72,11 @@ evmctl_matches "$L/binary_runtime_measurements" || fail "evmctl rejects the moun
 pass "12 files from 3 packages + 2 unknown files: 3 source and 2 file measurements, log matches the TPM"
 
 # --- the TPM dies: opens needing a measurement are refused; the daemon keeps serving ---------------
-swtpm_stop
+# Its volatile state (the PCRs) is saved first, so that it can come back as it was (below).
+port=${SWTPM_TCTI##*port=}
+swtpm_ioctl --tcp 127.0.0.1:$((port + 1)) -v >/dev/null || fail "swtpm_ioctl -v"
+kill -9 "$SWTPM_PID"
+SWTPM_PID=
 rc=0; cat "$M/usr/lib/pd/f1" >/dev/null 2>"$T/err" || rc=$?
 [ "$rc" != 0 ] || fail "a read needing a new source measurement succeeded without a TPM"
 rc=0; cat "$M/opt/u3" >/dev/null 2>"$T/err" || rc=$?
@@ -82,6 +87,23 @@ grep -q "UNAVAILABLE" "$T/dfs1.log" || fail "the TPM failure is not logged: $(ta
 [ "$(sources_in "$L")" = 4 ] && grep -q "rpm-pd-1.0-1.noarch" "$L/ascii_runtime_measurements" ||
   fail "the pending source entry is missing from the log"
 pass "with swtpm killed, measured opens fail closed and the daemon stays up"
+
+# --- the TPM comes back as it was (same port, its saved PCRs resumed) -----------------------------
+swtpm socket --tpm2 --tpmstate dir="$T/tpm1" --server type=tcp,port="$port",bindaddr=127.0.0.1 \
+  --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
+  --daemon --pid file="$T/tpm1/pid2" 2>"$T/tpm1/err2" || skip "swtpm cannot restart on port $port"
+for i in $(seq 50); do [ -s "$T/tpm1/pid2" ] && (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+SWTPM_PID=$(cat "$T/tpm1/pid2")
+swtpm_ioctl --tcp 127.0.0.1:$((port + 1)) -i >/dev/null || fail "swtpm_ioctl -i (resume the saved state)"
+cat "$M/usr/lib/pd/f2" >/dev/null 2>"$T/err" || fail "a measured read still fails after the TPM came back: $(cat "$T/err"; tail -3 "$T/dfs1.log")"
+cat "$M/opt/u3" >/dev/null 2>"$T/err" || fail "a new file measurement still fails after the TPM came back: $(cat "$T/err")"
+kill -0 "$DFS_PID" 2>/dev/null || fail "digestfs died when the TPM came back"
+grep -q ' /opt/u3$' "$L/ascii_runtime_measurements" || fail "/opt/u3 is not in the log after the TPM came back"
+"$DIGESTCTL" log verify --log "$L/binary_runtime_measurements" --tcti "$SWTPM_TCTI" >"$T/v.out" 2>&1 ||
+  fail "log verify rejects the mount's log after the TPM came back: $(cat "$T/v.out")"
+pass "swtpm back with its state: measured opens work again, pending entries extended, the log matches"
+
+swtpm_stop
 unmount "$M"
 wait "$DFS_PID" 2>/dev/null || true
 
