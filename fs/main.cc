@@ -59,6 +59,7 @@ dfs::Result<std::unique_ptr<dfs::Gate>> MakeGate(const dfs::fs::MountOptions& o)
   c.kernel_log = o.kernel_log;
   c.measure_all_sources = o.measure_all_sources;
   c.retrust_max = o.retrust_max;
+  c.max_hash_size = o.max_hash_size;
   c.source = o.source;
   c.mountpoint = o.mountpoint;
   return dfs::CreateEnforcer(c);

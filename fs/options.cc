@@ -69,6 +69,42 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
   } else if (key == "measure_all_sources") {
     if (has_val) return Bad("option 'measure_all_sources' takes no value");
     o->measure_all_sources = true;
+  } else if (key == "max_hash_size") {
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long n = std::strtoull(val.c_str(), &end, 10);
+    int shift = 0;
+    if (end && *end && end[1] == '\0') {
+      switch (*end) {
+        case 'K':
+        case 'k':
+          shift = 10;
+          ++end;
+          break;
+        case 'M':
+        case 'm':
+          shift = 20;
+          ++end;
+          break;
+        case 'G':
+        case 'g':
+          shift = 30;
+          ++end;
+          break;
+        case 'T':
+        case 't':
+          shift = 40;
+          ++end;
+          break;
+        default:
+          break;
+      }
+    }
+    if (val.empty() || val[0] == '-' || *end != '\0' || errno != 0 || n > (~0ull >> shift)) {
+      return Bad("option 'max_hash_size=" + val +
+                 "': expected a size in bytes (suffix K, M, G or T)");
+    }
+    o->max_hash_size = static_cast<uint64_t>(n) << shift;
   } else if (key == "retrust_max") {
     char* end = nullptr;
     errno = 0;
@@ -258,6 +294,8 @@ std::string UsageText(std::string_view argv0) {
       "                       /sys/kernel/security/ima/binary_runtime_measurements)\n"
       "  measure_all_sources  measure every source at mount time\n"
       "  retrust_max=N        distinct mutable paths re-trusted per mount (default 4096)\n"
+      "  max_hash_size=SIZE   larger files are not hashed: unknown content (default 4G;\n"
+      "                       0: no limit)\n"
       "  loglevel=LEVEL       trace|debug|info|warn|error|critical|off (default info)\n"
       "  timeout=SECONDS      kernel entry/attribute cache lifetime (default 86400)\n"
       "  threads=N            worker threads for blocking operations (default 4;\n"

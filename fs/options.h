@@ -4,11 +4,11 @@
 //
 // -o takes a comma-separated list; a literal comma inside a value is written "\," (e.g.
 // tpm=swtpm:host=127.0.0.1\,port=2321). Options digestfs knows (store=, policy=, mode=, verify=,
-// tpm=, pcr=, log=, measure_all_sources, retrust_max=, loglevel=, timeout=, threads=,
-// readahead_kb=, passthrough=, mt_loop, dispatch_loop, poll_us=) are consumed here; the options of
-// an fstab line that are for mount(8), mount.fuse3 or systemd (defaults, auto, noauto, user,
-// nouser, users, nofail, _netdev, comment=..., x-..., X-...) are dropped; every other option is
-// kept, escaped as given, in `fuse_opts` and handed to libfuse, which rejects (and names) any it
+// tpm=, pcr=, log=, measure_all_sources, retrust_max=, max_hash_size=, loglevel=, timeout=,
+// threads=, readahead_kb=, passthrough=, mt_loop, dispatch_loop, poll_us=) are consumed here; the
+// options of an fstab line that are for mount(8), mount.fuse3 or systemd (defaults, auto, noauto,
+// user, nouser, users, nofail, _netdev, comment=..., x-..., X-...) are dropped; every other option
+// is kept, escaped as given, in `fuse_opts` and handed to libfuse, which rejects (and names) any it
 // does not know. docs/mount.md documents them all.
 //
 // Thread safety: plain values.
@@ -50,6 +50,7 @@ struct MountOptions {
   std::optional<std::string> kernel_log;        // kernel_log=FILE|none; unset: the default
   bool measure_all_sources = false;             // measure_all_sources
   size_t retrust_max = 4096;                    // retrust_max=N: new paths re-trusted per mount
+  uint64_t max_hash_size = 4ull << 30;          // max_hash_size=SIZE: larger files not hashed
   std::string loglevel = "info";                // loglevel=trace|debug|info|warn|error|critical|off
   double timeout = 86400.0;                     // timeout=SECONDS: kernel entry/attr cache lifetime
   unsigned threads = 4;   // threads=N: workers for blocking operations (0: all on one thread)

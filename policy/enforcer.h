@@ -26,6 +26,10 @@ enum class EnforceMode { kEnforce, kPermissive };
 // with mode=off no Gate is created).
 Result<EnforceMode> ParseEnforceMode(const std::string& mode);
 
+// The default of max_hash_size= (mount option): files of more bytes (apparent size, so sparse
+// files count whole) are decided without being hashed, as unknown content.
+inline constexpr uint64_t kDefaultMaxHashSize = 4ull << 30;
+
 // The default of retrust_max= (mount option): distinct paths a mount re-trusts at most.
 inline constexpr size_t kDefaultRetrustMax = 4096;
 
@@ -43,6 +47,8 @@ struct EnforcerConfig {
   bool measure_all_sources = false;  // measure every active source at startup
   // retrust_max=: distinct paths re-trusted per mount at most (EnforcerOptions).
   size_t retrust_max = kDefaultRetrustMax;
+  // max_hash_size=: larger files are not hashed (EnforcerOptions); 0: no limit.
+  uint64_t max_hash_size = kDefaultMaxHashSize;
   // Optional, for the measurement log's first (aggregate) entry: the mount's SOURCE and
   // MOUNTPOINT.
   std::string source;

@@ -270,9 +270,16 @@ Assessment Enforcer::Assess(const OpenRequest& req) {
   a.decision = policy_.DecideStrictest(s, req.aliases);
   if (!a.decision.any()) return a;
 
+  bool too_large = false;
   if (!S_ISREG(req.st.st_mode)) {
     // Only regular files have content to hash; nothing vouches for anything else.
     a.unknown_reason = "not a regular file";
+  } else if (opts_.max_hash_size != 0 &&
+             static_cast<uint64_t>(req.st.st_size) > opts_.max_hash_size) {
+    // Not hashed: a huge (or huge sparse) file would keep a worker busy for minutes.
+    too_large = true;
+    a.unknown_reason = "larger than max_hash_size=" + std::to_string(opts_.max_hash_size) + " (" +
+                       std::to_string(req.st.st_size) + " bytes; not hashed)";
   } else {
     auto c = Collect(req, &a.cache_hit);
     if (!c.ok()) {
@@ -313,6 +320,11 @@ Assessment Enforcer::Assess(const OpenRequest& req) {
     a.refusal = Refusal::kUnknown;
     a.refusal_rule = a.decision.of(Family::kAppraise);
     a.reason = a.unknown_reason;
+  } else if (too_large && a.decision.on(Family::kMeasure)) {
+    // Measurement needs a digest: an unhashed file cannot be let through unmeasured.
+    a.refusal = Refusal::kUnknown;
+    a.refusal_rule = a.decision.of(Family::kMeasure);
+    a.reason = "cannot be measured: " + a.unknown_reason;
   }
   return a;
 }
@@ -670,6 +682,7 @@ Result<std::unique_ptr<Enforcer>> CreateEnforcerWith(const EnforcerConfig& cfg, 
   o.verify_blocks = cfg.verify_blocks;
   o.store_writable = store_writable;
   o.max_retrust_paths = cfg.retrust_max;
+  o.max_hash_size = cfg.max_hash_size;
   // Hash with every strong algorithm the store holds digests of; SHA-256 first when present.
   auto stats = store->Stats();
   if (!stats.ok()) {

@@ -52,6 +52,11 @@ struct EnforcerOptions {
   // record and a generation. Beyond it a new path is not re-trusted (logged once as
   // retrust_limit_reached); a path re-trusted before still is (its record is replaced). 0: none.
   size_t max_retrust_paths = kDefaultRetrustMax;
+  // Regular files larger than this (st_size, the apparent size) are not hashed: they are unknown
+  // content ("larger than max_hash_size"), so appraisal refuses them, audit logs them, and
+  // measurement, having nothing to measure, refuses them. Bounds what one open can make the
+  // mount hash (a sparse file costs nothing to make). 0: no limit.
+  uint64_t max_hash_size = kDefaultMaxHashSize;
   size_t max_cache_entries = 1 << 20;
   size_t hash_chunk = 1 << 20;  // read size while hashing
 };

@@ -63,6 +63,27 @@ TEST(FsOptions, KernelLog) {
   EXPECT_FALSE(Parse({"/s", "/m", "-o", "kernel_log="}).ok());
 }
 
+TEST(FsOptions, SizeCapAndRetrustLimit) {
+  auto d = Parse({"/s", "/m"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->max_hash_size, 4ull << 30);
+  EXPECT_EQ(d->retrust_max, 4096u);
+  auto o = Parse({"/s", "/m", "-o", "max_hash_size=512M,retrust_max=0"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->max_hash_size, 512ull << 20);
+  EXPECT_EQ(o->retrust_max, 0u);
+  auto b = Parse({"/s", "/m", "-o", "max_hash_size=1000"});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->max_hash_size, 1000u);
+  for (const char* bad : {"max_hash_size=", "max_hash_size=-1", "max_hash_size=1X",
+                          "max_hash_size=99999999999T", "retrust_max=x", "retrust_max=-3"}) {
+    auto r = Parse({"/s", "/m", "-o", bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find(std::string(bad).substr(0, 11)), std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(FsOptions, EscapedCommaStaysEscapedForLibfuse) {
   auto o = Parse({"/s", "/m", "-o", "fsname=a\\,b,mode=off"});
   ASSERT_TRUE(o.ok());
