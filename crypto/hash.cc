@@ -11,14 +11,22 @@ namespace dfs {
 namespace {
 const EVP_MD* MdFor(HashAlgo a) {
   switch (a) {
-    case HashAlgo::kMd5: return EVP_md5();
-    case HashAlgo::kSha1: return EVP_sha1();
-    case HashAlgo::kSha224: return EVP_sha224();
-    case HashAlgo::kSha256: return EVP_sha256();
-    case HashAlgo::kSha384: return EVP_sha384();
-    case HashAlgo::kSha512: return EVP_sha512();
-    case HashAlgo::kSm3: return EVP_get_digestbyname("SM3");
-    case HashAlgo::kUnknown: break;
+    case HashAlgo::kMd5:
+      return EVP_md5();
+    case HashAlgo::kSha1:
+      return EVP_sha1();
+    case HashAlgo::kSha224:
+      return EVP_sha224();
+    case HashAlgo::kSha256:
+      return EVP_sha256();
+    case HashAlgo::kSha384:
+      return EVP_sha384();
+    case HashAlgo::kSha512:
+      return EVP_sha512();
+    case HashAlgo::kSm3:
+      return EVP_get_digestbyname("SM3");
+    case HashAlgo::kUnknown:
+      break;
   }
   return nullptr;
 }
@@ -78,11 +86,17 @@ Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out, const HashFdOpt
   auto h = Hasher::Create(algo);
   if (!h.ok()) return h.status();
   size_t chunk = opts.chunk ? opts.chunk : (1 << 20);
-  if (opts.block_size && chunk % opts.block_size) chunk = opts.block_size * (chunk / opts.block_size + 1);
+  if (opts.block_size && chunk % opts.block_size)
+    chunk = opts.block_size * (chunk / opts.block_size + 1);
   std::vector<uint8_t> buf(chunk);
   uint64_t off = 0;
   uint64_t block_index = 0;
   for (;;) {
+    if (opts.stop && opts.stop(opts.stop_arg)) {
+      return Status(Code::kUnavailable,
+                    "hashing stopped after " + std::to_string(off) + " bytes: the opener gave up",
+                    EINTR);
+    }
     // Fill the whole buffer (or reach EOF) so that blocks stay aligned to the file start.
     size_t n = 0;
     bool eof = false;
@@ -102,7 +116,8 @@ Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out, const HashFdOpt
       h->Update(buf.data(), n);
       if (opts.block_size && opts.on_block) {
         for (size_t pos = 0; pos < n; pos += opts.block_size) {
-          opts.on_block(opts.arg, block_index++, buf.data() + pos, std::min(opts.block_size, n - pos));
+          opts.on_block(opts.arg, block_index++, buf.data() + pos,
+                        std::min(opts.block_size, n - pos));
         }
       }
       off += n;

@@ -43,16 +43,20 @@ inline Result<Digest> HashBytes(HashAlgo algo, std::string_view s) {
 
 // Observer for HashFd: sees each block as it is hashed (used to record per-block digests).
 struct HashFdOptions {
-  size_t chunk = 1 << 20;          // read size; large reads keep hashing near memory speed
-  size_t block_size = 0;           // if non-zero, on_block is called once per block of this size
+  size_t chunk = 1 << 20;  // read size; large reads keep hashing near memory speed
+  size_t block_size = 0;   // if non-zero, on_block is called once per block of this size
   // Called with (block index, block bytes); may be empty.
   void (*on_block)(void* arg, uint64_t index, const uint8_t* data, size_t len) = nullptr;
   void* arg = nullptr;
+  // Called before each chunk is read; true stops the hash with an error whose errno is EINTR
+  // (the opener that asked for it has gone). May be null.
+  bool (*stop)(void* stop_arg) = nullptr;
+  void* stop_arg = nullptr;
 };
 
 // Hashes an open regular file from offset 0 to EOF with pread (the fd's offset is untouched).
 // Returns the digest and, in *size_out if given, the number of bytes hashed.
-// Errors: kIo with errno for a failing read.
+// Errors: kIo with errno for a failing read; kUnavailable with errno EINTR when opts.stop said so.
 Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out = nullptr,
                       const HashFdOptions& opts = {});
 

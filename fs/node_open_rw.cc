@@ -191,6 +191,8 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
       if (rfd < 0) return Status::FromErrno(-rfd, "reopening for hashing");
       return Fd(rfd);
     };
+    // FUSE INTERRUPT: the opener was signalled (or killed) while its open is being decided.
+    r.interrupted = [req] { return fuse_req_interrupted(req) != 0; };
     Status s;
     if (inline_only) {
       if (!gate->TryCheckOpenInline(r, &fh->ticket, &s)) return kNotInline;

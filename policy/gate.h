@@ -26,19 +26,22 @@ enum class AccessOp : uint8_t { kRead = 1, kExec = 2, kWrite = 3 };
 // "read", "exec", "write" (the policy language's op= values; also used in logs).
 inline std::string_view AccessOpName(AccessOp op) {
   switch (op) {
-    case AccessOp::kRead: return "read";
-    case AccessOp::kExec: return "exec";
-    case AccessOp::kWrite: return "write";
+    case AccessOp::kRead:
+      return "read";
+    case AccessOp::kExec:
+      return "exec";
+    case AccessOp::kWrite:
+      return "write";
   }
   return "?";
 }
 
 struct OpenRequest {
-  int fd = -1;               // the lower file as opened for the caller; not owned; readable
-                             // unless op == kWrite with O_WRONLY. -1 in TryCheckOpenInline for
-                             // a reader (fs/ opens a reader's lower file when a read needs it):
-                             // use reopen_readonly if the content must be read
-  struct stat st {};         // fstat of the lower file at the open
+  int fd = -1;        // the lower file as opened for the caller; not owned; readable
+                      // unless op == kWrite with O_WRONLY. -1 in TryCheckOpenInline for
+                      // a reader (fs/ opens a reader's lower file when a read needs it):
+                      // use reopen_readonly if the content must be read
+  struct stat st {};  // fstat of the lower file at the open
   // A path of the file from the mount root ("/usr/bin/hello"). FUSE opens carry no name, so this
   // is one of the names fs/ knows the inode by (lookup, create, link, rename). EMPTY when no name
   // is known (every known name was unlinked, or more names than fs/ tracks): the Gate must then
@@ -47,11 +50,15 @@ struct OpenRequest {
   // Every other known path of this inode (hard links); empty if none. The Gate must decide as
   // strictly as the strictest of `path` and `aliases`.
   std::vector<std::string> aliases;
-  AccessOp op = AccessOp::kRead;  // kExec if the flags carry __FMODE_EXEC; kWrite if O_WRONLY/O_RDWR
-  int flags = 0;             // the open flags as the kernel sent them
+  AccessOp op =
+      AccessOp::kRead;  // kExec if the flags carry __FMODE_EXEC; kWrite if O_WRONLY/O_RDWR
+  int flags = 0;        // the open flags as the kernel sent them
   uint32_t uid = 0, gid = 0, pid = 0;  // the calling process
   // Opens the same inode read-only (for hashing when fd is write-only); may be empty.
   std::function<Result<Fd>()> reopen_readonly;
+  // True once the opener has given up (FUSE INTERRUPT: a signal, or the process killed); may be
+  // empty. A hash started for this open stops then, and the open fails with EINTR.
+  std::function<bool()> interrupted;
 };
 
 // What an allowed open carries until release. fs/ keeps it with the file handle.

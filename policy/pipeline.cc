@@ -84,7 +84,8 @@ Enforcer::~Enforcer() = default;
 
 // ---- step 2: collect ------------------------------------------------------------------------
 
-Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uint64_t ino) {
+Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uint64_t ino,
+                                                       const std::function<bool()>* interrupted) {
   // Hash, then check the file did not change while it was read: (size, mtime, ctime) before and
   // after must agree, or the digest may describe bytes that were never all there at once.
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -101,6 +102,10 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
       // would cost more than hashing a 4 KiB file.
       ho.chunk = static_cast<size_t>(
           std::clamp<uint64_t>((c->key.size + 4096) / 4096 * 4096, 64 * 1024, opts_.hash_chunk));
+      if (interrupted && *interrupted) {
+        ho.stop = [](void* a) { return (*static_cast<const std::function<bool()>*>(a))(); };
+        ho.stop_arg = const_cast<std::function<bool()>*>(interrupted);
+      }
       std::optional<BlockSink> sink;
       if (i == 0 && opts_.verify_blocks) {
         blocks = std::make_shared<BlockDigests>();
@@ -160,7 +165,15 @@ Result<std::shared_ptr<const Content>> Enforcer::Collect(const OpenRequest& req,
       DFS_ASSIGN_OR_RETURN(owned, req.reopen_readonly());
       fd = owned.get();
     }
-    DFS_ASSIGN_OR_RETURN(std::shared_ptr<Content> c, HashContent(fd, dev, ino));
+    auto hashed = HashContent(fd, dev, ino, &req.interrupted);
+    if (!hashed.ok()) {
+      if (hashed.status().sys_errno() == EINTR) {
+        spdlog::info("hash_interrupted path={} inode={}:{} size={} reason={}", LogQuote(req.path),
+                     dev, ino, req.st.st_size, LogQuote(hashed.status().message()));
+      }
+      return hashed.status();
+    }
+    std::shared_ptr<Content> c = std::move(hashed).value();
     DFS_RETURN_IF_ERROR(LookUp(c.get()));
     return std::shared_ptr<const Content>(std::move(c));
   };
@@ -172,6 +185,13 @@ Result<std::shared_ptr<const Content>> Enforcer::Collect(const OpenRequest& req,
     r = std::move(peeked);
   } else {
     r = cache_.Get(dev, ino, req.st, opts_.verify_blocks, compute, hit);
+    // The hash this open waited for was stopped because its own opener gave up: hash again,
+    // unless this opener has given up too.
+    for (int i = 0; i < 8 && !r.ok() && r.status().sys_errno() == EINTR &&
+                    !(req.interrupted && req.interrupted());
+         ++i) {
+      r = cache_.Get(dev, ino, req.st, opts_.verify_blocks, compute, hit);
+    }
   }
   if (!r.ok()) return r;
   if (hit && *hit) stats_.cache_hits++;

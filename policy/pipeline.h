@@ -133,7 +133,9 @@ class Enforcer final : public Gate {
 
  private:
   Result<std::shared_ptr<const Content>> Collect(const OpenRequest& req, bool* hit);
-  Result<std::shared_ptr<Content>> HashContent(int fd, uint64_t dev, uint64_t ino);
+  // interrupted (may be null): checked before each chunk; true stops with an EINTR error.
+  Result<std::shared_ptr<Content>> HashContent(int fd, uint64_t dev, uint64_t ino,
+                                               const std::function<bool()>* interrupted = nullptr);
   Status LookUp(Content* c);
   Result<SourceInfo> Source(uint64_t id);
   // Step 4 for one family: does a provenance record vouch for the content here?
