@@ -552,7 +552,7 @@ check_outputs
 echo "workload_bench: warming up" >&2
 for w in $ONLY; do for c in $WARM_CFGS; do timed "${ROOTS[$c]}" "$w" >/dev/null; done; done
 echo "machine: $(nproc) CPUs; commit $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo ?); $(date -u '+%F %T UTC')"
-table "idle host"
+table "no added load"
 [ $OPS = 1 ] && count_ops
 [ "$BIG_MIB" -gt 0 ] && bigread
 if [ $BUSY = 1 ]; then
