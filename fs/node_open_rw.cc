@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/log.h"
@@ -20,6 +23,33 @@
 namespace dfs::fs {
 
 namespace {
+
+// Whether task `tid` is being killed: SIGKILL pending for it or its thread group (a fatal signal
+// is turned into SIGKILL by the kernel), or it is gone or a zombie already. Read from
+// /proc/TID/status; called only once the kernel has sent INTERRUPT for a request of the task.
+bool OpenerIsDying(uint32_t tid) {
+  std::string path = "/proc/" + std::to_string(tid) + "/status";
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno == ENOENT || errno == ESRCH;
+  char buf[4096];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return true;
+  buf[n] = 0;
+  std::string_view text(buf, static_cast<size_t>(n));
+  constexpr unsigned long long kSigkillBit = 1ull << (SIGKILL - 1);
+  for (std::string_view key : {"SigPnd:", "ShdPnd:"}) {
+    size_t at = text.find(key);
+    if (at == std::string_view::npos) continue;
+    unsigned long long mask = std::strtoull(buf + at + key.size(), nullptr, 16);
+    if (mask & kSigkillBit) return true;
+  }
+  size_t st = text.find("State:");
+  if (st != std::string_view::npos) {
+    size_t c = text.find_first_not_of(" \t", st + 6);
+    if (c != std::string_view::npos && (text[c] == 'Z' || text[c] == 'X')) return true;
+  }
+  return false;
+}
 
 // The kernel marks opens made by execve() with __FMODE_EXEC; it is not a flag the lower open takes.
 constexpr int kFmodeExec = 0x20;
@@ -191,8 +221,13 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
       if (rfd < 0) return Status::FromErrno(-rfd, "reopening for hashing");
       return Fd(rfd);
     };
-    // FUSE INTERRUPT: the opener was signalled (or killed) while its open is being decided.
-    r.interrupted = [req] { return fuse_req_interrupted(req) != 0; };
+    // FUSE INTERRUPT: the opener was signalled while its open is being decided. Only a dying
+    // opener gives up its hash: the kernel also interrupts for signals the task handles and then
+    // restarts or continues (runc's init is signalled while it execs), and an EINTR there made
+    // execve fail with EIO (integ_enforce_runc and integ_enforce_podman failed so).
+    r.interrupted = [req, pid = r.pid] {
+      return fuse_req_interrupted(req) != 0 && OpenerIsDying(pid);
+    };
     Status s;
     if (inline_only) {
       if (!gate->TryCheckOpenInline(r, &fh->ticket, &s)) return kNotInline;
