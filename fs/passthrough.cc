@@ -102,7 +102,9 @@ void Passthrough::Offload(fuse_req_t req, std::function<void()> task) {
     }
   };
   try {
-    pool_.Submit(std::move(guarded));
+    // Fair among users (worker_pool.h): one user's hashes of huge files leave others a worker.
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    pool_.Submit(std::move(guarded), ctx != nullptr ? static_cast<uint32_t>(ctx->uid) : 0);
   } catch (const std::exception& e) {
     spdlog::error("event=offload_failed what={}", LogQuote(e.what()));
     fuse_reply_err(req, EIO);

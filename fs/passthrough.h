@@ -93,7 +93,8 @@ class Passthrough {
   // destroyed.
   void Stop();
 
-  // Runs `task` (which replies to `req`) on a worker thread, or inline without workers. An
+  // Runs `task` (which replies to `req`) on a worker thread, or inline without workers, fairly
+  // among the calling users (worker_pool.h). An
   // exception out of the task (e.g. std::bad_alloc), or out of queueing it, is logged and answered
   // EIO instead of ending the daemon; the task must therefore not throw after it has replied.
   void Offload(fuse_req_t req, std::function<void()> task);

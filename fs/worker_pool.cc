@@ -1,20 +1,27 @@
 #include "fs/worker_pool.h"
 
+#include <algorithm>
+
 namespace dfs::fs {
 
 void WorkerPool::Start(unsigned n) {
+  per_key_limit_ = n >= 2 ? n - 1 : std::max(n, 1u);
   for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
-void WorkerPool::Submit(std::function<void()> task) {
+void WorkerPool::Submit(std::function<void()> task, uint32_t key) {
   if (threads_.empty()) {
     task();
     return;
   }
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(task));
+    KeyQueue& q = keys_[key];
+    if (q.tasks.empty()) order_.push_back(key);
+    q.tasks.push_back(std::move(task));
   }
+  // Any idle worker can take it, or none can (its key is at its limit; a worker that finishes
+  // one of that key's tasks looks again before it sleeps).
   cv_.notify_one();
 }
 
@@ -28,16 +35,43 @@ void WorkerPool::Stop() {
   threads_.clear();
 }
 
+std::map<uint32_t, WorkerPool::KeyQueue>::iterator WorkerPool::NextRunnable() {
+  for (auto it = order_.begin(); it != order_.end(); ++it) {
+    auto k = keys_.find(*it);
+    if (k->second.running < per_key_limit_) {
+      order_.erase(it);
+      return k;
+    }
+  }
+  return keys_.end();
+}
+
 void WorkerPool::Loop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stop_ and drained
-    auto task = std::move(queue_.front());
-    queue_.pop_front();
+    auto k = keys_.end();
+    cv_.wait(lock, [&] {
+      k = NextRunnable();
+      return k != keys_.end() || (stop_ && order_.empty());
+    });
+    if (k == keys_.end()) return;  // stop_ and drained
+    const uint32_t key = k->first;
+    KeyQueue& q = k->second;
+    auto task = std::move(q.tasks.front());
+    q.tasks.pop_front();
+    if (!q.tasks.empty()) order_.push_back(key);  // its next task waits for its next turn
+    q.running++;
     lock.unlock();
     task();
     lock.lock();
+    auto done = keys_.find(key);
+    done->second.running--;
+    if (done->second.running == 0 && done->second.tasks.empty()) {
+      keys_.erase(done);
+    } else if (!done->second.tasks.empty()) {
+      // This key may have been at its limit with tasks queued: another worker may take one now.
+      cv_.notify_one();
+    }
   }
 }
 
