@@ -44,81 +44,18 @@ chmod 755 "$W"
 D=$W/data          # the 5000 files
 MOFF=$W/m_off      # digestfs mode=off
 MENF=$W/m_enf      # digestfs mode=enforce
-FAPO_PID=
-WATCHDOG_PID=
-
-# --- fapolicyd state: what exists before, put back at exit ------------------------------------
-# Files the daemon reads at start (we write them) and files it creates (removed if new).
-CONF_FILES=("$ETC/fapolicyd.conf" "$ETC/compiled.rules" "$ETC/fapolicyd.rules"
-  "$ETC/trust.d/dfs-bench.trust")
-CREATED=(/run/fapolicyd.pid /var/run/fapolicyd.state /var/log/fapolicyd-access.log)
-for dir in /var/lib/fapolicyd /run/fapolicyd; do  # the trust database, db.ver, the fifo
-  for f in data.mdb lock.mdb db.ver fapolicyd.fifo; do CREATED+=("$dir/$f"); done
-done
-declare -A BEFORE  # what the daemon's state directories held before
-for dir in /var/lib/fapolicyd /run/fapolicyd; do BEFORE[$dir]=$(ls -A "$dir" 2>/dev/null || true); done
-mkdir -p "$W/orig"
-cp -a "$ETC" "$W/orig/etc"  # for the final comparison
-declare -A HAD
-i=0
-for f in "${CONF_FILES[@]}" "${CREATED[@]}"; do
-  if [ -e "$f" ]; then HAD[$f]=$i; cp -a "$f" "$W/orig/$i"; fi
-  i=$((i + 1))
-done
-# restore_fapolicyd_files [all]: puts the configuration back; with "all", also the files the daemon
-# creates (only once no daemon runs).
-restore_fapolicyd_files() {
-  local f files=("${CONF_FILES[@]}")
-  [ "${1:-}" = all ] && files+=("${CREATED[@]}")
-  for f in "${files[@]}"; do
-    if [ -n "${HAD[$f]:-}" ]; then
-      cmp -s "$W/orig/${HAD[$f]}" "$f" 2>/dev/null || cp -a "$W/orig/${HAD[$f]}" "$f"
-    else
-      rm -f "$f"
-    fi
-  done
-}
-stop_fapolicyd() {
-  [ -n "$FAPO_PID" ] || return 0
-  kill -TERM "$FAPO_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 100); do kill -0 "$FAPO_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$FAPO_PID" 2>/dev/null; then
-    echo "fapolicyd_bench: fapolicyd $FAPO_PID ignored TERM for 10 s; killing it" >&2
-    kill -KILL "$FAPO_PID" 2>/dev/null || true
-  fi
-  wait "$FAPO_PID" 2>/dev/null || true
-  FAPO_PID=
-  if [ -n "$WATCHDOG_PID" ]; then kill "$WATCHDOG_PID" 2>/dev/null || true; wait "$WATCHDOG_PID" 2>/dev/null || true; fi
-  WATCHDOG_PID=
-  if pgrep -x fapolicyd >/dev/null; then
-    echo "fapolicyd_bench: a fapolicyd process is still running: $(pgrep -a -x fapolicyd)" >&2
-    return 1
-  fi
-}
+# --- fapolicyd state: what exists before, put back at exit (bench/lib/fapolicyd.sh) -----------
+. "$(dirname "$0")/lib/fapolicyd.sh"
+fapo_init fapolicyd_bench dfs-bench.trust
+fapo_save
 cleanup() {
   local rc=$?
   set +e
-  stop_fapolicyd
-  restore_fapolicyd_files all
+  fapo_restore || rc=1
   local m
   for m in "$MENF" "$MOFF"; do
     mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
   done
-  local dir f
-  for dir in /var/lib/fapolicyd /run/fapolicyd; do
-    [ -d "$dir" ] || continue
-    for f in $(ls -A "$dir"); do
-      grep -qxF "$f" <<<"${BEFORE[$dir]}" || { echo "removing $dir/$f (made by fapolicyd)"; rm -f "$dir/$f"; }
-    done
-  done
-  if diff -r "$W/orig/etc" "$ETC" >/dev/null; then
-    echo "fapolicyd: stopped ($(pgrep -c -x fapolicyd) fapolicyd processes left); $ETC is as before"
-  else
-    echo "fapolicyd_bench: $ETC differs from before the run:" >&2
-    diff -r "$W/orig/etc" "$ETC" >&2
-    rc=1
-  fi
   rm -rf "$W"
   exit $rc
 }

@@ -75,57 +75,10 @@ ROOT=$W/root
 MOUNTS=()
 DAEMONS=()  # pids of daemons started in the foreground (the -d trace)
 HOGS=()
-FAPO_PID=
-WATCHDOG_PID=
-ETC=/etc/fapolicyd
-
-# --- fapolicyd state: what exists before, put back at exit (as bench/fapolicyd_bench.sh) ---------
-CONF_FILES=("$ETC/fapolicyd.conf" "$ETC/compiled.rules" "$ETC/fapolicyd.rules"
-  "$ETC/trust.d/dfs-workload.trust")
-CREATED=(/run/fapolicyd.pid /var/run/fapolicyd.state /var/log/fapolicyd-access.log)
-for dir in /var/lib/fapolicyd /run/fapolicyd; do
-  for f in data.mdb lock.mdb db.ver fapolicyd.fifo; do CREATED+=("$dir/$f"); done
-done
-declare -A BEFORE HAD
-mkdir -p "$W/orig"
-if [ $FAPO = 1 ]; then
-  for dir in /var/lib/fapolicyd /run/fapolicyd; do BEFORE[$dir]=$(ls -A "$dir" 2>/dev/null || true); done
-  cp -a "$ETC" "$W/orig/etc"
-  i=0
-  for f in "${CONF_FILES[@]}" "${CREATED[@]}"; do
-    if [ -e "$f" ]; then HAD[$f]=$i; cp -a "$f" "$W/orig/$i"; fi
-    i=$((i + 1))
-  done
-fi
-restore_fapolicyd_files() {
-  local f files=("${CONF_FILES[@]}")
-  [ "${1:-}" = all ] && files+=("${CREATED[@]}")
-  for f in "${files[@]}"; do
-    if [ -n "${HAD[$f]:-}" ]; then
-      cmp -s "$W/orig/${HAD[$f]}" "$f" 2>/dev/null || cp -a "$W/orig/${HAD[$f]}" "$f"
-    else
-      rm -f "$f"
-    fi
-  done
-}
-stop_fapolicyd() {
-  [ -n "$FAPO_PID" ] || return 0
-  kill -TERM "$FAPO_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 100); do kill -0 "$FAPO_PID" 2>/dev/null || break; sleep 0.05; done
-  if kill -0 "$FAPO_PID" 2>/dev/null; then
-    echo "workload_bench: fapolicyd $FAPO_PID ignored TERM for 5 s; killing it" >&2
-    kill -KILL "$FAPO_PID" 2>/dev/null || true
-  fi
-  wait "$FAPO_PID" 2>/dev/null || true
-  FAPO_PID=
-  if [ -n "$WATCHDOG_PID" ]; then kill "$WATCHDOG_PID" 2>/dev/null || true; wait "$WATCHDOG_PID" 2>/dev/null || true; fi
-  WATCHDOG_PID=
-  if pgrep -x fapolicyd >/dev/null; then
-    echo "workload_bench: a fapolicyd process is still running: $(pgrep -a -x fapolicyd)" >&2
-    return 1
-  fi
-}
+# --- fapolicyd state: what exists before, put back at exit (bench/lib/fapolicyd.sh) -----------
+. "$SRC/bench/lib/fapolicyd.sh"
+fapo_init workload_bench dfs-workload.trust
+[ $FAPO = 1 ] && fapo_save
 stop_hogs() {
   local p
   for p in "${HOGS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
@@ -148,20 +101,7 @@ cleanup() {
   local m p
   for m in "${MOUNTS[@]}"; do umount_one "$m"; done
   for p in "${DAEMONS[@]}"; do wait "$p" 2>/dev/null; done
-  if [ $FAPO = 1 ]; then
-    local dir f
-    for dir in /var/lib/fapolicyd /run/fapolicyd; do
-      [ -d "$dir" ] || continue
-      for f in $(ls -A "$dir"); do
-        grep -qxF "$f" <<<"${BEFORE[$dir]}" || rm -f "$dir/$f"
-      done
-    done
-    if ! diff -r "$W/orig/etc" "$ETC" >/dev/null; then
-      echo "workload_bench: $ETC differs from before the run:" >&2
-      diff -r "$W/orig/etc" "$ETC" >&2
-      rc=1
-    fi
-  fi
+  if [ $FAPO = 1 ]; then fapo_restore || rc=1; fi
   rm -rf "$W"
   exit $rc
 }
