@@ -29,6 +29,15 @@ int do_make(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mo
   if (BadName(name)) return EINVAL;
   PathFd pfd = fs.Lower(parent);  // before the switch: reopening needs the daemon's capabilities
   if (!pfd) return pfd.error();
+  if (link == nullptr && !S_ISDIR(mode)) {
+    // A FIFO, socket or device where the policy appraises reads is refused before it exists.
+    struct stat st {};
+    st.st_mode = mode;
+    st.st_rdev = rdev;
+    st.st_uid = fuse_req_ctx(req)->uid;
+    st.st_gid = fuse_req_ctx(req)->gid;
+    if (int err = fs.CheckNode(req, parent, name, st); err != 0) return err;
+  }
   {
     ScopedCreds creds(req);
     if (creds.error() != 0) return creds.error();
@@ -44,7 +53,7 @@ int do_make(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, mo
     }
     if (rc != 0) return errno;
   }
-  return fs.DoLookup(parent, name, e);
+  return fs.DoLookup(req, parent, name, e);
 }
 
 void mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
@@ -65,13 +74,18 @@ void symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* na
   ReplyEntry(req, do_make(req, fs, fs.inode(parent), name, S_IFLNK, 0, link, &e), e);
 }
 
-int do_link(Passthrough& fs, Inode& inode, Inode& newparent, const char* newname,
+int do_link(fuse_req_t req, Passthrough& fs, Inode& inode, Inode& newparent, const char* newname,
             fuse_entry_param* e) {
   if (BadName(newname)) return EINVAL;
   // AT_EMPTY_PATH links the O_PATH descriptor's inode itself (needs CAP_DAC_READ_SEARCH, which a
   // root daemon has); a non-root daemon goes through the /proc magic link.
   PathFd ifd = fs.Lower(inode);
   if (!ifd) return ifd.error();
+  if (fs.gate() != nullptr) {
+    struct stat st;
+    if (fstatat(ifd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+    if (int err = fs.CheckNode(req, newparent, newname, st); err != 0) return err;
+  }
   PathFd pfd = fs.Lower(newparent);
   if (!pfd) return pfd.error();
   int rc = linkat(ifd.get(), "", pfd.get(), newname, AT_EMPTY_PATH);
@@ -82,13 +96,13 @@ int do_link(Passthrough& fs, Inode& inode, Inode& newparent, const char* newname
   }
   if (rc != 0) return errno;
   fs.Changed(inode);  // its ctime and link count changed
-  return fs.DoLookup(newparent, newname, e);
+  return fs.DoLookup(req, newparent, newname, e);
 }
 
 void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
   Passthrough& fs = Passthrough::From(req);
   fuse_entry_param e;
-  ReplyEntry(req, do_link(fs, fs.inode(ino), fs.inode(newparent), newname, &e), e);
+  ReplyEntry(req, do_link(req, fs, fs.inode(ino), fs.inode(newparent), newname, &e), e);
 }
 
 // Key of `name` in `dir`, if it exists (for Gate notifications and path tracking).
@@ -133,6 +147,18 @@ int do_rename(fuse_req_t req, Passthrough& fs, Inode& parent, const char* name, 
   InodeKey src, dst;
   bool have_src = KeyOf(pfd, name, &src);
   bool have_dst = KeyOf(npfd, newname, &dst);
+  if (fs.gate() != nullptr) {
+    // A FIFO, socket or device must not be moved to a name where the policy appraises reads (an
+    // exchange moves the target to the source's name too).
+    struct stat st;
+    if (have_src && fstatat(pfd.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (int err = fs.CheckNode(req, newparent, newname, st); err != 0) return err;
+    }
+    if ((flags & RENAME_EXCHANGE) && have_dst &&
+        fstatat(npfd.get(), newname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (int err = fs.CheckNode(req, parent, name, st); err != 0) return err;
+    }
+  }
   {
     // RENAME_WHITEOUT creates a whiteout device, which must belong to the caller.
     std::optional<ScopedCreds> creds;
@@ -276,25 +302,33 @@ void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fus
     size_t entsize;
     if (plus) {
       fuse_entry_param e{};
-      bool dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+      const bool dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+      bool no_ref = dot;  // the entry holds no lookup reference
       if (dot) {
         e.attr.st_ino = d->entry->d_ino;
         e.attr.st_mode = static_cast<mode_t>(d->entry->d_type) << 12;
       } else {
-        int lerr = fs.DoLookup(dir, name, &e);
+        int lerr = fs.DoLookup(req, dir, name, &e);
         if (lerr == ENOENT) {  // removed beneath us since readdir saw it
           d->entry = nullptr;
           d->offset = next;
           continue;
         }
-        if (lerr != 0) {
+        if (lerr == EACCES) {
+          // A node refused by name (Passthrough::CheckNode): listed without attributes or a
+          // node id, so the kernel makes no entry for it and a use of the name asks LOOKUP.
+          e = fuse_entry_param{};
+          e.attr.st_ino = d->entry->d_ino;
+          e.attr.st_mode = static_cast<mode_t>(d->entry->d_type) << 12;
+          no_ref = true;
+        } else if (lerr != 0) {
           err = lerr;
           break;
         }
       }
       entsize = fuse_add_direntry_plus(req, buf.get() + used, size - used, name, &e, next);
       if (entsize > size - used) {
-        if (!dot) fs.inodes().Forget(&fs.inode(e.ino), 1);
+        if (!no_ref) fs.inodes().Forget(&fs.inode(e.ino), 1);
         break;
       }
     } else {

@@ -19,7 +19,7 @@ namespace {
 void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Passthrough& fs = Passthrough::From(req);
   fuse_entry_param e;
-  int err = fs.DoLookup(fs.inode(parent), name, &e);
+  int err = fs.DoLookup(req, fs.inode(parent), name, &e);
   if (err == ENOENT) {
     // A negative entry. Creations through the mount replace it at once; a short lifetime bounds
     // how long a file created beneath the mount stays invisible.

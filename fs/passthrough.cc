@@ -149,7 +149,32 @@ int Passthrough::Reopen(const Inode& inode, int flags) {
   return fd;
 }
 
-int Passthrough::DoLookup(Inode& parent, const char* name, fuse_entry_param* e) {
+namespace {
+bool IsSpecialNode(mode_t mode) {
+  return S_ISFIFO(mode) || S_ISSOCK(mode) || S_ISCHR(mode) || S_ISBLK(mode);
+}
+}  // namespace
+
+int Passthrough::CheckNode(fuse_req_t req, Inode& parent, const char* name, const struct stat& st) {
+  if (cfg_.gate == nullptr || !IsSpecialNode(st.st_mode)) return 0;
+  OpenRequest r;
+  r.st = st;
+  // The name as the kernel will know it. Empty if the directory's path is not known: the Gate
+  // then decides as strictly as any path could.
+  if (auto dir = inodes_.PathOf(&parent)) r.path = (*dir == "/" ? "" : *dir) + "/" + name;
+  r.op = AccessOp::kRead;
+  if (req != nullptr) {
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    r.uid = ctx->uid;
+    r.gid = ctx->gid;
+    r.pid = static_cast<uint32_t>(ctx->pid);
+  }
+  Status s = cfg_.gate->CheckNode(r);
+  if (s.ok()) return 0;
+  return s.code() == Code::kPermissionDenied ? EACCES : EIO;
+}
+
+int Passthrough::DoLookup(fuse_req_t req, Inode& parent, const char* name, fuse_entry_param* e) {
   *e = fuse_entry_param{};
   if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') != nullptr) {
     return EINVAL;  // the kernel resolves these itself; never walk upwards
@@ -163,11 +188,17 @@ int Passthrough::DoLookup(Inode& parent, const char* name, fuse_entry_param* e) 
     return err;
   }
   if (fstatat(fd.get(), "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  const bool special = cfg_.gate != nullptr && IsSpecialNode(e->attr.st_mode);
+  if (special) {
+    if (int err = CheckNode(req, parent, name, e->attr); err != 0) return err;
+  }
   Inode* inode = inodes_.Intern(std::move(fd), e->attr, &parent, name);
   inode->NoteAttr(e->attr);
   e->ino = ino_of(inode, *this);
   e->attr_timeout = cfg_.attr_timeout;
-  e->entry_timeout = cfg_.entry_timeout;
+  // A special node's name is decided per caller and per path walk (its directory may be moved
+  // beneath the mount into an appraised tree): the kernel must not reuse the entry.
+  e->entry_timeout = special ? 0.0 : cfg_.entry_timeout;
   return 0;
 }
 

@@ -127,8 +127,16 @@ class Passthrough {
   // O_PATH descriptor into an open file without a path walk). Returns the fd or -errno.
   int Reopen(const Inode& inode, int flags);
 
-  // One-component lookup of `name` in `parent`; fills `e` and takes one lookup reference. 0/errno.
-  int DoLookup(Inode& parent, const char* name, fuse_entry_param* e);
+  // One-component lookup of `name` in `parent` for the caller of `req`; fills `e` and takes one
+  // lookup reference. 0/errno. A FIFO, socket or device node is first put to CheckNode (EACCES
+  // where the policy appraises it, no reference taken), and with a Gate it gets an entry
+  // timeout of 0, so that the kernel asks again at every path walk, as each caller.
+  int DoLookup(fuse_req_t req, Inode& parent, const char* name, fuse_entry_param* e);
+
+  // Whether the FIFO, socket or device node `st` may be named `name` in `parent` by the caller of
+  // `req` (Gate::CheckNode). 0, or EACCES (EIO for another Gate error). 0 without a Gate and for
+  // regular files, directories and symlinks.
+  int CheckNode(fuse_req_t req, Inode& parent, const char* name, const struct stat& st);
 
   // The file (dev, ino) changed through the mount: tell the Gate and, when there is one, drop the
   // kernel's cached pages of it (asynchronously: invalidating from inside a WRITE would deadlock).

@@ -87,6 +87,15 @@ class Gate {
     return false;
   }
 
+  // Decides whether a FIFO, socket or device node may be reached by the name req.path (req.st:
+  // its lstat, or for one about to be made, its mode and the caller as owner; req.aliases: its
+  // other names, if any; req.fd is -1). The kernel serves such nodes itself: no OPEN reaches
+  // fs/, so this is asked instead when the node gets a name in the kernel (lookup, readdirplus,
+  // mknod, link, rename). Decided as an op=read of the node: if the policy appraises it, the
+  // node's content cannot be vouched for and it is refused (kPermissionDenied; logged once per
+  // node and name, naming the path and the rule). Permissive mode logs and allows. Never blocks.
+  virtual Status CheckNode(const OpenRequest& req) = 0;
+
   // verify=blocks: checks bytes read from the lower file at `offset` before they are served.
   // kCorrupt on a mismatch (fs/ answers EIO).
   virtual Status CheckRead(const OpenTicket& ticket, uint64_t offset,

@@ -426,6 +426,47 @@ bool Enforcer::TryCheckOpenInline(const OpenRequest& req, OpenTicket* ticket, St
   return true;
 }
 
+namespace {
+std::string_view NodeTypeName(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFIFO:
+      return "fifo";
+    case S_IFSOCK:
+      return "socket";
+    case S_IFCHR:
+      return "character device";
+    case S_IFBLK:
+      return "block device";
+  }
+  return "non-regular file";
+}
+}  // namespace
+
+Status Enforcer::CheckNode(const OpenRequest& req) {
+  Subject s{req.path, AccessOp::kRead, req.uid, static_cast<uint32_t>(req.st.st_uid),
+            req.st.st_mode};
+  Decision d = policy_.DecideStrictest(s, req.aliases);
+  if (!d.on(Family::kAppraise)) return Status::Ok();
+  Assessment a;
+  a.decision = d;
+  a.refusal = Refusal::kUnknown;
+  a.refusal_rule = d.of(Family::kAppraise);
+  a.reason =
+      "a " + std::string(NodeTypeName(req.st.st_mode)) + " has no content the store can vouch for";
+  stats_.refusals++;
+  // Keyed by name as well: a node about to be made has no inode yet.
+  std::string key = "node:" + FileKey(req.st) + ":" + req.path + ":" + RuleRef(a.refusal_rule);
+  if (FirstTime(key)) {
+    stats_.refusals_logged++;
+    spdlog::warn("{} path={} op=read inode={}:{} uid={} digest=- rule={} verdict=unknown reason={}",
+                 opts_.mode == EnforceMode::kPermissive ? "would_refuse" : "refused",
+                 LogQuote(req.path), req.st.st_dev, req.st.st_ino, req.uid, RuleRef(a.refusal_rule),
+                 LogQuote(a.reason));
+  }
+  if (opts_.mode == EnforceMode::kPermissive) return Status::Ok();
+  return Status(Code::kPermissionDenied, a.reason);
+}
+
 Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
   Assessment a = Assess(req);
   if (t_inline && IsWouldBlock(a.error)) return WouldBlock();

@@ -111,6 +111,7 @@ class Enforcer final : public Gate {
   // Gate.
   Status CheckOpen(const OpenRequest& req, OpenTicket* ticket) override;
   bool TryCheckOpenInline(const OpenRequest& req, OpenTicket* ticket, Status* result) override;
+  Status CheckNode(const OpenRequest& req) override;
   Status CheckRead(const OpenTicket& ticket, uint64_t offset,
                    std::span<const uint8_t> data) override;
   void Changed(uint64_t dev, uint64_t ino) override;

@@ -53,6 +53,13 @@ class ScriptedGate : public dfs::Gate {
     return dfs::Status::Ok();
   }
 
+  dfs::Status CheckNode(const dfs::OpenRequest& r) override {
+    Event("node " + r.path + " uid=" + std::to_string(r.uid));
+    bool deny = !deny_.empty() && r.path.find(deny_) != std::string::npos;
+    if (deny) return dfs::Status(dfs::Code::kPermissionDenied, "denied by test gate");
+    return dfs::Status::Ok();
+  }
+
   dfs::Status CheckRead(const dfs::OpenTicket& t, uint64_t, std::span<const uint8_t>) override {
     auto* ticket = static_cast<const Ticket*>(t.blocks.get());
     if (ticket != nullptr && ticket->path.find("corrupt") != std::string::npos) {

@@ -68,6 +68,29 @@ TEST_F(EnforcerTest, KnownExecAllowedUnknownRefused) {
   EXPECT_EQ(e->stats().unchecked, 1u);
 }
 
+TEST_F(EnforcerTest, SpecialNodeRefusedWhereReadsAreAppraised) {
+  auto e = Make("dont_appraise path=/usr/lib/sysimage/**\nappraise op=read path=/usr/**\n");
+  OpenRequest r;
+  r.st.st_mode = S_IFIFO | 0644;
+  r.path = "/usr/share/x.txt";
+  EXPECT_EQ(e->CheckNode(r).code(), Code::kPermissionDenied);
+  r.st.st_mode = S_IFCHR | 0666;
+  EXPECT_EQ(e->CheckNode(r).code(), Code::kPermissionDenied);
+  r.path = "/usr/lib/sysimage/rpm/sock";  // exempted
+  EXPECT_TRUE(e->CheckNode(r).ok());
+  r.path = "/tmp/x";  // not appraised
+  EXPECT_TRUE(e->CheckNode(r).ok());
+  r.path = "";  // no known name: as strictly as any path
+  EXPECT_EQ(e->CheckNode(r).code(), Code::kPermissionDenied);
+  // Exec is not a use of a special node: an exec-only policy leaves it alone.
+  auto exec_only = Make(kExecPolicy);
+  r.path = "/usr/share/x.txt";
+  EXPECT_TRUE(exec_only->CheckNode(r).ok());
+  auto permissive = Make("appraise op=read\n", EnforceMode::kPermissive);
+  EXPECT_TRUE(permissive->CheckNode(r).ok());
+  EXPECT_EQ(permissive->stats().refusals, 1u);
+}
+
 TEST_F(EnforcerTest, OpConditionsRouteToTheirRules) {
   tree.Write("/usr/lib/libx.so", "lib");
   tree.Write("/data/x", "data");

@@ -126,9 +126,9 @@ TEST_F(TempTree, PathsAreTrueAfterMovesBeneath) {
   t.Linked(b->key, a, "unused");
   EXPECT_EQ(t.Paths(f).paths, (std::vector<std::string>{"/usr/local/lib/d/file"}));
   // The file itself renamed beneath: its known name is stale, no name is verified.
-  ASSERT_EQ(rename((dir_ + "/usr/local/lib/d/file").c_str(),
-                   (dir_ + "/usr/local/lib/d/other").c_str()),
-            0);
+  ASSERT_EQ(
+      rename((dir_ + "/usr/local/lib/d/file").c_str(), (dir_ + "/usr/local/lib/d/other").c_str()),
+      0);
   set = t.Paths(f);
   EXPECT_FALSE(set.complete);
   EXPECT_EQ(set.paths, (std::vector<std::string>{"/usr/local/lib/d/file"}));
@@ -221,6 +221,7 @@ TEST_F(TempTree, TooManyNamesMarkTheSetIncomplete) {
 class FakeGate : public Gate {
  public:
   Status CheckOpen(const OpenRequest&, OpenTicket*) override { return Status::Ok(); }
+  Status CheckNode(const OpenRequest&) override { return Status::Ok(); }
   Status CheckRead(const OpenTicket&, uint64_t, std::span<const uint8_t>) override {
     return Status::Ok();
   }
@@ -260,10 +261,10 @@ TEST_F(TempTree, LookupRefusesDotDotAndSlash) {
   ASSERT_EQ(fstat(root.get(), &rst), 0);
   Passthrough fs(std::move(root), rst, FsConfig{});
   fuse_entry_param e;
-  EXPECT_EQ(fs.DoLookup(fs.inodes().root(), "..", &e), EINVAL);
-  EXPECT_EQ(fs.DoLookup(fs.inodes().root(), "a/b", &e), EINVAL);
-  EXPECT_EQ(fs.DoLookup(fs.inodes().root(), "missing", &e), ENOENT);
-  EXPECT_EQ(fs.DoLookup(fs.inodes().root(), "a", &e), 0);
+  EXPECT_EQ(fs.DoLookup(nullptr, fs.inodes().root(), "..", &e), EINVAL);
+  EXPECT_EQ(fs.DoLookup(nullptr, fs.inodes().root(), "a/b", &e), EINVAL);
+  EXPECT_EQ(fs.DoLookup(nullptr, fs.inodes().root(), "missing", &e), ENOENT);
+  EXPECT_EQ(fs.DoLookup(nullptr, fs.inodes().root(), "a", &e), 0);
   EXPECT_TRUE(S_ISDIR(e.attr.st_mode));
   EXPECT_EQ(fs.inodes().size(), 2u);
 }
