@@ -579,6 +579,17 @@ Status ImaMeasurer::ReconcileLocked(bool startup) {
     pending_keys_.clear();
     return Status::Ok();
   }
+  if (IsInitial(tpm)) {
+    // Not a pending tail (that would start at a state of the log): the TPM was reset under a
+    // running mount. Every measurement fails until a remount starts a new log (startup above).
+    spdlog::error("event=tpm_reset pcr={} tpm={} log_entries={} action=\"measured opens fail until "
+                  "remount\"",
+                  cfg_.pcr, LogQuote(backend_->Describe()), history_.size());
+    return Status(Code::kCorrupt, "PCR " + std::to_string(cfg_.pcr) + " of TPM " +
+                                      backend_->Describe() +
+                                      " holds its reset value under a running mount (the TPM was "
+                                      "reset); remount to start a new measurement log");
+  }
   return Status(Code::kCorrupt,
                 "measurement log " + cfg_.log_dir + "/" + kBinaryLogName + " and PCR " +
                     std::to_string(cfg_.pcr) + " of TPM " + backend_->Describe() +
@@ -596,9 +607,17 @@ Status ImaMeasurer::Measure(const std::string& key, const Digest& digest, const 
   DFS_RETURN_IF_ERROR(ReadKernelLocked());
   DFS_RETURN_IF_ERROR(CatchUpLocked(/*startup=*/false));
   DFS_RETURN_IF_ERROR(AdoptKernelLocked());
-  // With a kernel log the kernel may have extended the PCR since the last check: always check.
-  if (backend_ && (need_check_ || !kernel_log_.empty())) {
-    DFS_RETURN_IF_ERROR(ReconcileLocked(/*startup=*/false));
+  // The PCR is compared with the replayed log before every entry, not only after a failed call: a
+  // TPM reset (power cycle, swtpm re-initialized) can leave the connection working, and an entry
+  // extended into the reset PCR would make the log attest nothing. One PCR read per measurement;
+  // measurements are once per source or file, so this is not on any hot path.
+  if (backend_) {
+    Status rs = ReconcileLocked(/*startup=*/false);
+    // A TPM that does not answer a check with nothing pending: the entry is still written ahead
+    // (below); its extend fails too and is rolled forward once the TPM is back.
+    if (!rs.ok() && !(rs.code() == Code::kUnavailable && !need_check_ && kernel_log_.empty())) {
+      return rs;
+    }
   }
   if (ascii_dirty_) DFS_RETURN_IF_ERROR(RebuildAsciiLocked());
   if (!key.empty() && done_.count(key)) return Status::Ok();  // rolled forward just now

@@ -265,6 +265,23 @@ TEST_F(MeasurerTest, PcrResetUnderARunningMeasurerIsDivergence) {
   EXPECT_EQ(Entries().size(), 3u);
 }
 
+// A reset that no call saw fail (the connection survived it): the check before each entry finds
+// the PCR at its reset value and refuses, instead of extending the reset PCR.
+TEST_F(MeasurerTest, SilentTpmResetIsCaughtBeforeTheNextEntry) {
+  auto m = Make();
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE((*m)->MeasureSource(Src(1)).ok());
+  const int extends = tpm_->extends;
+  const size_t entries = Entries().size();
+  tpm_->pcrs.clear();
+  Status s = (*m)->MeasureSource(Src(2));
+  EXPECT_EQ(s.code(), Code::kCorrupt) << s.ToString();
+  EXPECT_NE(s.message().find("reset"), std::string::npos) << s.ToString();
+  EXPECT_EQ(tpm_->extends, extends);      // nothing extended into the reset PCR
+  EXPECT_EQ(Entries().size(), entries);  // nothing appended
+  EXPECT_EQ((*m)->MeasureSource(Src(3)).code(), Code::kCorrupt);  // and it stays refused
+}
+
 TEST_F(MeasurerTest, TpmResetRotatesTheLogAtStart) {
   {
     auto m = Make();
