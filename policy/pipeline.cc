@@ -283,11 +283,30 @@ Result<bool> Enforcer::Vouches(const Content& c, const std::string& path, Access
 
 // ---- steps 1-4 and the verdict, without side effects -----------------------------------------
 
+bool ReadSideAppraised(const OpenRequest& req) {
+  // A write-only open reads nothing. An open that truncates the file, or finds it empty (a file
+  // it has just created), has nothing to read yet: what it reads later was written after the
+  // open, through the mount (each such write drops the file's verdict for later opens).
+  return req.op == AccessOp::kWrite && (req.flags & O_ACCMODE) == O_RDWR &&
+         (req.flags & O_TRUNC) == 0 && req.st.st_size > 0;
+}
+
 Assessment Enforcer::Assess(const OpenRequest& req) {
   Assessment a;
   Subject s{req.path, req.op, req.uid, static_cast<uint32_t>(req.st.st_uid), req.st.st_mode};
   // A FUSE open does not say which name was used: decide for the strictest of the file's names.
   a.decision = policy_.DecideStrictest(s, req.aliases);
+  if (ReadSideAppraised(req)) {
+    // An O_RDWR open reads too: its read side is decided like a read (G1), and per family the
+    // stricter of the two decisions holds.
+    Subject r = s;
+    r.op = AccessOp::kRead;
+    Decision read = policy_.DecideStrictest(r, req.aliases);
+    for (int f = 0; f < kNumFamilies; ++f) {
+      const Family fam = static_cast<Family>(f);
+      if (!a.decision.on(fam) && read.on(fam)) a.decision.rule[f] = read.rule[f];
+    }
+  }
   if (!a.decision.any()) return a;
 
   bool too_large = false;

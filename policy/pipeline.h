@@ -102,6 +102,11 @@ struct Assessment {
   bool refused() const { return refusal != Refusal::kNone; }
 };
 
+// Whether an open's read side is decided too (docs/policy.md, "Opens for reading and writing"):
+// an O_RDWR open (op=write) that neither truncates (O_TRUNC) nor finds the file empty. Its
+// decision is then, per family, the stricter of op=write's and op=read's.
+bool ReadSideAppraised(const OpenRequest& req);
+
 class Enforcer final : public Gate {
  public:
   Enforcer(std::shared_ptr<Store> store, std::shared_ptr<Measurer> measurer, Policy policy,

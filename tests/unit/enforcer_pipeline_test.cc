@@ -91,6 +91,24 @@ TEST_F(EnforcerTest, SpecialNodeRefusedWhereReadsAreAppraised) {
   EXPECT_EQ(permissive->stats().refusals, 1u);
 }
 
+TEST_F(EnforcerTest, ReadWriteOpenIsAppraisedForItsReadSide) {
+  tree.Write("/usr/lib/libx.so", "unlisted lib");
+  tree.Write("/usr/lib/liby.so", "listed lib");
+  tree.Write("/usr/lib/empty", "");
+  List("/usr/lib/liby.so", "listed lib");
+  auto e = Make("appraise op=read path=/usr/**\n");
+  EXPECT_EQ(Check(*e, "/usr/lib/libx.so", AccessOp::kWrite, nullptr, O_RDWR).code(),
+            Code::kPermissionDenied);
+  EXPECT_TRUE(Check(*e, "/usr/lib/liby.so", AccessOp::kWrite, nullptr, O_RDWR).ok());
+  // Write-only: nothing is read. Truncating or empty: nothing to read at the open.
+  EXPECT_TRUE(Check(*e, "/usr/lib/libx.so", AccessOp::kWrite, nullptr, O_WRONLY).ok());
+  EXPECT_TRUE(Check(*e, "/usr/lib/empty", AccessOp::kWrite, nullptr, O_RDWR).ok());
+  Open t(tree, "/usr/lib/libx.so", AccessOp::kWrite, O_RDWR);
+  t.req.flags |= O_TRUNC;  // (the fd itself was opened without it: the file keeps its bytes)
+  OpenTicket ticket;
+  EXPECT_TRUE(e->CheckOpen(t.req, &ticket).ok());
+}
+
 TEST_F(EnforcerTest, OpConditionsRouteToTheirRules) {
   tree.Write("/usr/lib/libx.so", "lib");
   tree.Write("/data/x", "data");
