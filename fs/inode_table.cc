@@ -1,5 +1,6 @@
 #include "fs/inode_table.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <spdlog/spdlog.h>
@@ -318,14 +319,67 @@ bool InodeTable::KernelPath(int fd, std::string* out) {
   }
   char buf[PATH_MAX + 1];
   ssize_t n = readlinkat(proc_fd_ >= 0 ? proc_fd_ : AT_FDCWD, link, buf, sizeof buf);
-  if (n <= 0 || static_cast<size_t>(n) >= sizeof buf || buf[0] != '/') return false;
+  if (n < 0) return false;  // errno from readlinkat (ENAMETOOLONG for a path over PATH_MAX)
+  if (static_cast<size_t>(n) >= sizeof buf) {
+    errno = ENAMETOOLONG;
+    return false;
+  }
+  if (n == 0 || buf[0] != '/') {
+    errno = ENOENT;
+    return false;
+  }
   out->assign(buf, static_cast<size_t>(n));
+  return true;
+}
+
+bool InodeTable::LongKernelPath(int fd, std::string* out, int depth) {
+  if (depth >= kMaxWalkUp) return false;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return false;
+  Fd parent(openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!parent) return false;
+  struct stat pst;
+  if (fstat(parent.get(), &pst) != 0 || (pst.st_dev == st.st_dev && pst.st_ino == st.st_ino)) {
+    return false;  // the file system's root: nothing above it
+  }
+  // The directory's name in its parent: the entry with its inode number that still leads to it.
+  std::string name;
+  {
+    int dfd = dup(parent.get());
+    if (dfd < 0) return false;
+    DIR* dp = fdopendir(dfd);
+    if (dp == nullptr) {
+      close(dfd);
+      return false;
+    }
+    while (struct dirent* e = readdir(dp)) {
+      if (e->d_ino != st.st_ino || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+        continue;
+      }
+      struct stat cst;
+      if (fstatat(parent.get(), e->d_name, &cst, AT_SYMLINK_NOFOLLOW) == 0 &&
+          cst.st_dev == st.st_dev && cst.st_ino == st.st_ino) {
+        name = e->d_name;
+        break;
+      }
+    }
+    closedir(dp);
+  }
+  if (name.empty()) return false;
+  std::string above;
+  if (!KernelPath(parent.get(), &above)) {
+    if (errno != ENAMETOOLONG || !LongKernelPath(parent.get(), &above, depth + 1)) return false;
+  }
+  *out = (above == "/" ? std::string() : above) + "/" + name;
   return true;
 }
 
 bool InodeTable::DirPath(const PathFd& fd, std::string* out) {
   std::string dir;
-  if (!KernelPath(fd.get(), &dir)) return false;
+  if (!KernelPath(fd.get(), &dir)) {
+    // A directory deeper than PATH_MAX: its path is built by walking up.
+    if (errno != ENAMETOOLONG || !LongKernelPath(fd.get(), &dir)) return false;
+  }
   // The kernel marks an unlinked directory's path; such a directory has no path (strict even for
   // a directory really named so).
   static constexpr std::string_view kDeleted = " (deleted)";

@@ -222,10 +222,11 @@ class InodeTable {
   // Every known path of `inode` from the mount root (the root: {"/"}), each true at the time of
   // the call: the parent directory's path is the one the lower file system has now, and the name
   // still leads to the inode (paths whose name no longer does are listed after the true ones, as
-  // candidates, unless a single-link file has a verified one). `complete` is false when a path may be missing or wrong: names_unknown; a
-  // parent no longer held, deleted, or moved out of the lower tree; a known name that no longer
-  // leads to the inode (unless the inode has one link and one known name is verified, which is
-  // then its only path). The caller must then assume the inode may have other paths too.
+  // candidates, unless a single-link file has a verified one). `complete` is false when a path may
+  // be missing or wrong: names_unknown; a parent no longer held, deleted, or moved out of the lower
+  // tree; a known name that no longer leads to the inode (unless the inode has one link and one
+  // known name is verified, which is then its only path). The caller must then assume the inode may
+  // have other paths too.
   struct PathSet {
     std::vector<std::string> paths;
     bool complete = true;
@@ -245,6 +246,12 @@ class InodeTable {
   bool DirPath(const PathFd& fd, std::string* out);
   // The kernel's path of the object behind `fd`, false if it has none.
   bool KernelPath(int fd, std::string* out);
+  // KernelPath for a directory whose path is longer than the kernel gives through /proc (PATH_MAX,
+  // ENAMETOOLONG): walks up through ".." until an ancestor's path can be read, finding each
+  // directory's name in its parent by inode number. False if a step fails (a name gone, a
+  // directory deleted), or beyond kMaxWalkUp levels.
+  bool LongKernelPath(int fd, std::string* out, int depth = 0);
+  static constexpr int kMaxWalkUp = 512;
   // Under mu_: adds (parent, name) to inode's names.
   void AddNameLocked(Inode* inode, const InodeKey& parent, std::string_view name);
   // A handle of the object `fd` if its mount decodes handles (checked, for a new mount, from a
@@ -261,9 +268,9 @@ class InodeTable {
   std::unordered_map<InodeKey, std::unique_ptr<Inode>, InodeKeyHash> map_;
   Inode* root_;
 
-  std::mutex fd_mu_;  // a leaf: guards lru_, capacity_ and every Inode's fd_weak/lru_*
-  std::list<const Inode*> lru_;  // most recently used first
-  size_t capacity_ = 0;          // 0: handles disabled
+  std::mutex fd_mu_;               // a leaf: guards lru_, capacity_ and every Inode's fd_weak/lru_*
+  std::list<const Inode*> lru_;    // most recently used first
+  size_t capacity_ = 0;            // 0: handles disabled
   std::atomic<size_t> pinned_{0};  // Inodes holding a pinned descriptor
 
   std::mutex mounts_mu_;  // a leaf: guards mounts_

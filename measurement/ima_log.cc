@@ -28,6 +28,13 @@ Status Corrupt(std::string msg) { return Status(Code::kCorrupt, std::move(msg));
 
 }  // namespace
 
+std::string MeasuredPath(std::string_view path) {
+  if (path.size() <= kMaxPathLen) return std::string(path);
+  std::string out(path.substr(0, kMaxPathLen - kTruncatedMarker.size()));
+  out += kTruncatedMarker;
+  return out;
+}
+
 Result<std::vector<uint8_t>> ImaNgTemplateData(const Digest& digest, std::string_view path) {
   if (digest.algo == HashAlgo::kUnknown || digest.bytes.size() != HashAlgoSize(digest.algo)) {
     return Status(Code::kInvalidArgument, "measurement digest has no valid algorithm");

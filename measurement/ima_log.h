@@ -35,6 +35,13 @@ inline constexpr uint32_t kMaxTemplateDataLen = 64 * 1024;
 // Longest path (without NUL) accepted in an entry.
 inline constexpr size_t kMaxPathLen = 4095;
 
+// What a path longer than kMaxPathLen is measured as: its first bytes followed by this marker,
+// kMaxPathLen bytes in all (docs/measurement.md).
+inline constexpr std::string_view kTruncatedMarker = "...[truncated]";
+// `path` itself if it is at most kMaxPathLen bytes, else its first kMaxPathLen -
+// kTruncatedMarker.size() bytes followed by kTruncatedMarker.
+std::string MeasuredPath(std::string_view path);
+
 // One log entry.
 struct Entry {
   uint32_t pcr = 0;

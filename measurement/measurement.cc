@@ -157,7 +157,8 @@ class ImaMeasurer : public Measurer {
     std::string key = "f" + content.ToString();
     key += '\0';
     key += path;
-    return Measure(key, content, path, "file");
+    // IMA's template holds at most kMaxPathLen bytes of path: a longer one is cut and marked.
+    return Measure(key, content, ima::MeasuredPath(path), "file");
   }
   // Writes the aggregate entry (no idempotence: one per Measurer).
   Status MeasureAggregate(const AggregateInfo& info) {
@@ -582,9 +583,10 @@ Status ImaMeasurer::ReconcileLocked(bool startup) {
   if (IsInitial(tpm)) {
     // Not a pending tail (that would start at a state of the log): the TPM was reset under a
     // running mount. Every measurement fails until a remount starts a new log (startup above).
-    spdlog::error("event=tpm_reset pcr={} tpm={} log_entries={} action=\"measured opens fail until "
-                  "remount\"",
-                  cfg_.pcr, LogQuote(backend_->Describe()), history_.size());
+    spdlog::error(
+        "event=tpm_reset pcr={} tpm={} log_entries={} action=\"measured opens fail until "
+        "remount\"",
+        cfg_.pcr, LogQuote(backend_->Describe()), history_.size());
     return Status(Code::kCorrupt, "PCR " + std::to_string(cfg_.pcr) + " of TPM " +
                                       backend_->Describe() +
                                       " holds its reset value under a running mount (the TPM was "

@@ -127,6 +127,19 @@ TEST(MeasureLog, AsciiErrorsNameTheLine) {
             Code::kCorrupt);
 }
 
+TEST(MeasureLog, LongPathIsCutAndMarked) {
+  EXPECT_EQ(ima::MeasuredPath("/a"), "/a");
+  std::string exact(ima::kMaxPathLen, 'x');
+  EXPECT_EQ(ima::MeasuredPath(exact), exact);
+  std::string longer = "/" + std::string(5000, 'y');
+  std::string cut = ima::MeasuredPath(longer);
+  EXPECT_EQ(cut.size(), ima::kMaxPathLen);
+  EXPECT_EQ(cut.substr(0, 4081), longer.substr(0, 4081));
+  EXPECT_TRUE(cut.ends_with("...[truncated]"));
+  EXPECT_TRUE(MakeImaNgEntry(23, EmptySha256(), cut).ok());
+  EXPECT_EQ(MakeImaNgEntry(23, EmptySha256(), longer).status().code(), Code::kInvalidArgument);
+}
+
 TEST(MeasureLog, BadInputsRefused) {
   EXPECT_EQ(MakeImaNgEntry(23, Digest{}, "/a").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(MakeImaNgEntry(23, EmptySha256(), std::string("a\0b", 3)).status().code(),
