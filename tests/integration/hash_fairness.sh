@@ -38,7 +38,7 @@ for i in $(seq $N); do
    date +%s.%N >"$T/done.$i") &
   HOGS+=($!)
 done
-kill_hogs() { local p; for p in "${HOGS[@]}"; do pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done; return 0; }
+kill_hogs() { local p; for p in "${HOGS[@]}"; do pkill -9 -P "$p" 2>/dev/null || true; kill -9 "$p" 2>/dev/null || true; done; return 0; }
 at_exit kill_hogs
 sleep 1  # every hog's OPEN is queued or hashing (3 GiB takes seconds)
 start=$(date +%s.%N)
