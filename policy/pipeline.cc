@@ -310,15 +310,28 @@ Assessment Enforcer::Assess(const OpenRequest& req) {
   if (!a.decision.any()) return a;
 
   bool too_large = false;
+  // The size cap: the mount's max_hash_size=, or the smallest max_size= of the rules deciding
+  // this open, whichever is smaller.
+  uint64_t cap = opts_.max_hash_size;
+  const Rule* cap_rule = nullptr;
+  for (int f = 0; f < kNumFamilies; ++f) {
+    const Rule* r = a.decision.on(static_cast<Family>(f)) ? a.decision.rule[f] : nullptr;
+    if (r != nullptr && r->max_size && (cap == 0 || *r->max_size < cap)) {
+      cap = *r->max_size;
+      cap_rule = r;
+    }
+  }
+  const uint64_t size = static_cast<uint64_t>(req.st.st_size);
   if (!S_ISREG(req.st.st_mode)) {
     // Only regular files have content to hash; nothing vouches for anything else.
     a.unknown_reason = "not a regular file";
-  } else if (opts_.max_hash_size != 0 &&
-             static_cast<uint64_t>(req.st.st_size) > opts_.max_hash_size) {
+  } else if (cap != 0 && size > cap) {
     // Not hashed: a huge (or huge sparse) file would keep a worker busy for minutes.
     too_large = true;
-    a.unknown_reason = "larger than max_hash_size=" + std::to_string(opts_.max_hash_size) + " (" +
-                       std::to_string(req.st.st_size) + " bytes; not hashed)";
+    a.unknown_reason = (cap_rule != nullptr ? "larger than max_size=" + std::to_string(cap) +
+                                                  " of rule " + std::to_string(cap_rule->line)
+                                            : "larger than max_hash_size=" + std::to_string(cap)) +
+                       " (" + std::to_string(size) + " bytes; not hashed)";
   } else {
     auto c = Collect(req, &a.cache_hit);
     if (!c.ok()) {

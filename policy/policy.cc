@@ -115,7 +115,7 @@ class Parser {
                               "dont_audit)");
     }
     bool seen_op = false, seen_path = false, seen_uid = false, seen_fowner = false,
-         seen_type = false, seen_mutable = false, seen_bind = false;
+         seen_type = false, seen_mutable = false, seen_bind = false, seen_max_size = false;
     for (size_t i = 1; i < toks.size(); ++i) {
       const Token& t = toks[i];
       if (t.text == "mutable") {
@@ -195,6 +195,39 @@ class Parser {
           return Error(vcol, "unknown type '" + std::string(val) +
                                  "' (reg, dir, lnk, chr, blk, fifo, sock)");
         }
+      } else if (key == "max_size") {
+        DFS_RETURN_IF_ERROR(dup(seen_max_size));
+        if (!IsPositive(r.action)) {
+          return Error(t.col, "max_size= has no effect on " + std::string(ActionName(r.action)));
+        }
+        // Decimal bytes, optionally followed by K, M, G or T (powers of 1024).
+        std::string_view digits = val;
+        int shift = 0;
+        switch (digits.back()) {
+          case 'K':
+            shift = 10;
+            break;
+          case 'M':
+            shift = 20;
+            break;
+          case 'G':
+            shift = 30;
+            break;
+          case 'T':
+            shift = 40;
+            break;
+        }
+        if (shift != 0) digits.remove_suffix(1);
+        uint64_t v = 0;
+        auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+        if (digits.empty() || ec != std::errc() || p != digits.data() + digits.size() || v == 0 ||
+            (shift != 0 && v > (UINT64_MAX >> shift))) {
+          return Error(vcol,
+                       "max_size= needs a size in bytes above 0, optionally with K, M, G or "
+                       "T (e.g. 512M), got '" +
+                           std::string(val) + "'");
+        }
+        r.max_size = v << shift;
       } else if (key == "bind") {
         DFS_RETURN_IF_ERROR(dup(seen_bind));
         if (val != "path") return Error(vcol, "unknown binding '" + std::string(val) + "' (path)");
@@ -204,7 +237,7 @@ class Parser {
         r.bind_path = true;
       } else {
         return Error(t.col, "unknown condition '" + std::string(key) +
-                                "' (op, path, uid, fowner, type, bind, mutable)");
+                                "' (op, path, uid, fowner, type, max_size, bind, mutable)");
       }
     }
     return r;

@@ -56,7 +56,10 @@ struct Rule {
   std::optional<mode_t> type;     // S_IFREG etc. (the S_IFMT bits)
   bool is_mutable = false;        // `mutable`: re-trusted when its last writer closes
   bool bind_path = false;         // `bind=path`: a digest counts only at a path listed for it
-  std::string text;               // the rule as written (trimmed), for messages
+  // `max_size=N` (positive rules only): a regular file of more than N bytes (apparent size) that
+  // this rule decides is not hashed: it is unknown content. nullopt: no limit of the rule's own.
+  std::optional<uint64_t> max_size;
+  std::string text;  // the rule as written (trimmed), for messages
 };
 
 // What is asked about: one open (or, for mutability, one file).
@@ -65,7 +68,7 @@ struct Subject {
   AccessOp op = AccessOp::kRead;
   uint32_t uid = 0;
   uint32_t fowner = 0;
-  mode_t mode = S_IFREG;            // st_mode (only the S_IFMT bits are used)
+  mode_t mode = S_IFREG;  // st_mode (only the S_IFMT bits are used)
   // No name is known for the file: every positive rule's path= matches, no dont_ rule's does,
   // so the decision is the strictest any path could give.
   bool path_unknown = false;

@@ -136,9 +136,9 @@ TEST(PolicyParse, ErrorsNameFileLineAndColumn) {
             "dont_measure, audit, dont_audit)");
   EXPECT_EQ(ParseError("appraise op=run\n").message(),
             "t.policy:1:13: unknown op 'run' (exec, read, write, any)");
-  EXPECT_EQ(
-      ParseError("appraise  colour=red\n").message(),
-      "t.policy:1:11: unknown condition 'colour' (op, path, uid, fowner, type, bind, mutable)");
+  EXPECT_EQ(ParseError("appraise  colour=red\n").message(),
+            "t.policy:1:11: unknown condition 'colour' (op, path, uid, fowner, type, max_size, "
+            "bind, mutable)");
   EXPECT_EQ(ParseError("appraise path=/usr//x\n").message(),
             "t.policy:1:20: bad path glob: empty path component ('//' or a trailing '/')");
   EXPECT_EQ(ParseError("appraise path=usr/**\n").message(),
@@ -166,6 +166,23 @@ TEST(PolicyParse, ErrorsNameFileLineAndColumn) {
             "t.policy:1:9: control character in policy text");
   EXPECT_EQ(ParseError("\n\n\tappraise path=/a/b**\n").message(),
             "t.policy:3:20: bad path glob: '**' must be a whole path component ('/**/')");
+}
+
+TEST(PolicyParse, MaxSize) {
+  auto p = Policy::Parse("appraise max_size=512M\naudit max_size=7\nmeasure max_size=1T\n", "t");
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(*p->rules()[0].max_size, 512ull << 20);
+  EXPECT_EQ(*p->rules()[1].max_size, 7u);
+  EXPECT_EQ(*p->rules()[2].max_size, 1ull << 40);
+  EXPECT_EQ(ParseError("dont_audit max_size=1G\n").message(),
+            "t.policy:1:12: max_size= has no effect on dont_audit");
+  for (const char* bad : {"0", "1X", "G", "-1", "99999999999T", "1.5G", "18446744073709551616"}) {
+    EXPECT_EQ(ParseError("appraise max_size=" + std::string(bad) + "\n").code(),
+              Code::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(ParseError("appraise max_size=1 max_size=2\n").message(),
+            "t.policy:1:21: condition 'max_size' given twice");
 }
 
 TEST(PolicyParse, LoadNamesTheFile) {
