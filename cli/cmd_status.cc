@@ -1,35 +1,45 @@
-// digestctl status MOUNTPOINT: whether MOUNTPOINT is a live digestfs mount, and how it runs.
-// Reads /proc/self/mountinfo and the daemon's runtime status file /run/digestfs/MAJ:MIN.json
-// (docs/mount.md, "Runtime status"). Never touches the mount itself, so a hung daemon cannot hang
-// it. Exit 0: mounted and the daemon is alive; 1: not a digestfs mount, or its daemon is gone.
+// digestctl status [MOUNTPOINT]: whether MOUNTPOINT (or every digestfs mount on the host) is a live
+// digestfs mount, how it runs and what its daemon has counted. Reads /proc/self/mountinfo and the
+// daemon's runtime status file /run/digestfs/MAJ:MIN.json (docs/mount.md, "Runtime status").
+// Never touches the mount itself, so a hung daemon cannot hang it. Output: text, --json, or
+// --prometheus[=FILE] (the node exporter's textfile format). Exit 0: every mount shown is a live
+// digestfs mount (or, with no argument, there is none); 1: not a digestfs mount, or a daemon is
+// gone.
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "cli/cli.h"
-#include "common/mountinfo.h"
 #include "common/log.h"
+#include "common/mountinfo.h"
 
 namespace dfs::cli {
 
 namespace {
 
-int Status(const Context& ctx, const std::string& mountpoint) {
-  char canon[PATH_MAX];
-  if (realpath(mountpoint.c_str(), canon) == nullptr) {
-    return Fail(dfs::Status::FromErrno(errno, "status: " + mountpoint));
-  }
+struct Options {
+  std::string mountpoint;  // empty: every digestfs mount
+  bool prometheus = false;
+  std::string prometheus_file;  // "" or "-": stdout
+};
+
+// What `status` knows about one mount point, as the --json object. Sets *ok to false if it is not
+// a live digestfs mount.
+nlohmann::json Describe(const std::string& canon, const std::optional<MountEntry>& m, bool* ok) {
   nlohmann::json out = {{"mountpoint", canon}, {"mounted", false}};
-  auto m = FindMount(canon);
-  bool ok = false;
+  *ok = false;
   if (m && m->fstype == "fuse.digestfs") {
     out["mounted"] = true;
     out["device"] = m->majmin;
@@ -42,34 +52,262 @@ int Status(const Context& ctx, const std::string& mountpoint) {
       bool alive = pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
       out["daemon"] = st;
       out["daemon_alive"] = alive;
-      ok = alive;
+      *ok = alive;
     } else {
       out["daemon"] = nullptr;  // no status file: a daemon not run as root, or an old one
-      ok = true;
+      *ok = true;
     }
   } else if (m) {
     out["fstype"] = m->fstype;
   }
-  if (ctx.json) {
-    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-  } else if (!out["mounted"].get<bool>()) {
+  return out;
+}
+
+// Every digestfs mount in /proc/self/mountinfo, in its order.
+std::vector<MountEntry> AllDigestfsMounts() {
+  std::vector<MountEntry> out;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto m = ParseMountinfoLine(line);
+    if (m && m->fstype == "fuse.digestfs") out.push_back(*m);
+  }
+  return out;
+}
+
+std::string DaemonState(const nlohmann::json& d) {
+  if (!d.value("mounted", false)) return "not mounted";
+  if (!d["daemon"].is_object()) return "no status file";
+  return d.value("daemon_alive", false) ? "running" : "GONE";
+}
+
+void PrintText(const nlohmann::json& d) {
+  const std::string canon = d.value("mountpoint", std::string());
+  if (!d.value("mounted", false)) {
     std::printf("%s: not a digestfs mount%s\n", LogQuote(canon).c_str(),
-                m ? (" (" + m->fstype + ")").c_str() : "");
-  } else {
-    std::printf("mountpoint: %s\nsource:     %s\noptions:    %s\n", LogQuote(canon).c_str(),
-                LogQuote(m->source).c_str(), m->options.c_str());
-    if (out["daemon"].is_object()) {
-      const auto& d = out["daemon"];
-      std::printf(
-          "daemon:     pid %lld (%s)\nmode:       %s, verify=%s\nstore:      %s\npolicy:     %s\n",
-          static_cast<long long>(d.value("pid", 0LL)),
-          out["daemon_alive"].get<bool>() ? "running" : "GONE",
-          d.value("mode", std::string("?")).c_str(), d.value("verify", std::string("?")).c_str(),
-          d.value("store", std::string("?")).c_str(),
-          d.value("policy", std::string()).empty() ? "(default)"
-                                                   : d.value("policy", std::string()).c_str());
+                d.contains("fstype") ? (" (" + d["fstype"].get<std::string>() + ")").c_str() : "");
+    return;
+  }
+  std::printf("mountpoint: %s\nsource:     %s\noptions:    %s\n", LogQuote(canon).c_str(),
+              LogQuote(d.value("source", std::string())).c_str(),
+              d.value("mount_options", std::string()).c_str());
+  if (!d["daemon"].is_object()) {
+    std::printf("daemon:     (no status file in /run/digestfs)\n");
+    return;
+  }
+  const auto& st = d["daemon"];
+  std::printf(
+      "daemon:     pid %lld (%s)\nmode:       %s, verify=%s\nstore:      %s\npolicy:     %s\n",
+      static_cast<long long>(st.value("pid", 0LL)), DaemonState(d).c_str(),
+      st.value("mode", std::string("?")).c_str(), st.value("verify", std::string("?")).c_str(),
+      st.value("store", std::string("?")).c_str(),
+      st.value("policy", std::string()).empty() ? "(default)"
+                                                : st.value("policy", std::string()).c_str());
+  if (st.contains("uptime_seconds")) {
+    std::printf("uptime:     %lld s (counters as of %lld s ago)\n",
+                static_cast<long long>(st.value("uptime_seconds", 0LL)),
+                static_cast<long long>(time(nullptr) - st.value("updated", 0LL)));
+  }
+  if (st.contains("counters") && st["counters"].is_object()) {
+    std::printf("counters:\n");
+    for (const auto& [k, v] : st["counters"].items()) {
+      std::printf("  %-20s %s\n", k.c_str(), v.dump().c_str());
+    }
+  }
+  if (st.contains("fuse_requests") && st["fuse_requests"].is_object()) {
+    std::printf("fuse requests:\n");
+    for (const auto& [k, v] : st["fuse_requests"].items()) {
+      std::printf("  %-20s %s\n", k.c_str(), v.dump().c_str());
+    }
+  }
+}
+
+// ---- Prometheus textfile format ----------------------------------------------------------------
+
+// A label value: backslash, double quote and newline escaped (the exposition format's rules).
+std::string PromLabel(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
     } else {
-      std::printf("daemon:     (no status file in /run/digestfs)\n");
+      out += c;
+    }
+  }
+  return out;
+}
+
+// A metric name from a counter name: anything outside [a-zA-Z0-9_] becomes '_'.
+std::string PromName(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    out += ok ? c : '_';
+  }
+  return out;
+}
+
+const std::map<std::string, std::string>& CounterHelp() {
+  static const std::map<std::string, std::string> h = {
+      {"opens", "Opens decided by the enforcer."},
+      {"inline_opens", "Opens decided at once on the session thread (no hash, no wait)."},
+      {"unchecked_opens", "Opens no policy rule applied to."},
+      {"cache_hits", "Opens whose content was found valid in the verdict cache."},
+      {"files_hashed", "Files hashed."},
+      {"bytes_hashed", "Bytes hashed."},
+      {"relookups", "Store lookups redone after a store generation change."},
+      {"refusals", "Opens refused (or, in permissive mode, that would have been)."},
+      {"refusals_logged", "Refusal lines written to the log."},
+      {"audits_logged", "Audit lines written to the log."},
+      {"measurements", "Measurement log entries made."},
+      {"measurement_errors", "Measurements that failed."},
+      {"tpm_errors", "Measurements that failed because the TPM failed."},
+      {"retrusted", "Mutable files re-trusted locally."},
+      {"read_mismatches", "verify=blocks reads refused for a block digest mismatch."},
+      {"reloads", "Policy reloads (SIGHUP) that took effect."},
+      {"reloads_refused", "Policy reloads (SIGHUP) refused; the previous policy stayed."},
+      {"cache_entries", "Entries in the verdict cache."},
+      {"cache_evictions", "Verdict cache entries forgotten to stay within its bound."},
+      {"log_suppressed", "Refusal log lines suppressed by the rate limit."},
+  };
+  return h;
+}
+
+bool IsGauge(const std::string& name) {
+  return name.size() > 8 && name.compare(name.size() - 8, 8, "_entries") == 0;
+}
+
+// Renders every mount in `all` (Describe() objects) as one textfile: each metric family once,
+// with its HELP and TYPE, then one sample per mount.
+std::string Prometheus(const std::vector<nlohmann::json>& all) {
+  struct Sample {
+    std::string labels;
+    std::string value;
+  };
+  struct Family {
+    std::string help, type;
+    std::vector<Sample> samples;
+  };
+  std::map<std::string, Family> fams;
+  auto add = [&](const std::string& name, const std::string& help, const std::string& type,
+                 const std::string& labels, const std::string& value) {
+    Family& f = fams[name];
+    f.help = help;
+    f.type = type;
+    f.samples.push_back({labels, value});
+  };
+  const int64_t now = time(nullptr);
+  for (const auto& d : all) {
+    const std::string mp = "mountpoint=\"" + PromLabel(d.value("mountpoint", std::string())) + "\"";
+    const bool up =
+        d.value("mounted", false) && (!d["daemon"].is_object() || d.value("daemon_alive", false));
+    add("digestfs_up", "1 if the mount is a live digestfs mount, 0 if its daemon is gone.", "gauge",
+        mp, up ? "1" : "0");
+    if (!d.contains("daemon") || !d["daemon"].is_object()) continue;
+    const auto& st = d["daemon"];
+    if (st.contains("started") && up) {
+      add("digestfs_uptime_seconds", "Seconds since the daemon mounted.", "gauge", mp,
+          std::to_string(now - st.value("started", now)));
+    }
+    if (st.contains("updated")) {
+      add("digestfs_status_updated_timestamp_seconds",
+          "When the daemon last wrote its counters (Unix time).", "gauge", mp,
+          std::to_string(st.value("updated", 0LL)));
+    }
+    if (st.contains("counters") && st["counters"].is_object()) {
+      for (const auto& [k, v] : st["counters"].items()) {
+        if (!v.is_number_unsigned() && !v.is_number_integer()) continue;
+        auto h = CounterHelp().find(k);
+        std::string help = h != CounterHelp().end() ? h->second : "digestfs counter " + k + ".";
+        if (IsGauge(k)) {
+          add("digestfs_" + PromName(k), help, "gauge", mp, v.dump());
+        } else {
+          add("digestfs_" + PromName(k) + "_total", help, "counter", mp, v.dump());
+        }
+      }
+    }
+    if (st.contains("fuse_requests") && st["fuse_requests"].is_object()) {
+      for (const auto& [k, v] : st["fuse_requests"].items()) {
+        add("digestfs_fuse_requests_total", "FUSE requests served, by opcode.", "counter",
+            mp + ",op=\"" + PromLabel(k) + "\"", v.dump());
+      }
+    }
+  }
+  std::string out;
+  for (const auto& [name, f] : fams) {
+    out += "# HELP " + name + " " + f.help + "\n";
+    out += "# TYPE " + name + " " + f.type + "\n";
+    for (const auto& s : f.samples) out += name + "{" + s.labels + "} " + s.value + "\n";
+  }
+  return out;
+}
+
+// Writes `text` to `path` atomically (a temp file in the same directory, then rename), so that a
+// collector never reads half a file.
+dfs::Status WriteAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp" + std::to_string(getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      unlink(tmp.c_str());
+      return dfs::Status(Code::kIo, "status: cannot write " + tmp);
+    }
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    dfs::Status s = dfs::Status::FromErrno(errno, "status: renaming " + tmp + " to " + path);
+    unlink(tmp.c_str());
+    return s;
+  }
+  return dfs::Status::Ok();
+}
+
+int Run(const Context& ctx, const Options& o) {
+  std::vector<nlohmann::json> all;
+  bool ok = true;
+  if (!o.mountpoint.empty()) {
+    char canon[PATH_MAX];
+    if (realpath(o.mountpoint.c_str(), canon) == nullptr) {
+      return Fail(dfs::Status::FromErrno(errno, "status: " + o.mountpoint));
+    }
+    bool one_ok = false;
+    all.push_back(Describe(canon, FindMount(canon), &one_ok));
+    ok = one_ok;
+  } else {
+    for (const MountEntry& m : AllDigestfsMounts()) {
+      bool one_ok = false;
+      all.push_back(Describe(m.mountpoint, m, &one_ok));
+      ok = ok && one_ok;
+    }
+  }
+  if (o.prometheus) {
+    std::string text = Prometheus(all);
+    if (o.prometheus_file.empty() || o.prometheus_file == "-") {
+      std::fputs(text.c_str(), stdout);
+    } else if (dfs::Status s = WriteAtomically(o.prometheus_file, text); !s.ok()) {
+      return Fail(s);
+    }
+  } else if (ctx.json) {
+    nlohmann::json j = o.mountpoint.empty() ? nlohmann::json(all) : all.front();
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else if (!o.mountpoint.empty()) {
+    PrintText(all.front());
+  } else if (all.empty()) {
+    std::printf("no digestfs mounts\n");
+  } else {
+    for (const auto& d : all) {
+      const auto& st = d["daemon"];
+      std::printf("%s  %s  pid %s  mode %s  source %s\n",
+                  LogQuote(d.value("mountpoint", std::string())).c_str(), DaemonState(d).c_str(),
+                  st.is_object() ? std::to_string(st.value("pid", 0LL)).c_str() : "-",
+                  st.is_object() ? st.value("mode", std::string("?")).c_str() : "?",
+                  LogQuote(d.value("source", std::string())).c_str());
     }
   }
   return ok ? kExitOk : kExitProblem;
@@ -78,10 +316,19 @@ int Status(const Context& ctx, const std::string& mountpoint) {
 }  // namespace
 
 void RegisterStatusCommands(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("status", "show whether MOUNTPOINT is a live digestfs mount");
-  auto mountpoint = std::make_shared<std::string>();
-  cmd->add_option("MOUNTPOINT", *mountpoint, "the mount point")->required();
-  cmd->callback([&ctx, mountpoint] { ctx.exit_code = Status(ctx, *mountpoint); });
+  auto* cmd = app.add_subcommand(
+      "status",
+      "show whether MOUNTPOINT (default: every digestfs mount) is live, and its counters");
+  auto o = std::make_shared<Options>();
+  cmd->add_option("MOUNTPOINT", o->mountpoint, "the mount point (default: every digestfs mount)");
+  cmd->add_flag("--json", ctx.json, "machine-readable output (as the global --json)");
+  cmd->add_flag("--prometheus{-}", o->prometheus_file,
+                "write the node exporter's textfile format to stdout, or to FILE given as "
+                "--prometheus=FILE (atomically)");
+  cmd->callback([&ctx, o, cmd] {
+    o->prometheus = cmd->count("--prometheus") > 0;
+    ctx.exit_code = Run(ctx, *o);
+  });
 }
 
 }  // namespace dfs::cli

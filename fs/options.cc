@@ -140,6 +140,13 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
       return Bad("option 'readahead_kb=" + val + "': expected 0..1048576");
     }
     o->readahead_kb = static_cast<int>(n);
+  } else if (key == "status_interval") {
+    char* end = nullptr;
+    long n = std::strtol(val.c_str(), &end, 10);
+    if (val.empty() || *end != '\0' || n < 0 || n > 86400) {
+      return Bad("option 'status_interval=" + val + "': expected seconds 0..86400");
+    }
+    o->status_interval = static_cast<unsigned>(n);
   } else if (key == "passthrough") {
     if (val == "auto") {
       o->passthrough = PassthroughMode::kAuto;
@@ -302,6 +309,8 @@ std::string UsageText(std::string_view argv0) {
       "                       0 serves everything on the session thread)\n"
       "  readahead_kb=N       readahead of the mount (default: the lower device's,\n"
       "                       at least 1024; 0 keeps the kernel's 128)\n"
+      "  status_interval=S    rewrite the runtime status file every S seconds\n"
+      "                       (default 10; 0: only at mount and SIGUSR1)\n"
       "  passthrough=MODE     with mode=off, the kernel's FUSE passthrough for files of\n"
       "                       1 MiB or more (auto, the default), every file (always), or\n"
       "                       none (off)\n"

@@ -59,6 +59,8 @@ struct MountOptions {
   bool mt_loop = false;  // mt_loop: libfuse's multi-threaded loop; dispatch_loop (default): one
                          // session thread serving cheap requests itself, blocking ones on workers
   std::chrono::microseconds poll{kDefaultPollBudget};  // poll_us=N (0..kMaxPollBudget)
+  unsigned status_interval = 10;  // status_interval=SECONDS (0..86400): runtime status rewrites;
+                                  // 0: only at mount and at SIGUSR1
 
   // Everything else from -o, each element one option still escaped ("\,"), for libfuse.
   std::vector<std::string> fuse_opts;

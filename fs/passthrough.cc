@@ -67,6 +67,7 @@ const fuse_lowlevel_ops& Passthrough::Ops() {
     RegisterOpenRwOps(&o);
     RegisterXattrOps(&o);
     RegisterIoctlOps(&o);
+    WrapCounted(&o, [](fuse_req_t req) { return &From(req).op_counters_; });
     return o;
   }();
   return ops;

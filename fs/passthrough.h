@@ -31,6 +31,7 @@
 #include "common/fd.h"
 #include "fs/inode_table.h"
 #include "fs/kernel_passthrough.h"
+#include "fs/op_counters.h"
 #include "fs/worker_pool.h"
 #include "policy/gate.h"
 
@@ -118,6 +119,8 @@ class Passthrough {
   // open passed (a chmod in between: an open descriptor keeps working natively). Set by Start().
   bool lazy_readers() const { return lazy_readers_; }
   KernelPassthrough& kernel() { return kernel_; }
+  // FUSE requests served, per opcode (every callback of Ops() counts its request).
+  const OpCounters& op_counters() const { return op_counters_; }
 
   // Leases the lower O_PATH descriptor of `inode` (InodeTable::Lower); if it is empty, answer
   // its error().
@@ -165,6 +168,7 @@ class Passthrough {
 
   WorkerPool pool_;
   KernelPassthrough kernel_;
+  OpCounters op_counters_;
 };
 
 // Ownership of a handle kept in fuse_file_info::fh (FileHandle, DirHandle): PublishHandle hands it

@@ -12,45 +12,69 @@
 
 namespace dfs::fs {
 
-void RuntimeStatus::Publish(const std::string& majmin, const MountOptions& opts,
-                            const std::string& mountpoint) {
+void RuntimeStatus::Init(const std::string& majmin, const MountOptions& opts,
+                         const std::string& mountpoint) {
+  path_ = std::string(kRuntimeDir) + "/" + majmin + ".json";
+  source_ = opts.source;
+  mountpoint_ = mountpoint;
+  mode_ = std::string(EnforceModeName(opts.mode));
+  verify_ = opts.verify_blocks ? "blocks" : "open";
+  store_ = opts.store_dir;
+  policy_ = opts.policy_file;
+  started_ = static_cast<int64_t>(time(nullptr));
+  clock_gettime(CLOCK_MONOTONIC, &started_mono_);
+}
+
+void RuntimeStatus::Publish(const CounterSnapshot& counters) {
+  if (path_.empty()) return;
   if (mkdir(kRuntimeDir, 0755) != 0 && errno != EEXIST) {
     spdlog::debug("event=status_file_skipped dir={} err={}", kRuntimeDir, strerror(errno));
     return;
   }
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  nlohmann::json c = nlohmann::json::object();
+  for (const auto& [k, v] : counters.counters) c[k] = v;
+  nlohmann::json f = nlohmann::json::object();
+  for (const auto& [k, v] : counters.fuse_requests) f[k] = v;
   nlohmann::json j = {
       {"version", 1},
       {"pid", static_cast<int64_t>(getpid())},
-      {"source", opts.source},
-      {"mountpoint", mountpoint},
-      {"mode", std::string(EnforceModeName(opts.mode))},
-      {"verify", opts.verify_blocks ? "blocks" : "open"},
-      {"store", opts.store_dir},
-      {"policy", opts.policy_file},
-      {"started", static_cast<int64_t>(time(nullptr))},
+      {"source", source_},
+      {"mountpoint", mountpoint_},
+      {"mode", mode_},
+      {"verify", verify_},
+      {"store", store_},
+      {"policy", policy_},
+      {"started", started_},
+      {"updated", static_cast<int64_t>(time(nullptr))},
+      {"uptime_seconds", static_cast<int64_t>(now.tv_sec - started_mono_.tv_sec)},
+      {"counters", c},
+      {"fuse_requests", f},
   };
-  std::string path = std::string(kRuntimeDir) + "/" + majmin + ".json";
-  std::string tmp = path + ".tmp" + std::to_string(getpid());
+  std::string tmp = path_ + ".tmp" + std::to_string(getpid());
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    out.flush();
     if (!out) {
       spdlog::debug("event=status_file_skipped path={}", tmp);
       unlink(tmp.c_str());
       return;
     }
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
+  if (rename(tmp.c_str(), path_.c_str()) != 0) {
+    spdlog::debug("event=status_file_skipped path={} err={}", path_, strerror(errno));
     unlink(tmp.c_str());
     return;
   }
-  path_ = path;
+  written_ = true;
 }
 
 void RuntimeStatus::Remove() {
-  if (path_.empty()) return;
+  if (!written_) return;
   unlink(path_.c_str());
-  path_.clear();
+  written_ = false;
 }
 
 }  // namespace dfs::fs

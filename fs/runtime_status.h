@@ -3,15 +3,22 @@
 //
 //   /run/digestfs/MAJ:MIN.json   (MAJ:MIN: the mount's device number, as in /proc/self/mountinfo)
 //   {"version":1,"pid":N,"source":"...","mountpoint":"...","mode":"enforce|permissive|off",
-//    "verify":"open|blocks","store":"...","policy":"...","started":UNIX_SECONDS}
+//    "verify":"open|blocks","store":"...","policy":"...","started":UNIX_SECONDS,
+//    "updated":UNIX_SECONDS,"uptime_seconds":N,"counters":{"opens":N,...},
+//    "fuse_requests":{"lookup":N,...}}
 //
-// Written (atomically: temp file + rename) once mounted, removed when the daemon unmounts.
-// Invalid UTF-8 in paths is replaced by U+FFFD in the file. Only a root daemon writes it.
+// Written (atomically: temp file + rename) once mounted, again every status_interval= seconds and
+// at SIGUSR1 (ControlThread), removed when the daemon unmounts. Invalid UTF-8 in paths is
+// replaced by U+FFFD in the file. Only a root daemon writes it.
 //
-// Thread safety: call from the session's main thread.
+// Thread safety: one RuntimeStatus is used by one thread at a time.
 #pragma once
 
+#include <cstdint>
+#include <ctime>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fs/options.h"
 
@@ -19,16 +26,29 @@ namespace dfs::fs {
 
 inline constexpr const char* kRuntimeDir = "/run/digestfs";
 
+// What the daemon counted since it started (monotonic, except gauges named *_entries).
+struct CounterSnapshot {
+  std::vector<std::pair<std::string, uint64_t>> counters;       // Gate::Counters and the daemon's
+  std::vector<std::pair<std::string, uint64_t>> fuse_requests;  // per opcode (OpCounters)
+};
+
 class RuntimeStatus {
  public:
-  // Publishes the status of the mount with device `majmin`; failures are logged, not fatal.
-  void Publish(const std::string& majmin, const MountOptions& opts, const std::string& mountpoint);
+  // Sets what is published for the mount with device `majmin`; nothing is written yet.
+  void Init(const std::string& majmin, const MountOptions& opts, const std::string& mountpoint);
+  // Writes the file with `counters` (atomically); failures are logged, not fatal. No-op before
+  // Init().
+  void Publish(const CounterSnapshot& counters);
   // Removes the file (also done by the destructor).
   void Remove();
   ~RuntimeStatus() { Remove(); }
 
  private:
-  std::string path_;
+  std::string path_;  // empty before Init()
+  bool written_ = false;
+  std::string source_, mountpoint_, mode_, verify_, store_, policy_;
+  int64_t started_ = 0;
+  struct timespec started_mono_ {};
 };
 
 }  // namespace dfs::fs

@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/mountinfo.h"
+#include "fs/control.h"
 #include "fs/creds.h"
 #include "fs/passthrough.h"
 #include "fs/runtime_status.h"
@@ -74,7 +75,8 @@ void TuneReadahead(const std::string& md, dev_t lower, int kb) {
 
 }  // namespace
 
-Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()>& on_mounted) {
+Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()>& on_mounted,
+                const std::function<void()>& reload_hook) {
   InitCreds();
   umask(0);  // the kernel has applied the caller's umask to every mode it sends
 
@@ -154,13 +156,34 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
     if (realpath(opts.mountpoint.c_str(), canon) != nullptr) {
       if (auto md = MountDevice(canon)) {
         TuneReadahead(*md, st.st_dev, opts.readahead_kb);
-        status.Publish(*md, opts, canon);
+        status.Init(*md, opts, canon);
       } else {
         spdlog::warn("event=mount_not_in_mountinfo mountpoint={}", LogQuote(canon));
       }
     }
   }
   on_mounted();
+  // Counters published on a timer and at SIGUSR1; SIGHUP reloads (control.h).
+  ControlThread control;
+  auto publish = [&] {
+    CounterSnapshot snap;
+    if (gate != nullptr) gate->Counters(&snap.counters);
+    snap.fuse_requests = fs.op_counters().Snapshot();
+    status.Publish(snap);
+  };
+  auto reload = [&] {
+    spdlog::info("event=reload_requested signal=SIGHUP");
+    if (reload_hook) reload_hook();
+    if (gate != nullptr) {
+      if (Status r = gate->Reload(); !r.ok()) {
+        spdlog::error("event=reload_refused reason={} (the previous policy stays in force)",
+                      LogQuote(r.ToString()));
+      }
+    }
+  };
+  if (Status cs = control.Start(opts.status_interval, publish, reload); !cs.ok()) {
+    spdlog::warn("event=control_unavailable status={}", cs.ToString());
+  }
   // By default one session thread serves the cheap requests itself and hands the ones that may
   // block to the workers (worker_pool.h); mt_loop: libfuse's multi-threaded loop serves them all
   // (with a Gate, opens that hash and writer releases still go to the workers). Either way each
@@ -179,6 +202,7 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   } else {
     rc = fuse_session_loop(se.get());
   }
+  control.Stop();
   fs.Stop();
   fuse_session_unmount(se.get());
   fuse_remove_signal_handlers(se.get());

@@ -12,8 +12,8 @@ StatKey StatKey::From(const struct stat& st) {
   return k;
 }
 
-std::shared_ptr<const Content> ContentCache::Peek(uint64_t dev, uint64_t ino,
-                                                  const struct stat& st, bool need_blocks) const {
+std::shared_ptr<const Content> ContentCache::Peek(uint64_t dev, uint64_t ino, const struct stat& st,
+                                                  bool need_blocks) const {
   const StatKey key = StatKey::From(st);
   std::lock_guard lock(mu_);
   auto it = slots_.find(std::make_pair(dev, ino));
@@ -62,6 +62,7 @@ Result<std::shared_ptr<const Content>> ContentCache::Get(uint64_t dev, uint64_t 
         for (auto it = slots_.begin(); it != slots_.end();) {
           if (!it->second.flight && it->first != id) {
             it = slots_.erase(it);
+            evictions_.fetch_add(1, std::memory_order_relaxed);
           } else {
             ++it;
           }

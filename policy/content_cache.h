@@ -14,6 +14,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -82,6 +83,8 @@ class ContentCache {
   void Drop(uint64_t dev, uint64_t ino);
 
   size_t size() const;
+  // Entries forgotten to keep the cache within max_entries (monotonic).
+  uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
 
  private:
   struct Flight {
@@ -102,6 +105,7 @@ class ContentCache {
   };
 
   const size_t max_entries_;
+  std::atomic<uint64_t> evictions_{0};
   mutable std::mutex mu_;
   std::condition_variable cv_;  // signalled when any flight completes (guarded by mu_)
   std::unordered_map<std::pair<uint64_t, uint64_t>, Slot, KeyHash> slots_;  // guarded by mu_

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/fd.h"
@@ -112,6 +113,17 @@ class Gate {
 
   // Whether reads must go through CheckRead (fs/ then serves reads from a buffer, not splice).
   virtual bool verify_blocks() const = 0;
+
+  // The Gate's counters for the runtime status file (docs/mount.md, "Runtime status"): appends
+  // (name, value) pairs, names in snake_case without a prefix ("opens", "bytes_hashed"). Values
+  // are monotonic except gauges named "*_entries". Cheap (relaxed atomic loads); any thread.
+  virtual void Counters(std::vector<std::pair<std::string, uint64_t>>* out) const { (void)out; }
+
+  // SIGHUP: re-reads the policy file the Gate was made with. OK: the new policy decides every
+  // open from now on and no verdict decided under the old one is reused. An error (a bad policy:
+  // kInvalidArgument naming FILE:LINE:COL; kIo) leaves the old policy in force. Any thread; safe
+  // against concurrent opens.
+  virtual Status Reload() { return Status(Code::kUnsupported, "this gate cannot reload"); }
 };
 
 }  // namespace dfs

@@ -76,7 +76,7 @@ Enforcer::Enforcer(std::shared_ptr<Store> store, std::shared_ptr<Measurer> measu
                    EnforcerOptions opts)
     : store_(std::move(store)),
       measurer_(std::move(measurer)),
-      policy_(std::move(policy)),
+      policy_(std::make_shared<const Policy>(std::move(policy))),
       opts_(std::move(opts)),
       cache_(opts_.max_cache_entries) {}
 
@@ -295,13 +295,14 @@ Assessment Enforcer::Assess(const OpenRequest& req) {
   Assessment a;
   Subject s{req.path, req.op, req.uid, static_cast<uint32_t>(req.st.st_uid), req.st.st_mode};
   // A FUSE open does not say which name was used: decide for the strictest of the file's names.
-  a.decision = policy_.DecideStrictest(s, req.aliases);
+  a.policy = policy_.load();
+  a.decision = a.policy->DecideStrictest(s, req.aliases);
   if (ReadSideAppraised(req)) {
     // An O_RDWR open reads too: its read side is decided like a read (G1), and per family the
     // stricter of the two decisions holds.
     Subject r = s;
     r.op = AccessOp::kRead;
-    Decision read = policy_.DecideStrictest(r, req.aliases);
+    Decision read = a.policy->DecideStrictest(r, req.aliases);
     for (int f = 0; f < kNumFamilies; ++f) {
       const Family fam = static_cast<Family>(f);
       if (!a.decision.on(fam) && read.on(fam)) a.decision.rule[f] = read.rule[f];
@@ -383,6 +384,34 @@ Assessment Enforcer::Assess(const OpenRequest& req) {
 
 // ---- step 5: measure --------------------------------------------------------------------------
 
+void Enforcer::CountMeasurementError(const Status& s) {
+  stats_.measurement_errors.fetch_add(1, std::memory_order_relaxed);
+  if (s.code() == Code::kUnavailable) stats_.tpm_errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Enforcer::Counters(std::vector<std::pair<std::string, uint64_t>>* out) const {
+  auto get = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  out->emplace_back("opens", get(stats_.opens));
+  out->emplace_back("inline_opens", get(stats_.inline_opens));
+  out->emplace_back("unchecked_opens", get(stats_.unchecked));
+  out->emplace_back("cache_hits", get(stats_.cache_hits));
+  out->emplace_back("files_hashed", get(stats_.hashes));
+  out->emplace_back("bytes_hashed", get(stats_.bytes_hashed));
+  out->emplace_back("relookups", get(stats_.relookups));
+  out->emplace_back("refusals", get(stats_.refusals));
+  out->emplace_back("refusals_logged", get(stats_.refusals_logged));
+  out->emplace_back("audits_logged", get(stats_.audits_logged));
+  out->emplace_back("measurements", get(stats_.measurements));
+  out->emplace_back("measurement_errors", get(stats_.measurement_errors));
+  out->emplace_back("tpm_errors", get(stats_.tpm_errors));
+  out->emplace_back("retrusted", get(stats_.retrusted));
+  out->emplace_back("read_mismatches", get(stats_.read_mismatches));
+  out->emplace_back("reloads", get(stats_.reloads));
+  out->emplace_back("reloads_refused", get(stats_.reloads_refused));
+  out->emplace_back("cache_entries", cache_.size());
+  out->emplace_back("cache_evictions", cache_.evictions());
+}
+
 Status Enforcer::Measure(const Assessment& a, const OpenRequest& req) {
   constexpr int kM = static_cast<int>(Family::kMeasure);
   if (!a.decision.on(Family::kMeasure) || !a.content || !measurer_) return Status::Ok();
@@ -395,7 +424,10 @@ Status Enforcer::Measure(const Assessment& a, const OpenRequest& req) {
     if (t_inline) return WouldBlock();
     DFS_ASSIGN_OR_RETURN(SourceInfo src, Source(id));
     Status s = measurer_->MeasureSource(src);
-    if (!s.ok()) return s.Prepend("measuring source " + src.name);
+    if (!s.ok()) {
+      CountMeasurementError(s);
+      return s.Prepend("measuring source " + src.name);
+    }
     std::lock_guard lock(mu_);
     measured_sources_.insert(id);
     stats_.measurements++;
@@ -410,7 +442,10 @@ Status Enforcer::Measure(const Assessment& a, const OpenRequest& req) {
   }
   if (t_inline) return WouldBlock();
   Status s = measurer_->MeasureFile(a.content->primary(), req.path);
-  if (!s.ok()) return s.Prepend("measuring " + req.path);
+  if (!s.ok()) {
+    CountMeasurementError(s);
+    return s.Prepend("measuring " + req.path);
+  }
   std::lock_guard lock(mu_);
   measured_files_.insert(std::move(key));
   stats_.measurements++;
@@ -477,7 +512,8 @@ std::string_view NodeTypeName(mode_t mode) {
 Status Enforcer::CheckNode(const OpenRequest& req) {
   Subject s{req.path, AccessOp::kRead, req.uid, static_cast<uint32_t>(req.st.st_uid),
             req.st.st_mode};
-  Decision d = policy_.DecideStrictest(s, req.aliases);
+  std::shared_ptr<const Policy> policy = policy_.load();  // keeps d's rules alive
+  Decision d = policy->DecideStrictest(s, req.aliases);
   if (!d.on(Family::kAppraise)) return Status::Ok();
   Assessment a;
   a.decision = d;
@@ -535,8 +571,8 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
   }
   if (a.refusal == Refusal::kUnknown && req.op != AccessOp::kExec &&
       PendingRetrust(req.st.st_dev, req.st.st_ino) &&
-      policy_.IsMutable(Subject{req.path, req.op, req.uid, static_cast<uint32_t>(req.st.st_uid),
-                                req.st.st_mode})) {
+      a.policy->IsMutable(Subject{req.path, req.op, req.uid, static_cast<uint32_t>(req.st.st_uid),
+                                  req.st.st_mode})) {
     // A mutable file being written through the mount: its content is the writer's, and is
     // re-trusted when the last writer closes (FUSE sends that release after close(2) returns,
     // so a reader may get here first). Not for exec: re-trust never covers code.
@@ -656,7 +692,7 @@ Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
 
 void Enforcer::Changed(uint64_t dev, uint64_t ino) {
   cache_.Drop(dev, ino);
-  if (!policy_.has_mutable()) return;
+  if (!policy_.load()->has_mutable()) return;
   std::lock_guard lock(mu_);
   if (pending_retrust_.size() >= kMaxLogKeys) pending_retrust_.clear();
   pending_retrust_.insert(InodeKey(dev, ino));
@@ -680,7 +716,8 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
       e->pending_retrust_.erase(InodeKey(dev, ino));
     }
   } clear_pending{this, dev, ino};
-  if (!policy_.has_mutable() || !reopen_readonly) return;
+  std::shared_ptr<const Policy> policy = policy_.load();
+  if (!policy->has_mutable() || !reopen_readonly) return;
   auto fd = reopen_readonly();
   if (!fd.ok()) {
     spdlog::warn("retrust_failed path={} inode={}:{} reason={}", LogQuote(path), dev, ino,
@@ -694,7 +731,7 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
   }
   Subject s{path, AccessOp::kRead, static_cast<uint32_t>(st.st_uid),
             static_cast<uint32_t>(st.st_uid), st.st_mode};
-  if (!policy_.IsMutable(s)) return;
+  if (!policy->IsMutable(s)) return;
   if (!opts_.store_writable) {
     std::lock_guard lock(mu_);
     if (!warned_readonly_) {
@@ -750,11 +787,57 @@ Status Enforcer::MeasureAllSources() {
   for (const SourceInfo& s : all) {
     if (s.state != SourceState::kActive) continue;
     Status m = measurer_->MeasureSource(s);
-    if (!m.ok()) return m.Prepend("measuring source " + s.name);
+    if (!m.ok()) {
+      CountMeasurementError(m);
+      return m.Prepend("measuring source " + s.name);
+    }
     std::lock_guard lock(mu_);
     measured_sources_.insert(s.id);
     stats_.measurements++;
   }
+  return Status::Ok();
+}
+
+// ---- reload (SIGHUP) ---------------------------------------------------------------------------
+
+Status Enforcer::Reload() {
+  EnforcerConfig cfg;
+  cfg.policy_file = opts_.policy_file;
+  const std::string name = cfg.policy_file.empty() ? "<default policy>" : cfg.policy_file;
+  Result<Policy> p = LoadPolicyFor(cfg);
+  Status refused;
+  if (!p.ok()) {
+    refused = p.status();
+  } else if (p->has_family(Family::kMeasure) && !measurer_) {
+    refused = Status(Code::kInvalidArgument,
+                     name +
+                         ": the new policy has measure rules but this mount was started "
+                         "without a measurement log (remount to measure)");
+  }
+  if (!refused.ok()) {
+    stats_.reloads_refused.fetch_add(1, std::memory_order_relaxed);
+    spdlog::error(
+        "event=policy_reload_refused policy={} reason={} (the previous policy stays in "
+        "force)",
+        LogQuote(name), LogQuote(refused.ToString()));
+    return refused;
+  }
+  if (p->has_mutable() && !opts_.store_writable) {
+    spdlog::warn(
+        "event=policy_reload_store_readonly policy={} (mutable rules: files are not "
+        "re-trusted until a remount opens the store read-write)",
+        LogQuote(name));
+  }
+  // Every open decides from the policy it loads (Assess); content digests and store lookups in the
+  // cache do not depend on the policy, but the refusal and audit lines were keyed by the old
+  // rules' lines: forget them so the new policy's verdicts are logged.
+  policy_.store(std::make_shared<const Policy>(std::move(p).value()));
+  {
+    std::lock_guard lock(mu_);
+    logged_.clear();
+  }
+  stats_.reloads.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("event=policy_reloaded policy={}", LogQuote(name));
   return Status::Ok();
 }
 
@@ -776,6 +859,7 @@ Result<std::unique_ptr<Enforcer>> CreateEnforcerWith(const EnforcerConfig& cfg, 
   o.store_writable = store_writable;
   o.max_retrust_paths = cfg.retrust_max;
   o.max_hash_size = cfg.max_hash_size;
+  o.policy_file = cfg.policy_file;
   // Hash with every strong algorithm the store holds digests of; SHA-256 first when present.
   auto stats = store->Stats();
   if (!stats.ok()) {

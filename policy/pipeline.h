@@ -59,6 +59,8 @@ struct EnforcerOptions {
   uint64_t max_hash_size = kDefaultMaxHashSize;
   size_t max_cache_entries = 1 << 20;
   size_t hash_chunk = 1 << 20;  // read size while hashing
+  // The policy file Reload() re-reads; empty: the built-in default policy.
+  std::string policy_file;
 };
 
 // Counters for `digestctl status`, benchmarks and tests. Monotonic.
@@ -73,9 +75,13 @@ struct EnforcerStats {
   std::atomic<uint64_t> refusals{0};   // opens refused (or, permissive, that would be)
   std::atomic<uint64_t> refusals_logged{0};
   std::atomic<uint64_t> audits_logged{0};
-  std::atomic<uint64_t> measurements{0};     // Measurer calls that succeeded
+  std::atomic<uint64_t> measurements{0};        // Measurer calls that succeeded
+  std::atomic<uint64_t> measurement_errors{0};  // Measurer calls that failed
+  std::atomic<uint64_t> tpm_errors{0};       // of which the TPM failed (kUnavailable, measurer.h)
   std::atomic<uint64_t> retrusted{0};        // mutable files trusted locally
   std::atomic<uint64_t> read_mismatches{0};  // CheckRead failures
+  std::atomic<uint64_t> reloads{0};          // policies reloaded (Reload() OK)
+  std::atomic<uint64_t> reloads_refused{0};  // Reload() calls that kept the old policy
 };
 
 // Why an open is (or would be) refused.
@@ -95,7 +101,10 @@ struct Assessment {
   Status error;                                        // step 2/4 failure (fail closed)
   bool known[kNumFamilies] = {false, false, false};    // step 4, per family (its bind= applies)
   uint64_t vouching_source[kNumFamilies] = {0, 0, 0};  // the first vouching source, if known
-  std::string unknown_reason;          // why the content is not vouched for (messages)
+  std::string unknown_reason;  // why the content is not vouched for (messages)
+  // The policy this assessment was decided under (keeps decision's and refusal_rule's rules
+  // alive across a Reload()).
+  std::shared_ptr<const Policy> policy;
   Refusal refusal = Refusal::kNone;    // the verdict if nothing else fails
   const Rule* refusal_rule = nullptr;  // the rule that refused (appraise), or nullptr
   std::string reason;                  // human-readable, for logs and verify-tree
@@ -123,6 +132,11 @@ class Enforcer final : public Gate {
   void WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
                     const std::function<Result<Fd>()>& reopen_readonly) override;
   bool verify_blocks() const override { return opts_.verify_blocks; }
+  void Counters(std::vector<std::pair<std::string, uint64_t>>* out) const override;
+  // Re-reads opts.policy_file (gate.h). Refused as well (old policy kept): a new policy with
+  // measure rules when this mount has no measurer. On success the refusal/audit log keys are
+  // forgotten, so each refusal under the new policy is logged again.
+  Status Reload() override;
 
   // Steps 1-4 and the verdict without side effects: nothing is measured or logged, and the mode
   // is not applied (a refusal is reported as such in permissive mode too). The collected content
@@ -133,7 +147,8 @@ class Enforcer final : public Gate {
   // MeasureAllSources does (measure_all_sources). Fails on the first error.
   Status MeasureAllSources();
 
-  const Policy& policy() const { return policy_; }
+  // The policy in force now (replaced by Reload()).
+  std::shared_ptr<const Policy> policy() const { return policy_.load(); }
   const EnforcerStats& stats() const { return stats_; }
   EnforceMode mode() const { return opts_.mode; }
 
@@ -148,6 +163,7 @@ class Enforcer final : public Gate {
   Result<bool> Vouches(const Content& c, const std::string& path, AccessOp op, bool bind,
                        uint64_t* source_id, std::string* why_not);
   Status Measure(const Assessment& a, const OpenRequest& req);
+  void CountMeasurementError(const Status& s);
   // Logs a refusal / audit once per (inode, content, verdict, rule).
   bool FirstTime(const std::string& key);
   bool PendingRetrust(uint64_t dev, uint64_t ino);
@@ -156,7 +172,7 @@ class Enforcer final : public Gate {
 
   const std::shared_ptr<Store> store_;
   const std::shared_ptr<Measurer> measurer_;
-  const Policy policy_;
+  std::atomic<std::shared_ptr<const Policy>> policy_;  // swapped whole by Reload()
   const EnforcerOptions opts_;
   ContentCache cache_;
   EnforcerStats stats_;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
 
 #include "cache/store.h"
 #include "policy/enforcer.h"
@@ -91,6 +92,39 @@ TEST_F(FactoryTest, DefaultPolicyWhenNoneIsGiven) {
   auto e = CreateEnforcer(cfg);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   EXPECT_EQ((*e)->CheckOpen(o.req, &t).code(), Code::kPermissionDenied);
+}
+
+// SIGHUP (Gate::Reload): a new policy decides the next open; a bad one, or one with measure rules
+// on a mount without a measurement log, is refused and the old one stays in force.
+TEST_F(FactoryTest, ReloadSwapsThePolicyAndKeepsTheOldOneOnError) {
+  tree.Write("/root/usr/lib/z", "unlisted");
+  EnforcerConfig cfg;
+  cfg.store_dir = tree.Real("/store");
+  cfg.policy_file = WritePolicy("appraise op=read path=/usr/**\n");
+  auto g = CreateEnforcer(cfg);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  testing::Open o(tree, "/root/usr/lib/z", AccessOp::kRead);
+  o.req.path = "/usr/lib/z";
+  OpenTicket t;
+  EXPECT_EQ((*g)->CheckOpen(o.req, &t).code(), Code::kPermissionDenied);
+  WritePolicy("appraise op=exec\n");
+  ASSERT_TRUE((*g)->Reload().ok());
+  EXPECT_TRUE((*g)->CheckOpen(o.req, &t).ok());  // no rule appraises reads any more
+  WritePolicy("appraise op=read path=/usr/**\nappraise path=relative\n");
+  Status bad = (*g)->Reload();
+  EXPECT_EQ(bad.code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.message().find("test.policy:2:"), std::string::npos) << bad.ToString();
+  EXPECT_TRUE((*g)->CheckOpen(o.req, &t).ok());  // the old (exec-only) policy stays
+  WritePolicy("measure op=read\n");
+  EXPECT_EQ((*g)->Reload().code(), Code::kInvalidArgument);  // no measurer on this mount
+  EXPECT_TRUE((*g)->CheckOpen(o.req, &t).ok());
+  std::vector<std::pair<std::string, uint64_t>> c;
+  (*g)->Counters(&c);
+  std::map<std::string, uint64_t> m(c.begin(), c.end());
+  EXPECT_EQ(m["reloads"], 1u);
+  EXPECT_EQ(m["reloads_refused"], 2u);
+  EXPECT_EQ(m["opens"], 4u);
+  EXPECT_EQ(m["refusals"], 1u);
 }
 
 }  // namespace
