@@ -25,22 +25,27 @@ std::shared_ptr<const Content> ContentCache::Peek(uint64_t dev, uint64_t ino, co
 
 Result<std::shared_ptr<const Content>> ContentCache::Get(uint64_t dev, uint64_t ino,
                                                          const struct stat& st, bool need_blocks,
-                                                         const Compute& compute, bool* hit) {
+                                                         const Compute& compute, bool* hit,
+                                                         bool wait) {
   const StatKey key = StatKey::From(st);
   const auto id = std::make_pair(dev, ino);
   std::unique_lock lock(mu_);
   if (hit) *hit = false;
-  Slot& slot = slots_[id];
-  if (slot.content && slot.content->key == key && (!need_blocks || slot.content->blocks)) {
-    if (hit) *hit = true;
-    return slot.content;
-  }
-  if (slot.flight && slot.flight->key == key && (slot.flight->blocks || !need_blocks)) {
+  for (;;) {
+    Slot& slot = slots_[id];
+    if (slot.content && slot.content->key == key && (!need_blocks || slot.content->blocks)) {
+      if (hit) *hit = true;
+      return slot.content;
+    }
+    if (!slot.flight || slot.flight->key != key || (!slot.flight->blocks && need_blocks)) break;
     // Someone is hashing this very version already: share their result.
+    if (!wait) return Status(Code::kUnavailable, "being hashed by another thread", EAGAIN);
     std::shared_ptr<Flight> f = slot.flight;
     cv_.wait(lock, [&] { return f->done; });
-    return f->result;
+    if (f->result.ok() || f->result.status().sys_errno() != EAGAIN) return f->result;
+    // That computation gave up without an answer: look again (and compute, if no one else does).
   }
+  Slot& slot = slots_[id];
   auto flight = std::make_shared<Flight>();
   flight->key = key;
   flight->blocks = need_blocks;

@@ -66,9 +66,13 @@ class ContentCache {
   // Returns the valid entry for (dev, ino, st), or runs `compute` (once per inode for all
   // concurrent callers) and caches its result. `need_blocks`: an entry without block digests does
   // not count. *hit (if given) tells whether the answer came from the cache without waiting.
+  // wait == false: if another thread is computing this version, returns kUnavailable with errno
+  // EAGAIN at once instead of waiting for it. A computation that fails with errno EAGAIN gave up
+  // (an inline attempt that would have blocked): it is not cached, and whoever waited for it
+  // computes again instead of sharing the failure.
   Result<std::shared_ptr<const Content>> Get(uint64_t dev, uint64_t ino, const struct stat& st,
                                              bool need_blocks, const Compute& compute,
-                                             bool* hit = nullptr);
+                                             bool* hit = nullptr, bool wait = true);
 
   // The valid entry for (dev, ino, st), or null. Never computes and never waits for a running
   // computation (used to decide an open inline, on a thread that must not block).

@@ -61,6 +61,10 @@ struct EnforcerOptions {
   size_t hash_chunk = 1 << 20;  // read size while hashing
   // The policy file Reload() re-reads; empty: the built-in default policy.
   std::string policy_file;
+  // Regular files up to this size may be hashed inline (TryCheckOpenInline, on fs/'s session
+  // thread) when all of their bytes are in the lower page cache: a hand-off to a worker cost more
+  // than hashing them (docs/benchmarks.md). Larger or uncached files go to a worker. 0: never.
+  uint64_t inline_hash_max = 256 * 1024;
 };
 
 // Counters for `digestctl status`, benchmarks and tests. Monotonic.
@@ -71,6 +75,7 @@ struct EnforcerStats {
   std::atomic<uint64_t> cache_hits{0};    // content found valid in the cache
   std::atomic<uint64_t> hashes{0};        // files hashed (each algorithm pass counts once)
   std::atomic<uint64_t> bytes_hashed{0};
+  std::atomic<uint64_t> inline_hashes{0};  // files hashed inline (TryCheckOpenInline)
   std::atomic<uint64_t> relookups{0};  // lookups redone after a generation change
   std::atomic<uint64_t> refusals{0};   // opens refused (or, permissive, that would be)
   std::atomic<uint64_t> refusals_logged{0};
@@ -157,6 +162,10 @@ class Enforcer final : public Gate {
   // interrupted (may be null): checked before each chunk; true stops with an EINTR error.
   Result<std::shared_ptr<Content>> HashContent(int fd, uint64_t dev, uint64_t ino,
                                                const std::function<bool()>* interrupted = nullptr);
+  // HashContent for a small file whose bytes are all in the page cache, without blocking: reads
+  // with RWF_NOWAIT. kUnavailable with errno EAGAIN when it would block (not cached, larger than
+  // inline_hash_max, or changing): the caller then hashes on a worker.
+  Result<std::shared_ptr<Content>> HashCachedContent(int fd, uint64_t dev, uint64_t ino);
   Status LookUp(Content* c);
   Result<SourceInfo> Source(uint64_t id);
   // Step 4 for one family: does a provenance record vouch for the content here?

@@ -1,7 +1,13 @@
-// Gate::TryCheckOpenInline: decides only what needs no hashing, waiting or measuring, and
-// otherwise has no effect (fs/ then calls CheckOpen off its session thread).
+// Gate::TryCheckOpenInline: decides only what needs no waiting, measuring or hashing beyond a
+// small file whose bytes are all in the page cache, and otherwise has no effect (fs/ then calls
+// CheckOpen off its session thread).
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "policy/content_cache.h"
 #include "policy/pipeline.h"
 #include "tests/unit/enforcer_fakes.h"
 
@@ -16,11 +22,13 @@ using testing::TempTree;
 
 class InlineTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Enforcer> Make(std::string_view text, bool with_measurer = false) {
+  std::unique_ptr<Enforcer> Make(std::string_view text, bool with_measurer = false,
+                                 uint64_t inline_hash_max = 0) {
     auto p = Policy::Parse(text, "t.policy");
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     EnforcerOptions o;
     o.mode = EnforceMode::kEnforce;
+    o.inline_hash_max = inline_hash_max;
     return std::make_unique<Enforcer>(store, with_measurer ? measurer : nullptr,
                                       std::move(p).value(), o);
   }
@@ -69,6 +77,37 @@ TEST_F(InlineTest, AChangeSendsTheOpenBackToHashing) {
   EXPECT_FALSE(e->TryCheckOpenInline(o.req, &t, &s));
 }
 
+// With inline_hash_max: a small file whose bytes are cached is hashed inline and decided there,
+// with the same verdict as CheckOpen; a larger one is left to a worker.
+TEST_F(InlineTest, SmallCachedFileIsHashedInline) {
+  tree.Write("/usr/bin/ok", "ok");
+  tree.Write("/usr/bin/evil", "evil");
+  tree.Write("/usr/bin/big", std::string(5000, 'b'));
+  store->Add(SourceKind::kRpm, "p", {FileEntry{Sha("ok"), "/usr/bin/ok", 0100755, 0}});
+  auto e = Make("appraise op=read path=/usr/**\n", false, /*inline_hash_max=*/4096);
+  auto reference = Make("appraise op=read path=/usr/**\n");
+  for (const char* path : {"/usr/bin/ok", "/usr/bin/evil"}) {
+    Open o(tree, path, AccessOp::kRead);
+    OpenTicket t;
+    Status s;
+    ASSERT_TRUE(e->TryCheckOpenInline(o.req, &t, &s)) << path;
+    OpenTicket t2;
+    EXPECT_EQ(s.code(), reference->CheckOpen(o.req, &t2).code()) << path;
+  }
+  EXPECT_EQ(e->stats().inline_hashes, 2u);
+  EXPECT_EQ(e->stats().hashes, 2u);
+  Open b(tree, "/usr/bin/big", AccessOp::kRead);
+  OpenTicket t;
+  Status s;
+  EXPECT_FALSE(e->TryCheckOpenInline(b.req, &t, &s)) << "5000 bytes > inline_hash_max";
+  EXPECT_EQ(e->stats().hashes, 2u);
+  // Decided inline, cached like any hash: the next open is a plain hit.
+  Open again(tree, "/usr/bin/ok", AccessOp::kRead);
+  ASSERT_TRUE(e->TryCheckOpenInline(again.req, &t, &s));
+  EXPECT_TRUE(s.ok());
+  EXPECT_EQ(e->stats().hashes, 2u);
+}
+
 TEST_F(InlineTest, AMeasurementStillDueIsNotInline) {
   tree.Write("/usr/bin/ok", "ok");
   store->Add(SourceKind::kRpm, "p", {FileEntry{Sha("ok"), "/usr/bin/ok", 0100755, 0}});
@@ -83,6 +122,52 @@ TEST_F(InlineTest, AMeasurementStillDueIsNotInline) {
   ASSERT_TRUE(e->CheckOpen(o.req, &t).ok());
   ASSERT_TRUE(e->TryCheckOpenInline(o.req, &t, &s));
   EXPECT_TRUE(s.ok());
+}
+
+// ContentCache::Get(wait=false) never waits for another thread's hash, and a computation that
+// gives up with EAGAIN (an inline attempt) is not shared with its waiters: they compute again.
+TEST(ContentCacheNoWait, BusyIsEagainAndAGiveUpIsNotShared) {
+  ContentCache cache;
+  struct stat st {};
+  st.st_size = 1;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false, release = false;
+  auto slow_giveup = [&]() -> Result<std::shared_ptr<const Content>> {
+    std::unique_lock l(mu);
+    started = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return release; });
+    return Status(Code::kUnavailable, "gave up", EAGAIN);
+  };
+  std::thread first([&] { (void)cache.Get(1, 2, st, false, slow_giveup); });
+  {
+    std::unique_lock l(mu);
+    cv.wait(l, [&] { return started; });
+  }
+  auto fresh = [&]() -> Result<std::shared_ptr<const Content>> {
+    auto c = std::make_shared<Content>();
+    c->dev = 1;
+    c->ino = 2;
+    c->key = StatKey::From(st);
+    return std::shared_ptr<const Content>(c);
+  };
+  auto busy = cache.Get(1, 2, st, false, fresh, nullptr, /*wait=*/false);
+  ASSERT_FALSE(busy.ok());
+  EXPECT_EQ(busy.status().sys_errno(), EAGAIN);
+  // A waiting caller: when the first gives up, it computes itself instead of sharing the EAGAIN.
+  Result<std::shared_ptr<const Content>> waited = Status(Code::kInternal, "unset");
+  std::thread second([&] { waited = cache.Get(1, 2, st, false, fresh); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    std::lock_guard l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  first.join();
+  second.join();
+  ASSERT_TRUE(waited.ok()) << waited.status().ToString();
+  EXPECT_NE(cache.Peek(1, 2, st, false), nullptr);
 }
 
 }  // namespace
