@@ -100,12 +100,24 @@ int main(int argc, char** argv) {
     daemon.Fail(code);
     return code;
   }
-  dfs::Status s = dfs::fs::RunMount(o, gate->get(), [&] {
-    if (!daemon.started()) return;
-    daemon.Ready();
-    dfs::Status sl = dfs::InitLogging(dfs::LogSink::kSyslog, o.loglevel);
-    if (!sl.ok()) spdlog::warn("event=syslog_unavailable status={}", sl.ToString());
-  });
+  dfs::Status s = dfs::fs::RunMount(
+      o, gate->get(),
+      [&] {
+        // logfile=: from now on (in the foreground too) the log goes there; if it cannot be
+        // opened, to syslog (daemon) or stderr (foreground), saying so.
+        bool to_file = false;
+        if (!o.logfile.empty()) {
+          dfs::Status fl = dfs::InitFileLogging(o.logfile, o.loglevel);
+          if (!fl.ok()) spdlog::error("event=logfile_unavailable status={}", fl.ToString());
+          to_file = fl.ok();
+        }
+        if (!daemon.started()) return;
+        daemon.Ready();
+        if (to_file) return;
+        dfs::Status sl = dfs::InitLogging(dfs::LogSink::kSyslog, o.loglevel);
+        if (!sl.ok()) spdlog::warn("event=syslog_unavailable status={}", sl.ToString());
+      },
+      [] { dfs::ReopenLogFile(); });
   if (!s.ok()) {
     int code = Fail(s);
     daemon.Fail(code);

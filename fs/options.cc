@@ -113,6 +113,10 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
       return Bad("option 'retrust_max=" + val + "': expected a count 0..4294967296");
     }
     o->retrust_max = static_cast<size_t>(n);
+  } else if (key == "logfile") {
+    if (val.empty() || val[0] != '/')
+      return Bad("option 'logfile=" + val + "': expected an absolute path");
+    o->logfile = val;
   } else if (key == "loglevel") {
     if (!ParseLevel(val)) {
       return Bad("option 'loglevel=" + val +
@@ -304,6 +308,8 @@ std::string UsageText(std::string_view argv0) {
       "  max_hash_size=SIZE   larger files are not hashed: unknown content (default 4G;\n"
       "                       0: no limit)\n"
       "  loglevel=LEVEL       trace|debug|info|warn|error|critical|off (default info)\n"
+      "  logfile=PATH         log to PATH (created 0600, reopened at SIGHUP) instead of\n"
+      "                       syslog\n"
       "  timeout=SECONDS      kernel entry/attribute cache lifetime (default 86400)\n"
       "  threads=N            worker threads for blocking operations (default 4;\n"
       "                       0 serves everything on the session thread)\n"

@@ -51,8 +51,9 @@ struct MountOptions {
   bool measure_all_sources = false;             // measure_all_sources
   size_t retrust_max = 4096;                    // retrust_max=N: new paths re-trusted per mount
   uint64_t max_hash_size = 4ull << 30;          // max_hash_size=SIZE: larger files not hashed
-  std::string loglevel = "info";                // loglevel=trace|debug|info|warn|error|critical|off
-  double timeout = 86400.0;                     // timeout=SECONDS: kernel entry/attr cache lifetime
+  std::string logfile;            // logfile=PATH: log there instead of syslog (reopened at SIGHUP)
+  std::string loglevel = "info";  // loglevel=trace|debug|info|warn|error|critical|off
+  double timeout = 86400.0;       // timeout=SECONDS: kernel entry/attr cache lifetime
   unsigned threads = 4;   // threads=N: workers for blocking operations (0: all on one thread)
   int readahead_kb = -1;  // readahead_kb=N: the mount's readahead (-1: like the lower device)
   PassthroughMode passthrough = PassthroughMode::kAuto;  // passthrough=auto|always|off

@@ -167,7 +167,10 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   ControlThread control;
   auto publish = [&] {
     CounterSnapshot snap;
-    if (gate != nullptr) gate->Counters(&snap.counters);
+    if (gate != nullptr) {
+      gate->Tick();
+      gate->Counters(&snap.counters);
+    }
     snap.fuse_requests = fs.op_counters().Snapshot();
     status.Publish(snap);
   };

@@ -15,9 +15,9 @@ namespace dfs::fs {
 
 // gate: null for mode=off. Errors: kInvalidArgument (SOURCE not a directory, options libfuse
 // rejects), kIo (open/mount failures). Returns OK after a clean unmount.
-// Once mounted, a control thread (control.h) publishes the runtime status file every
-// opts.status_interval seconds and at SIGUSR1; at SIGHUP it calls `reload_hook` (if set; e.g. to
-// reopen a log file) and then gate->Reload() (a refusal is logged, the old policy stays).
+// Once mounted, a control thread (control.h) calls gate->Tick() and publishes the runtime status
+// file every opts.status_interval seconds and at SIGUSR1; at SIGHUP it calls `reload_hook` (if set;
+// e.g. to reopen a log file) and then gate->Reload() (a refusal is logged, the old policy stays).
 Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()>& on_mounted,
                 const std::function<void()>& reload_hook = {});
 

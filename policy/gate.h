@@ -119,6 +119,10 @@ class Gate {
   // are monotonic except gauges named "*_entries". Cheap (relaxed atomic loads); any thread.
   virtual void Counters(std::vector<std::pair<std::string, uint64_t>>* out) const { (void)out; }
 
+  // Periodic housekeeping, called every few seconds (the status interval) and at SIGUSR1: logs how
+  // many refusal lines the rate limit suppressed since the last such line, if any.
+  virtual void Tick() {}
+
   // SIGHUP: re-reads the policy file the Gate was made with. OK: the new policy decides every
   // open from now on and no verdict decided under the old one is reused. An error (a bad policy:
   // kInvalidArgument naming FILE:LINE:COL; kIo) leaves the old policy in force. Any thread; safe

@@ -477,6 +477,7 @@ void Enforcer::Counters(std::vector<std::pair<std::string, uint64_t>>* out) cons
   out->emplace_back("tpm_errors", get(stats_.tpm_errors));
   out->emplace_back("retrusted", get(stats_.retrusted));
   out->emplace_back("read_mismatches", get(stats_.read_mismatches));
+  out->emplace_back("log_suppressed", get(stats_.log_suppressed));
   out->emplace_back("reloads", get(stats_.reloads));
   out->emplace_back("reloads_refused", get(stats_.reloads_refused));
   out->emplace_back("cache_entries", cache_.size());
@@ -547,11 +548,58 @@ void Enforcer::LogRefusal(const Assessment& a, const OpenRequest& req) {
                     ":" + RuleRef(a.refusal_rule) + ":" + std::string(AccessOpName(req.op));
   if (a.refusal == Refusal::kError) key += ":" + std::string(CodeName(a.error.code()));
   if (!FirstTime(key)) return;
+  if (!RefusalLineAllowed()) return;
   stats_.refusals_logged++;
   spdlog::warn("{} path={} op={} inode={}:{} uid={} digest={} rule={} verdict={} reason={}",
                opts_.mode == EnforceMode::kPermissive ? "would_refuse" : "refused",
                LogQuote(req.path), AccessOpName(req.op), req.st.st_dev, req.st.st_ino, req.uid,
                digest, RuleRef(a.refusal_rule), RefusalName(a.refusal), LogQuote(a.reason));
+}
+
+namespace {
+constexpr double kRefusalLinesPerSecond = 10;
+constexpr double kRefusalLineBurst = 50;
+}  // namespace
+
+void Enforcer::ReportSuppressed(uint64_t n) {
+  spdlog::warn("event=refusals_suppressed count={} limit={}/s burst={} (see the refusals counter)",
+               n, kRefusalLinesPerSecond, kRefusalLineBurst);
+}
+
+bool Enforcer::RefusalLineAllowed() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  const int64_t ns = static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+  uint64_t report = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (refusal_tokens_at_ns_ == 0) {
+      refusal_tokens_ = kRefusalLineBurst;
+    } else {
+      refusal_tokens_ = std::min(kRefusalLineBurst,
+                                 refusal_tokens_ + static_cast<double>(ns - refusal_tokens_at_ns_) *
+                                                       kRefusalLinesPerSecond / 1e9);
+    }
+    refusal_tokens_at_ns_ = ns;
+    if (refusal_tokens_ < 1) {
+      suppressed_unreported_++;
+      stats_.log_suppressed.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    refusal_tokens_ -= 1;
+    report = std::exchange(suppressed_unreported_, 0);
+  }
+  if (report != 0) ReportSuppressed(report);
+  return true;
+}
+
+void Enforcer::Tick() {
+  uint64_t report;
+  {
+    std::lock_guard lock(mu_);
+    report = std::exchange(suppressed_unreported_, 0);
+  }
+  if (report != 0) ReportSuppressed(report);
 }
 
 bool Enforcer::TryCheckOpenInline(const OpenRequest& req, OpenTicket* ticket, Status* result) {
@@ -595,7 +643,7 @@ Status Enforcer::CheckNode(const OpenRequest& req) {
   stats_.refusals++;
   // Keyed by name as well: a node about to be made has no inode yet.
   std::string key = "node:" + FileKey(req.st) + ":" + req.path + ":" + RuleRef(a.refusal_rule);
-  if (FirstTime(key)) {
+  if (FirstTime(key) && RefusalLineAllowed()) {
     stats_.refusals_logged++;
     spdlog::warn("{} path={} op=read inode={}:{} uid={} digest=- rule={} verdict=unknown reason={}",
                  opts_.mode == EnforceMode::kPermissive ? "would_refuse" : "refused",

@@ -76,8 +76,8 @@ struct EnforcerStats {
   std::atomic<uint64_t> hashes{0};        // files hashed (each algorithm pass counts once)
   std::atomic<uint64_t> bytes_hashed{0};
   std::atomic<uint64_t> inline_hashes{0};  // files hashed inline (TryCheckOpenInline)
-  std::atomic<uint64_t> relookups{0};  // lookups redone after a generation change
-  std::atomic<uint64_t> refusals{0};   // opens refused (or, permissive, that would be)
+  std::atomic<uint64_t> relookups{0};      // lookups redone after a generation change
+  std::atomic<uint64_t> refusals{0};       // opens refused (or, permissive, that would be)
   std::atomic<uint64_t> refusals_logged{0};
   std::atomic<uint64_t> audits_logged{0};
   std::atomic<uint64_t> measurements{0};        // Measurer calls that succeeded
@@ -85,6 +85,7 @@ struct EnforcerStats {
   std::atomic<uint64_t> tpm_errors{0};       // of which the TPM failed (kUnavailable, measurer.h)
   std::atomic<uint64_t> retrusted{0};        // mutable files trusted locally
   std::atomic<uint64_t> read_mismatches{0};  // CheckRead failures
+  std::atomic<uint64_t> log_suppressed{0};   // refusal lines the rate limit dropped
   std::atomic<uint64_t> reloads{0};          // policies reloaded (Reload() OK)
   std::atomic<uint64_t> reloads_refused{0};  // Reload() calls that kept the old policy
 };
@@ -142,6 +143,7 @@ class Enforcer final : public Gate {
   // measure rules when this mount has no measurer. On success the refusal/audit log keys are
   // forgotten, so each refusal under the new policy is logged again.
   Status Reload() override;
+  void Tick() override;
 
   // Steps 1-4 and the verdict without side effects: nothing is measured or logged, and the mode
   // is not applied (a refusal is reported as such in permissive mode too). The collected content
@@ -178,6 +180,10 @@ class Enforcer final : public Gate {
   bool PendingRetrust(uint64_t dev, uint64_t ino);
   using InodeKey = std::pair<uint64_t, uint64_t>;
   void LogRefusal(const Assessment& a, const OpenRequest& req);
+  // Whether one more refusal line may be written now (takes a token); counts it suppressed if
+  // not. Writes the pending "suppressed N" line first when a line is allowed again.
+  bool RefusalLineAllowed();
+  void ReportSuppressed(uint64_t n);
 
   const std::shared_ptr<Store> store_;
   const std::shared_ptr<Measurer> measurer_;
@@ -192,6 +198,11 @@ class Enforcer final : public Gate {
   std::unordered_set<uint64_t> measured_sources_;     // MeasureSource done
   std::unordered_set<std::string> measured_files_;    // MeasureFile done: digest + path
   std::unordered_set<std::string> logged_;            // refusal / audit lines written
+  // Refusal lines: a token bucket (kRefusalLinesPerSecond, burst kRefusalLineBurst) over the
+  // whole mount, so that a loop opening ever new unknown files cannot flood the log.
+  double refusal_tokens_ = 0;
+  int64_t refusal_tokens_at_ns_ = 0;
+  uint64_t suppressed_unreported_ = 0;  // suppressed since the last "suppressed" line
   bool warned_readonly_ = false;
   bool warned_retrust_limit_ = false;
   std::unordered_set<std::string> retrusted_paths_;  // paths re-trusted by this mount (mu_)
