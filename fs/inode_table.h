@@ -139,6 +139,15 @@ struct Inode {
   // registered by the first open and dropped by the last close.
   int32_t backing_id = -1;
 
+  // verify=blocks (Gate::verify_blocks): what the kernel's page cache of the inode may hold.
+  // checked_open: open handles whose every read is checked against block digests before it is
+  // served (their fills are verified bytes). unchecked_open: open handles served through the page
+  // cache whose reads are not checked (writers, opens the policy does not appraise).
+  // cache_unchecked: since the cache was last dropped, an unchecked handle may have filled pages.
+  int checked_open = 0;
+  int unchecked_open = 0;
+  bool cache_unchecked = false;
+
   // Records attributes sent to the kernel (takes mu).
   void NoteAttr(const struct stat& st) {
     std::lock_guard lock(mu);

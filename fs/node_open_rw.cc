@@ -19,6 +19,7 @@
 #include "fs/creds.h"
 #include "fs/kernel_passthrough.h"
 #include "fs/passthrough.h"
+#include "policy/enforcer.h"
 
 namespace dfs::fs {
 
@@ -171,6 +172,49 @@ bool AttrChanged(Inode& inode, const struct stat& st) {
   return !same;
 }
 
+// verify=blocks: decides how an open served through the page cache uses it (inode.mu held).
+// Every READ the kernel sends for a block-checked handle is a page fill from the lower file,
+// checked against the block digests of the open's verdict before it is answered (ServeRead), so
+// the pages such handles fill are verified bytes and page-cache hits need no check. The kernel
+// keeps its pages across this open (keep_cache) only if the lower file's stamp is the one they
+// were filled under (a re-decided verdict drops them) and no unchecked handle may have filled
+// any. While unchecked handles (writers, opens the policy does not appraise) are open, a
+// block-checked open is direct_io (its reads bypass pages they filled), and an unchecked open
+// made while block-checked handles are open is direct_io too (it fills no page they could read,
+// and its writes drop the pages they cover).
+void CachePagesChecked(Inode& inode, FileHandle& fh, const struct stat& st, fuse_file_info* fi) {
+  if (fh.ticket.blocks != nullptr) {
+    fh.checked = true;
+    ++inode.checked_open;
+    if (inode.unchecked_open > 0) {
+      fi->direct_io = 1;
+      fi->keep_cache = 0;
+    } else if (SameStamp(inode, st) && !inode.cache_unchecked) {
+      fi->keep_cache = 1;
+    } else {
+      fi->keep_cache = 0;  // the kernel drops every page it cached for the inode
+      SetStamp(inode, st);
+      inode.cache_unchecked = false;
+    }
+    return;
+  }
+  fh.unchecked = true;
+  ++inode.unchecked_open;
+  inode.cache_unchecked = true;  // a direct_io file's private mapping still fills pages
+  if (inode.checked_open > 0) {
+    // Neither its reads nor its writes go through the pages block-checked readers are served
+    // from (the kernel drops the cached pages a direct write covers).
+    fi->direct_io = 1;
+    return;
+  }
+  if (SameStamp(inode, st)) {
+    fi->keep_cache = 1;
+  } else {
+    fi->keep_cache = 0;
+    SetStamp(inode, st);
+  }
+}
+
 // Finishes an open of `inode` whose lower file is `fd` (taken, opened without O_TRUNC; empty for
 // a reader, whose lower file HandleFd opens when a read misses the page cache): asks the Gate, then
 // applies O_TRUNC, tracks writers, decides whether the kernel may keep its cached pages, and fills
@@ -239,9 +283,6 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
                     r.aliases.size(), s.ToString());
       return s.code() == Code::kPermissionDenied ? EACCES : (s.ToErrno() ? s.ToErrno() : EIO);
     }
-    // verify=blocks: every read must reach CheckRead, never be served from pages the kernel
-    // cached earlier (possibly before a change beneath the mount).
-    if (gate->verify_blocks() && fh->ticket.blocks != nullptr) fi->direct_io = 1;
   }
   if (flags & O_TRUNC) {
     if (int err = Truncate(req, fs, inode, fd.get(), fh->writer); err != 0) return err;
@@ -260,10 +301,13 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     if (inode.passthrough_io) fh->backing_id = inode.backing_id;
     ++inode.open_files;
     if (fh->writer) ++inode.writers;
+    const bool blocks_mode = fs.gate() != nullptr && fs.gate()->verify_blocks();
     if (fh->backing_id >= 0) {
       // Passthrough writes bypass the FUSE page cache: whatever it still holds of this inode
       // must not be kept by a later page-cache open.
       if (fh->writer) inode.stamp_valid = false;
+    } else if (blocks_mode) {
+      CachePagesChecked(inode, *fh, st, fi);
     } else if (SameStamp(inode, st)) {
       // The kernel may keep the pages it cached for this inode only if the lower file is
       // unchanged since they were cached (a change beneath the mount, or a write through it,
@@ -295,6 +339,8 @@ void CloseHandle(Passthrough& fs, FileHandle& h) {
   {
     std::lock_guard lock(inode.mu);
     if (--inode.open_files == 0) DropBacking(fs, inode);
+    if (fh->checked) --inode.checked_open;
+    if (fh->unchecked) --inode.unchecked_open;
     if (fh->writer) {
       last_writer = --inode.writers == 0;
       // The kernel's page cache saw every write made through this handle (no writeback cache);
@@ -568,31 +614,20 @@ void ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
     return;
   }
   Gate* gate = fs.gate();
-  if (gate != nullptr && gate->verify_blocks()) {
-    // Served from a buffer so every byte is checked before the kernel sees it.
-    // Reads until `size` bytes or the end of the file: a short pread is not the end of the file,
-    // and a short reply would read as one.
-    std::vector<uint8_t> buf(size);
-    size_t n = 0;
-    while (n < size) {
-      ssize_t r = pread(fd, buf.data() + n, size - n, off + static_cast<off_t>(n));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) {
-        fuse_reply_err(req, errno);
-        return;
-      }
-      if (r == 0) break;
-      n += static_cast<size_t>(r);
-    }
-    Status s = gate->CheckRead(fh->ticket, static_cast<uint64_t>(off),
-                               std::span<const uint8_t>(buf.data(), n));
+  if (gate != nullptr && fh->ticket.blocks != nullptr) {
+    // A page fill (or a direct_io read) of a block-checked open: the whole blocks around the
+    // range are read from the lower file and checked before any byte of them reaches the kernel.
+    thread_local std::vector<uint8_t> buf;
+    size_t start = 0, len = 0;
+    Status s =
+        ReadVerified(*gate, fh->ticket, fd, static_cast<uint64_t>(off), size, &buf, &start, &len);
     if (!s.ok()) {
       spdlog::warn("event=read_refused inode={} offset={} status={}", fh->inode->key.ino, off,
                    s.ToString());
-      fuse_reply_err(req, EIO);
+      fuse_reply_err(req, s.code() == Code::kCorrupt ? EIO : (s.ToErrno() ? s.ToErrno() : EIO));
       return;
     }
-    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), n);
+    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()) + start, len);
     return;
   }
   fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
@@ -624,7 +659,7 @@ void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
   (void)ino;
   Passthrough& fs = Passthrough::From(req);
   FileHandle* fh = Handle(fi);
-  bool verify = fs.gate() != nullptr && fs.gate()->verify_blocks();
+  const bool verify = fs.gate() != nullptr && fh->ticket.blocks != nullptr;
   if (!verify && TryReadCached(req, fh, size, off)) return;
   // Not cached below: a small read with nobody else waiting is served at once (a hand-off to a
   // worker would cost more than the read); otherwise a worker waits for the disk.

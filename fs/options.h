@@ -43,7 +43,7 @@ struct MountOptions {
   std::string store_dir = "/var/lib/digestfs";  // store=DIR
   std::string policy_file;                      // policy=FILE; empty: the shipped default policy
   EnforceMode mode = EnforceMode::kEnforce;     // mode=enforce|permissive|off
-  bool verify_blocks = false;                   // verify=open (false) | blocks (true)
+  bool verify_blocks = true;                    // verify=open (false) | blocks (true, default)
   std::string tpm_tcti;                         // tpm=TCTI; empty: no TPM
   int pcr = -1;                                 // pcr=N (0..23); -1: measurement default (23)
   std::string log_dir;                          // log=DIR; empty: no measurement log

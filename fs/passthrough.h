@@ -64,6 +64,9 @@ struct FileHandle {
   // lazy_mu; -1: fd was set before the handle was published (writers, O_TRUNC).
   int lazy_flags = -1;
   std::mutex lazy_mu;
+  // Counted in the inode's checked_open / unchecked_open (verify=blocks) until closed.
+  bool checked = false;
+  bool unchecked = false;
 };
 
 class Passthrough {

@@ -688,6 +688,7 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
                    digest, RuleRef(a.decision.of(Family::kAudit)), LogQuote(a.unknown_reason));
     }
   }
+  bool retrust_pending = false;
   if (a.refusal == Refusal::kUnknown && req.op != AccessOp::kExec &&
       PendingRetrust(req.st.st_dev, req.st.st_ino) &&
       a.policy->IsMutable(Subject{req.path, req.op, req.uid, static_cast<uint32_t>(req.st.st_uid),
@@ -698,6 +699,7 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
     spdlog::debug("allowed_pending_retrust path={} inode={}:{}", LogQuote(req.path), req.st.st_dev,
                   req.st.st_ino);
     a.refusal = Refusal::kNone;
+    retrust_pending = true;
   }
   if (a.refused()) {
     stats_.refusals++;
@@ -712,8 +714,12 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
   }
   // A handle with write access reads what it (or another writer through the mount) wrote, which
   // no verified block digest can vouch for: such handles are not block-checked (docs/policy.md).
+  // Only appraised content is block-checked: audit and measure rules vouch for nothing a reader
+  // relies on (a mutable log appended beneath the mount stays readable), and a mutable file
+  // allowed while its re-trust is pending holds a writer's bytes, not verified ones.
   const bool writer = (req.flags & O_ACCMODE) != O_RDONLY;
-  if (ticket && opts_.verify_blocks && !writer && a.content && a.content->blocks) {
+  if (ticket && opts_.verify_blocks && !writer && !retrust_pending &&
+      a.decision.on(Family::kAppraise) && a.content && a.content->blocks) {
     // The ticket keeps the block digests and its own descriptor of the lower file, so that a read
     // of part of a block can be checked against the whole block (see CheckRead).
     auto tb = std::make_shared<TicketBlocks>();
