@@ -715,7 +715,7 @@ void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       std::lock_guard lock(ip->mu);
       if (--ip->closing == 0) ip->closed_cv.notify_all();
     });
-    fs.Offload(req, [req, &fs, shared]() mutable {
+    fs.OffloadRelease(req, [req, &fs, shared]() mutable {
       CloseHandle(fs, *shared);
       shared.reset();
       fuse_reply_err(req, 0);

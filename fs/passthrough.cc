@@ -80,6 +80,7 @@ Passthrough::~Passthrough() { Stop(); }
 
 void Passthrough::Stop() {
   pool_.Stop();
+  release_pool_.Stop();
   if (inval_thread_.joinable()) {
     {
       std::lock_guard lock(inval_mu_);
@@ -90,8 +91,10 @@ void Passthrough::Stop() {
   }
 }
 
-void Passthrough::Offload(fuse_req_t req, std::function<void()> task) {
-  auto guarded = [req, t = std::move(task)] {
+namespace {
+// Runs t, answering EIO for an exception out of it (see Passthrough::Offload).
+std::function<void()> Guarded(fuse_req_t req, std::function<void()> t) {
+  return [req, t = std::move(t)] {
     try {
       t();
     } catch (const std::exception& e) {
@@ -102,10 +105,24 @@ void Passthrough::Offload(fuse_req_t req, std::function<void()> task) {
       fuse_reply_err(req, EIO);
     }
   };
+}
+}  // namespace
+
+void Passthrough::Offload(fuse_req_t req, std::function<void()> task) {
   try {
     // Fair among users (worker_pool.h): one user's hashes of huge files leave others a worker.
     const fuse_ctx* ctx = fuse_req_ctx(req);
-    pool_.Submit(std::move(guarded), ctx != nullptr ? static_cast<uint32_t>(ctx->uid) : 0);
+    pool_.Submit(Guarded(req, std::move(task)),
+                 ctx != nullptr ? static_cast<uint32_t>(ctx->uid) : 0);
+  } catch (const std::exception& e) {
+    spdlog::error("event=offload_failed what={}", LogQuote(e.what()));
+    fuse_reply_err(req, EIO);
+  }
+}
+
+void Passthrough::OffloadRelease(fuse_req_t req, std::function<void()> task) {
+  try {
+    release_pool_.Submit(Guarded(req, std::move(task)));
   } catch (const std::exception& e) {
     spdlog::error("event=offload_failed what={}", LogQuote(e.what()));
     fuse_reply_err(req, EIO);
@@ -133,6 +150,7 @@ Status Passthrough::Start() {
                handles ? std::to_string(capacity) : std::string("unbounded"), handles);
   if (cfg_.gate != nullptr) inval_thread_ = std::thread([this] { InvalidatorLoop(); });
   pool_.Start(cfg_.workers);
+  release_pool_.Start(cfg_.workers > 0 ? 1 : 0);
   return Status::Ok();
 }
 

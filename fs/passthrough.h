@@ -102,6 +102,12 @@ class Passthrough {
   // exception out of the task (e.g. std::bad_alloc), or out of queueing it, is logged and answered
   // EIO instead of ending the daemon; the task must therefore not throw after it has replied.
   void Offload(fuse_req_t req, std::function<void()> task);
+  // Like Offload, for a writer's release, which opens of the same file wait for (Inode::closing):
+  // run on a thread of its own, never queued behind those opens. Every worker could otherwise be
+  // an open waiting for a release that no worker is free to run (seen with
+  // integ_enforce_concurrent: three workers waiting, the fourth closed to their uid by the fairness
+  // limit).
+  void OffloadRelease(fuse_req_t req, std::function<void()> task);
   // Whether the kernel has more requests queued for this session right now (a zero-timeout poll
   // of /dev/fuse). A short blocking operation may then be served inline without delaying anyone.
   bool RequestsPending() const;
@@ -170,6 +176,7 @@ class Passthrough {
   std::thread inval_thread_;
 
   WorkerPool pool_;
+  WorkerPool release_pool_;  // one thread for writers' releases (OffloadRelease)
   KernelPassthrough kernel_;
   OpCounters op_counters_;
 };
