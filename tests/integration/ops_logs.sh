@@ -14,15 +14,10 @@ need_cmd openssl jq python3
 
 S=$T/store
 dctl() { "$DIGESTCTL" --store "$S" "$@"; }
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -subj "/CN=dfs logs" -keyout "$T/k.key" -out "$T/k.crt" 2>/dev/null || fail "openssl req"
 G=$T/lower
 mkdir -p "$G/usr/lib/app" "$G/usr/many"
 echo "listed" >"$G/usr/lib/app/listed"
-dctl init >/dev/null
-dctl keys add "$T/k.crt" >/dev/null
-dctl manifest create "$G" --key "$T/k.key" --cert "$T/k.crt" -o "$T/m" --name app >/dev/null || fail "manifest create"
-dctl import manifest "$T/m" >/dev/null || fail "import manifest"
+dfs_manifest_store "$S" "$G" app
 echo "unlisted" >"$G/usr/lib/app/unlisted"
 for i in $(seq 2000); do echo "u$i" >"$G/usr/many/u$i"; done
 echo 'appraise op=read path=/usr/**' >"$T/policy"

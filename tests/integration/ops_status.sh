@@ -15,15 +15,10 @@ need_cmd openssl jq python3
 
 S=$T/store
 dctl() { "$DIGESTCTL" --store "$S" "$@"; }
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-  -subj "/CN=dfs ops" -keyout "$T/k.key" -out "$T/k.crt" 2>/dev/null || fail "openssl req"
 G=$T/lower
 mkdir -p "$G/usr/lib/app"
 head -c 1000 /dev/urandom >"$G/usr/lib/app/listed"
-dctl init >/dev/null
-dctl keys add "$T/k.crt" >/dev/null
-dctl manifest create "$G" --key "$T/k.key" --cert "$T/k.crt" -o "$T/m" --name app >/dev/null || fail "manifest create"
-dctl import manifest "$T/m" >/dev/null || fail "import manifest"
+dfs_manifest_store "$S" "$G" app
 head -c 500 /dev/urandom >"$G/usr/lib/app/unlisted"
 echo 'appraise op=read path=/usr/**' >"$T/policy"
 # A mount point whose name needs escaping in a Prometheus label.

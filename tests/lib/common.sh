@@ -34,3 +34,24 @@ dfs_mount() {
   wait_mounted "$mnt"
   at_exit "unmount '$mnt'"
 }
+
+# dfs_manifest_store STORE TREE NAME: makes STORE (initialized if new) trust every file now in
+# TREE through a manifest NAME ($T/NAME.manifest) signed with the test's throwaway key ($T/k.key,
+# $T/k.crt; made and added to STORE on first use). Fails the test on any error.
+dfs_manifest_store() {
+  local store=$1 tree=$2 name=$3
+  if [ ! -f "$T/k.key" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+      -subj "/CN=dfs test $name" -keyout "$T/k.key" -out "$T/k.crt" 2>/dev/null || fail "openssl req"
+  fi
+  if [ ! -e "$store/data.mdb" ]; then "$DIGESTCTL" --store "$store" init >/dev/null || fail "init $store"; fi
+  local mark
+  mark="$T/.key-added-$(printf '%s' "$store" | md5sum | cut -c1-12)"
+  if [ ! -f "$mark" ]; then
+    "$DIGESTCTL" --store "$store" keys add "$T/k.crt" >/dev/null || fail "keys add"
+    touch "$mark"
+  fi
+  "$DIGESTCTL" manifest create "$tree" --key "$T/k.key" --cert "$T/k.crt" -o "$T/$name.manifest" \
+    --name "$name" >/dev/null || fail "manifest create $name"
+  "$DIGESTCTL" --store "$store" import manifest "$T/$name.manifest" >/dev/null || fail "import manifest $name"
+}
