@@ -21,7 +21,7 @@ TEST(FsOptions, Defaults) {
   EXPECT_FALSE(o->foreground);
   EXPECT_EQ(o->mode, EnforceMode::kEnforce);
   EXPECT_EQ(o->store_dir, "/var/lib/digestfs");
-  EXPECT_FALSE(o->verify_blocks);
+  EXPECT_TRUE(o->verify_blocks);  // per-block checks by default (docs/mount.md)
   EXPECT_EQ(o->pcr, -1);  // unset: the measurement component's default applies
   EXPECT_EQ(o->loglevel, "info");
   EXPECT_TRUE(o->fuse_opts.empty());
@@ -29,7 +29,7 @@ TEST(FsOptions, Defaults) {
 
 TEST(FsOptions, AllDigestfsOptionsAndPassThrough) {
   auto o = Parse({"-f", "/src", "/mnt", "-o",
-                  "store=/s,policy=/p.pol,mode=permissive,verify=blocks,"
+                  "store=/s,policy=/p.pol,mode=permissive,verify=open,"
                   "tpm=swtpm:host=127.0.0.1\\,port=2321,pcr=16,log=/l,measure_all_sources,"
                   "loglevel=debug,timeout=2.5,threads=0,rw,nodev,allow_other",
                   "-omax_read=131072"});
@@ -38,7 +38,7 @@ TEST(FsOptions, AllDigestfsOptionsAndPassThrough) {
   EXPECT_EQ(o->store_dir, "/s");
   EXPECT_EQ(o->policy_file, "/p.pol");
   EXPECT_EQ(o->mode, EnforceMode::kPermissive);
-  EXPECT_TRUE(o->verify_blocks);
+  EXPECT_FALSE(o->verify_blocks);
   EXPECT_EQ(o->tpm_tcti, "swtpm:host=127.0.0.1,port=2321");
   EXPECT_EQ(o->pcr, 16);
   EXPECT_EQ(o->log_dir, "/l");
