@@ -10,7 +10,9 @@ DIGESTCTL=$BUILD/cli/digestctl
 CORPUS=$SRC/../shared/corpus/rpm-upstream
 T=$(mktemp -d /tmp/dfs-test.XXXXXX)
 _cleanups=()
-on_exit() { local i; for ((i=${#_cleanups[@]}-1; i>=0; i--)); do eval "${_cleanups[i]}" || true; done; rm -rf "$T"; }
+# (Its loop variable has a name no cleanup string uses: a cleanup with its own "for i in ..." once
+# reset a shared `i` and made this loop run forever: integ_fs_verify_blocks hung in CI.)
+on_exit() { local _dfs_k; for ((_dfs_k=${#_cleanups[@]}-1; _dfs_k>=0; _dfs_k--)); do eval "${_cleanups[_dfs_k]}" || true; done; rm -rf "$T"; }
 trap on_exit EXIT
 # Runs CMD (a string) at exit, last registered first.
 at_exit() { _cleanups+=("$1"); }
