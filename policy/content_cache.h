@@ -38,12 +38,13 @@ struct StatKey {
   friend bool operator==(const StatKey&, const StatKey&) = default;
 };
 
-// verify=blocks: SHA-256 of each block of the file as hashed.
+// verify=blocks: a keyed tag (crypto/block_mac.h, GMAC) of each block of the file as hashed.
 struct BlockDigests {
   size_t block_size = 0;
   uint64_t file_size = 0;
-  std::vector<uint8_t> sha256;  // 32 bytes per block, block i at [32*i, 32*i+32)
-  size_t count() const { return sha256.size() / 32; }
+  uint64_t series = 0;       // the BlockMac series the tags were computed under
+  std::vector<uint8_t> tags;  // 16 bytes per block, block i at [16*i, 16*i+16)
+  size_t count() const { return tags.size() / 16; }
 };
 
 // One version of one inode's content. Immutable once published in the cache.

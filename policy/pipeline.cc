@@ -32,14 +32,21 @@ constexpr size_t kMaxLogKeys = 1 << 16;
 
 std::string RuleRef(const Rule* r) { return r ? std::to_string(r->line) : std::string("-"); }
 
+// Tags each block as it is hashed; the first failure is kept in `error` (HashFd's observer
+// cannot fail) and the caller fails the hash with it.
 struct BlockSink {
-  Hasher hasher;
+  const BlockMac* mac;
   BlockDigests* out;
-  static void OnBlock(void* arg, uint64_t /*index*/, const uint8_t* data, size_t len) {
+  Status error = Status::Ok();
+  static void OnBlock(void* arg, uint64_t index, const uint8_t* data, size_t len) {
     auto* self = static_cast<BlockSink*>(arg);
-    self->hasher.Update(data, len);
-    Digest d = self->hasher.Finish();
-    self->out->sha256.insert(self->out->sha256.end(), d.bytes.begin(), d.bytes.end());
+    if (!self->error.ok()) return;
+    auto tag = self->mac->Compute(self->out->series, index, data, len);
+    if (!tag.ok()) {
+      self->error = tag.status();
+      return;
+    }
+    self->out->tags.insert(self->out->tags.end(), tag->begin(), tag->end());
   }
 };
 
@@ -111,8 +118,8 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
       if (i == 0 && opts_.verify_blocks) {
         blocks = std::make_shared<BlockDigests>();
         blocks->block_size = opts_.block_size;
-        DFS_ASSIGN_OR_RETURN(Hasher h, Hasher::Create(HashAlgo::kSha256));
-        sink.emplace(BlockSink{std::move(h), blocks.get()});
+        DFS_ASSIGN_OR_RETURN(blocks->series, block_mac_.NewSeries());
+        sink.emplace(BlockSink{&block_mac_, blocks.get()});
         ho.block_size = opts_.block_size;
         ho.on_block = &BlockSink::OnBlock;
         ho.arg = &*sink;
@@ -120,6 +127,7 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
       uint64_t n = 0;
       auto d = HashFd(fd, opts_.algos[i], &n, ho);
       if (!d.ok()) return d.status();
+      if (sink && !sink->error.ok()) return sink->error;
       stats_.hashes++;
       stats_.bytes_hashed += n;
       if (blocks && i == 0) blocks->file_size = n;
@@ -170,11 +178,12 @@ Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t de
     auto blocks = std::make_shared<BlockDigests>();
     blocks->block_size = opts_.block_size;
     blocks->file_size = n;
-    DFS_ASSIGN_OR_RETURN(Hasher h, Hasher::Create(HashAlgo::kSha256));
-    BlockSink sink{std::move(h), blocks.get()};
+    DFS_ASSIGN_OR_RETURN(blocks->series, block_mac_.NewSeries());
+    BlockSink sink{&block_mac_, blocks.get()};
     for (size_t pos = 0, i = 0; pos < n; pos += opts_.block_size, ++i) {
       BlockSink::OnBlock(&sink, i, buf.data() + pos, std::min(opts_.block_size, n - pos));
     }
+    if (!sink.error.ok()) return sink.error;
     c->blocks = std::move(blocks);
   }
   return c;
@@ -764,16 +773,10 @@ Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
   }
   const uint64_t end = offset + data.size();
   if (bs == 0 || end > b.file_size) return bad("read past the verified size of the file");
-  thread_local std::optional<Hasher> hasher;
-  if (!hasher) {
-    auto h = Hasher::Create(HashAlgo::kSha256);
-    if (!h.ok()) return h.status();
-    hasher.emplace(std::move(h).value());
-  }
+  // A tag that cannot be computed (an OpenSSL failure) counts as a mismatch: fail closed.
   auto check_block = [&](uint64_t index, const uint8_t* p, size_t len) {
-    hasher->Update(p, len);
-    Digest d = hasher->Finish();
-    return index < b.count() && std::memcmp(d.bytes.data(), &b.sha256[index * 32], 32) == 0;
+    return index < b.count() &&
+           block_mac_.Verify(b.series, index, p, len, &b.tags[index * BlockMac::kTagSize]);
   };
   // Whole blocks in `data` are checked as they are. A block only partly covered by `data` is
   // read whole from the ticket's descriptor, checked, and `data` must equal its verified bytes.

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "cache/store.h"
+#include "crypto/block_mac.h"
 #include "measurement/measurer.h"
 #include "policy/content_cache.h"
 #include "policy/enforcer.h"
@@ -191,6 +192,7 @@ class Enforcer final : public Gate {
   const EnforcerOptions opts_;
   ContentCache cache_;
   EnforcerStats stats_;
+  BlockMac block_mac_;  // verify=blocks: the tags of this mount's block digests
 
   std::mutex mu_;  // guards the fields below; never held while calling the store or measurer
   uint64_t sources_generation_ = 0;                   // generation sources_ belongs to
