@@ -1,4 +1,6 @@
 // ReadVerified (policy/enforcer.h): block-aligned reads for verify=blocks.
+#include <sys/uio.h>
+
 #include <cerrno>
 
 #include "policy/enforcer.h"
@@ -6,16 +8,20 @@
 namespace dfs {
 
 Status ReadVerified(Gate& gate, const OpenTicket& ticket, int fd, uint64_t offset, size_t size,
-                    std::vector<uint8_t>* buf, size_t* start, size_t* len) {
+                    std::vector<uint8_t>* buf, size_t* start, size_t* len, bool nowait) {
   const uint64_t bs = kVerifyBlockSize;
   const uint64_t aoff = offset - offset % bs;
   const uint64_t aend = (offset + size + bs - 1) / bs * bs;
   buf->resize(static_cast<size_t>(aend - aoff));
   size_t n = 0;
   while (n < buf->size()) {
-    ssize_t r = ::pread(fd, buf->data() + n, buf->size() - n, static_cast<off_t>(aoff + n));
+    struct iovec iov = {buf->data() + n, buf->size() - n};
+    ssize_t r = ::preadv2(fd, &iov, 1, static_cast<off_t>(aoff + n), nowait ? RWF_NOWAIT : 0);
     if (r < 0) {
       if (errno == EINTR) continue;
+      if (nowait && errno == EAGAIN) {
+        return Status(Code::kUnavailable, "the lower file's pages are not all cached", EAGAIN);
+      }
       return Status::FromErrno(errno, "reading the lower file");
     }
     if (r == 0) break;
