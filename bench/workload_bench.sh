@@ -23,8 +23,11 @@
 # whose output differs is reported as "differs" and not timed.
 # Prints the median ms per workload and configuration, ratios to native and to fapolicyd, the
 # geometric mean per configuration; the FUSE requests per workload by opcode (warm, under enforce:
-# counted from the daemon's debug trace, -d); a large-file warm sequential read (dd, 1 MiB reads)
-# under enforce against native. --busy repeats the table while two busy loops keep both cores busy.
+# counted from the daemon's debug trace, -d), warm and in a first pass; the round trip a request
+# costs the caller (bench/fs_roundtrip.c) and the floor it sets per workload (native time +
+# requests waited for x round trip); a large-file warm sequential read (dd, 1 MiB reads) under
+# enforce against native, and the folio sizes of its page cache (bench/page_folios.py). --busy
+# repeats the table while two busy loops keep both cores busy.
 #
 # Options: -n N rounds (default 10); --busy; --alt BUILD2; --no-fapolicyd; --no-ops; --big-mib M
 # (default 1024; 0: skip); --drop (drop_caches before every cold run, then rewarm); --only "W..."
@@ -136,6 +139,7 @@ for f in passthrough_ll.c passthrough_helpers.h; do
 done
 [ -f "$W/bin/passthrough_ll.c" ] || die "no passthrough_ll.c in $EX"
 gcc -O2 -Wall -o "$W/bin/passthrough_ll" "$W/bin/passthrough_ll.c" $(pkg-config fuse3 --cflags --libs)
+gcc -O2 -Wall -o "$W/bin/roundtrip" "$SRC/bench/fs_roundtrip.c"
 sync
 
 # --- mounts -------------------------------------------------------------------------------------
@@ -376,9 +380,10 @@ table() {  # table LABEL
   print_table "$label" "$load0"
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+declare -A MED  # median ms per configuration/workload of the last table (floor_table reads it)
 print_table() {
   local label=$1 load0=$2 w c
-  declare -A MED
+  MED=()
   for w in $ONLY; do
     for c in $ALL_CFGS; do
       if [ -n "${BAD[$c/$w]:-}" ]; then MED[$c/$w]=differs; else MED[$c/$w]=$(echo "${RES[$c/$w]:-}" | median); fi
@@ -428,11 +433,33 @@ print_table() {
 }
 
 # --- FUSE requests per workload by opcode (libfuse's debug trace of a -d mount) ------------------
+# ops_summary W: reads the trace lines of one run on stdin; prints the workload's line and writes
+# the number of requests the caller waits for (all but the asynchronous RELEASE, RELEASEDIR,
+# FORGET, BATCH_FORGET and INTERRUPT) to $OPSF.
+ops_summary() {
+  awk -v w="$1" -v out="$OPSF" '
+    /opcode: / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
+                 match($0, /opcode: [A-Z_]+/); op = substr($0, RSTART + 8, RLENGTH - 8)
+                 opof[u] = op; n[op]++; total++
+                 if (op !~ /^(RELEASE|RELEASEDIR|FORGET|BATCH_FORGET|INTERRUPT)$/) sync++ }
+    /error: -2 / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
+                   if (opof[u] == "LOOKUP") neg++ }
+    /error: -(25|61) / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
+                   e[opof[u]]++ }
+    END { printf "%-8s total %6d, waited for %6d:", w, total, sync
+          for (op in n) printf " %s %d", op, n[op]
+          printf " | LOOKUP-ENOENT %d", neg
+          for (op in e) printf " | %s-ENODATA/ENOTTY %d", op, e[op]
+          printf "\n"; print sync + 0 > out }'
+}
+declare -A SYNC_WARM SYNC_COLD
 count_ops() {
-  local m=$W/m_dbg log=$W/dbg.log w before
+  local m=$W/m_dbg log=$W/dbg.log w before pid
+  OPSF=$W/ops.count
   mkdir -p "$m"
   "$DIGESTFS" "$ROOT" "$m" -d -o "$ENF_OPTS" 2>"$log" &
-  DAEMONS+=($!)
+  pid=$!
+  DAEMONS+=($pid)
   MOUNTS+=("$m")
   wait_mounted "$m"
   echo
@@ -445,21 +472,67 @@ count_ops() {
     before=$(wc -l <"$log")
     "w_$w" "$m" >/dev/null 2>&1 || true
     sleep 0.2  # asynchronous RELEASE/FORGET
-    tail -n +"$((before + 1))" "$log" | awk -v w="$w" '
-      /opcode: / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
-                   match($0, /opcode: [A-Z_]+/); op = substr($0, RSTART + 8, RLENGTH - 8)
-                   opof[u] = op; n[op]++; total++ }
-      /error: -2 / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
-                     if (opof[u] == "LOOKUP") neg++ }
-      /error: -(25|61) / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
-                     e[opof[u]]++ }
-      END { printf "%-8s total %6d:", w, total
-            for (op in n) printf " %s %d", op, n[op]
-            printf " | LOOKUP-ENOENT %d", neg
-            for (op in e) printf " | %s-ENODATA/ENOTTY %d", op, e[op]
-            printf "\n" }'
+    tail -n +"$((before + 1))" "$log" | ops_summary "$w"
+    SYNC_WARM[$w]=$(cat "$OPSF")
   done
   umount_one "$m"
+  wait "$pid" 2>/dev/null || true
+  echo
+  echo "== FUSE requests of a first pass under mode=enforce (a fresh -d mount per workload, its first run)"
+  for w in $ONLY; do
+    [ -n "${BAD[enf1st/$w]:-}" ] && continue
+    "$DIGESTFS" "$ROOT" "$m" -d -o "$ENF_OPTS" 2>"$log" &
+    pid=$!
+    DAEMONS+=($pid)
+    wait_mounted "$m"
+    prep "$m" "$w" >/dev/null 2>&1
+    before=$(wc -l <"$log")
+    "w_$w" "$m" >/dev/null 2>&1 || true
+    sleep 0.2
+    tail -n +"$((before + 1))" "$log" | ops_summary "$w"
+    SYNC_COLD[$w]=$(cat "$OPSF")
+    umount_one "$m"
+    wait "$pid" 2>/dev/null || true
+  done
+}
+
+# --- the round-trip floor ------------------------------------------------------------------------
+# What a FUSE request costs the caller here, and what each workload would take if the only cost
+# digestfs added were its round trips: native time + requests waited for x (round trip through the
+# mount - the same call natively). A configuration at its floor is limited by the number of
+# requests the kernel sends, not by the daemon's work per request.
+floor_table() {
+  local f=usr/bin/python3 nat enf rtt rtt_open w
+  nat=$("$W/bin/roundtrip" "$ROOT/$f" 20000)
+  enf=$("$W/bin/roundtrip" "${ROOTS[enf]}/$f" 20000)
+  local ll
+  ll=$("$W/bin/roundtrip" "${ROOTS[ll]}/$f" 20000)
+  echo
+  echo "== round trip seen by the caller, us per call (bench/fs_roundtrip.c, 20000 calls; load $(cut -d' ' -f1 /proc/loadavg))"
+  printf '%-10s %s\n' native "$(echo $nat)" enf "$(echo $enf)" ll "$(echo $ll)"
+  rtt=$(awk -v a="$(echo "$enf" | awk '/getxattr/ { print $2 }')" \
+    -v b="$(echo "$nat" | awk '/getxattr/ { print $2 }')" 'BEGIN { printf "%.2f", a - b }')
+  echo "added per request (GETXATTR through enf - native): $rtt us"
+  echo "-- floor = native + requests waited for x $rtt us; ratios to native (first pass: enf1st's requests, against fapo1st too)"
+  printf '%-8s %8s %8s %8s %8s %8s | %8s %8s %8s %8s %8s\n' workload native enf reqs floor "enf/flr" \
+    enf1st reqs1 floor1 "1st/flr" "flr/fapo1"
+  local gf=0 ge=0 g1=0 gfa=0 k=0 k1=0
+  for w in $ONLY; do
+    local n=${MED[native/$w]:-} e=${MED[enf/$w]:-} c=${MED[enf1st/$w]:-} fa=${MED[fapo1st/$w]:-}
+    local rw=${SYNC_WARM[$w]:-} rc=${SYNC_COLD[$w]:-}
+    awk -v w="$w" -v n="$n" -v e="$e" -v c="$c" -v fa="$fa" -v rw="$rw" -v rc="$rc" -v t="$rtt" 'BEGIN {
+      num = "^[0-9.]+$"
+      if (n !~ num || e !~ num || rw == "") { printf "%-8s (not measured)\n", w; exit }
+      fl = n + rw * t / 1000
+      printf "%-8s %8.1f %8.1f %8d %8.1f %8.2f |", w, n, e, rw, fl, e / fl
+      if (c ~ num && rc != "") {
+        f1 = n + rc * t / 1000
+        printf " %8.1f %8d %8.1f %8.2f", c, rc, f1, c / f1
+        if (fa ~ num) printf " %8.2f", f1 / fa; else printf " %8s", "-"
+      }
+      printf "\n" }'
+  done
+  echo "(floor/native is the best ratio a FUSE mount making these requests can reach on this machine)"
 }
 
 # --- large-file warm sequential read ------------------------------------------------------------
@@ -484,6 +557,12 @@ bigread() {
     printf '%-8s median %6s  (%s) ratio to native %s\n' "$c" "$med" "${S[$c]% }" \
       "$(awk -v a="$med" -v b="$nat" 'BEGIN { printf "%.2f", a / b }')"
   done
+  echo "-- how the page cache holds the file (first 64 MiB; bench/page_folios.py): the copy to the"
+  echo "   reader is the warm read's cost, and it is slower from order-0 folios"
+  for c in native enf off; do
+    printf '%-8s ' "$c"
+    python3 "$SRC/bench/page_folios.py" "${ROOTS[$c]}/$f" 64 2>&1 | sed "s|^${ROOTS[$c]}/||"
+  done
 }
 
 # --- run ----------------------------------------------------------------------------------------
@@ -493,7 +572,7 @@ echo "workload_bench: warming up" >&2
 for w in $ONLY; do for c in $WARM_CFGS; do timed "${ROOTS[$c]}" "$w" >/dev/null; done; done
 echo "machine: $(nproc) CPUs; commit $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo ?); $(date -u '+%F %T UTC')"
 table "no added load"
-[ $OPS = 1 ] && count_ops
+[ $OPS = 1 ] && count_ops && floor_table
 [ "$BIG_MIB" -gt 0 ] && bigread
 if [ $BUSY = 1 ]; then
   for i in 1 2; do
