@@ -60,6 +60,9 @@ struct OpenRequest {
   // True once the opener has given up (FUSE INTERRUPT: a signal, or the process killed); may be
   // empty. A hash started for this open stops then, and the open fails with EINTR.
   std::function<bool()> interrupted;
+  // TryCheckOpenInline only: fs/ found no other request waiting for its thread, so a larger file
+  // whose bytes are all cached may be hashed there (EnforcerOptions::inline_hash_idle_max).
+  bool idle = false;
 };
 
 // What an allowed open carries until release. fs/ keeps it with the file handle.

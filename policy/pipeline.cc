@@ -143,47 +143,71 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
   return Status(Code::kUnavailable, "the file kept changing while it was hashed");
 }
 
-Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t dev, uint64_t ino) {
+Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t dev, uint64_t ino,
+                                                             uint64_t max) {
   const Status would_block(Code::kUnavailable, "not hashable inline", EAGAIN);
   struct stat before, after;
   if (::fstat(fd, &before) != 0) return Status::FromErrno(errno, "fstat before hashing");
   const uint64_t size = static_cast<uint64_t>(before.st_size);
-  if (!S_ISREG(before.st_mode) || size > opts_.inline_hash_max) return would_block;
-  // One byte more than the size: a file that grew since the fstat is seen as changing.
-  thread_local std::vector<uint8_t> buf;
-  buf.resize(size + 1);
-  size_t n = 0;
-  while (n < buf.size()) {
-    struct iovec iov = {buf.data() + n, buf.size() - n};
-    ssize_t r = ::preadv2(fd, &iov, 1, static_cast<off_t>(n), RWF_NOWAIT);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return would_block;  // EAGAIN: not all cached; any real error: the worker reports it
-    if (r == 0) break;
-    n += static_cast<size_t>(r);
+  if (!S_ISREG(before.st_mode) || size > max) return would_block;
+  std::vector<Hasher> hashers;
+  for (HashAlgo algo : opts_.algos) {
+    DFS_ASSIGN_OR_RETURN(Hasher h, Hasher::Create(algo));
+    hashers.push_back(std::move(h));
   }
-  if (n != size || ::fstat(fd, &after) != 0 || !(StatKey::From(after) == StatKey::From(before))) {
+  std::shared_ptr<BlockDigests> blocks;
+  std::optional<BlockSink> sink;
+  if (opts_.verify_blocks) {
+    blocks = std::make_shared<BlockDigests>();
+    blocks->block_size = opts_.block_size;
+    DFS_ASSIGN_OR_RETURN(blocks->series, block_mac_.NewSeries());
+    sink.emplace(BlockSink{&block_mac_, blocks.get()});
+  }
+  // Chunks of whole blocks, read to their end (or EOF) before they are hashed, so that block i
+  // is always bytes [i * block_size, (i + 1) * block_size). Read until EOF: a file that grew
+  // since the fstat is seen as changing.
+  const size_t bs = std::max<size_t>(opts_.block_size, 4096);
+  const size_t chunk = std::max<size_t>(bs, (size_t{1} << 20) / bs * bs);
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(static_cast<size_t>(std::min<uint64_t>(chunk, size + 1)));
+  uint64_t pos = 0, index = 0;
+  for (bool eof = false; !eof;) {
+    size_t n = 0;
+    while (n < buf.size()) {
+      struct iovec iov = {buf.data() + n, buf.size() - n};
+      ssize_t r = ::preadv2(fd, &iov, 1, static_cast<off_t>(pos + n), RWF_NOWAIT);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return would_block;  // EAGAIN: not all cached; any real error: the worker reports it
+      if (r == 0) {
+        eof = true;
+        break;
+      }
+      n += static_cast<size_t>(r);
+    }
+    if (pos + n > size) return would_block;  // grew
+    for (Hasher& h : hashers) h.Update(buf.data(), n);
+    if (sink) {
+      for (size_t off = 0; off < n; off += opts_.block_size, ++index) {
+        BlockSink::OnBlock(&*sink, index, buf.data() + off, std::min(opts_.block_size, n - off));
+      }
+      if (!sink->error.ok()) return sink->error;
+    }
+    pos += n;
+  }
+  if (pos != size || ::fstat(fd, &after) != 0 || !(StatKey::From(after) == StatKey::From(before))) {
     return would_block;
   }
   auto c = std::make_shared<Content>();
   c->dev = dev;
   c->ino = ino;
   c->key = StatKey::From(before);
-  for (HashAlgo algo : opts_.algos) {
-    DFS_ASSIGN_OR_RETURN(Digest d, HashBytes(algo, buf.data(), n));
-    c->digests.push_back(std::move(d));
+  for (Hasher& h : hashers) {
+    c->digests.push_back(h.Finish());
     stats_.hashes++;
-    stats_.bytes_hashed += n;
+    stats_.bytes_hashed += pos;
   }
-  if (opts_.verify_blocks) {
-    auto blocks = std::make_shared<BlockDigests>();
-    blocks->block_size = opts_.block_size;
-    blocks->file_size = n;
-    DFS_ASSIGN_OR_RETURN(blocks->series, block_mac_.NewSeries());
-    BlockSink sink{&block_mac_, blocks.get()};
-    for (size_t pos = 0, i = 0; pos < n; pos += opts_.block_size, ++i) {
-      BlockSink::OnBlock(&sink, i, buf.data() + pos, std::min(opts_.block_size, n - pos));
-    }
-    if (!sink.error.ok()) return sink.error;
+  if (blocks) {
+    blocks->file_size = pos;
     c->blocks = std::move(blocks);
   }
   return c;
@@ -239,9 +263,13 @@ Result<std::shared_ptr<const Content>> Enforcer::Collect(const OpenRequest& req,
       if (hit) *hit = true;
       r = std::move(peeked);
     } else {
-      // A small file whose bytes are all cached is hashed here: cheaper than a hand-off.
-      if (!S_ISREG(req.st.st_mode) ||
-          static_cast<uint64_t>(req.st.st_size) > opts_.inline_hash_max) {
+      // A small file whose bytes are all cached is hashed here: cheaper than a hand-off. So is a
+      // larger one when nothing else waits for this thread.
+      const uint64_t max =
+          req.idle && opts_.inline_hash_max != 0
+              ? std::max(opts_.inline_hash_max, opts_.inline_hash_idle_max)
+              : opts_.inline_hash_max;
+      if (!S_ISREG(req.st.st_mode) || static_cast<uint64_t>(req.st.st_size) > max) {
         return WouldBlock();
       }
       auto compute_cached = [&]() -> Result<std::shared_ptr<const Content>> {
@@ -255,7 +283,7 @@ Result<std::shared_ptr<const Content>> Enforcer::Collect(const OpenRequest& req,
           owned = std::move(o).value();
           fd = owned.get();
         }
-        DFS_ASSIGN_OR_RETURN(std::shared_ptr<Content> c, HashCachedContent(fd, dev, ino));
+        DFS_ASSIGN_OR_RETURN(std::shared_ptr<Content> c, HashCachedContent(fd, dev, ino, max));
         DFS_RETURN_IF_ERROR(LookUp(c.get()));
         return std::shared_ptr<const Content>(std::move(c));
       };

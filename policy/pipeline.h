@@ -66,6 +66,11 @@ struct EnforcerOptions {
   // thread) when all of their bytes are in the lower page cache: a hand-off to a worker cost more
   // than hashing them (docs/benchmarks.md). Larger or uncached files go to a worker. 0: never.
   uint64_t inline_hash_max = 256 * 1024;
+  // The same limit when the open's thread has nothing else waiting (OpenRequest::idle): a cold
+  // program start hashes its binary and libraries one open at a time, and a hand-off per file
+  // cost it more than the hashing (docs/benchmarks.md). Files above it (a 3 GiB file) always go
+  // to a worker, so no single open holds the session thread for long.
+  uint64_t inline_hash_idle_max = 8 * 1024 * 1024;
 };
 
 // Counters for `digestctl status`, benchmarks and tests. Monotonic.
@@ -165,10 +170,11 @@ class Enforcer final : public Gate {
   // interrupted (may be null): checked before each chunk; true stops with an EINTR error.
   Result<std::shared_ptr<Content>> HashContent(int fd, uint64_t dev, uint64_t ino,
                                                const std::function<bool()>* interrupted = nullptr);
-  // HashContent for a small file whose bytes are all in the page cache, without blocking: reads
-  // with RWF_NOWAIT. kUnavailable with errno EAGAIN when it would block (not cached, larger than
-  // inline_hash_max, or changing): the caller then hashes on a worker.
-  Result<std::shared_ptr<Content>> HashCachedContent(int fd, uint64_t dev, uint64_t ino);
+  // HashContent for a file of at most `max` bytes whose bytes are all in the page cache, without
+  // blocking: reads with RWF_NOWAIT, 1 MiB at a time. kUnavailable with errno EAGAIN when it
+  // would block (not cached, larger than `max`, or changing): the caller then hashes on a worker.
+  Result<std::shared_ptr<Content>> HashCachedContent(int fd, uint64_t dev, uint64_t ino,
+                                                     uint64_t max);
   Status LookUp(Content* c);
   Result<SourceInfo> Source(uint64_t id);
   // Step 4 for one family: does a provenance record vouch for the content here?

@@ -108,6 +108,65 @@ TEST_F(InlineTest, SmallCachedFileIsHashedInline) {
   EXPECT_EQ(e->stats().hashes, 2u);
 }
 
+// With nothing else waiting (OpenRequest::idle), a cached file up to inline_hash_idle_max is
+// hashed inline too, in 1 MiB chunks: its digest is the one a worker computes (the verdict is the
+// same), and its block tags check the file's own bytes and refuse changed ones.
+TEST_F(InlineTest, IdleThreadHashesLargerCachedFilesInChunks) {
+  std::string listed(3 * 1024 * 1024 + 12345, '\0');
+  for (size_t i = 0; i < listed.size(); ++i) listed[i] = static_cast<char>(i * 131 + i / 7);
+  std::string other = listed;
+  other[2 * 1024 * 1024 + 5] ^= 1;
+  tree.Write("/usr/lib/listed.so", listed);
+  tree.Write("/usr/lib/other.so", other);
+  store->Add(SourceKind::kRpm, "p",
+             {FileEntry{Sha(listed), "/usr/lib/listed.so", 0100644, 0},
+              FileEntry{Sha(listed), "/usr/lib/other.so", 0100644, 0}});
+  auto p = Policy::Parse("appraise op=read path=/usr/**\n", "t.policy");
+  ASSERT_TRUE(p.ok());
+  EnforcerOptions o;
+  o.mode = EnforceMode::kEnforce;
+  o.verify_blocks = true;
+  o.inline_hash_max = 4096;
+  o.inline_hash_idle_max = 8 * 1024 * 1024;
+  Enforcer e(store, nullptr, std::move(p).value(), o);
+  {
+    Open busy(tree, "/usr/lib/listed.so", AccessOp::kRead);
+    OpenTicket t;
+    Status s;
+    EXPECT_FALSE(e.TryCheckOpenInline(busy.req, &t, &s)) << "not idle: 3 MiB > inline_hash_max";
+  }
+  Open a(tree, "/usr/lib/listed.so", AccessOp::kRead);
+  a.req.idle = true;
+  OpenTicket ta;
+  Status sa(Code::kInternal, "unset");
+  ASSERT_TRUE(e.TryCheckOpenInline(a.req, &ta, &sa));
+  EXPECT_TRUE(sa.ok()) << sa.ToString();
+  EXPECT_EQ(e.stats().inline_hashes, 1u);
+  ASSERT_NE(ta.blocks, nullptr);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(listed.data());
+  EXPECT_TRUE(e.CheckRead(ta, 0, std::span<const uint8_t>(bytes, listed.size())).ok());
+  EXPECT_TRUE(e.CheckRead(ta, 2 * 1024 * 1024, std::span<const uint8_t>(bytes + 2 * 1024 * 1024,
+                                                                         65536)).ok());
+  const auto* changed = reinterpret_cast<const uint8_t*>(other.data());
+  EXPECT_EQ(e.CheckRead(ta, 2 * 1024 * 1024,
+                        std::span<const uint8_t>(changed + 2 * 1024 * 1024, 65536)).code(),
+            Code::kCorrupt);
+  Open b(tree, "/usr/lib/other.so", AccessOp::kRead);
+  b.req.idle = true;
+  OpenTicket tb;
+  Status sb;
+  ASSERT_TRUE(e.TryCheckOpenInline(b.req, &tb, &sb));
+  EXPECT_EQ(sb.code(), Code::kPermissionDenied) << "one bit changed in the third MiB";
+  // A file above the idle limit stays with the workers.
+  tree.Write("/usr/lib/huge.so", std::string(9 * 1024 * 1024, 'h'));
+  Open h(tree, "/usr/lib/huge.so", AccessOp::kRead);
+  h.req.idle = true;
+  OpenTicket th;
+  Status sh;
+  EXPECT_FALSE(e.TryCheckOpenInline(h.req, &th, &sh));
+  EXPECT_EQ(e.stats().inline_hashes, 2u);
+}
+
 TEST_F(InlineTest, AMeasurementStillDueIsNotInline) {
   tree.Write("/usr/bin/ok", "ok");
   store->Add(SourceKind::kRpm, "p", {FileEntry{Sha("ok"), "/usr/bin/ok", 0100755, 0}});
