@@ -435,7 +435,8 @@ print_table() {
 # --- FUSE requests per workload by opcode (libfuse's debug trace of a -d mount) ------------------
 # ops_summary W: reads the trace lines of one run on stdin; prints the workload's line and writes
 # the number of requests the caller waits for (all but the asynchronous RELEASE, RELEASEDIR,
-# FORGET, BATCH_FORGET and INTERRUPT) to $OPSF.
+# FORGET, BATCH_FORGET and INTERRUPT) and how many of them open something (OPEN, OPENDIR, CREATE:
+# each followed by an asynchronous release the daemon also serves) to $OPSF.
 ops_summary() {
   awk -v w="$1" -v out="$OPSF" '
     /opcode: / { match($0, /unique: [0-9]+/); u = substr($0, RSTART + 8, RLENGTH - 8)
@@ -450,7 +451,7 @@ ops_summary() {
           for (op in n) printf " %s %d", op, n[op]
           printf " | LOOKUP-ENOENT %d", neg
           for (op in e) printf " | %s-ENODATA/ENOTTY %d", op, e[op]
-          printf "\n"; print sync + 0 > out }'
+          printf "\n"; print sync + 0, n["OPEN"] + n["OPENDIR"] + n["CREATE"] + 0 > out }'
 }
 declare -A SYNC_WARM SYNC_COLD
 count_ops() {
@@ -498,9 +499,10 @@ count_ops() {
 
 # --- the round-trip floor ------------------------------------------------------------------------
 # What a FUSE request costs the caller here, and what each workload would take if the only cost
-# digestfs added were its round trips: native time + requests waited for x (round trip through the
-# mount - the same call natively). A configuration at its floor is limited by the number of
-# requests the kernel sends, not by the daemon's work per request.
+# digestfs added were its round trips: native time + opens x (open+close through the mount - the
+# same natively) + other requests waited for x (GETXATTR through the mount - natively). A
+# configuration at its floor is limited by the number of requests the kernel sends, not by the
+# daemon's work per request.
 floor_table() {
   local f=usr/bin/python3 nat enf rtt rtt_open w
   nat=$("$W/bin/roundtrip" "$ROOT/$f" 20000)
@@ -510,23 +512,30 @@ floor_table() {
   echo
   echo "== round trip seen by the caller, us per call (bench/fs_roundtrip.c, 20000 calls; load $(cut -d' ' -f1 /proc/loadavg))"
   printf '%-10s %s\n' native "$(echo $nat)" enf "$(echo $enf)" ll "$(echo $ll)"
-  rtt=$(awk -v a="$(echo "$enf" | awk '/getxattr/ { print $2 }')" \
-    -v b="$(echo "$nat" | awk '/getxattr/ { print $2 }')" 'BEGIN { printf "%.2f", a - b }')
-  echo "added per request (GETXATTR through enf - native): $rtt us"
-  echo "-- floor = native + requests waited for x $rtt us; ratios to native (first pass: enf1st's requests, against fapo1st too)"
+  local get='{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' rtt_oc
+  rtt=$(awk -v a="$(echo $enf | awk -v k=getxattr_us "$get")" \
+    -v b="$(echo $nat | awk -v k=getxattr_us "$get")" 'BEGIN { printf "%.2f", a - b }')
+  rtt_oc=$(awk -v a="$(echo $enf | awk -v k=openclose_us "$get")" \
+    -v b="$(echo $nat | awk -v k=openclose_us "$get")" 'BEGIN { printf "%.2f", a - b }')
+  echo "added per request through enf: $rtt us (GETXATTR), $rtt_oc us per open + close"
+  echo "-- floor = native + opens x $rtt_oc us + other requests waited for x $rtt us; ratios to native"
+  echo "   (first pass: enf1st's requests, and its floor against fapolicyd's first pass)"
   printf '%-8s %8s %8s %8s %8s %8s | %8s %8s %8s %8s %8s\n' workload native enf reqs floor "enf/flr" \
     enf1st reqs1 floor1 "1st/flr" "flr/fapo1"
   local gf=0 ge=0 g1=0 gfa=0 k=0 k1=0
   for w in $ONLY; do
     local n=${MED[native/$w]:-} e=${MED[enf/$w]:-} c=${MED[enf1st/$w]:-} fa=${MED[fapo1st/$w]:-}
     local rw=${SYNC_WARM[$w]:-} rc=${SYNC_COLD[$w]:-}
-    awk -v w="$w" -v n="$n" -v e="$e" -v c="$c" -v fa="$fa" -v rw="$rw" -v rc="$rc" -v t="$rtt" 'BEGIN {
+    awk -v w="$w" -v n="$n" -v e="$e" -v c="$c" -v fa="$fa" -v rw="$rw" -v rc="$rc" -v t="$rtt" \
+      -v to="$rtt_oc" 'BEGIN {
       num = "^[0-9.]+$"
       if (n !~ num || e !~ num || rw == "") { printf "%-8s (not measured)\n", w; exit }
-      fl = n + rw * t / 1000
-      printf "%-8s %8.1f %8.1f %8d %8.1f %8.2f |", w, n, e, rw, fl, e / fl
+      split(rw, a, " "); split(rc, b, " ")
+      fl = n + (a[2] * to + (a[1] - a[2]) * t) / 1000
+      printf "%-8s %8.1f %8.1f %8d %8.1f %8.2f |", w, n, e, a[1], fl, e / fl
       if (c ~ num && rc != "") {
-        f1 = n + rc * t / 1000
+        f1 = n + (b[2] * to + (b[1] - b[2]) * t) / 1000
+        rc = b[1]
         printf " %8.1f %8d %8.1f %8.2f", c, rc, f1, c / f1
         if (fa ~ num) printf " %8.2f", f1 / fa; else printf " %8s", "-"
       }
