@@ -42,10 +42,7 @@ cp "$ROOT/usr/bin/busybox-evil" "$ROOT/opt/busybox-evil"
 mount_dfs() {  # MNT LOG OPTIONS
   local mnt=$1 log=$2 opts=$3
   mkdir -p "$mnt"
-  "$DIGESTFS" "$ROOT" "$mnt" -f -o "$opts" 2>"$log" &
-  local pid=$!
-  at_exit "unmount '$mnt'; wait $pid 2>/dev/null"
-  wait_mounted "$mnt"
+  dfs_mount_fg "$ROOT" "$mnt" "$log" "$opts"
 }
 M=$T/mnt
 # timeout=0: the kernel re-looks names up, so files replaced beneath the mount (rpm -U) are seen.

@@ -28,10 +28,7 @@ printf 'appraise op=read path=/usr/**\n' >"$T/policy"
 mount_dfs() {  # MNT LOG OPTIONS
   local mnt=$1 log=$2 opts=$3
   mkdir -p "$mnt"
-  "$DIGESTFS" "$ROOT" "$mnt" -f -o "$opts" 2>"$log" &
-  local pid=$!
-  at_exit "unmount '$mnt'; wait $pid 2>/dev/null"
-  wait_mounted "$mnt"
+  dfs_mount_fg "$ROOT" "$mnt" "$log" "$opts"
 }
 
 writer() {  # MNT ROUNDS: rewrites the file through the mount, A and B alternately, ending on $3

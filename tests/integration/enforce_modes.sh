@@ -27,10 +27,7 @@ cp "$BB" "$ROOT/usr/bin/busybox-evil" && printf 'x' >>"$ROOT/usr/bin/busybox-evi
 mount_dfs() {  # MNT LOG OPTIONS
   local mnt=$1 log=$2 opts=$3
   mkdir -p "$mnt"
-  "$DIGESTFS" "$ROOT" "$mnt" -f -o "$opts" 2>"$log" &
-  local pid=$!
-  at_exit "unmount '$mnt'; wait $pid 2>/dev/null"
-  wait_mounted "$mnt"
+  dfs_mount_fg "$ROOT" "$mnt" "$log" "$opts"
 }
 
 # Permissive: what enforce refuses runs, and is logged (once) as would_refuse.

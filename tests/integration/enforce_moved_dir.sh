@@ -15,10 +15,7 @@ echo "not a listed library" > "$ROOT/tmp/d/libx.so"
 printf '#!/bin/sh\necho unlisted\n' > "$ROOT/tmp/d/prog"
 chmod 755 "$ROOT/tmp/d/prog"
 "$DIGESTCTL" --store "$T/store" init > /dev/null || fail "digestctl init"
-"$DIGESTFS" "$ROOT" "$T/mnt" -f -o "store=$T/store,mode=enforce,log=$T/mlog,loglevel=info" 2> "$T/log" &
-pid=$!
-at_exit "unmount '$T/mnt'; wait $pid 2>/dev/null"
-wait_mounted "$T/mnt"
+dfs_mount_fg "$ROOT" "$T/mnt" "$T/log" "store=$T/store,mode=enforce,log=$T/mlog,loglevel=info"
 M=$T/mnt
 
 ls "$M/tmp/d" > /dev/null

@@ -29,10 +29,7 @@ cp "$BB" "$ROOT/bin/busybox-evil" && printf 'x' >>"$ROOT/bin/busybox-evil"
 # The recipe: mount the rootfs, then run podman on the mount point.
 M=$T/mnt
 mkdir -p "$M"
-"$DIGESTFS" "$ROOT" "$M" -f -o "store=$T/store,log=$T/mlog" 2>"$T/log" &
-dpid=$!
-at_exit "unmount '$M'; wait $dpid 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$ROOT" "$M" "$T/log" "store=$T/store,log=$T/mlog"
 
 name=dfs-podman-$$
 at_exit "podman rm -f $name >/dev/null 2>&1"

@@ -30,10 +30,7 @@ echo "changed beneath" > "$ROOT/srv/state.db"
 # /srv is appraised and mutable: a first-match family decision needs the /srv rule first.
 { echo "appraise op=read path=/srv/** mutable"; "$DIGESTCTL" policy default; } > "$T/policy"
 mkdir -p "$T/mnt"
-"$DIGESTFS" "$ROOT" "$T/mnt" -f -o "store=$T/store,policy=$T/policy,mode=enforce,loglevel=info" 2> "$T/log" &
-pid=$!
-at_exit "unmount '$T/mnt'; wait $pid 2>/dev/null"
-wait_mounted "$T/mnt"
+dfs_mount_fg "$ROOT" "$T/mnt" "$T/log" "store=$T/store,policy=$T/policy,mode=enforce,loglevel=info"
 M=$T/mnt
 
 # Prints "ok" or the errno name. OPS: rdwr-exec (O_RDWR, read, mmap PROT_EXEC), rdonly,

@@ -27,10 +27,7 @@ cp "$BB" "$ROOT/bin/busybox-evil" && printf 'x' >>"$ROOT/bin/busybox-evil"
 
 M=$T/mnt
 mkdir -p "$M"
-"$DIGESTFS" "$ROOT" "$M" -f -o "store=$T/store,log=$T/mlog" 2>"$T/log" &
-dpid=$!
-at_exit "unmount '$M'; wait $dpid 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$ROOT" "$M" "$T/log" "store=$T/store,log=$T/mlog"
 
 B=$T/bundle
 mkdir -p "$B"

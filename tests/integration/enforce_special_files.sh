@@ -20,10 +20,7 @@ mkfifo "$ROOT/usr/share/fifo.txt"
 mknod "$ROOT/usr/share/null.txt" c 1 3
 python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$ROOT/usr/share/sock"
 "$DIGESTCTL" --store "$T/store" init > /dev/null || fail "digestctl init"
-"$DIGESTFS" "$ROOT" "$T/mnt" -f -o "store=$T/store,mode=enforce,loglevel=info" 2> "$T/log" &
-pid=$!
-at_exit "unmount '$T/mnt'; wait $pid 2>/dev/null"
-wait_mounted "$T/mnt"
+dfs_mount_fg "$ROOT" "$T/mnt" "$T/log" "store=$T/store,mode=enforce,loglevel=info"
 M=$T/mnt
 
 # Python prints the errno name of an operation's failure, or "ok".

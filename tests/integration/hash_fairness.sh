@@ -25,10 +25,7 @@ printf 'appraise op=read path=/scratch/**\n' >"$T/policy"
 chmod 755 "$T"
 M=$T/mnt
 mkdir -p "$M"
-"$DIGESTFS" "$G" "$M" -f -o "store=$S,mode=enforce,policy=$T/policy,threads=4" 2>"$T/log" &
-PID=$!
-at_exit "unmount '$M'; wait $PID 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$G" "$M" "$T/log" "store=$S,mode=enforce,policy=$T/policy,threads=4"
 
 N=6
 for i in $(seq $N); do truncate -s 3G "$G/scratch/big$i"; chmod 644 "$G/scratch/big$i"; done

@@ -16,10 +16,8 @@ truncate -s 3G "$G/usr/share/big"
 "$DIGESTCTL" --store "$T/store" init >/dev/null
 M=$T/mnt
 mkdir -p "$M"
-"$DIGESTFS" "$G" "$M" -f -o "store=$T/store,mode=enforce,loglevel=info" 2>"$T/log" &
-PID=$!
-at_exit "unmount '$M'; wait $PID 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$G" "$M" "$T/log" "store=$T/store,mode=enforce,loglevel=info"
+PID=$DFS_PID
 
 # 1. The only opener is killed.
 head -c1 "$M/usr/share/big" >/dev/null 2>&1 &

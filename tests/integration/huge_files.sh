@@ -34,10 +34,7 @@ P
 chmod 755 "$T"
 M=$T/mnt
 mkdir -p "$M"
-"$DIGESTFS" "$G" "$M" -f -o "store=$S,mode=enforce,policy=$T/policy,log=$T/mlog,max_hash_size=1G" 2>"$T/log" &
-PID=$!
-at_exit "unmount '$M'; wait $PID 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$G" "$M" "$T/log" "store=$S,mode=enforce,policy=$T/policy,log=$T/mlog,max_hash_size=1G"
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 
 for d in scratch usr/lib/app audited measured; do

@@ -133,10 +133,7 @@ dpkg-deb -b "$T/local" "$ROOT/tmp/localpkg.deb" >/dev/null
 
 M=$T/mnt
 mkdir -p "$M"
-"$DIGESTFS" "$ROOT" "$M" -f -o "store=$S2,mode=enforce,loglevel=info" 2>"$T/mount.log" &
-mpid=$!
-at_exit "unmount '$M'; wait $mpid 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$ROOT" "$M" "$T/mount.log" "store=$S2,mode=enforce,loglevel=info"
 for p in netbase ucf; do
   deb=$(cd "$ROOT" && ls var/cache/apt/archives/${p}_*.deb)
   chroot "$M" dpkg -i "/$deb" >"$T/dpkg-$p.log" 2>&1 ||

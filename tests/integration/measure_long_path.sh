@@ -23,10 +23,7 @@ with open("prog", "w") as f:
 os.chmod("prog", 0o755)
 PY
 "$DIGESTCTL" --store "$T/store" init > /dev/null || fail "digestctl init"
-"$DIGESTFS" "$ROOT" "$T/mnt" -f -o "store=$T/store,mode=enforce,log=$T/mlog,loglevel=info" 2> "$T/log" &
-pid=$!
-at_exit "unmount '$T/mnt'; wait $pid 2>/dev/null"
-wait_mounted "$T/mnt"
+dfs_mount_fg "$ROOT" "$T/mnt" "$T/log" "store=$T/store,mode=enforce,log=$T/mlog,loglevel=info"
 
 res=$(python3 - "$T/mnt/tmp" <<'PY'
 import errno, os, sys

@@ -25,10 +25,8 @@ L=$T/logs/digestfs.log
 mkdir -p "$T/logs"
 M=$T/mnt
 mkdir -p "$M"
-"$DIGESTFS" "$G" "$M" -f -o "store=$S,policy=$T/policy,logfile=$L,status_interval=0" 2>"$T/stderr" &
-PID=$!
-at_exit "unmount '$M'; wait $PID 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$G" "$M" "$T/stderr" "store=$S,policy=$T/policy,logfile=$L,status_interval=0"
+PID=$DFS_PID
 
 cat "$M/usr/lib/app/listed" >/dev/null || fail "listed file refused"
 for i in $(seq 50); do [ -s "$L" ] && break; sleep 0.1; done

@@ -26,10 +26,8 @@ policy_b() { echo 'appraise op=read path=/opt/**' >"$P"; }
 policy_a
 M=$T/mnt
 mkdir -p "$M"
-"$DIGESTFS" "$G" "$M" -f -o "store=$S,policy=$P" 2>"$T/log" &
-PID=$!
-at_exit "unmount '$M'; wait $PID 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$G" "$M" "$T/log" "store=$S,policy=$P"
+PID=$DFS_PID
 
 # The load: opens of a listed file, allowed under every policy, never failing.
 (while [ ! -e "$T/stop" ]; do

@@ -24,10 +24,8 @@ echo 'appraise op=read path=/usr/**' >"$T/policy"
 # A mount point whose name needs escaping in a Prometheus label.
 M="$T/mnt \"q\""
 mkdir -p "$M"
-"$DIGESTFS" "$G" "$M" -f -o "store=$S,policy=$T/policy,status_interval=0" 2>"$T/log" &
-PID=$!
-at_exit "unmount '$M'; wait $PID 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$G" "$M" "$T/log" "store=$S,policy=$T/policy,status_interval=0"
+PID=$DFS_PID
 
 st() { "$DIGESTCTL" status "$M" --json; }
 c() { st | jq -r ".daemon.counters.$1"; }

@@ -23,10 +23,7 @@ printf 'dont_appraise max_size=1M\n' > "$T/bad"
 "$DIGESTCTL" policy check "$T/bad" > /dev/null 2> "$T/err" && fail "max_size= on a dont_ rule was accepted"
 grep -q "bad:1:.*max_size= has no effect on dont_appraise" "$T/err" || fail "error: $(cat "$T/err")"
 "$DIGESTCTL" --store "$T/store" init > /dev/null || fail "digestctl init"
-"$DIGESTFS" "$ROOT" "$T/mnt" -f -o "store=$T/store,policy=$T/policy,mode=enforce,loglevel=info" 2> "$T/log" &
-pid=$!
-at_exit "unmount '$T/mnt'; wait $pid 2>/dev/null"
-wait_mounted "$T/mnt"
+dfs_mount_fg "$ROOT" "$T/mnt" "$T/log" "store=$T/store,policy=$T/policy,mode=enforce,loglevel=info"
 M=$T/mnt
 
 head -c1 "$M/scratch/big" > /dev/null 2> "$T/err" && fail "a 2 GiB file under an appraise rule with max_size=1M was served"

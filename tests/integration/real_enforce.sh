@@ -31,10 +31,7 @@ echo "store: $DFS_STORE_KIND"
 mount_dfs() { # MNT LOG OPTIONS
   local mnt=$1 log=$2 opts=$3
   mkdir -p "$mnt"
-  "$DIGESTFS" "$ROOT" "$mnt" -f -o "$opts" 2>"$log" &
-  local pid=$!
-  at_exit "unmount '$mnt'; wait $pid 2>/dev/null"
-  wait_mounted "$mnt"
+  dfs_mount_fg "$ROOT" "$mnt" "$log" "$opts"
 }
 # Runs a command in a chroot of the mount; prints its rc and output.
 in_mnt() { (cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C chroot "$M" "$@") 2>&1; }

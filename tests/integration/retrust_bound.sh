@@ -31,10 +31,8 @@ locals() { dctl --json stats | jq -r '.active_sources_per_kind.local // 0'; }
 M=$T/mnt
 mount_fg() {  # LOG OPTIONS
   mkdir -p "$M"
-  "$DIGESTFS" "$G" "$M" -f -o "$2" 2>"$1" &
-  PID=$!
-  at_exit "unmount '$M'; wait $PID 2>/dev/null"
-  wait_mounted "$M"
+  dfs_mount_fg "$G" "$M" "$1" "$2"
+  PID=$DFS_PID
 }
 
 # 1. The default policy.

@@ -30,10 +30,8 @@ cp "$D" "$T/data.good"
 
 M=$T/mnt
 mkdir -p "$M"
-"$DIGESTFS" "$G" "$M" -f -o "store=$S,mode=enforce,loglevel=info,timeout=0" 2>"$T/log" &
-PID=$!
-at_exit "unmount '$M'; wait $PID 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$G" "$M" "$T/log" "store=$S,mode=enforce,loglevel=info,timeout=0"
+PID=$DFS_PID
 
 alive() {  # WHAT
   kill -0 "$PID" 2>/dev/null || { tail -20 "$T/log" >&2; fail "the daemon died ($1)"; }
@@ -103,9 +101,7 @@ alive "store replaced"
 unmount "$M"; wait "$PID" 2>/dev/null
 rc=$(grep -c "Segmentation\|Bus error" "$T/log" || true)
 assert_eq "$rc" 0 "crash messages in the log"
-"$DIGESTFS" "$G" "$M" -f -o "store=$S,mode=enforce,loglevel=info,timeout=0" 2>"$T/log2" &
-PID=$!
-at_exit "unmount '$M'; wait $PID 2>/dev/null"
-wait_mounted "$M"
+dfs_mount_fg "$G" "$M" "$T/log2" "store=$S,mode=enforce,loglevel=info,timeout=0"
+PID=$DFS_PID
 recovered "remounted on the re-imported store"
 pass "a remount on the re-imported store decides as before"

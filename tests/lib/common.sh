@@ -37,6 +37,18 @@ dfs_mount() {
   at_exit "unmount '$mnt'"
 }
 
+# dfs_mount_fg SRC MNT LOG OPTS: runs `digestfs SRC MNT -f -o OPTS` in the background with its
+# stderr (the daemon's log) in LOG, waits until MNT is mounted, and at exit unmounts it and waits
+# for the daemon. The daemon's pid is left in DFS_PID.
+dfs_mount_fg() {
+  local src=$1 mnt=$2 log=$3 opts=$4
+  mkdir -p "$mnt"
+  "$DIGESTFS" "$src" "$mnt" -f -o "$opts" 2>"$log" &
+  DFS_PID=$!
+  at_exit "unmount '$mnt'; wait $DFS_PID 2>/dev/null"
+  wait_mounted "$mnt"
+}
+
 # dfs_manifest_store STORE TREE NAME: makes STORE (initialized if new) trust every file now in
 # TREE through a manifest NAME ($T/NAME.manifest) signed with the test's throwaway key ($T/k.key,
 # $T/k.crt; made and added to STORE on first use). Fails the test on any error.
