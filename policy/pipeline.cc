@@ -159,14 +159,14 @@ Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t de
   std::optional<BlockSink> sink;
   if (opts_.verify_blocks) {
     blocks = std::make_shared<BlockDigests>();
-    blocks->block_size = opts_.block_size;
+    blocks->block_size = opts_.block_size > 0 ? opts_.block_size : kVerifyBlockSize;
     DFS_ASSIGN_OR_RETURN(blocks->series, block_mac_.NewSeries());
     sink.emplace(BlockSink{&block_mac_, blocks.get()});
   }
   // Chunks of whole blocks, read to their end (or EOF) before they are hashed, so that block i
   // is always bytes [i * block_size, (i + 1) * block_size). Read until EOF: a file that grew
   // since the fstat is seen as changing.
-  const size_t bs = std::max<size_t>(opts_.block_size, 4096);
+  const size_t bs = opts_.block_size > 0 ? opts_.block_size : kVerifyBlockSize;
   const size_t chunk = std::max<size_t>(bs, (size_t{1} << 20) / bs * bs);
   thread_local std::vector<uint8_t> buf;
   buf.resize(static_cast<size_t>(std::min<uint64_t>(chunk, size + 1)));
@@ -187,8 +187,8 @@ Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t de
     if (pos + n > size) return would_block;  // grew
     for (Hasher& h : hashers) h.Update(buf.data(), n);
     if (sink) {
-      for (size_t off = 0; off < n; off += opts_.block_size, ++index) {
-        BlockSink::OnBlock(&*sink, index, buf.data() + off, std::min(opts_.block_size, n - off));
+      for (size_t off = 0; off < n; off += bs, ++index) {
+        BlockSink::OnBlock(&*sink, index, buf.data() + off, std::min(bs, n - off));
       }
       if (!sink->error.ok()) return sink->error;
     }
