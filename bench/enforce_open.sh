@@ -6,7 +6,8 @@
 #   3. first-read hashing throughput on a 1 GiB listed file (the open hashes it; lower file warm
 #      in the page cache), against `openssl speed -evp sha256` on one core (target >= 0.9x);
 #   4. cold opens from 2 processes in parallel (5000 other files), against 1 process: both cores.
-# Each figure is the best of ROUNDS (default 3) runs, modes interleaved.
+# Each figure is the best of ROUNDS (default 3) runs, modes interleaved. ENF_EXTRA=OPTS adds mount
+# options to the enforce mounts (e.g. ENF_EXTRA=verify=open).
 # Needs root and /dev/fuse; about 3 GiB of free space in /tmp.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: enforce_open.sh BUILD_DIR}" && pwd)
@@ -46,7 +47,7 @@ mount_mode() {  # MODE
   if [ "$1" = off ]; then
     "$DIGESTFS" "$R" "$M" -o mode=off,loglevel=warn
   else
-    "$DIGESTFS" "$R" "$M" -o "store=$T/store,policy=$T/policy,mode=$1,loglevel=warn"
+    "$DIGESTFS" "$R" "$M" -o "store=$T/store,policy=$T/policy,mode=$1,loglevel=warn${ENF_EXTRA:+,$ENF_EXTRA}"
   fi
   for _ in $(seq 100); do mountpoint -q "$M" && return; sleep 0.1; done
   echo "mount failed" >&2
