@@ -280,7 +280,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     };
     Status s;
     if (inline_only) {
-      r.idle = !fs.RequestsPending();
+      r.idle = [&fs] { return !fs.RequestsPending(); };
       if (!gate->TryCheckOpenInline(r, &fh->ticket, &s)) return kNotInline;
     } else {
       s = gate->CheckOpen(r, &fh->ticket);

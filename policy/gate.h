@@ -60,9 +60,11 @@ struct OpenRequest {
   // True once the opener has given up (FUSE INTERRUPT: a signal, or the process killed); may be
   // empty. A hash started for this open stops then, and the open fails with EINTR.
   std::function<bool()> interrupted;
-  // TryCheckOpenInline only: fs/ found no other request waiting for its thread, so a larger file
-  // whose bytes are all cached may be hashed there (EnforcerOptions::inline_hash_idle_max).
-  bool idle = false;
+  // TryCheckOpenInline only; may be empty (false): whether no other request waits for fs/'s
+  // thread now, so that a larger file whose bytes are all cached may be hashed there
+  // (EnforcerOptions::inline_hash_idle_max). Asked only when the open needs a hash (it costs fs/
+  // a poll of the device).
+  std::function<bool()> idle;
 };
 
 // What an allowed open carries until release. fs/ keeps it with the file handle.

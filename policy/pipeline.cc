@@ -265,11 +265,12 @@ Result<std::shared_ptr<const Content>> Enforcer::Collect(const OpenRequest& req,
     } else {
       // A small file whose bytes are all cached is hashed here: cheaper than a hand-off. So is a
       // larger one when nothing else waits for this thread.
-      const uint64_t max =
-          req.idle && opts_.inline_hash_max != 0
-              ? std::max(opts_.inline_hash_max, opts_.inline_hash_idle_max)
-              : opts_.inline_hash_max;
-      if (!S_ISREG(req.st.st_mode) || static_cast<uint64_t>(req.st.st_size) > max) {
+      const uint64_t size = static_cast<uint64_t>(req.st.st_size);
+      const uint64_t max = opts_.inline_hash_max != 0 && size > opts_.inline_hash_max &&
+                                   req.idle && req.idle()
+                               ? std::max(opts_.inline_hash_max, opts_.inline_hash_idle_max)
+                               : opts_.inline_hash_max;
+      if (!S_ISREG(req.st.st_mode) || size > max) {
         return WouldBlock();
       }
       auto compute_cached = [&]() -> Result<std::shared_ptr<const Content>> {
