@@ -55,7 +55,9 @@ struct OpenRequest {
       AccessOp::kRead;  // kExec if the flags carry __FMODE_EXEC; kWrite if O_WRONLY/O_RDWR
   int flags = 0;        // the open flags as the kernel sent them
   uint32_t uid = 0, gid = 0, pid = 0;  // the calling process
-  // Opens the same inode read-only (for hashing when fd is write-only); may be empty.
+  // Opens the same inode read-only (for hashing when fd is write-only); may be empty. With
+  // verify=blocks an allowed reader's ticket keeps it and calls it when a read first needs the
+  // lower file (a read of part of a block): what it refers to must live until the release.
   std::function<Result<Fd>()> reopen_readonly;
   // True once the opener has given up (FUSE INTERRUPT: a signal, or the process killed); may be
   // empty. A hash started for this open stops then, and the open fails with EINTR.

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <tuple>
 
@@ -53,7 +55,23 @@ struct BlockSink {
 // What an OpenTicket carries with verify=blocks.
 struct TicketBlocks {
   std::shared_ptr<const BlockDigests> digests;
-  Fd fd;  // the lower file, readable; for checking reads that cover part of a block
+  // The lower file, readable, for checking reads that cover part of a block. Opened when the
+  // first such read comes (most opens are served whole blocks, or only from the page cache, and
+  // never need it): `reopen` until then.
+  std::function<Result<Fd>()> reopen;
+  mutable std::mutex mu;
+  mutable Fd fd;
+
+  // The descriptor, opened on first use; -1 if it cannot be opened now (that read is refused,
+  // and the next one tries again: EMFILE may pass).
+  int Get() const {
+    std::lock_guard lock(mu);
+    if (!fd && reopen) {
+      auto r = reopen();
+      if (r.ok()) fd = std::move(r).value();
+    }
+    return fd.get();
+  }
 };
 
 }  // namespace
@@ -764,9 +782,8 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
     tb->digests = a.content->blocks;
     if (req.fd >= 0 && (req.flags & O_ACCMODE) != O_WRONLY && !(req.flags & O_DIRECT)) {
       tb->fd = Fd(::fcntl(req.fd, F_DUPFD_CLOEXEC, 0));
-    } else if (req.reopen_readonly) {
-      auto r = req.reopen_readonly();
-      if (r.ok()) tb->fd = std::move(r).value();
+    } else {
+      tb->reopen = req.reopen_readonly;  // a reader: opened by the first partial-block read
     }
     ticket->blocks = std::move(tb);
   }
@@ -821,11 +838,12 @@ Status Enforcer::CheckRead(const OpenTicket& ticket, uint64_t offset,
         return bad("block " + std::to_string(index) + " does not match its verified digest");
       }
     } else {
-      if (!tb->fd) return bad("partial-block read and no descriptor to read the whole block");
+      const int fd = tb->Get();
+      if (fd < 0) return bad("partial-block read and no descriptor to read the whole block");
       whole.resize(static_cast<size_t>(bend - bstart));
       size_t n = 0;
       while (n < whole.size()) {
-        ssize_t r = ::pread(tb->fd.get(), whole.data() + n, whole.size() - n,
+        ssize_t r = ::pread(fd, whole.data() + n, whole.size() - n,
                             static_cast<off_t>(bstart + n));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) break;

@@ -490,6 +490,57 @@ TEST_F(EnforcerTest, VerifyBlocksChecksEveryRead) {
   EXPECT_TRUE(e->CheckRead(OpenTicket{}, 1, bytes(1, 2)).ok());
 }
 
+// fs/'s readers have no lower descriptor at the open (req.fd is -1): the ticket opens one only
+// when a read covers part of a block, once, and a partial read it cannot check is refused.
+TEST_F(EnforcerTest, VerifyBlocksReaderOpensItsDescriptorOnlyForPartialBlocks) {
+  std::string content(4096 * 2 + 10, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 11 + 1);
+  tree.Write("/bin/f", content);
+  List("/bin/f", content);
+  auto e = Make(kExecPolicy, EnforceMode::kEnforce, /*verify_blocks=*/true);
+  auto bytes = [&](size_t off, size_t len) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(content.data()) + off, len);
+  };
+  for (bool fails_first : {false, true}) {
+    SCOPED_TRACE(fails_first ? "the first reopen fails" : "reopen works");
+    Open o(tree, "/bin/f", AccessOp::kExec);
+    o.req.fd = -1;
+    auto calls = std::make_shared<int>(0);
+    auto failing = std::make_shared<bool>(false);
+    auto real = o.req.reopen_readonly;
+    o.req.reopen_readonly = [calls, failing, real]() -> Result<Fd> {
+      ++*calls;
+      if (*failing) return Status(Code::kIo, "reopen failed", EMFILE);
+      return real();
+    };
+    OpenTicket t;
+    ASSERT_TRUE(e->CheckOpen(o.req, &t).ok());
+    ASSERT_NE(t.blocks, nullptr);
+    const int at_open = *calls;  // a hash may have needed it; the ticket did not
+    EXPECT_TRUE(e->CheckRead(t, 0, bytes(0, 4096)).ok());
+    EXPECT_TRUE(e->CheckRead(t, 4096, bytes(4096, 4096 + 10)).ok());
+    EXPECT_EQ(*calls, at_open) << "whole-block reads need no descriptor";
+    int expected = at_open;
+    if (fails_first) {
+      *failing = true;
+      EXPECT_EQ(e->CheckRead(t, 100, bytes(100, 200)).code(), Code::kCorrupt);
+      EXPECT_EQ(*calls, ++expected);
+      *failing = false;  // tried again by the next partial read
+    }
+    EXPECT_TRUE(e->CheckRead(t, 100, bytes(100, 200)).ok());
+    EXPECT_TRUE(e->CheckRead(t, 5000, bytes(5000, 100)).ok());
+    EXPECT_EQ(*calls, expected + 1) << "opened once, at the first partial-block read";
+    std::string tampered = content;
+    tampered[150] ^= 1;
+    EXPECT_EQ(
+        e->CheckRead(t, 100,
+                     std::span<const uint8_t>(
+                         reinterpret_cast<const uint8_t*>(tampered.data()) + 100, 200))
+            .code(),
+        Code::kCorrupt);
+  }
+}
+
 TEST_F(EnforcerTest, NonRegularFilesAreNeverVouchedFor) {
   ASSERT_EQ(mkfifo(tree.Real("/fifo").c_str(), 0644), 0);
   auto e = Make("appraise\n");
