@@ -207,6 +207,12 @@ PathFd InodeTable::Lower(const Inode& inode) {
   return out;
 }
 
+void InodeTable::ShedDescriptors() {
+  std::vector<std::shared_ptr<const Fd>> closed;  // closed after the lock is released
+  std::lock_guard lock(fd_mu_);
+  ShrinkLocked(lru_.size() / 2, &closed);
+}
+
 void InodeTable::NoteDescriptorError(int err, std::string_view what) {
   if (err != EMFILE && err != ENFILE) return;
   static std::atomic<int64_t> last{0};

@@ -188,6 +188,9 @@ class InodeTable {
 
   // Logs (at most every 10 s) that the daemon is short of descriptors, if err is EMFILE or
   // ENFILE; `what` names the operation.
+  // Closes the older half of the cached descriptors (those no operation leases), for a caller
+  // short of descriptors (EMFILE/ENFILE) before it tries again.
+  void ShedDescriptors();
   void NoteDescriptorError(int err, std::string_view what);
 
   // Descriptors held open for Inodes: the LRU's, and the pinned ones (tests, stats).

@@ -143,7 +143,7 @@ Status Passthrough::Start() {
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
   }
   size_t limit = rl.rlim_cur == RLIM_INFINITY ? kMaxCachedInodeFds * 4 : rl.rlim_cur;
-  size_t capacity = std::clamp<size_t>(limit / 4, 16, kMaxCachedInodeFds);
+  size_t capacity = std::clamp<size_t>(limit / 2, 16, kMaxCachedInodeFds);
   bool handles = HaveCapability(CAP_DAC_READ_SEARCH);
   if (handles) inodes_.EnableHandles(capacity);
   spdlog::info("event=descriptor_limit nofile={} inode_fds={} file_handles={}", limit,
@@ -159,13 +159,14 @@ int Passthrough::Reopen(const Inode& inode, int flags) {
   if (!pfd) return -pfd.error();
   char name[16];
   snprintf(name, sizeof name, "%d", pfd.get());
-  int fd = openat(proc_fd_.get(), name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
-  if (fd < 0) {
+  for (int attempt = 0;; ++attempt) {
+    int fd = openat(proc_fd_.get(), name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+    if (fd >= 0) return fd;
     int err = errno;
     inodes_.NoteDescriptorError(err, "reopen");
-    return -err;
+    if ((err != EMFILE && err != ENFILE) || attempt == 1) return -err;
+    inodes_.ShedDescriptors();  // short of descriptors: close cached ones and try once more
   }
-  return fd;
 }
 
 namespace {

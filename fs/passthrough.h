@@ -88,7 +88,7 @@ class Passthrough {
   // Must be called after fuse_session_new and before the loop (for kernel notifications).
   void set_session(fuse_session* se) { session_ = se; }
   // Opens /proc/self/fd, raises the soft RLIMIT_NOFILE to the hard limit, bounds the descriptors
-  // kept for inodes (a quarter of that limit, at most kMaxCachedInodeFds; only with
+  // kept for inodes (half that limit, at most kMaxCachedInodeFds; only with
   // CAP_DAC_READ_SEARCH, see InodeTable::EnableHandles) and starts the worker and invalidation
   // threads. Call once, in the process that serves (after any fork), before the loop. kIo if
   // /proc is not mounted.
