@@ -1,11 +1,18 @@
 #include "crypto/hash.h"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 namespace dfs {
@@ -84,12 +91,150 @@ Result<Digest> HashBytes(HashAlgo algo, const void* data, size_t len) {
   return h->Finish();
 }
 
+namespace {
+
+Status Stopped(uint64_t off) {
+  return Status(Code::kUnavailable,
+                "hashing stopped after " + std::to_string(off) + " bytes: the opener gave up",
+                EINTR);
+}
+
+// Fills buf from offset `off` until it is full or EOF; false with errno set on a read error.
+bool FillChunk(int fd, uint8_t* buf, size_t size, uint64_t off, size_t* n_out, bool* eof) {
+  size_t n = 0;
+  *eof = false;
+  while (n < size) {
+    ssize_t r = ::pread(fd, buf + n, size - n, static_cast<off_t>(off + n));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      *n_out = n;
+      return false;
+    }
+    if (r == 0) {
+      *eof = true;
+      break;
+    }
+    n += static_cast<size_t>(r);
+  }
+  *n_out = n;
+  return true;
+}
+
+// HashFdOptions::pipeline_min: a reader thread fills two buffers in turn and calls on_block for
+// each chunk after handing it over; this thread digests the chunks in order. A buffer is filled
+// again only after this thread has digested it (and the reader has observed it: it is sequential).
+// Returns nullopt if the reader thread cannot be started (the caller hashes serially).
+std::optional<Result<Digest>> HashFdPipelined(int fd, Hasher& h, uint64_t* size_out,
+                                              const HashFdOptions& opts, size_t chunk) {
+  thread_local std::unique_ptr<uint8_t[]> tbufs[2];
+  thread_local size_t tcap = 0;
+  if (tcap < chunk) {
+    tbufs[0].reset(new uint8_t[chunk]);
+    tbufs[1].reset(new uint8_t[chunk]);
+    tcap = chunk;
+  }
+  uint8_t* const bufs[2] = {tbufs[0].get(), tbufs[1].get()};  // this thread's; the reader's differ
+  struct Slot {
+    bool ready = false;  // filled, not yet digested
+    bool free = true;    // may be filled
+    size_t n = 0;
+    bool eof = false;
+    int err = 0;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  Slot slots[2];
+  bool cancel = false;
+  auto reader = [&, bufs] {
+    uint64_t off = 0, block_index = 0;
+    for (uint64_t k = 0;; ++k) {
+      Slot& slot = slots[k % 2];
+      uint8_t* buf = bufs[k % 2];
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return slot.free || cancel; });
+        if (cancel) return;
+        slot.free = false;
+      }
+      size_t n = 0;
+      bool eof = false;
+      const int err = FillChunk(fd, buf, chunk, off, &n, &eof) ? 0 : errno;
+      {
+        std::lock_guard lock(mu);
+        slot.n = n;
+        slot.eof = eof;
+        slot.err = err;
+        slot.ready = true;
+      }
+      cv.notify_all();
+      if (err != 0) return;
+      for (size_t pos = 0; pos < n; pos += opts.block_size) {
+        opts.on_block(opts.arg, block_index++, buf + pos, std::min(opts.block_size, n - pos));
+      }
+      off += n;
+      if (eof) return;
+    }
+  };
+  std::thread thread;
+  try {
+    thread = std::thread(reader);
+  } catch (const std::system_error&) {
+    return std::nullopt;
+  }
+  Status status = Status::Ok();
+  uint64_t off = 0;
+  for (uint64_t k = 0;; ++k) {
+    if (opts.stop && opts.stop(opts.stop_arg)) {
+      status = Stopped(off);
+      break;
+    }
+    Slot& slot = slots[k % 2];
+    Slot got;
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return slot.ready; });
+      got = slot;
+    }
+    if (got.err != 0) {
+      status = Status::FromErrno(got.err, "reading file to hash it");
+      break;
+    }
+    if (got.n > 0) h.Update(bufs[k % 2], got.n);
+    off += got.n;
+    {
+      std::lock_guard lock(mu);
+      slot.ready = false;
+      slot.free = true;
+    }
+    cv.notify_all();
+    if (got.eof) break;
+  }
+  {
+    std::lock_guard lock(mu);
+    cancel = true;
+  }
+  cv.notify_all();
+  thread.join();  // the reader is done with both buffers and every on_block call
+  if (!status.ok()) return Result<Digest>(status);
+  if (size_out) *size_out = off;
+  return Result<Digest>(h.Finish());
+}
+
+}  // namespace
+
 Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out, const HashFdOptions& opts) {
   auto h = Hasher::Create(algo);
   if (!h.ok()) return h.status();
   size_t chunk = opts.chunk ? opts.chunk : (1 << 20);
   if (opts.block_size && chunk % opts.block_size)
     chunk = opts.block_size * (chunk / opts.block_size + 1);
+  struct stat st;
+  if (opts.pipeline_min != 0 && opts.on_block != nullptr && opts.block_size != 0 &&
+      ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<uint64_t>(st.st_size) >= opts.pipeline_min) {
+    const size_t pchunk = std::max<size_t>(chunk, (size_t{4} << 20) / opts.block_size * opts.block_size);
+    if (auto r = HashFdPipelined(fd, *h, size_out, opts, pchunk)) return std::move(*r);
+  }
   // One buffer per thread, reused and never zeroed: a fresh, zero-filled `chunk` per file (with
   // its page faults) cost a first pass over a rootfs more than hashing did (perf of the daemon
   // during a cold `python3 -c 1`: memset and its faults 28% of its CPU time, SHA-256 under 5%).
@@ -103,11 +248,7 @@ Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out, const HashFdOpt
   uint64_t off = 0;
   uint64_t block_index = 0;
   for (;;) {
-    if (opts.stop && opts.stop(opts.stop_arg)) {
-      return Status(Code::kUnavailable,
-                    "hashing stopped after " + std::to_string(off) + " bytes: the opener gave up",
-                    EINTR);
-    }
+    if (opts.stop && opts.stop(opts.stop_arg)) return Stopped(off);
     // Fill the whole buffer (or reach EOF) so that blocks stay aligned to the file start.
     size_t n = 0;
     bool eof = false;

@@ -52,6 +52,12 @@ struct HashFdOptions {
   // (the opener that asked for it has gone). May be null.
   bool (*stop)(void* stop_arg) = nullptr;
   void* stop_arg = nullptr;
+  // If non-zero, on_block is set and the file (fstat at the start) is at least this large, the
+  // reads and on_block run on a second thread, a chunk ahead of the digest on this one (two
+  // buffers of max(chunk, 4 MiB)): the same bytes are hashed and observed, in the same order, and
+  // on_block has returned for every block when HashFd returns. Without a second thread (it cannot
+  // be started) the file is hashed as without this option.
+  uint64_t pipeline_min = 0;
 };
 
 // Hashes an open regular file from offset 0 to EOF with pread (the fd's offset is untouched).

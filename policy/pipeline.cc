@@ -52,6 +52,10 @@ struct BlockSink {
   }
 };
 
+// Files from this size on are hashed with HashFdOptions::pipeline_min (enforce_open.sh, 1 GiB:
+// the tags cost a fifth of the digest and the reads more, on one thread).
+constexpr uint64_t kPipelineHashMin = uint64_t{16} << 20;
+
 // What an OpenTicket carries with verify=blocks.
 struct TicketBlocks {
   std::shared_ptr<const BlockDigests> digests;
@@ -141,6 +145,8 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
         ho.block_size = opts_.block_size;
         ho.on_block = &BlockSink::OnBlock;
         ho.arg = &*sink;
+        // Large files: the block tags and the reads on a second thread, beside the digest.
+        ho.pipeline_min = kPipelineHashMin;
       }
       uint64_t n = 0;
       auto d = HashFd(fd, opts_.algos[i], &n, ho);
