@@ -472,6 +472,10 @@ InodeTable::PathSet InodeTable::Paths(const Inode* inode) {
     if (leads) {
       ++verified;
       nlink = st.st_nlink;
+      if (!set.have_st) {
+        set.have_st = true;
+        set.st = st;
+      }
     }
     list.push_back(std::move(path));
   }

@@ -242,6 +242,10 @@ class InodeTable {
   struct PathSet {
     std::vector<std::string> paths;
     bool complete = true;
+    // The inode's attributes as the check of a verified name found them (that name led to this
+    // very inode, which the caller's lease keeps alive): as good as an fstat at the same moment.
+    bool have_st = false;
+    struct stat st {};
   };
   PathSet Paths(const Inode* inode);
 

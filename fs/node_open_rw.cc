@@ -235,8 +235,17 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   fh->writer = Writable(flags);
   fh->inode_fd = fs.Lower(inode);
   if (!fh->inode_fd) return fh->inode_fd.error();
+  // Every known name of the inode, for the Gate: the Gate decides on the strictest. With a name
+  // possibly unknown, the request's path stays empty (the Gate then decides as strictly as any
+  // path could).
+  InodeTable::PathSet names;
+  if (fs.gate() != nullptr) names = fs.inodes().Paths(&inode);
   struct stat st;
-  if (fstat(fd ? fd.get() : fh->inode_fd.get(), &st) != 0) return errno;
+  if (names.have_st) {
+    st = names.st;  // the inode's own attributes, found by a verified name: no fstat needed
+  } else if (fstat(fd ? fd.get() : fh->inode_fd.get(), &st) != 0) {
+    return errno;
+  }
   if (Gate* gate = fs.gate()) {
     {
       // A writer's close that the kernel sent before this open is decided first (WriterClosed
@@ -248,9 +257,6 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     OpenRequest r;
     r.fd = fd.get();
     r.st = st;
-    // Every known name of the inode: the Gate decides on the strictest. With a name possibly
-    // unknown, path stays empty (the Gate then decides as strictly as any path could).
-    InodeTable::PathSet names = fs.inodes().Paths(&inode);
     size_t first = 0;
     if (names.complete && !names.paths.empty()) {
       r.path = std::move(names.paths.front());
