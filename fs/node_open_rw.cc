@@ -157,8 +157,25 @@ int HandleFd(Passthrough& fs, FileHandle& fh) {
       return -1;
     }
     fh.fd.reset(fd);
+    fh.inode_fd = PathFd();  // the lower file now keeps the inode alive
   }
   return fh.fd.get();
+}
+
+// A readable descriptor of the handle's lower file for the Gate's ticket (verify=blocks: a read
+// covering part of a block reads the whole block again): a duplicate of the reader's own lower
+// file once it is open (it reaches the inode even after an unlink), else a fresh open of the inode.
+Result<Fd> TicketReopen(Passthrough& fs, FileHandle& fh) {
+  {
+    std::lock_guard lock(fh.lazy_mu);
+    if (fh.fd && fh.lazy_flags >= 0 && !(fh.lazy_flags & O_DIRECT)) {
+      int dup = fcntl(fh.fd.get(), F_DUPFD_CLOEXEC, 0);
+      if (dup >= 0) return Fd(dup);
+    }
+  }
+  int rfd = fs.Reopen(*fh.inode, O_RDONLY);
+  if (rfd < 0) return Status::FromErrno(-rfd, "reopening for hashing");
+  return Fd(rfd);
 }
 
 // Records the lower file's size and times (inode.mu held); true if they differ from what the
@@ -271,12 +288,9 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     r.uid = ctx->uid;
     r.gid = ctx->gid;
     r.pid = static_cast<uint32_t>(ctx->pid);
-    Inode* ip = &inode;
-    r.reopen_readonly = [&fs, ip]() -> Result<Fd> {
-      int rfd = fs.Reopen(*ip, O_RDONLY);
-      if (rfd < 0) return Status::FromErrno(-rfd, "reopening for hashing");
-      return Fd(rfd);
-    };
+    // Kept by the ticket until the release (verify=blocks); the handle outlives its ticket.
+    FileHandle* fhp = fh.get();
+    r.reopen_readonly = [&fs, fhp]() -> Result<Fd> { return TicketReopen(fs, *fhp); };
     // FUSE INTERRUPT: the opener was signalled while its open is being decided. Only a dying
     // opener gives up its hash: the kernel also interrupts for signals the task handles and then
     // restarts or continues (runc's init is signalled while it execs), and an EINTR there made
@@ -337,6 +351,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   fi->noflush = 1;  // nothing to do at close(2): every write reached the lower file already
   if (!fd) fh->lazy_flags = LowerFlags(flags);
   fh->fd = std::move(fd);
+  if (fh->fd) fh->inode_fd = PathFd();  // the lower file keeps the inode alive
   PublishHandle(fi, std::move(fh));
   return 0;
 }
@@ -457,6 +472,7 @@ bool ServePassthroughOpen(fuse_req_t req, Passthrough& fs, Inode& inode, fuse_in
     inval_attr = AttrChanged(inode, st);
   }
   fi->noflush = 1;
+  if (fh->fd) fh->inode_fd = PathFd();  // the lower file keeps the inode alive
   PublishHandle(fi, std::move(fh));
   ReplyOpen(req, fs, ino, fi, inval_attr);
   return true;

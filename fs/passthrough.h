@@ -53,9 +53,10 @@ struct FsConfig {
 struct FileHandle {
   Fd fd;
   Inode* inode = nullptr;
-  // The inode's O_PATH descriptor, leased for as long as the file is open: it keeps an object
-  // unlinked meanwhile alive (as an open file does natively) for a reader whose own lower file is
-  // opened later (lazy_flags).
+  // The inode's O_PATH descriptor, leased until the handle has its own lower file (fd): it keeps
+  // an object unlinked meanwhile alive (as an open file does natively) for a reader whose own
+  // lower file is opened later (lazy_flags). Dropped once fd is open, so that an open file costs
+  // the daemon one descriptor, as natively. Under lazy_mu once the handle is published.
   PathFd inode_fd;
   bool writer = false;
   OpenTicket ticket;        // from Gate::CheckOpen

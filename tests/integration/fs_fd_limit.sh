@@ -14,6 +14,9 @@ need_cmd prlimit find chroot
 mkdir -p "$T/lower/flat" "$T/mnt"
 (cd "$T/lower/flat" && seq -f 'f%05g' 1 25000 | xargs touch)
 for d in $(seq 1 200); do mkdir -p "$T/lower/deep/d$d" && (cd "$T/lower/deep/d$d" && touch a b c d e f g h i j); done
+# 200 small files that one process holds open at once.
+mkdir -p "$T/lower/held"
+for i in $(seq 1 200); do echo "held $i" >"$T/lower/held/h$i"; done
 
 # soft 256 < hard 4096: the daemon raises its soft limit to 4096 (checked below), then is bounded.
 prlimit --nofile=256:4096 "$DIGESTFS" "$T/lower" "$T/mnt" -f -o mode=off,loglevel=info 2>"$T/log" &
@@ -32,7 +35,7 @@ at_exit "unmount '$T/mnt'; wait $pid 2>/dev/null"
 wait_mounted "$T/mnt"
 n=$(find "$T/mnt" -xdev 2>"$T/find.err" | wc -l)
 [ -s "$T/find.err" ] && { head -5 "$T/find.err" >&2; fail "find through the mount reported errors ($(wc -l <"$T/find.err") lines)"; }
-assert_eq "$n" "$((1 + 1 + 25000 + 1 + 200 + 2000))" "entries found through the mount"
+assert_eq "$n" "$((1 + 1 + 25000 + 1 + 200 + 2000 + 1 + 200))" "entries found through the mount"
 # stat of every file keeps each inode cached in the kernel.
 stat -c %i "$T/mnt"/flat/* >/dev/null 2>"$T/stat.err" || { head -5 "$T/stat.err" >&2; fail "stat of 25k files through the mount failed"; }
 fds=$(ls "/proc/$pid/fd" | wc -l)
@@ -42,6 +45,21 @@ pass "25k files walked and stat'ed with a limit of 256 (daemon holds $fds descri
 find "$T/mnt/deep" -type f -exec cat {} + >/dev/null 2>"$T/cat.err" || { head -5 "$T/cat.err" >&2; fail "reading files failed"; }
 ls -lR "$T/mnt/deep" >/dev/null 2>"$T/ls.err" || { head -5 "$T/ls.err" >&2; fail "ls -lR failed"; }
 pass "files read and directories listed after the walk"
+# One process holds all 200 small files open and then reads each: every open file keeps its
+# inode's descriptor, and each first read opens the reader's lower file, more than the cache of
+# 128 leaves room for: the daemon closes cached descriptors and retries instead of failing reads.
+python3 - "$T/mnt/held" >"$T/held.out" 2>&1 <<'PY' || { cat "$T/held.out" >&2; fail "reading 200 files held open at once failed"; }
+import os, sys
+d = sys.argv[1]
+fds = [os.open(f"{d}/h{i}", os.O_RDONLY) for i in range(1, 201)]
+for i, fd in enumerate(fds, 1):
+    got = os.read(fd, 100)
+    if got != f"held {i}\n".encode():
+        sys.exit(f"h{i}: read {got!r}")
+for fd in fds:
+    os.close(fd)
+PY
+pass "200 files held open at once, each read correctly, with a limit of 256"
 unmount "$T/mnt"; wait $pid 2>/dev/null || true
 
 # The real rootfs, read only: chroot MNT find / -xdev, then programs from it still run.
