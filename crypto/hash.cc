@@ -252,17 +252,8 @@ Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out, const HashFdOpt
     // Fill the whole buffer (or reach EOF) so that blocks stay aligned to the file start.
     size_t n = 0;
     bool eof = false;
-    while (n < buf.size()) {
-      ssize_t r = ::pread(fd, buf.data() + n, buf.size() - n, static_cast<off_t>(off + n));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return Status::FromErrno(errno, "reading file to hash it");
-      }
-      if (r == 0) {
-        eof = true;
-        break;
-      }
-      n += static_cast<size_t>(r);
+    if (!FillChunk(fd, buf.data(), buf.size(), off, &n, &eof)) {
+      return Status::FromErrno(errno, "reading file to hash it");
     }
     if (n > 0) {
       h->Update(buf.data(), n);
