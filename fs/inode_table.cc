@@ -181,9 +181,7 @@ PathFd InodeTable::Lower(const Inode& inode) {
     if (fd || (errno != EMFILE && errno != ENFILE) || attempt == 1) break;
     // Short of descriptors: close the older half of the cache (those not leased) and try again.
     NoteDescriptorError(errno, "reopen_inode");
-    std::lock_guard lock(fd_mu_);
-    ShrinkLocked(lru_.size() / 2, &closed);
-    closed.clear();
+    ShedDescriptors();
   }
   if (!fd) {
     out.err_ = errno == ESTALE ? ENOENT : errno;  // deleted and gone from the lower tree
