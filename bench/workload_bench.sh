@@ -7,6 +7,7 @@
 #   enf       `digestfs -o mode=enforce` (the shipped default policy; a store that trusts the copy:
 #             `digestctl import apt` plus a signed manifest of the files no package ships), warm;
 #   enfmt0    the same with `mt_loop,poll_us=0` (the busy-host comparison of the polling default);
+#   enfmt     the same with `mt_loop` and the default polling (a candidate default for busy hosts);
 #   ll        libfuse 3.14's passthrough_ll example (default options), built from libfuse3-dev;
 #   enf1st    a fresh `mode=enforce` mount for every run: cold verdicts (first pass, hashing);
 #   fapo1st   the copy under a freshly started fapolicyd (integrity = sha256, trust = file with
@@ -168,13 +169,14 @@ remount() {
 add_mount off "$DIGESTFS" mode=off,loglevel=warn
 add_mount enf "$DIGESTFS" "$ENF_OPTS"
 add_mount enfmt0 "$DIGESTFS" "$ENF_OPTS,mt_loop,poll_us=0"
+add_mount enfmt "$DIGESTFS" "$ENF_OPTS,mt_loop"
 add_mount enf1st "$DIGESTFS" "$ENF_OPTS"
 mkdir -p "$W/m_ll"
 "$W/bin/passthrough_ll" -o source="$ROOT" "$W/m_ll"
 MOUNTS+=("$W/m_ll")
 wait_mounted "$W/m_ll"
 ROOTS[ll]=$W/m_ll
-WARM_CFGS="native off enf enfmt0 ll"
+WARM_CFGS="native off enf enfmt0 enfmt ll"
 COLD_CFGS="enf1st"
 if [ -n "$ALT" ]; then
   add_mount off2 "$ALT/fs/digestfs" mode=off,loglevel=warn

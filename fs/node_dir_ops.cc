@@ -280,7 +280,7 @@ void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fus
   Passthrough& fs = Passthrough::From(req);
   Inode& dir = fs.inode(ino);
   DirHandle* d = Dir(fi);
-  auto buf = std::make_unique<char[]>(size);
+  auto buf = std::make_unique_for_overwrite<char[]>(size);
   size_t used = 0;
   int err = 0;
   if (offset != d->offset) {

@@ -61,7 +61,7 @@ void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     }
     return;
   }
-  auto buf = std::make_unique<char[]>(size);
+  auto buf = std::make_unique_for_overwrite<char[]>(size);
   ssize_t n = Get(fs, inode, name, buf.get(), size);
   if (n < 0) {
     fuse_reply_err(req, errno);
@@ -82,7 +82,7 @@ void listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     }
     return;
   }
-  auto buf = std::make_unique<char[]>(size);
+  auto buf = std::make_unique_for_overwrite<char[]>(size);
   ssize_t n = List(fs, inode, buf.get(), size);
   if (n < 0) {
     fuse_reply_err(req, errno);
