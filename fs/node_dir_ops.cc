@@ -303,8 +303,16 @@ void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fus
     if (plus) {
       fuse_entry_param e{};
       const bool dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
-      bool no_ref = dot;  // the entry holds no lookup reference
-      if (dot) {
+      // Regular files are listed without attributes or a node id (the kernel makes no entry;
+      // a use of the name asks LOOKUP): a walk such as `find` never uses them, and looking each
+      // one up here cost the daemon more than the LOOKUPs of those that are used (measured in
+      // docs/benchmarks.md). Directories, whose walk needs them, keep their entries.
+      const bool bare = !dot && d->entry->d_type == DT_REG;
+      bool no_ref = dot || bare;  // the entry holds no lookup reference
+      if (bare) {
+        e.attr.st_ino = d->entry->d_ino;
+        e.attr.st_mode = S_IFREG;
+      } else if (dot) {
         e.attr.st_ino = d->entry->d_ino;
         e.attr.st_mode = static_cast<mode_t>(d->entry->d_type) << 12;
       } else {
