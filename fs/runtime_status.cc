@@ -25,8 +25,19 @@ void RuntimeStatus::Init(const std::string& majmin, const MountOptions& opts,
   clock_gettime(CLOCK_MONOTONIC, &started_mono_);
 }
 
+bool RuntimeStatus::StillOurs() const {
+  struct stat st;
+  if (stat(path_.c_str(), &st) != 0) return errno == ENOENT;  // gone: nobody else's either
+  return st.st_dev == written_dev_ && st.st_ino == written_ino_;
+}
+
 void RuntimeStatus::Publish(const CounterSnapshot& counters) {
   if (path_.empty()) return;
+  if (written_ && !StillOurs()) {
+    // Our mount is gone and a new mount with the same device number has its own file.
+    spdlog::debug("event=status_file_skipped path={} reason=replaced_by_another_daemon", path_);
+    return;
+  }
   if (mkdir(kRuntimeDir, 0755) != 0 && errno != EEXIST) {
     spdlog::debug("event=status_file_skipped dir={} err={}", kRuntimeDir, strerror(errno));
     return;
@@ -63,17 +74,29 @@ void RuntimeStatus::Publish(const CounterSnapshot& counters) {
       return;
     }
   }
+  struct stat st;
+  if (stat(tmp.c_str(), &st) != 0) {
+    spdlog::debug("event=status_file_skipped path={} err={}", tmp, strerror(errno));
+    unlink(tmp.c_str());
+    return;
+  }
   if (rename(tmp.c_str(), path_.c_str()) != 0) {
     spdlog::debug("event=status_file_skipped path={} err={}", path_, strerror(errno));
     unlink(tmp.c_str());
     return;
   }
   written_ = true;
+  written_dev_ = st.st_dev;
+  written_ino_ = st.st_ino;
 }
 
 void RuntimeStatus::Remove() {
   if (!written_) return;
-  unlink(path_.c_str());
+  // Only the file this daemon wrote: once its mount is gone the kernel may give the device number
+  // to a new mount, whose daemon writes a file of the same name (tests/integration/
+  // ops_status_reuse.sh). A rename between the check and the unlink could still lose the new
+  // file; the new daemon's next publish (status_interval=, SIGUSR1) writes it again.
+  if (StillOurs()) unlink(path_.c_str());
   written_ = false;
 }
 

@@ -8,11 +8,14 @@
 //    "fuse_requests":{"lookup":N,...}}
 //
 // Written (atomically: temp file + rename) once mounted, again every status_interval= seconds and
-// at SIGUSR1 (ControlThread), removed when the daemon unmounts. Invalid UTF-8 in paths is
-// replaced by U+FFFD in the file. Only a root daemon writes it.
+// at SIGUSR1 (ControlThread), removed when the daemon unmounts (unless another daemon has put its
+// own in its place: see Remove()). Invalid UTF-8 in paths is replaced by U+FFFD in the file. Only a
+// root daemon writes it.
 //
 // Thread safety: one RuntimeStatus is used by one thread at a time.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <ctime>
@@ -39,13 +42,20 @@ class RuntimeStatus {
   // Writes the file with `counters` (atomically); failures are logged, not fatal. No-op before
   // Init().
   void Publish(const CounterSnapshot& counters);
-  // Removes the file (also done by the destructor).
+  // Removes the file if it is still the one this object wrote (also done by the destructor).
+  // Publish() too leaves alone a file another daemon has put in its place: after this mount is
+  // gone the kernel may give its device number, and so the file name, to a new mount.
   void Remove();
   ~RuntimeStatus() { Remove(); }
 
  private:
   std::string path_;  // empty before Init()
+  // True if the file at path_ is absent or is the one this object last wrote (device and inode).
+  bool StillOurs() const;
+
   bool written_ = false;
+  dev_t written_dev_ = 0;
+  ino_t written_ino_ = 0;
   std::string source_, mountpoint_, mode_, verify_, store_, policy_;
   int64_t started_ = 0;
   struct timespec started_mono_ {};
