@@ -47,9 +47,26 @@ nlohmann::json Describe(const std::string& canon, const std::optional<MountEntry
     out["mount_options"] = m->options;
     std::ifstream sf(std::string("/run/digestfs/") + m->majmin + ".json");
     nlohmann::json st = nlohmann::json::parse(sf, nullptr, /*allow_exceptions=*/false);
+    bool alive = false;
     if (st.is_object() && st.contains("pid") && st["pid"].is_number_integer()) {
       int64_t pid = st["pid"];
-      bool alive = pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+      alive = pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+    }
+    // A file whose daemon is gone and which names another mount point is left from an earlier
+    // mount that had the same device number (its daemon was killed before it could remove it):
+    // it says nothing about this mount, whose daemon may simply not write one (not root). The
+    // daemon writes invalid UTF-8 as U+FFFD, so both names are compared in that form.
+    auto as_written = [](const nlohmann::json& v) {
+      return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    const bool stale = st.is_object() && !alive && st.contains("mountpoint") &&
+                       st["mountpoint"].is_string() &&
+                       as_written(st["mountpoint"]) != as_written(nlohmann::json(m->mountpoint));
+    if (stale) {
+      out["daemon"] = nullptr;
+      out["stale_status_file"] = true;
+      *ok = true;
+    } else if (st.is_object() && st.contains("pid") && st["pid"].is_number_integer()) {
       out["daemon"] = st;
       out["daemon_alive"] = alive;
       *ok = alive;
@@ -92,7 +109,8 @@ void PrintText(const nlohmann::json& d) {
               LogQuote(d.value("source", std::string())).c_str(),
               d.value("mount_options", std::string()).c_str());
   if (!d["daemon"].is_object()) {
-    std::printf("daemon:     (no status file in /run/digestfs)\n");
+    std::printf("daemon:     (no status file in /run/digestfs%s)\n",
+                d.value("stale_status_file", false) ? "; a stale one of another mount point" : "");
     return;
   }
   const auto& st = d["daemon"];

@@ -6,7 +6,8 @@
 # live mount "no status file" (integ_ops_status failed in CI that way, with a previous test's
 # daemon exiting late). Here daemon A is stopped (SIGSTOP), its mount unmounted, mount B made
 # (same device number), and A let go: B's file must still be there, B's, and status must say
-# running.
+# running. Then the reverse: a file left by a killed daemon under a device number a live mount now
+# has is ignored if it names another mount point, and makes status say GONE if it names this one.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -57,3 +58,27 @@ fusermount3 -u "$T/b"
 wait "$PB" 2>/dev/null || true
 [ ! -e "/run/digestfs/$DB.json" ] || fail "B's status file left after B unmounted"
 pass "a daemon still removes its own status file when it unmounts"
+
+# The other way round: a file left by a daemon killed before it could remove it (kill -9), under
+# a device number a later mount now has. If it names another mount point it says nothing about
+# this mount (whose daemon may not write one: not root) and is ignored; if it names this mount
+# point, its daemon is gone as far as status can tell (GONE, exit 1).
+dfs_mount_fg "$G" "$T/c" "$T/c.log" mode=off,status_interval=0
+DC=$(dev_of "$T/c")
+F=/run/digestfs/$DC.json
+at_exit "rm -f '$F'"
+dead=$(sh -c 'echo $$')
+jq --argjson p "$dead" '.pid = $p | .mountpoint = "/srv/elsewhere"' "$F" >"$T/stale.json"
+mv "$T/stale.json" "$F"
+rc=0; "$DIGESTCTL" status "$T/c" >"$T/c.status" 2>&1 || rc=$?
+assert_eq "$rc" 0 "exit code of status with another mount's stale file"
+grep -q "stale one of another mount point" "$T/c.status" || fail "status text: $(cat "$T/c.status")"
+assert_eq "$("$DIGESTCTL" status "$T/c" --json | jq -c '[.daemon, .stale_status_file]')" '[null,true]' "status --json with a stale file"
+"$DIGESTCTL" status --prometheus | grep -F 'digestfs_up{' | grep -F "$T/c\"" | grep -q ' 1$' ||
+  fail "--prometheus does not give digestfs_up 1 for the mount with a stale file"
+jq --arg m "$T/c" '.mountpoint = $m' "$F" >"$T/stale.json"
+mv "$T/stale.json" "$F"
+rc=0; "$DIGESTCTL" status "$T/c" >"$T/c.status" 2>&1 || rc=$?
+assert_eq "$rc" 1 "exit code of status when the file names this mount point and a dead pid"
+grep -q GONE "$T/c.status" || fail "status does not say GONE: $(cat "$T/c.status")"
+pass "a dead daemon's file naming another mount point is ignored as stale; naming this one: GONE"
