@@ -581,7 +581,9 @@ echo "workload_bench: checking every configuration's output against native's" >&
 check_outputs
 echo "workload_bench: warming up" >&2
 for w in $ONLY; do for c in $WARM_CFGS; do timed "${ROOTS[$c]}" "$w" >/dev/null; done; done
-echo "machine: $(nproc) CPUs; commit $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo ?); $(date -u '+%F %T UTC')"
+# The binaries' own commit (digestfs --version), not the source tree's: a build may be older.
+echo "machine: $(nproc) CPUs; $("$DIGESTFS" --version); $(date -u '+%F %T UTC')"
+[ -z "$ALT" ] || echo "alt: $("$ALT/fs/digestfs" --version)"
 table "no added load"
 [ $OPS = 1 ] && count_ops && floor_table
 [ "$BIG_MIB" -gt 0 ] && bigread

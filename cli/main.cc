@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "build_info.h"  // generated: DIGESTFS_COMMIT
 #include "cli/cli.h"
 #include "common/log.h"
 
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   const char* level = std::getenv("DIGESTCTL_LOGLEVEL");
   (void)dfs::InitLogging(dfs::LogSink::kStderr, level ? level : "warn", "digestctl");
   CLI::App app{"digestctl: manage a digestfs digest store, policies and measurement logs"};
-  app.set_version_flag("--version", std::string("digestctl ") + DIGESTFS_VERSION);
+  app.set_version_flag("--version", std::string("digestctl ") + DIGESTFS_VERSION + " (commit " + DIGESTFS_COMMIT + ")");
   app.require_subcommand(1);
   app.add_option("--store", ctx.store_dir, "store directory")->envname("DIGESTFS_STORE");
   app.add_flag("--json", ctx.json, "machine-readable output");

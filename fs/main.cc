@@ -7,6 +7,7 @@
 #include <string>
 #include <type_traits>
 
+#include "build_info.h"  // generated: DIGESTFS_COMMIT
 #include "common/exit_codes.h"
 #include "common/log.h"
 #include "fs/daemon.h"
@@ -84,7 +85,8 @@ int main(int argc, char** argv) {
     return dfs::kExitOk;
   }
   if (o.show_version) {
-    std::printf("digestfs %s (libfuse %s)\n", DIGESTFS_VERSION, fuse_pkgversion());
+    std::printf("digestfs %s (commit %s, libfuse %s)\n", DIGESTFS_VERSION, DIGESTFS_COMMIT,
+                fuse_pkgversion());
     return dfs::kExitOk;
   }
   dfs::Status ls = dfs::InitLogging(dfs::LogSink::kStderr, o.loglevel);

@@ -11,6 +11,14 @@ need_cmd mount umount fusermount3 flock
 # --help, --version
 "$DIGESTFS" --help | grep -q "usage: digestfs SOURCE MOUNTPOINT" || fail "--help"
 "$DIGESTFS" --version | grep -q "^digestfs [0-9]" || fail "--version"
+# The commit a build came from (the bench and bug reports rely on it): the source tree's, if a
+# git checkout.
+if head=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null); then
+  "$DIGESTFS" --version | grep -q "(commit $head[-a-z]*, libfuse" ||
+    fail "digestfs --version does not name commit $head: $("$DIGESTFS" --version)"
+  "$DIGESTCTL" --version | grep -q "(commit $head[-a-z]*)" ||
+    fail "digestctl --version does not name commit $head: $("$DIGESTCTL" --version)"
+fi
 pass "--help and --version"
 
 # Bad command lines exit 2 and name the culprit.
