@@ -79,7 +79,7 @@ names="native passthrough_ll digestfs digestfs_pc digestfs_mt"
 declare -A PIDS
 PIDS[passthrough_ll]=$(pgrep -f -x "$W/bin/passthrough_ll -o source=$D $W/m_ll")
 for name in digestfs digestfs_pc digestfs_mt; do
-  PIDS[$name]=$(pgrep -f -x "$DIGESTFS $D ${roots[$name]} .*")
+  PIDS[$name]=$(pgrep -f -x "$DIGESTFS $D ${roots[$name]} .*" | head -1)  # not its watchdog
 done
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 # Cold: each after dropping every cache.

@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/mountinfo.h"
+#include "fs/conn_watchdog.h"
 #include "fs/control.h"
 #include "fs/creds.h"
 #include "fs/passthrough.h"
@@ -151,12 +152,19 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
                LogQuote(opts.mountpoint), EnforceModeName(opts.mode), getpid());
   RuntimeStatus status;
+  ConnectionWatchdog watchdog;  // aborts the connection if this thread dies (conn_watchdog.h)
   if (CredsActive()) {
     char canon[PATH_MAX];
     if (realpath(opts.mountpoint.c_str(), canon) != nullptr) {
       if (auto md = MountDevice(canon)) {
         TuneReadahead(*md, st.st_dev, opts.readahead_kb);
         status.Init(*md, opts, canon);
+        if (Status ws = watchdog.Start(*md); !ws.ok()) {
+          spdlog::warn("event=watchdog_unavailable status={} (a SIGKILL may leave the mount hung)",
+                       LogQuote(ws.ToString()));
+        } else {
+          spdlog::info("event=watchdog_started pid={} device={}", watchdog.pid(), *md);
+        }
       } else {
         spdlog::warn("event=mount_not_in_mountinfo mountpoint={}", LogQuote(canon));
       }
@@ -208,6 +216,7 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   control.Stop();
   fs.Stop();
   fuse_session_unmount(se.get());
+  watchdog.Stop();
   fuse_remove_signal_handlers(se.get());
   spdlog::info("event=unmounted mountpoint={} rc={}", LogQuote(opts.mountpoint), rc);
   if (rc != 0 && rc != -EINTR && !(rc > 0)) {
