@@ -86,6 +86,15 @@ Status ConnectionWatchdog::Start(const std::string& majmin) {
     abort_fd = open(abort_path.c_str(), O_WRONLY | O_CLOEXEC);
   }
   if (abort_fd < 0) return Status::FromErrno(errno, "watchdog: " + abort_path);
+  if (abort_fd < 3) {
+    // The child puts /dev/null on 0-2: keep the abort file above them (a daemon whose standard
+    // descriptors were closed gets one of those numbers from open()).
+    int high = fcntl(abort_fd, F_DUPFD_CLOEXEC, 3);
+    int err = errno;
+    close(abort_fd);
+    if (high < 0) return Status::FromErrno(err, "watchdog: " + abort_path);
+    abort_fd = high;
+  }
   const pid_t self = getpid();
   const std::string stat_path = "/proc/" + std::to_string(self) + "/stat";
   sigset_t wait_set, old;
