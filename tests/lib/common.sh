@@ -26,8 +26,42 @@ need_cmd() { local c; for c in "$@"; do command -v "$c" >/dev/null || skip "miss
 assert_eq() { [ "$1" == "$2" ] || fail "${3:-values differ}: expected '$2', got '$1'"; }
 # Waits until DIR is a mount point (10 s).
 wait_mounted() { local i; for i in $(seq 100); do mountpoint -q "$1" && return 0; sleep 0.1; done; fail "$1 did not mount"; }
-# Unmounts a FUSE mount and waits for the daemon to go.
-unmount() { mountpoint -q "$1" && { fusermount3 -u "$1" 2>/dev/null || umount -l "$1"; }; return 0; }
+# The pid of the digestfs daemon serving mount point MNT, from its runtime status file (written
+# when the daemon runs as root); empty when there is none or it names another mount point.
+mount_daemon_pid() {
+  local dev
+  dev=$(mountpoint -d "$1" 2>/dev/null) || return 0
+  [ -r "/run/digestfs/$dev.json" ] || return 0
+  python3 - "/run/digestfs/$dev.json" "$(realpath -m "$1")" <<'PY' 2>/dev/null || true
+import json, sys
+try:
+    j = json.load(open(sys.argv[1]))
+    if j.get("mountpoint") == sys.argv[2]:
+        print(j["pid"])
+except (OSError, ValueError, KeyError):
+    pass
+PY
+}
+# Waits (10 s) until process PID has exited (a zombie counts as exited); 1 if it has not.
+wait_pid_gone() {
+  local i st
+  for i in $(seq 100); do
+    st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 0
+    [ -z "$st" ] || [ "$st" = Z ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# Unmounts a FUSE mount and waits for its daemon to exit, so that the daemon's descriptors on the
+# lower tree are closed when the next cleanup (say, unmounting a lower tmpfs) runs.
+unmount() {
+  mountpoint -q "$1" || return 0
+  local pid
+  pid=$(mount_daemon_pid "$1")
+  fusermount3 -u "$1" 2>/dev/null || umount -l "$1"
+  if [ -n "$pid" ] && ! wait_pid_gone "$pid"; then echo "warning: daemon $pid of $1 still running 10 s after unmount" >&2; fi
+  return 0
+}
 # Mounts SOURCE on MNT with digestfs options; unmounted at exit.
 dfs_mount() {
   local src=$1 mnt=$2; shift 2
