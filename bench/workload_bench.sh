@@ -14,6 +14,8 @@
 #             every file of the copy): its first pass;
 #   fapo      the same fapolicyd right after, warm.
 #   With --alt BUILD2, also off2, enf2 and enf21st: the same from the other build (before/after).
+#   With --enf NAME=OPTS (repeatable), also NAME: a warm enforce mount with OPTS added to its
+#   options (say --enf enfp0=poll_us=0: the default loop without polling).
 # Workloads: python3 -c 1; python3 importing 12 modules; ls -l /usr/bin; dpkg -l; 10 x sh -c true;
 # a script of those five; dpkg -V; find / -xdev | wc -l; python3 -m compileall -q of a fresh copy
 # of the email package (writes .pyc files; the copy is made untimed, through the same root); a runc
@@ -30,7 +32,7 @@
 # enforce against native, and the folio sizes of its page cache (bench/page_folios.py). --busy
 # repeats the table while two busy loops keep both cores busy.
 #
-# Options: -n N rounds (default 10); --busy; --alt BUILD2; --no-fapolicyd; --no-ops; --big-mib M
+# Options: -n N rounds (default 10); --busy; --alt BUILD2; --enf NAME=OPTS; --no-fapolicyd; --no-ops; --big-mib M
 # (default 1024; 0: skip); --drop (drop_caches before every cold run, then rewarm); --only "W..."
 # (workload names: py pyimp ls dpkgl sh10 script dpkgV find compile runc).
 # fapolicyd is handled as in bench/fapolicyd_bench.sh (its service kept off; its configuration
@@ -41,12 +43,15 @@ BUILD=$(cd "${1:?usage: workload_bench.sh BUILD_DIR [-n N] [--busy] [--alt BUILD
 shift
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=10 BUSY=0 ALT= FAPO=1 OPS=1 BIG_MIB=1024 DROP=0
+EXTRA_ENF=()
 ONLY="py pyimp ls dpkgl sh10 script dpkgV find compile runc"
 while [ $# -gt 0 ]; do
   case $1 in
     -n) ROUNDS=$2; shift 2 ;;
     --busy) BUSY=1; shift ;;
     --alt) ALT=$(cd "$2" && pwd); shift 2 ;;
+    --enf) [[ $2 =~ ^[a-z][a-z0-9]*=.+$ ]] || { echo "workload_bench: --enf takes NAME=OPTS" >&2; exit 2; }
+           EXTRA_ENF+=("$2"); shift 2 ;;
     --no-fapolicyd) FAPO=0; shift ;;
     --no-ops) OPS=0; shift ;;
     --big-mib) BIG_MIB=$2; shift 2 ;;
@@ -177,6 +182,10 @@ MOUNTS+=("$W/m_ll")
 wait_mounted "$W/m_ll"
 ROOTS[ll]=$W/m_ll
 WARM_CFGS="native off enf enfmt0 enfmt ll"
+for e in ${EXTRA_ENF[@]+"${EXTRA_ENF[@]}"}; do
+  add_mount "${e%%=*}" "$DIGESTFS" "$ENF_OPTS,${e#*=}"
+  WARM_CFGS+=" ${e%%=*}"
+done
 COLD_CFGS="enf1st"
 if [ -n "$ALT" ]; then
   add_mount off2 "$ALT/fs/digestfs" mode=off,loglevel=warn

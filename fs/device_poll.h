@@ -9,10 +9,18 @@
 // checks, so that a caller woken on the same CPU runs at once. An idle mount costs nothing; a
 // stream of requests closer together than the budget keeps one thread checking.
 //
-// Thread safety: PollReadable is reentrant; concurrent calls on one descriptor are allowed.
+// On a busy host polling does harm: every CPU already has other work to run, so the checks take
+// CPU time from it (and from the caller) instead of filling idle time. PollBudget() therefore
+// gives no budget while the host is oversubscribed (HostOversubscribed), looked up at most once
+// per kBusyCheckInterval per thread.
+//
+// Thread safety: PollReadable and PollBudget are reentrant (PollBudget keeps its state per
+// thread); concurrent calls on one descriptor are allowed.
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <string_view>
 
 namespace dfs::fs {
 
@@ -26,5 +34,22 @@ inline constexpr std::chrono::microseconds kMaxPollBudget{10000};
 // between checks. A zero budget checks once. Never blocks for longer than about `budget` plus one
 // scheduling slice.
 bool PollReadable(int fd, std::chrono::microseconds budget);
+
+// How often a thread looks at the host's load again (PollBudget).
+inline constexpr std::chrono::milliseconds kBusyCheckInterval{4};
+
+// The number of runnable tasks in the text of /proc/loadavg (its fourth field, "R/T": R), or
+// nullopt if the text does not have that form.
+std::optional<int> RunnableTasks(std::string_view loadavg);
+
+// Whether `runnable` tasks (the calling thread among them) leave no CPU idle among `cpus`: the
+// others are at least as many as the CPUs.
+inline bool HostOversubscribed(int runnable, int cpus) { return runnable - 1 >= cpus; }
+
+// The budget a session thread polls for now: `configured`, or zero while the host is
+// oversubscribed: /proc/loadavg's runnable tasks against the CPUs this process may run on, read
+// again when kBusyCheckInterval has passed since this thread last read it. If /proc/loadavg
+// cannot be read, `configured`.
+std::chrono::microseconds PollBudget(std::chrono::microseconds configured);
 
 }  // namespace dfs::fs

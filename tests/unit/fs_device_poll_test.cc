@@ -1,11 +1,16 @@
 // Unit tests for fs/device_poll.h over a pipe standing in for /dev/fuse: readiness is reported at
 // once, a late writer within the budget is seen, an expired budget returns false without blocking
-// beyond it, and a hangup counts as readable (so read() reports it).
+// beyond it, and a hangup counts as readable (so read() reports it). The busy-host back-off:
+// /proc/loadavg's runnable count is parsed exactly, and PollBudget gives no budget while spinning
+// threads keep every CPU busy.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "fs/device_poll.h"
 
@@ -57,6 +62,53 @@ TEST_F(DevicePollTest, HangupCountsAsReadable) {
   close(p_[1]);
   p_[1] = -1;
   EXPECT_TRUE(PollReadable(p_[0], std::chrono::seconds{10}));
+}
+
+TEST(RunnableTasksTest, ReadsTheFourthField) {
+  EXPECT_EQ(RunnableTasks("0.52 0.58 0.59 3/812 12345\n"), 3);
+  EXPECT_EQ(RunnableTasks("12.00 9.10 4.00 17/2048 1"), 17);
+  EXPECT_EQ(RunnableTasks("0.00 0.00 0.00 0/1 1"), 0);
+}
+
+TEST(RunnableTasksTest, RefusesOtherText) {
+  EXPECT_EQ(RunnableTasks(""), std::nullopt);
+  EXPECT_EQ(RunnableTasks("0.52 0.58 0.59"), std::nullopt);
+  EXPECT_EQ(RunnableTasks("0.52 0.58 0.59 "), std::nullopt);
+  EXPECT_EQ(RunnableTasks("0.52 0.58 0.59 3"), std::nullopt);
+  EXPECT_EQ(RunnableTasks("0.52 0.58 0.59 x/812 1"), std::nullopt);
+  EXPECT_EQ(RunnableTasks("0.52 0.58 0.59 -3/812 1"), std::nullopt);
+  EXPECT_EQ(RunnableTasks("0.52 0.58 0.59 3 812 1"), std::nullopt);
+}
+
+TEST(HostOversubscribedTest, CountsTheOthersAgainstTheCpus) {
+  EXPECT_FALSE(HostOversubscribed(1, 2));  // only the caller
+  EXPECT_FALSE(HostOversubscribed(2, 2));  // one CPU idle
+  EXPECT_TRUE(HostOversubscribed(3, 2));   // two others for two CPUs
+  EXPECT_TRUE(HostOversubscribed(2, 1));
+}
+
+TEST(PollBudgetTest, ZeroStaysZero) { EXPECT_EQ(PollBudget(microseconds{0}), microseconds{0}); }
+
+TEST(PollBudgetTest, NoBudgetWhileEveryCpuIsBusy) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  const int cpus = CPU_COUNT(&set);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> spinners;
+  for (int i = 0; i < cpus + 1; ++i) {
+    spinners.emplace_back([&stop] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  }
+  std::this_thread::sleep_for(milliseconds{50});
+  // A fresh thread looks at the load on its first call; the spinners alone outnumber the CPUs.
+  microseconds got{-1};
+  std::thread([&got] { got = PollBudget(microseconds{50}); }).join();
+  stop = true;
+  for (auto& t : spinners) t.join();
+  EXPECT_EQ(got, microseconds{0});
 }
 
 }  // namespace
