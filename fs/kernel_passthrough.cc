@@ -82,9 +82,9 @@ const unsigned long kIocBackingClose = _IOW(kIocMagic, 2, uint32_t);
 // The hooks get the session's userdata: the Passthrough that owns the KernelPassthrough.
 KernelPassthrough* From(void* userdata) { return &static_cast<Passthrough*>(userdata)->kernel(); }
 
-// Polls the device before a read (not while the host is busy: PollBudget); false if the read must not start: the session was told to exit
-// (a signal's handler ran while polling, and no request came), so the caller's loop ends instead
-// of sleeping in read() until the next request.
+// Polls the device before a read (not while the host is busy: PollBudget); false if the read
+// must not start: the session was told to exit (a signal's handler ran while polling, and no
+// request came), so the caller's loop ends instead of sleeping in read() until the next request.
 bool PollBeforeRead(int fd, void* userdata) {
   KernelPassthrough* self = From(userdata);
   if (self->poll().count() == 0 || PollReadable(fd, PollBudget(self->poll()))) return true;

@@ -59,7 +59,9 @@ unmount() {
   local pid
   pid=$(mount_daemon_pid "$1")
   fusermount3 -u "$1" 2>/dev/null || umount -l "$1"
-  if [ -n "$pid" ] && ! wait_pid_gone "$pid"; then echo "warning: daemon $pid of $1 still running 10 s after unmount" >&2; fi
+  if [ -n "$pid" ] && ! wait_pid_gone "$pid"; then
+    echo "warning: daemon $pid of $1 still running 10 s after unmount" >&2
+  fi
   return 0
 }
 # Mounts SOURCE on MNT with digestfs options; unmounted at exit.
