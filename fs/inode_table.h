@@ -119,6 +119,13 @@ struct Inode {
   // an open with a Gate waits for them (closed_cv), so it is decided after the close it follows.
   int closing = 0;
   std::condition_variable closed_cv;
+  // An open is pushing the file's bytes into the kernel's page cache (node_open_rw.cc, Prefill):
+  // other opens of the inode wait (closed_cv) until it has replied, so no reader of the inode
+  // can hold a page locked while it waits for a READ.
+  bool prefilling = false;
+  // Whether the kernel may hold cached pages of the inode: an open served through its page cache
+  // was answered since this node was made (the kernel's inode is new with the node).
+  bool pages_maybe = false;
   bool stamp_valid = false;  // whether the stamp below describes what the page cache holds
   struct timespec stamp_mtime {};
   struct timespec stamp_ctime {};

@@ -246,7 +246,7 @@ void CachePagesChecked(Inode& inode, FileHandle& fh, const struct stat& st, fuse
 constexpr int kNotInline = -1;
 
 int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, fuse_file_info* fi,
-               bool* inval_attr, bool inline_only = false) {
+               bool* inval_attr, bool inline_only = false, bool may_prefill = false) {
   auto fh = std::make_unique<FileHandle>();
   fh->inode = &inode;
   fh->writer = Writable(flags);
@@ -316,7 +316,9 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     if (fstat(fd.get(), &st) != 0) return errno;
   }
   {
-    std::lock_guard lock(inode.mu);
+    std::unique_lock lock(inode.mu);
+    // An open pushing the file's bytes into the kernel's page cache finishes first (Prefill).
+    inode.closed_cv.wait(lock, [&inode] { return !inode.prefilling; });
     if (fs.gate() != nullptr && !fh->writer && inode.writers > 0) {
       // Like IMA's open_writers violation: what this opener reads may change under it (writes,
       // or dirty pages of a shared writable mapping that the Gate has not seen yet).
@@ -347,6 +349,18 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     // The kernel's cached size/times may be stale (changed beneath the mount, or by writes the
     // kernel accounted itself): make it fetch them again before it serves the file.
     *inval_attr = AttrChanged(inode, st);
+    // A small file whose cached pages the kernel is about to drop, opened by a reader while no
+    // other file of the inode is open: the open fills them itself (Prefill) and lets the kernel
+    // keep them, which saves the READ round trip that would follow.
+    if (may_prefill && !fh->writer && !(flags & O_TRUNC) && fh->backing_id < 0 &&
+        fi->keep_cache == 0 &&
+        fi->direct_io == 0 && inode.open_files == 1 && S_ISREG(inode.type) && st.st_size > 0 &&
+        static_cast<uint64_t>(st.st_size) <= fs.config().prefill_max) {
+      inode.prefilling = true;
+      fh->prefill = static_cast<size_t>(st.st_size);
+      fh->prefill_inval = inode.pages_maybe;
+    }
+    if (fh->backing_id < 0) inode.pages_maybe = true;
   }
   fi->noflush = 1;  // nothing to do at close(2): every write reached the lower file already
   if (!fd) fh->lazy_flags = LowerFlags(flags);
@@ -354,6 +368,87 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   if (fh->fd) fh->inode_fd = PathFd();  // the lower file keeps the inode alive
   PublishHandle(fi, std::move(fh));
   return 0;
+}
+
+// The lower file Prefill reads: the handle's own if it has one; else (a reader whose lower file
+// is opened at its first read that misses the page cache, HandleFd) one opened for the prefill
+// alone, into *own, so that a prefilled reader holds no lower descriptor, as a reader of cached
+// pages does not. An open that fails (short of descriptors, say) gives up at once, without
+// shedding the descriptors cached for other nodes: a prefill only saves a round trip. -1: none.
+int PrefillFd(Passthrough& fs, FileHandle& fh, Fd* own) {
+  if (fh.lazy_flags < 0) return fh.fd.get();
+  std::lock_guard lock(fh.lazy_mu);
+  if (fh.fd) return fh.fd.get();
+  if (!fh.inode_fd) return -1;
+  char name[16];
+  snprintf(name, sizeof name, "%d", fh.inode_fd.get());
+  own->reset(openat(fs.proc_self_fd(), name, (fh.lazy_flags & ~O_NOFOLLOW) | O_CLOEXEC));
+  return *own ? own->get() : -1;
+}
+
+// Pushes the bytes of the file just opened into the kernel's page cache, as the READ its reader
+// would send next would fill it, and lets the kernel keep them (fi->keep_cache), so that the read
+// costs no round trip. FinishOpen chose the open (a reader of a small regular file, the only open
+// file of the inode, whose cached pages the kernel would drop at this open) and set
+// inode.prefilling, which keeps every other open of the inode from being answered meanwhile: the
+// kernel locks each page it stores into, and with no other file of the inode open, no reader can
+// hold one locked while it waits for a READ, so the store never waits for a request this thread
+// might have to serve. The bytes are those a READ would return: with verify=blocks, checked
+// against the block digests of this open's verdict. Only what the lower page cache holds is read
+// (RWF_NOWAIT); if anything fails, the reply drops the kernel's pages as before (keep_cache 0).
+void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi, size_t size) {
+  Inode& inode = *fh.inode;
+  bool ok = false;
+  Fd own;
+  const int fd = PrefillFd(fs, fh, &own);
+  if (fd >= 0) {
+    thread_local std::vector<uint8_t> buf;
+    const uint8_t* data = nullptr;
+    size_t len = 0;
+    Gate* gate = fs.gate();
+    if (gate != nullptr && fh.ticket.blocks != nullptr) {
+      size_t start = 0;
+      Status s = ReadVerified(*gate, fh.ticket, fd, 0, size, &buf, &start, &len, /*nowait=*/true);
+      ok = s.ok() && len == size;
+      data = buf.data() + start;
+    } else {
+      if (buf.size() < size) buf.resize(size);
+      struct iovec iov = {buf.data(), size};
+      ssize_t n = preadv2(fd, &iov, 1, 0, RWF_NOWAIT);
+      ok = n >= 0 && static_cast<size_t>(n) == size;
+      len = size;
+      data = buf.data();
+    }
+    if (ok) {
+      // Whatever the kernel may have cached of an earlier version goes first, as keep_cache 0
+      // would drop it (this also makes the kernel fetch the attributes again, so it is skipped
+      // for a node whose pages the kernel never cached).
+      if (fh.prefill_inval) fuse_lowlevel_notify_inval_inode(fs.session(), ino, 0, 0);
+      fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+      bv.buf[0].mem = const_cast<uint8_t*>(data);
+      ok = fuse_lowlevel_notify_store(fs.session(), ino, 0, &bv,
+                                      static_cast<fuse_buf_copy_flags>(0)) == 0;
+      // A change made meanwhile (a truncate or write through the mount, whose page drop may have
+      // come before the store; a change beneath it) leaves the stamp FinishOpen set: the pages
+      // go again.
+      struct stat now;
+      bool same = fstat(fd, &now) == 0;
+      if (same) {
+        std::lock_guard lock(inode.mu);
+        same = SameStamp(inode, now);
+      }
+      if (!same) {
+        fuse_lowlevel_notify_inval_inode(fs.session(), ino, 0, 0);
+        ok = false;
+      }
+    }
+  }
+  fi->keep_cache = ok ? 1 : 0;
+  {
+    std::lock_guard lock(inode.mu);
+    inode.prefilling = false;
+  }
+  inode.closed_cv.notify_all();
 }
 
 // Accounts for the close of a handle taken back from the kernel, telling the Gate when its last
@@ -508,12 +603,14 @@ bool ServeOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, bool inline_o
     lower.reset(fd);
   }
   bool inval_attr = false;
-  int err = FinishOpen(req, fs, inode, std::move(lower), fi->flags, fi, &inval_attr, inline_only);
+  int err = FinishOpen(req, fs, inode, std::move(lower), fi->flags, fi, &inval_attr, inline_only,
+                       /*may_prefill=*/true);
   if (err == kNotInline) return false;
   if (err != 0) {
     fuse_reply_err(req, err);
     return true;
   }
+  if (FileHandle* fh = Handle(fi); fh->prefill > 0) Prefill(fs, ino, *fh, fi, fh->prefill);
   ReplyOpen(req, fs, ino, fi, inval_attr);
   return true;
 }

@@ -169,6 +169,14 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
                  std::to_string(kMaxPollBudget.count()));
     }
     o->poll = std::chrono::microseconds{n};
+  } else if (key == "prefill_kb") {
+    char* end = nullptr;
+    long n = std::strtol(val.c_str(), &end, 10);
+    if (val.empty() || *end != '\0' || n < 0 || n > static_cast<long>(kMaxPrefillKb)) {
+      return Bad("option 'prefill_kb=" + val + "': expected KiB 0.." +
+                 std::to_string(kMaxPrefillKb));
+    }
+    o->prefill_kb = static_cast<unsigned>(n);
   } else if (key == "mt_loop") {
     if (has_val) return Bad("option 'mt_loop' takes no value");
     o->mt_loop = true;
@@ -326,6 +334,9 @@ std::string UsageText(std::string_view argv0) {
       "  mt_loop              libfuse's multi-threaded loop instead\n"
       "  poll_us=N            after a request, check for the next one for up to N\n"
       "                       microseconds before sleeping (default 50; 0: never)\n"
+      "  prefill_kb=N         an open of a file of up to N KiB whose pages the kernel\n"
+      "                       does not hold fills them itself, sparing the first read\n"
+      "                       a round trip (default 128; 0: never; at most 1024)\n"
       "\n"
       "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
       "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"

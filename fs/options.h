@@ -5,10 +5,10 @@
 // -o takes a comma-separated list; a literal comma inside a value is written "\," (e.g.
 // tpm=swtpm:host=127.0.0.1\,port=2321). Options digestfs knows (store=, policy=, mode=, verify=,
 // tpm=, pcr=, log=, measure_all_sources, retrust_max=, max_hash_size=, loglevel=, timeout=,
-// threads=, readahead_kb=, passthrough=, mt_loop, dispatch_loop, poll_us=) are consumed here; the
-// options of an fstab line that are for mount(8), mount.fuse3 or systemd (defaults, auto, noauto,
-// user, nouser, users, nofail, _netdev, comment=..., x-..., X-...) are dropped; every other option
-// is kept, escaped as given, in `fuse_opts` and handed to libfuse, which rejects (and names) any it
+// threads=, readahead_kb=, passthrough=, mt_loop, dispatch_loop, poll_us=, prefill_kb=) are
+// consumed here; the options of an fstab line that are for mount(8), mount.fuse3 or systemd
+// (defaults, auto, noauto, user, nouser, users, nofail, _netdev, comment=..., x-..., X-...) are
+// dropped; every other option is kept, escaped as given, in `fuse_opts` and handed to libfuse, which rejects (and names) any it
 // does not know. docs/mount.md documents them all.
 //
 // Thread safety: plain values.
@@ -25,6 +25,10 @@
 #include "fs/kernel_passthrough.h"
 
 namespace dfs::fs {
+
+// prefill_kb=: the default, and the largest accepted (KiB).
+inline constexpr unsigned kDefaultPrefillKb = 128;
+inline constexpr unsigned kMaxPrefillKb = 1024;
 
 enum class EnforceMode { kEnforce, kPermissive, kOff };
 
@@ -60,6 +64,7 @@ struct MountOptions {
   bool mt_loop = false;  // mt_loop: libfuse's multi-threaded loop; dispatch_loop (default): one
                          // session thread serving cheap requests itself, blocking ones on workers
   std::chrono::microseconds poll{kDefaultPollBudget};  // poll_us=N (0..kMaxPollBudget)
+  unsigned prefill_kb = kDefaultPrefillKb;  // prefill_kb=N (0..kMaxPrefillKb): FsConfig::prefill_max
   unsigned status_interval = 10;  // status_interval=SECONDS (0..86400): runtime status rewrites;
                                   // 0: only at mount and at SIGUSR1
 
@@ -69,7 +74,7 @@ struct MountOptions {
 
 // Parses argv. kInvalidArgument (exit code 2) names the offending argument or option:
 // a missing SOURCE/MOUNTPOINT, an extra argument, a bad value (mode=, verify=, pcr=, loglevel=,
-// timeout=, threads=, readahead_kb=, passthrough=, poll_us=), an empty store=/policy=/log=, or an
+// timeout=, threads=, readahead_kb=, passthrough=, poll_us=, prefill_kb=), an empty store=/policy=/log=, or an
 // unknown dash option.
 Result<MountOptions> ParseCommandLine(int argc, const char* const* argv);
 

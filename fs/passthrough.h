@@ -47,6 +47,9 @@ struct FsConfig {
   // Which files to serve through the kernel's passthrough where the kernel offers it (only
   // without a Gate: see docs/mount.md, "Kernel passthrough").
   PassthroughMode passthrough = PassthroughMode::kAuto;
+  // Largest file whose bytes an open pushes into the kernel's page cache itself (Prefill in
+  // node_open_rw.cc); 0: never.
+  size_t prefill_max = 128 * 1024;  // the default of prefill_kb= (fs/options.h)
 };
 
 // An open regular file (fuse_file_info::fh).
@@ -68,6 +71,10 @@ struct FileHandle {
   // Counted in the inode's checked_open / unchecked_open (verify=blocks) until closed.
   bool checked = false;
   bool unchecked = false;
+  // Set by FinishOpen: the open pushes this many bytes (the whole file) into the kernel's page
+  // cache before its reply (the inode's prefilling flag is held until then); 0: not.
+  size_t prefill = 0;
+  bool prefill_inval = false;  // with prefill: the kernel may hold pages of an earlier version
 };
 
 class Passthrough {

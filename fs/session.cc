@@ -118,6 +118,7 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   FsConfig cfg;
   cfg.entry_timeout = opts.timeout;
   cfg.attr_timeout = opts.timeout;
+  cfg.prefill_max = static_cast<size_t>(opts.prefill_kb) * 1024;
   cfg.gate = gate;
   cfg.workers = opts.single_thread ? 0 : opts.threads;
   cfg.passthrough = gate == nullptr ? opts.passthrough : PassthroughMode::kOff;

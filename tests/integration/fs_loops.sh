@@ -71,8 +71,10 @@ unmount "$T/idle"
 pass "an idle mount sleeps"
 
 # An open whose pages are cached opens no lower file: 50 readers held open on cached files add
-# no descriptor to the daemon; a read that misses the page cache opens one for its reader.
-dfs_mount "$T/lower" "$T/fds" -o mode=off
+# no descriptor to the daemon; a read that misses the page cache opens one for its reader
+# (prefill_kb=0: otherwise a small file's first open fills its pages, and its first read misses
+# nothing; tests/integration/fs_prefill.sh).
+dfs_mount "$T/lower" "$T/fds" -o mode=off,prefill_kb=0
 pid=$(daemon_pid "$T/fds")
 for i in $(seq 0 49); do cat "$T/fds/d/f$i" > /dev/null; done
 stat "$T/fds/d/f299" > /dev/null  # looked up (its inode's O_PATH handle), never read
@@ -105,8 +107,8 @@ pass "readers of cached files hold no lower descriptor"
 # handle gives up its inode descriptor once it has its lower file): 40 first reads all succeed with
 # the limit 8 above what it holds. Below every descriptor it holds (a limit of 3), nothing can be
 # freed: a read whose lower open fails gets that open's error (EMFILE), not EBADF; the mount keeps
-# working once the limit is back.
-dfs_mount "$T/lower" "$T/emfile" -o mode=off
+# working once the limit is back. (prefill_kb=0, as above: every first read opens a lower file.)
+dfs_mount "$T/lower" "$T/emfile" -o mode=off,prefill_kb=0
 pid=$(daemon_pid "$T/emfile")
 need_cmd prlimit
 soft=$(prlimit --pid "$pid" --nofile --noheadings --output SOFT | tr -d ' ')

@@ -155,6 +155,27 @@ TEST(FsOptions, SplitAndUnescape) {
   EXPECT_EQ(UnescapeOption("b\\,c\\\\d"), "b,c\\d");
 }
 
+TEST(MountOptionsPrefill, DefaultRangeAndErrors) {
+  const char* a1[] = {"digestfs", "/src", "/mnt"};
+  auto o1 = ParseCommandLine(3, const_cast<char**>(a1));
+  ASSERT_TRUE(o1.ok()) << o1.status().ToString();
+  EXPECT_EQ(o1->prefill_kb, kDefaultPrefillKb);
+  for (const char* ok : {"prefill_kb=0", "prefill_kb=64", "prefill_kb=1024"}) {
+    const char* a[] = {"digestfs", "/src", "/mnt", "-o", ok};
+    auto o = ParseCommandLine(5, const_cast<char**>(a));
+    ASSERT_TRUE(o.ok()) << ok << ": " << o.status().ToString();
+    EXPECT_EQ(o->prefill_kb, std::stoul(std::string(ok).substr(11))) << ok;
+  }
+  for (const char* bad :
+       {"prefill_kb=", "prefill_kb", "prefill_kb=-1", "prefill_kb=1025", "prefill_kb=4k"}) {
+    const char* a[] = {"digestfs", "/src", "/mnt", "-o", bad};
+    auto o = ParseCommandLine(5, const_cast<char**>(a));
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(o.status().message().find("prefill_kb"), std::string::npos) << o.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace dfs::fs
 
