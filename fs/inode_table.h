@@ -120,8 +120,9 @@ struct Inode {
   int closing = 0;
   std::condition_variable closed_cv;
   // An open is pushing the file's bytes into the kernel's page cache (node_open_rw.cc, Prefill):
-  // other opens of the inode wait (closed_cv) until it has replied, so no reader of the inode
-  // can hold a page locked while it waits for a READ.
+  // other opens of the inode wait (closed_cv) until the store is done (the session thread hands
+  // its open to a worker instead), so no reader of the inode can hold a page locked while it
+  // waits for a READ.
   bool prefilling = false;
   // Whether the kernel may hold cached pages of the inode: an open served through its page cache
   // was answered since this node was made (the kernel's inode is new with the node).

@@ -268,7 +268,8 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
       // A writer's close that the kernel sent before this open is decided first (WriterClosed
       // may re-trust the file this open reads).
       std::unique_lock lock(inode.mu);
-      if (inline_only && inode.closing != 0) return kNotInline;
+      // Nor does the session thread wait for another open's prefill (Prefill) of the inode.
+      if (inline_only && (inode.closing != 0 || inode.prefilling)) return kNotInline;
       inode.closed_cv.wait(lock, [&inode] { return inode.closing == 0; });
     }
     OpenRequest r;
@@ -352,9 +353,11 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
     // A small file whose cached pages the kernel is about to drop, opened by a reader while no
     // other file of the inode is open: the open fills them itself (Prefill) and lets the kernel
     // keep them, which saves the READ round trip that would follow.
+    // Not when the kernel must fetch the attributes again (*inval_attr): it would find them
+    // changed at the first read and drop the pages again.
     if (may_prefill && !fh->writer && !(flags & O_TRUNC) && fh->backing_id < 0 &&
-        fi->keep_cache == 0 &&
-        fi->direct_io == 0 && inode.open_files == 1 && S_ISREG(inode.type) && st.st_size > 0 &&
+        fi->keep_cache == 0 && fi->direct_io == 0 && !*inval_attr && inode.open_files == 1 &&
+        S_ISREG(inode.type) && st.st_size > 0 &&
         static_cast<uint64_t>(st.st_size) <= fs.config().prefill_max) {
       inode.prefilling = true;
       fh->prefill = static_cast<size_t>(st.st_size);
@@ -398,10 +401,28 @@ int PrefillFd(Passthrough& fs, FileHandle& fh, Fd* own) {
 // (RWF_NOWAIT); if anything fails, the reply drops the kernel's pages as before (keep_cache 0).
 void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi, size_t size) {
   Inode& inode = *fh.inode;
+  // The other opens of the inode go on however this ends (an allocation that throws included).
+  struct Done {
+    Inode& inode;
+    ~Done() {
+      {
+        std::lock_guard lock(inode.mu);
+        inode.prefilling = false;
+      }
+      inode.closed_cv.notify_all();
+    }
+  } done{inode};
   bool ok = false;
   Fd own;
   const int fd = PrefillFd(fs, fh, &own);
-  if (fd >= 0) {
+  // A lower file already changed since the open's stat is left to the READs (whose check then
+  // reports it, once, for a read a process made).
+  struct stat before;
+  if (fd >= 0 && fstat(fd, &before) == 0) {
+    std::lock_guard lock(inode.mu);
+    ok = SameStamp(inode, before);
+  }
+  if (ok) {
     thread_local std::vector<uint8_t> buf;
     const uint8_t* data = nullptr;
     size_t len = 0;
@@ -444,11 +465,6 @@ void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi
     }
   }
   fi->keep_cache = ok ? 1 : 0;
-  {
-    std::lock_guard lock(inode.mu);
-    inode.prefilling = false;
-  }
-  inode.closed_cv.notify_all();
 }
 
 // Accounts for the close of a handle taken back from the kernel, telling the Gate when its last

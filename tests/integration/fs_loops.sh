@@ -46,15 +46,21 @@ for budget in 10000 0; do
   pid=$(daemon_pid "$mnt")
   [ -n "$pid" ] || fail "no daemon found for $mnt"
   open_all "$mnt/d"  # warm: names, attributes and pages cached
-  before=$(sleeps "$pid")
-  open_all "$mnt/d"
-  after=$(sleeps "$pid")
-  n=$((after - before))
-  echo "poll_us=$budget: $n sleeps in read() for 3000 opens"
+  # Polling stands back while the host's CPUs are all busy (docs/mount.md, poll_us=): a run that
+  # met a busy host (another job, a parallel test) is tried again, up to 5 times.
+  for attempt in 1 2 3 4 5; do
+    before=$(sleeps "$pid")
+    open_all "$mnt/d"
+    after=$(sleeps "$pid")
+    n=$((after - before))
+    echo "poll_us=$budget: $n sleeps in read() for 3000 opens (load: $(cut -d' ' -f1,4 /proc/loadavg))"
+    [ $budget = 0 ] || [ $n -le 600 ] && break
+    sleep 2
+  done
   if [ $budget = 0 ]; then
     [ $n -ge 3000 ] || fail "poll_us=0: only $n sleeps for 3000 opens (polling without being asked?)"
   else
-    [ $n -le 600 ] || fail "poll_us=$budget: $n sleeps for 3000 opens (polling does not engage)"
+    [ $n -le 600 ] || fail "poll_us=$budget: $n sleeps for 3000 opens in 5 tries (polling does not engage)"
   fi
   unmount "$mnt"
 done
