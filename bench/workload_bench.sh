@@ -29,12 +29,17 @@
 # counted from the daemon's debug trace, -d), warm and in a first pass; the round trip a request
 # costs the caller (bench/fs_roundtrip.c) and the floor it sets per workload (native time +
 # requests waited for x round trip); a large-file warm sequential read (dd, 1 MiB reads) under
-# enforce against native, and the folio sizes of its page cache (bench/page_folios.py). --busy
+# enforce against native, and the folio sizes of its page cache (bench/page_folios.py); the round
+# trip and a warm `ls -l` with the daemon pinned to CPU 0 and the caller on CPU 0 or 1 (where the
+# scheduler puts the two decides much of the floor on a small VM). --busy
 # repeats the table while two busy loops keep both cores busy.
 #
 # Options: -n N rounds (default 10); --busy; --alt BUILD2; --enf NAME=OPTS; --no-fapolicyd; --no-ops; --big-mib M
 # (default 1024; 0: skip); --drop (drop_caches before every cold run, then rewarm); --only "W..."
-# (workload names: py pyimp ls dpkgl sh10 script dpkgV find compile runc).
+# (workload names: py pyimp ls dpkgl sh10 script dpkgV find compile runc); --guest-halt-poll NS
+# (a KVM guest with the haltpoll cpuidle driver: let an idle CPU poll for up to NS ns before it
+# halts, for this run only, by /sys/module/haltpoll/parameters/guest_halt_poll_ns; put back at
+# exit. Waking a halted virtual CPU is what most of a FUSE round trip costs on such a guest).
 # fapolicyd is handled as in bench/fapolicyd_bench.sh (its service kept off; its configuration
 # installed only while it starts; stopped by pid; a watchdog). Needs root, /dev/fuse, runc,
 # debootstrap (or the cached rootfs), libfuse3-dev's examples.
@@ -42,7 +47,7 @@ set -euo pipefail
 BUILD=$(cd "${1:?usage: workload_bench.sh BUILD_DIR [-n N] [--busy] [--alt BUILD2] ...}" && pwd)
 shift
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-ROUNDS=10 BUSY=0 ALT= FAPO=1 OPS=1 BIG_MIB=1024 DROP=0
+ROUNDS=10 BUSY=0 ALT= FAPO=1 OPS=1 BIG_MIB=1024 DROP=0 HALT_POLL=
 EXTRA_ENF=()
 ONLY="py pyimp ls dpkgl sh10 script dpkgV find compile runc"
 while [ $# -gt 0 ]; do
@@ -57,6 +62,8 @@ while [ $# -gt 0 ]; do
     --big-mib) BIG_MIB=$2; shift 2 ;;
     --drop) DROP=1; shift ;;
     --only) ONLY=$2; shift 2 ;;
+    --guest-halt-poll) [[ $2 =~ ^[0-9]+$ ]] || { echo "workload_bench: --guest-halt-poll takes nanoseconds" >&2; exit 2; }
+                       HALT_POLL=$2; shift 2 ;;
     *) echo "workload_bench: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -111,11 +118,18 @@ cleanup() {
   for m in "${MOUNTS[@]}"; do umount_one "$m"; done
   for p in "${DAEMONS[@]}"; do wait "$p" 2>/dev/null; done
   if [ $FAPO = 1 ]; then fapo_restore || rc=1; fi
+  if [ -n "$HALT_POLL_WAS" ]; then echo "$HALT_POLL_WAS" >"$HALT_POLL_FILE" || rc=1; fi
   rm -rf "$W"
   exit $rc
 }
+HALT_POLL_FILE=/sys/module/haltpoll/parameters/guest_halt_poll_ns HALT_POLL_WAS=
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+if [ -n "$HALT_POLL" ]; then
+  [ -w "$HALT_POLL_FILE" ] || die "--guest-halt-poll: no $HALT_POLL_FILE (not a KVM guest with the haltpoll driver)"
+  HALT_POLL_WAS=$(cat "$HALT_POLL_FILE")
+  echo "$HALT_POLL" >"$HALT_POLL_FILE"
+fi
 
 # --- the tree, its store, the tools -------------------------------------------------------------
 echo "workload_bench: copying $DFS_ROOTFS" >&2
@@ -555,6 +569,39 @@ floor_table() {
   echo "(floor/native is the best ratio a FUSE mount making these requests can reach on this machine)"
 }
 
+# --- where the round trip goes: the CPUs of the daemon and of the caller ------------------------
+# The same round trips with the daemon pinned to CPU 0 (taskset) and the caller on CPU 0 (the
+# daemon's) or on CPU 1, with the default polling and with poll_us=0, and `ls -l /usr/bin`
+# (warm; hundreds of GETXATTRs in a row) the same ways. Unpinned, the kernel's scheduler decides
+# where the woken daemon and the woken caller run; this shows what each placement costs.
+placement_table() {
+  [ "$(nproc)" -ge 2 ] || { echo; echo "== placement: skipped (one CPU)"; return 0; }
+  local m=$W/m_pin f=usr/bin/python3 o cc i s e
+  mkdir -p "$m"
+  echo
+  echo "== round trip by placement (daemon on CPU 0; bench/fs_roundtrip.c 5000 calls, ls -l /usr/bin warm ms per run, median of 9; load $(cut -d' ' -f1 /proc/loadavg))"
+  for o in "" ",poll_us=0"; do
+    taskset -c 0 "$DIGESTFS" "$ROOT" "$m" -o "$ENF_OPTS$o"
+    MOUNTS+=("$m")
+    wait_mounted "$m"
+    for cc in 0 1; do
+      taskset -c "$cc" "$W/bin/roundtrip" "$m/$f" 1000 >/dev/null
+      local rt ls_ms=""
+      rt=$(taskset -c "$cc" "$W/bin/roundtrip" "$m/$f" 5000)
+      for i in 1 2 3; do taskset -c "$cc" chroot "$m" /bin/ls -l /usr/bin >/dev/null; done
+      for i in $(seq 9); do
+        s=$(date +%s%N)
+        taskset -c "$cc" chroot "$m" /bin/ls -l /usr/bin >/dev/null
+        e=$(date +%s%N)
+        ls_ms+="$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.2f", (b - a) / 1e6 }') "
+      done
+      printf '%-22s caller on CPU %s: %s ls_ms %s\n' "enforce${o:-,poll_us=default}" "$cc" \
+        "$(echo $rt)" "$(echo "$ls_ms" | median)"
+    done
+    umount_one "$m"
+  done
+}
+
 # --- large-file warm sequential read ------------------------------------------------------------
 seqread() {  # FILE -> MB/s
   dd if="$1" of=/dev/null bs=1M 2>&1 | awk -v b=$((BIG_MIB * 1048576)) '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") t = $(i - 1); print int(b / t / 1e6) }'
@@ -592,9 +639,10 @@ echo "workload_bench: warming up" >&2
 for w in $ONLY; do for c in $WARM_CFGS; do timed "${ROOTS[$c]}" "$w" >/dev/null; done; done
 # The binaries' own commit (digestfs --version), not the source tree's: a build may be older.
 echo "machine: $(nproc) CPUs; $("$DIGESTFS" --version); $(date -u '+%F %T UTC')"
+[ -r "$HALT_POLL_FILE" ] && echo "guest halt polling: $(cat "$HALT_POLL_FILE") ns${HALT_POLL:+ (set for this run; was $HALT_POLL_WAS)}"
 [ -z "$ALT" ] || echo "alt: $("$ALT/fs/digestfs" --version)"
 table "no added load"
-[ $OPS = 1 ] && count_ops && floor_table
+[ $OPS = 1 ] && count_ops && floor_table && placement_table
 [ "$BIG_MIB" -gt 0 ] && bigread
 if [ $BUSY = 1 ]; then
   for i in 1 2; do
