@@ -34,6 +34,14 @@ constexpr size_t kMaxLogKeys = 1 << 16;
 
 std::string RuleRef(const Rule* r) { return r ? std::to_string(r->line) : std::string("-"); }
 
+// The name a request's file is shown by in log lines and measurements: its path, or, when fs/
+// could not confirm any of its names (req.path empty: say one no longer leads to it beneath the
+// mount), the first name the kernel may have reached it by. Never used to decide: the policy
+// decides such a request as strictly as for an unknown path.
+const std::string& ShownPath(const OpenRequest& req) {
+  return req.path.empty() && !req.aliases.empty() ? req.aliases.front() : req.path;
+}
+
 // Tags each block as it is hashed; the first failure is kept in `error` (HashFd's observer
 // cannot fail) and the caller fails the hash with it.
 struct BlockSink {
@@ -271,7 +279,7 @@ Result<std::shared_ptr<const Content>> Enforcer::Collect(const OpenRequest& req,
     auto hashed = HashContent(fd, dev, ino, &req.interrupted);
     if (!hashed.ok()) {
       if (hashed.status().sys_errno() == EINTR) {
-        spdlog::info("hash_interrupted path={} inode={}:{} size={} reason={}", LogQuote(req.path),
+        spdlog::info("hash_interrupted path={} inode={}:{} size={} reason={}", LogQuote(ShownPath(req)),
                      dev, ino, req.st.st_size, LogQuote(hashed.status().message()));
       }
       return hashed.status();
@@ -569,16 +577,16 @@ Status Enforcer::Measure(const Assessment& a, const OpenRequest& req) {
   }
   std::string key = a.content->primary().ToString();
   key += '\0';
-  key += req.path;
+  key += ShownPath(req);
   {
     std::lock_guard lock(mu_);
     if (measured_files_.count(key)) return Status::Ok();
   }
   if (t_inline) return WouldBlock();
-  Status s = measurer_->MeasureFile(a.content->primary(), req.path);
+  Status s = measurer_->MeasureFile(a.content->primary(), ShownPath(req));
   if (!s.ok()) {
     CountMeasurementError(s);
-    return s.Prepend("measuring " + req.path);
+    return s.Prepend("measuring " + ShownPath(req));
   }
   std::lock_guard lock(mu_);
   measured_files_.insert(std::move(key));
@@ -614,7 +622,7 @@ void Enforcer::LogRefusal(const Assessment& a, const OpenRequest& req) {
   stats_.refusals_logged++;
   spdlog::warn("{} path={} op={} inode={}:{} uid={} digest={} rule={} verdict={} reason={}",
                opts_.mode == EnforceMode::kPermissive ? "would_refuse" : "refused",
-               LogQuote(req.path), AccessOpName(req.op), req.st.st_dev, req.st.st_ino, req.uid,
+               LogQuote(ShownPath(req)), AccessOpName(req.op), req.st.st_dev, req.st.st_ino, req.uid,
                digest, RuleRef(a.refusal_rule), RefusalName(a.refusal), LogQuote(a.reason));
 }
 
@@ -709,8 +717,8 @@ Status Enforcer::CheckNode(const OpenRequest& req) {
     stats_.refusals_logged++;
     spdlog::warn("{} path={} op=read inode={}:{} uid={} digest=- rule={} verdict=unknown reason={}",
                  opts_.mode == EnforceMode::kPermissive ? "would_refuse" : "refused",
-                 LogQuote(req.path), req.st.st_dev, req.st.st_ino, req.uid, RuleRef(a.refusal_rule),
-                 LogQuote(a.reason));
+                 LogQuote(ShownPath(req)), req.st.st_dev, req.st.st_ino, req.uid,
+                 RuleRef(a.refusal_rule), LogQuote(a.reason));
   }
   if (opts_.mode == EnforceMode::kPermissive) return Status::Ok();
   return Status(Code::kPermissionDenied, a.reason);
@@ -746,8 +754,9 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
     if (FirstTime(key)) {
       stats_.audits_logged++;
       spdlog::info("audit path={} op={} inode={}:{} uid={} digest={} rule={} reason={}",
-                   LogQuote(req.path), AccessOpName(req.op), req.st.st_dev, req.st.st_ino, req.uid,
-                   digest, RuleRef(a.decision.of(Family::kAudit)), LogQuote(a.unknown_reason));
+                   LogQuote(ShownPath(req)), AccessOpName(req.op), req.st.st_dev, req.st.st_ino,
+                   req.uid, digest, RuleRef(a.decision.of(Family::kAudit)),
+                   LogQuote(a.unknown_reason));
     }
   }
   bool retrust_pending = false;
@@ -758,7 +767,7 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
     // A mutable file being written through the mount: its content is the writer's, and is
     // re-trusted when the last writer closes (FUSE sends that release after close(2) returns,
     // so a reader may get here first). Not for exec: re-trust never covers code.
-    spdlog::debug("allowed_pending_retrust path={} inode={}:{}", LogQuote(req.path), req.st.st_dev,
+    spdlog::debug("allowed_pending_retrust path={} inode={}:{}", LogQuote(ShownPath(req)), req.st.st_dev,
                   req.st.st_ino);
     a.refusal = Refusal::kNone;
     retrust_pending = true;
@@ -771,7 +780,7 @@ Status Enforcer::CheckOpen(const OpenRequest& req, OpenTicket* ticket) {
         if (a.error.code() == Code::kPermissionDenied) return a.error;
         return Status(a.error.code() == Code::kOk ? Code::kInternal : a.error.code(), a.reason);
       }
-      return Status(Code::kPermissionDenied, req.path + ": " + a.reason);
+      return Status(Code::kPermissionDenied, ShownPath(req) + ": " + a.reason);
     }
   }
   // A handle with write access reads what it (or another writer through the mount) wrote, which

@@ -74,6 +74,29 @@ TEST_F(FactoryTest, GateDecidesAndMeasuringPolicyWritesTheLog) {
   EXPECT_NE(text.find(" /bin/x"), std::string::npos) << text;  // measured before refused
 }
 
+// A file none of whose names fs/ could confirm (req.path empty) is decided as for an unknown path
+// but measured under the name the kernel may have reached it by, not with an empty name.
+TEST_F(FactoryTest, AFileWithoutAConfirmedNameIsMeasuredUnderItsOtherName) {
+  tree.Write("/root/bin/y", "unlisted");
+  EnforcerConfig cfg;
+  cfg.store_dir = tree.Real("/store");
+  cfg.policy_file = WritePolicy("dont_appraise path=/bin/**\nappraise op=exec\nmeasure op=exec\n");
+  cfg.log_dir = tree.Real("/mlog");
+  auto g = CreateEnforcer(cfg);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  testing::Open o(tree, "/root/bin/y", AccessOp::kExec);
+  o.req.path.clear();
+  o.req.aliases = {"/bin/y"};
+  OpenTicket t;
+  Status s = (*g)->CheckOpen(o.req, &t);
+  EXPECT_EQ(s.code(), Code::kPermissionDenied) << "no exemption for a name that is not confirmed";
+  EXPECT_NE(s.message().find("/bin/y"), std::string::npos) << s.ToString();
+  std::ifstream log(tree.Real("/mlog/ascii_runtime_measurements"));
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find(" /bin/y\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find(" \n"), std::string::npos) << "an entry without a name: " << text;
+}
+
 TEST_F(FactoryTest, DefaultPolicyWhenNoneIsGiven) {
   tree.Write("/root/usr/lib/y", "unlisted");
   EnforcerConfig cfg;
