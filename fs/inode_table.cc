@@ -175,17 +175,14 @@ PathFd InodeTable::Lower(const Inode& inode) {
     return out;
   }
   std::vector<unsigned char> bytes = inode.handle->bytes;  // open_by_handle_at takes it non-const
-  Fd fd;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    fd.reset(open_by_handle_at(inode.handle->mount->get(), AsHandle(bytes), O_PATH | O_CLOEXEC));
-    if (fd || (errno != EMFILE && errno != ENFILE) || attempt == 1) break;
-    // Short of descriptors: close the older half of the cache (those not leased) and try again.
-    NoteDescriptorError(errno, "reopen_inode");
-    ShedDescriptors();
-  }
+  // Short of descriptors: the older half of the cache (those not leased) is closed first.
+  Fd fd(OpenShedding(
+      [&] {
+        return open_by_handle_at(inode.handle->mount->get(), AsHandle(bytes), O_PATH | O_CLOEXEC);
+      },
+      "reopen_inode"));
   if (!fd) {
     out.err_ = errno == ESTALE ? ENOENT : errno;  // deleted and gone from the lower tree
-    NoteDescriptorError(out.err_, "reopen_inode");
     return out;
   }
   // The handle names the inode and its generation; checked again, so that nothing but the
@@ -208,7 +205,27 @@ PathFd InodeTable::Lower(const Inode& inode) {
 void InodeTable::ShedDescriptors() {
   std::vector<std::shared_ptr<const Fd>> closed;  // closed after the lock is released
   std::lock_guard lock(fd_mu_);
-  ShrinkLocked(lru_.size() / 2, &closed);
+  // A descriptor that an operation or an open file also leases stays open whatever the LRU does:
+  // shedding its entry frees nothing now (it is closed when the lease ends). Counting those in
+  // "half" once left nothing closed while 200 open files leased theirs, and lookups failed with
+  // EMFILE. So every leased entry leaves the LRU, and the older half of the others are closed.
+  size_t unleased = 0;
+  for (const Inode* inode : lru_) {
+    if (inode->lru_ref.use_count() == 1) ++unleased;
+  }
+  size_t to_close = (unleased + 1) / 2;
+  for (auto it = lru_.end(); it != lru_.begin();) {
+    --it;
+    const Inode* inode = *it;
+    const bool leased = inode->lru_ref.use_count() > 1;
+    if (!leased) {
+      if (to_close == 0) continue;
+      --to_close;
+    }
+    inode->in_lru = false;
+    closed.push_back(std::move(inode->lru_ref));
+    it = lru_.erase(it);
+  }
 }
 
 void InodeTable::NoteDescriptorError(int err, std::string_view what) {

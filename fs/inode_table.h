@@ -194,12 +194,31 @@ class InodeTable {
   // closed and the reopen is tried once more (and a warning logged).
   PathFd Lower(const Inode& inode);
 
+  // For a caller short of descriptors (EMFILE/ENFILE) before it tries again: closes the older
+  // half (at least one) of the cached descriptors that nothing else leases, and drops from the
+  // cache those that are leased (an open file's, an operation's), which then close when their
+  // lease ends.
+  void ShedDescriptors();
   // Logs (at most every 10 s) that the daemon is short of descriptors, if err is EMFILE or
   // ENFILE; `what` names the operation.
-  // Closes the older half of the cached descriptors (those no operation leases), for a caller
-  // short of descriptors (EMFILE/ENFILE) before it tries again.
-  void ShedDescriptors();
   void NoteDescriptorError(int err, std::string_view what);
+  // Runs `open` (a descriptor, or -1 with errno set). If it fails short of descriptors
+  // (EMFILE/ENFILE), logs that (NoteDescriptorError), sheds cached descriptors (ShedDescriptors)
+  // and runs it once more. Returns its last result, with errno from its last failure.
+  template <class Open>
+  int OpenShedding(Open&& open, std::string_view what) {
+    for (int attempt = 0;; ++attempt) {
+      const int fd = open();
+      if (fd >= 0) return fd;
+      const int err = errno;
+      NoteDescriptorError(err, what);
+      if ((err != EMFILE && err != ENFILE) || attempt == 1) {
+        errno = err;
+        return -1;
+      }
+      ShedDescriptors();
+    }
+  }
 
   // Descriptors held open for Inodes: the LRU's, and the pinned ones (tests, stats).
   struct FdStats {

@@ -223,11 +223,10 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, pfd.error());
     return;
   }
-  int fd = openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = fs.inodes().OpenShedding(
+      [&] { return openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }, "opendir");
   if (fd < 0) {
-    int err = errno;
-    fs.inodes().NoteDescriptorError(err, "opendir");
-    fuse_reply_err(req, err);
+    fuse_reply_err(req, errno);
     return;
   }
   struct stat st {};

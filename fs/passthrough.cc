@@ -159,14 +159,9 @@ int Passthrough::Reopen(const Inode& inode, int flags) {
   if (!pfd) return -pfd.error();
   char name[16];
   snprintf(name, sizeof name, "%d", pfd.get());
-  for (int attempt = 0;; ++attempt) {
-    int fd = openat(proc_fd_.get(), name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
-    if (fd >= 0) return fd;
-    int err = errno;
-    inodes_.NoteDescriptorError(err, "reopen");
-    if ((err != EMFILE && err != ENFILE) || attempt == 1) return -err;
-    inodes_.ShedDescriptors();  // short of descriptors: close cached ones and try once more
-  }
+  int fd = inodes_.OpenShedding(
+      [&] { return openat(proc_fd_.get(), name, (flags & ~O_NOFOLLOW) | O_CLOEXEC); }, "reopen");
+  return fd >= 0 ? fd : -errno;
 }
 
 namespace {
@@ -201,12 +196,10 @@ int Passthrough::DoLookup(fuse_req_t req, Inode& parent, const char* name, fuse_
   }
   PathFd pfd = Lower(parent);
   if (!pfd) return pfd.error();
-  Fd fd(openat(pfd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) {
-    int err = errno;
-    inodes_.NoteDescriptorError(err, "lookup");
-    return err;
-  }
+  // Short of descriptors, the cached ones make room (the lookup is not failed with EMFILE).
+  Fd fd(inodes_.OpenShedding(
+      [&] { return openat(pfd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC); }, "lookup"));
+  if (!fd) return errno;
   if (fstatat(fd.get(), "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
   const bool special = cfg_.gate != nullptr && IsSpecialNode(e->attr.st_mode);
   if (special) {

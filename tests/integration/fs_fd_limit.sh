@@ -48,7 +48,12 @@ pass "files read and directories listed after the walk"
 # One process holds all 200 small files open and then reads each: every open file keeps its
 # inode's descriptor, and each first read opens the reader's lower file, more than the cache of
 # 128 leaves room for: the daemon closes cached descriptors and retries instead of failing reads.
-python3 - "$T/mnt/held" >"$T/held.out" 2>&1 <<'PY' || { cat "$T/held.out" >&2; fail "reading 200 files held open at once failed"; }
+# 300 names looked up for the first time while those 200 are held open (made beneath the mount
+# now, after the walks, so that nothing has looked them up yet), and 50 directories opened.
+mkdir -p "$T/lower/more" "$T/lower/moredirs"
+(cd "$T/lower/more" && seq -f 'm%03g' 1 300 | xargs touch)
+for i in $(seq 1 50); do mkdir "$T/lower/moredirs/d$i"; done
+python3 - "$T/mnt/held" >"$T/held.out" 2>&1 <<'PY' || { cat "$T/held.out" >&2; fail "with 200 files held open: a read, lookup or listing failed"; }
 import os, sys
 d = sys.argv[1]
 fds = [os.open(f"{d}/h{i}", os.O_RDONLY) for i in range(1, 201)]
@@ -56,10 +61,17 @@ for i, fd in enumerate(fds, 1):
     got = os.read(fd, 100)
     if got != f"held {i}\n".encode():
         sys.exit(f"h{i}: read {got!r}")
+# Still holding them: new lookups and directory opens find the daemon short of descriptors, and
+# it closes cached ones instead of failing them with EMFILE.
+up = os.path.dirname(d)
+for i in range(1, 301):
+    os.stat(f"{up}/more/m{i:03d}")
+for i in range(1, 51):
+    os.listdir(f"{up}/moredirs/d{i}")
 for fd in fds:
     os.close(fd)
 PY
-pass "200 files held open at once, each read correctly, with a limit of 256"
+pass "200 files held open at once, each read correctly, then 300 new names looked up and 50 directories listed, with a limit of 256"
 unmount "$T/mnt"; wait $pid 2>/dev/null || true
 
 # The real rootfs, read only: chroot MNT find / -xdev, then programs from it still run.

@@ -198,6 +198,51 @@ TEST_F(TempTree, DescriptorsAreBoundedAndReopenedFromHandles) {
   }
 }
 
+// Open descriptors of this process.
+size_t OpenDescriptors() {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+TEST_F(TempTree, SheddingClosesDescriptorsNothingElseLeases) {
+  if (geteuid() != 0) GTEST_SKIP() << "open_by_handle_at needs CAP_DAC_READ_SEARCH";
+  struct stat rst, st;
+  Fd root(open(dir_.c_str(), O_PATH | O_DIRECTORY));
+  ASSERT_EQ(fstat(root.get(), &rst), 0);
+  InodeTable t(std::move(root), rst);
+  t.EnableHandles(16);
+  for (int i = 0; i < 10; ++i) {
+    close(open((dir_ + "/a/s" + std::to_string(i)).c_str(), O_CREAT | O_WRONLY, 0644));
+  }
+  Inode* a = t.Intern(OpenPath(t.Lower(t.root()).get(), "a", &st), st, &t.root(), "a");
+  std::vector<Inode*> files;
+  for (int i = 0; i < 10; ++i) {
+    std::string name = "s" + std::to_string(i);
+    PathFd dir = t.Lower(*a);
+    ASSERT_TRUE(dir);
+    files.push_back(t.Intern(OpenPath(dir.get(), name.c_str(), &st), st, a, name));
+  }
+  // Least recently used first: the directory a (not leased), the files s0-s5 (leased, as open
+  // files lease theirs), s6-s9 (not leased). Halving the cache by count would close only a.
+  std::vector<PathFd> leases;
+  for (int i = 0; i < 6; ++i) leases.push_back(t.Lower(*files[i]));
+  for (int i = 6; i < 10; ++i) t.Lower(*files[i]);
+  const size_t before = OpenDescriptors();
+  t.ShedDescriptors();
+  EXPECT_EQ(OpenDescriptors(), before - 3) << "the older half of five unleased: a, s6, s7";
+  EXPECT_EQ(t.fd_stats().cached, 2u) << "s8 and s9 left; the leased ones left the cache";
+  // The leases still work; once they end, their descriptors close too.
+  for (auto& l : leases) ASSERT_EQ(fstatat(l.get(), "", &st, AT_EMPTY_PATH), 0);
+  leases.clear();
+  EXPECT_EQ(OpenDescriptors(), before - 3 - 6);
+  // Every file is still reached through its handle.
+  for (Inode* f : files) EXPECT_TRUE(t.Lower(*f));
+}
+
 TEST_F(TempTree, TooManyNamesMarkTheSetIncomplete) {
   struct stat rst, st;
   Fd root(open(dir_.c_str(), O_PATH | O_DIRECTORY));
