@@ -302,6 +302,14 @@ Inode* InodeTable::Find(const InodeKey& key) {
   return it == map_.end() ? nullptr : it->second.get();
 }
 
+void InodeTable::ForEachInode(const std::function<void(Inode*)>& fn) {
+  std::lock_guard lock(mu_);
+  fn(root_);
+  for (auto& [key, inode] : map_) {
+    if (inode.get() != root_) fn(inode.get());
+  }
+}
+
 bool InodeTable::WithInode(const InodeKey& key, const std::function<void(Inode*)>& fn) {
   std::lock_guard lock(mu_);
   auto it = map_.find(key);

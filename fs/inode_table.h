@@ -245,6 +245,9 @@ class InodeTable {
   // Calls fn(inode) under the table lock if (dev, ino) is held; returns whether it was. fn must not
   // block or call into the kernel; it may take inode->mu.
   bool WithInode(const InodeKey& key, const std::function<void(Inode*)>& fn);
+  // Calls fn(inode) under the table lock for every Inode the kernel holds (the root included);
+  // the same rules as WithInode.
+  void ForEachInode(const std::function<void(Inode*)>& fn);
 
   // At most this many names are kept per inode; one more marks it names_unknown.
   static constexpr size_t kMaxNames = 64;

@@ -217,6 +217,13 @@ bool SameDirStamp(const Inode& i, const struct stat& st) {
 
 void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
+  if (fs.no_opendir()) {
+    // watch=on: the kernel opens directories itself from now on (no OPENDIR or RELEASEDIR) and
+    // keeps their listings until the lower watch reports a change (Passthrough::StartWatch).
+    // This open, too, goes on without a handle: readdir and fsyncdir open the directory then.
+    fuse_reply_err(req, ENOSYS);
+    return;
+  }
   auto d = std::make_unique<DirHandle>();
   PathFd pfd = fs.Lower(fs.inode(ino));
   if (!pfd) {
@@ -279,6 +286,32 @@ void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fus
   Passthrough& fs = Passthrough::From(req);
   Inode& dir = fs.inode(ino);
   DirHandle* d = Dir(fi);
+  // Without OPENDIR (watch=on) the kernel sends no handle: the directory is opened for this read
+  // and positioned at `offset` (a d_off the lower file system gave in an earlier read).
+  std::unique_ptr<DirHandle> unopened;
+  if (d == nullptr) {
+    PathFd pfd = fs.Lower(dir);
+    if (!pfd) {
+      fuse_reply_err(req, pfd.error());
+      return;
+    }
+    int fd = fs.inodes().OpenShedding(
+        [&] { return openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }, "readdir");
+    if (fd < 0) {
+      fuse_reply_err(req, errno);
+      return;
+    }
+    unopened = std::make_unique<DirHandle>();
+    unopened->dp = fdopendir(fd);
+    if (unopened->dp == nullptr) {
+      int err = errno;
+      close(fd);
+      fuse_reply_err(req, err);
+      return;
+    }
+    d = unopened.get();
+    if (offset != 0) d->offset = -1;  // seekdir below
+  }
   auto buf = std::make_unique_for_overwrite<char[]>(size);
   size_t used = 0;
   int err = 0;
@@ -390,9 +423,28 @@ void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
-  (void)ino;
+  Passthrough& fs = Passthrough::From(req);
+  if (Dir(fi) == nullptr) {
+    // Without OPENDIR (watch=on): the directory is opened for the sync.
+    PathFd pfd = fs.Lower(fs.inode(ino));
+    if (!pfd) {
+      fuse_reply_err(req, pfd.error());
+      return;
+    }
+    Fd dirfd_owned(fs.inodes().OpenShedding(
+        [&] { return openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }, "fsyncdir"));
+    if (!dirfd_owned) {
+      fuse_reply_err(req, errno);
+      return;
+    }
+    fs.Offload(req, [req, d = std::make_shared<Fd>(std::move(dirfd_owned)), datasync] {
+      int rc = datasync ? fdatasync(d->get()) : fsync(d->get());
+      fuse_reply_err(req, rc == 0 ? 0 : errno);
+    });
+    return;
+  }
   int fd = dirfd(Dir(fi)->dp);
-  Passthrough::From(req).Offload(req, [req, fd, datasync] {
+  fs.Offload(req, [req, fd, datasync] {
     int rc = datasync ? fdatasync(fd) : fsync(fd);
     fuse_reply_err(req, rc == 0 ? 0 : errno);
   });

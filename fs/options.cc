@@ -177,6 +177,14 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
                  std::to_string(kMaxPrefillKb));
     }
     o->prefill_kb = static_cast<unsigned>(n);
+  } else if (key == "watch") {
+    if (val == "on") {
+      o->watch = true;
+    } else if (val == "off") {
+      o->watch = false;
+    } else {
+      return Bad("option 'watch=" + val + "': expected on or off");
+    }
   } else if (key == "mt_loop") {
     if (has_val) return Bad("option 'mt_loop' takes no value");
     o->mt_loop = true;
@@ -337,6 +345,9 @@ std::string UsageText(std::string_view argv0) {
       "  prefill_kb=N         an open of a file of up to N KiB whose pages the kernel\n"
       "                       does not hold fills them itself, sparing the first read\n"
       "                       a round trip (default 128; 0: never; at most 1024)\n"
+      "  watch=on|off         watch the lower file systems (fanotify) and drop cached\n"
+      "                       names and listings when they change beneath the mount;\n"
+      "                       directory opens then need no round trip (default off)\n"
       "\n"
       "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
       "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"

@@ -5,7 +5,7 @@
 // -o takes a comma-separated list; a literal comma inside a value is written "\," (e.g.
 // tpm=swtpm:host=127.0.0.1\,port=2321). Options digestfs knows (store=, policy=, mode=, verify=,
 // tpm=, pcr=, log=, measure_all_sources, retrust_max=, max_hash_size=, loglevel=, timeout=,
-// threads=, readahead_kb=, passthrough=, mt_loop, dispatch_loop, poll_us=, prefill_kb=) are
+// threads=, readahead_kb=, passthrough=, mt_loop, dispatch_loop, poll_us=, prefill_kb=, watch=) are
 // consumed here; the options of an fstab line that are for mount(8), mount.fuse3 or systemd
 // (defaults, auto, noauto, user, nouser, users, nofail, _netdev, comment=..., x-..., X-...) are
 // dropped; every other option is kept, escaped as given, in `fuse_opts` and handed to libfuse, which rejects (and names) any it
@@ -65,6 +65,7 @@ struct MountOptions {
                          // session thread serving cheap requests itself, blocking ones on workers
   std::chrono::microseconds poll{kDefaultPollBudget};  // poll_us=N (0..kMaxPollBudget)
   unsigned prefill_kb = kDefaultPrefillKb;  // prefill_kb=N (0..kMaxPrefillKb): FsConfig::prefill_max
+  bool watch = false;  // watch=on|off: Passthrough::StartWatch (fs/lower_watch.h)
   unsigned status_interval = 10;  // status_interval=SECONDS (0..86400): runtime status rewrites;
                                   // 0: only at mount and at SIGUSR1
 
@@ -74,7 +75,7 @@ struct MountOptions {
 
 // Parses argv. kInvalidArgument (exit code 2) names the offending argument or option:
 // a missing SOURCE/MOUNTPOINT, an extra argument, a bad value (mode=, verify=, pcr=, loglevel=,
-// timeout=, threads=, readahead_kb=, passthrough=, poll_us=, prefill_kb=), an empty store=/policy=/log=, or an
+// timeout=, threads=, readahead_kb=, passthrough=, poll_us=, prefill_kb=, watch=), an empty store=/policy=/log=, or an
 // unknown dash option.
 Result<MountOptions> ParseCommandLine(int argc, const char* const* argv);
 

@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,8 +14,13 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <fstream>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "common/log.h"
+#include "common/mountinfo.h"
 #include "fs/creds.h"
 
 namespace dfs::fs {
@@ -36,6 +43,9 @@ void Init(void* userdata, fuse_conn_info* conn) {
   if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK)) {
     conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
   }
+  // watch=on: directory opens are left to the kernel only if it knows how (no_opendir()).
+  if (!(conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT)) fs->KernelLacksNoOpendir();
+  fs->set_proto_minor(conn->proto_minor);
   // Locks stay in the kernel (no getlk/setlk/flock callbacks).
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
   // The kernel keeps the smaller of this and the readahead already set on the mount's bdi (which
@@ -79,6 +89,7 @@ Passthrough::Passthrough(Fd root_fd, const struct stat& root_st, FsConfig cfg)
 Passthrough::~Passthrough() { Stop(); }
 
 void Passthrough::Stop() {
+  watch_.reset();  // no invalidation is sent after this
   pool_.Stop();
   release_pool_.Stop();
   if (inval_thread_.joinable()) {
@@ -205,6 +216,10 @@ int Passthrough::DoLookup(fuse_req_t req, Inode& parent, const char* name, fuse_
   if (special) {
     if (int err = CheckNode(req, parent, name, e->attr); err != 0) return err;
   }
+  // A directory on another file system than its parent's (a mount beneath the lower root).
+  if (watch_ != nullptr && S_ISDIR(e->attr.st_mode) && e->attr.st_dev != parent.key.dev) {
+    WatchLookedUp(fd.get(), e->attr);
+  }
   Inode* inode = inodes_.Intern(std::move(fd), e->attr, &parent, name);
   inode->NoteAttr(e->attr);
   e->ino = ino_of(inode, *this);
@@ -257,6 +272,152 @@ void Passthrough::InvalidatorLoop() {
     }
     lock.lock();
   }
+}
+
+Status Passthrough::StartWatch() {
+  auto w = LowerWatch::Start([this](const struct stat& dir, std::string_view name,
+                                    bool listing) { LowerEntryChanged(dir, name, listing); },
+                             [this] { LowerChangesLost(); });
+  if (!w.ok()) return w.status();
+  PathFd root = inodes_.Lower(inodes_.root());
+  if (!root) return Status::FromErrno(root.error(), "the lower root");
+  DFS_RETURN_IF_ERROR((*w)->Watch(root.get()));
+  // Every file system mounted beneath the lower root must be marked too, or a change beneath it
+  // would never reach the kernel's cached listings once directory opens are left to the kernel.
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", root.get());
+  char buf[PATH_MAX];
+  ssize_t n = readlink(link, buf, sizeof buf - 1);
+  if (n <= 0) return Status::FromErrno(errno, "the lower root's path");
+  std::string prefix(buf, static_cast<size_t>(n));
+  if (prefix != "/") prefix += '/';
+  bool all = true;
+  size_t marked = 1;
+  std::ifstream mi("/proc/self/mountinfo");
+  if (!mi) {
+    all = false;
+    spdlog::warn("event=lower_watch_incomplete reason=mountinfo_unreadable");
+  }
+  for (std::string line; std::getline(mi, line);) {
+    std::optional<MountEntry> m = ParseMountinfoLine(line);
+    if (!m) continue;
+    const std::string& mp = m->mountpoint;
+    if (mp.size() <= prefix.size() || mp.compare(0, prefix.size(), prefix) != 0) continue;
+    Fd d(open(mp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Status ws = d ? (*w)->Watch(d.get()) : Status::FromErrno(errno, "opening it");
+    if (!ws.ok()) {
+      all = false;
+      spdlog::warn("event=lower_watch_incomplete mountpoint={} status={}", LogQuote(mp),
+                   LogQuote(ws.ToString()));
+    } else {
+      ++marked;
+    }
+  }
+  watch_ = std::move(w).value();
+  no_opendir_.store(all, std::memory_order_relaxed);
+  spdlog::info("event=lower_watch_started mounts_marked={} no_opendir={}", marked, all);
+  return Status::Ok();
+}
+
+void Passthrough::WatchLookedUp(int fd, const struct stat& st) {
+  if (watch_ == nullptr || watch_->Watches(st.st_dev)) return;
+  {
+    std::lock_guard lock(unwatched_mu_);
+    for (dev_t d : unwatched_) {
+      if (d == st.st_dev) return;
+    }
+  }
+  Status s = watch_->Watch(fd);
+  if (s.ok()) {
+    spdlog::info("event=lower_watch_added device={}:{}", major(st.st_dev), minor(st.st_dev));
+    return;
+  }
+  std::lock_guard lock(unwatched_mu_);
+  unwatched_.push_back(st.st_dev);
+  spdlog::warn(
+      "event=lower_watch_incomplete device={}:{} status={} (changes made beneath the mount "
+      "there are not seen in its cached names and listings)",
+      major(st.st_dev), minor(st.st_dev), LogQuote(s.ToString()));
+}
+
+void Passthrough::LowerEntryChanged(const struct stat& dir, std::string_view name,
+                                    bool listing_changed) {
+  fuse_ino_t nodeid = 0;
+  inodes_.WithInode(InodeKey{dir.st_dev, dir.st_ino}, [&](Inode* inode) {
+    if (listing_changed) {
+      std::lock_guard ilock(inode->mu);
+      inode->stamp_valid = false;  // an OPENDIR (without no_opendir) drops the listing too
+    }
+    nodeid = ino_of(inode, *this);
+  });
+  if (nodeid == 0 || session_ == nullptr) return;  // the kernel holds nothing of that directory
+  // The name first (its next use looks it up again), then the directory's attributes and cached
+  // listing.
+  if (!name.empty() && name != "." && name != "..") ExpireEntry(nodeid, name);
+  if (listing_changed) {
+    int rc = fuse_lowlevel_notify_inval_inode(session_, nodeid, 0, 0);
+    if (rc != 0 && rc != -ENOENT) spdlog::debug("event=inval_inode_failed err={}", -rc);
+  }
+}
+
+bool Passthrough::ExpireEntry(fuse_ino_t parent, std::string_view name) {
+  // Before 7.38 the kernel ignores the flag and drops the entry, which would detach whatever is
+  // mounted on it (a container's bind mounts on its rootfs): then nothing is sent.
+  if (proto_minor_.load(std::memory_order_relaxed) < 38 || name.size() > 255) return false;
+  struct {
+    uint32_t len;
+    int32_t error;
+    uint64_t unique;
+  } out{};
+  struct {
+    uint64_t parent;
+    uint32_t namelen;
+    uint32_t flags;
+  } arg{parent, static_cast<uint32_t>(name.size()), 1u /* FUSE_EXPIRE_ONLY */};
+  static_assert(sizeof out == 16 && sizeof arg == 16);
+  const char nul = '\0';
+  out.len = static_cast<uint32_t>(sizeof out + sizeof arg + name.size() + 1);
+  out.error = 3;  // FUSE_NOTIFY_INVAL_ENTRY
+  iovec iov[4] = {{&out, sizeof out},
+                  {&arg, sizeof arg},
+                  {const_cast<char*>(name.data()), name.size()},
+                  {const_cast<char*>(&nul), 1}};
+  ssize_t n = writev(fuse_session_fd(session_), iov, 4);
+  if (n < 0 && errno != ENOENT) spdlog::debug("event=expire_entry_failed err={}", strerror(errno));
+  return true;
+}
+
+double Passthrough::NegativeEntryTimeout(const Inode& parent) {
+  const double shortest = std::min(cfg_.entry_timeout, 1.0);
+  if (watch_ == nullptr || proto_minor_.load(std::memory_order_relaxed) < 44) return shortest;
+  return watch_->Watches(parent.key.dev) ? cfg_.entry_timeout : shortest;
+}
+
+bool Passthrough::ExpireAllEntries() {
+  if (proto_minor_.load(std::memory_order_relaxed) < 44 || session_ == nullptr) return false;
+  struct {
+    uint32_t len;
+    int32_t error;
+    uint64_t unique;
+  } out{sizeof out, 8 /* FUSE_NOTIFY_INC_EPOCH */, 0};
+  if (write(fuse_session_fd(session_), &out, sizeof out) < 0) {
+    spdlog::warn("event=expire_all_entries_failed err={}", strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+void Passthrough::LowerChangesLost() {
+  std::vector<fuse_ino_t> dirs;
+  inodes_.ForEachInode([&](Inode* inode) {
+    if (!inode->is_dir()) return;
+    std::lock_guard ilock(inode->mu);
+    inode->stamp_valid = false;
+    dirs.push_back(ino_of(inode, *this));
+  });
+  if (session_ == nullptr) return;
+  ExpireAllEntries();
+  for (fuse_ino_t d : dirs) fuse_lowlevel_notify_inval_inode(session_, d, 0, 0);
 }
 
 std::string Passthrough::PathOf(const Inode* inode) {

@@ -20,6 +20,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -31,6 +32,7 @@
 #include "common/fd.h"
 #include "fs/inode_table.h"
 #include "fs/kernel_passthrough.h"
+#include "fs/lower_watch.h"
 #include "fs/op_counters.h"
 #include "fs/worker_pool.h"
 #include "policy/gate.h"
@@ -166,8 +168,43 @@ class Passthrough {
   // Best-effort path of `inode` from the mount root, "" if unknown.
   std::string PathOf(const Inode* inode);
 
+  // watch=on (docs/mount.md, "Watching the lower tree"): watches the lower file system and every
+  // file system mounted beneath the lower root (lower_watch.h), and drops the kernel's cached
+  // entry and listing of a directory whose entries change beneath the mount. If every one of them
+  // could be marked, directory opens are left to the kernel (no_opendir()). Call once, after
+  // set_session() and before the loop; errors (logged by the caller) leave the mount as without
+  // watch=on.
+  Status StartWatch();
+  // Whether OPENDIR is answered ENOSYS, so that the kernel opens directories itself from then on
+  // and keeps their listings until told they changed (requires the watch of StartWatch()).
+  bool no_opendir() const { return no_opendir_.load(std::memory_order_relaxed); }
+  // INIT: the kernel cannot leave directory opens to itself (no FUSE_NO_OPENDIR_SUPPORT).
+  void KernelLacksNoOpendir() { no_opendir_.store(false, std::memory_order_relaxed); }
+  // How long the kernel may keep a negative entry in `parent`: 1 s (or timeout= if shorter); with
+  // the watch on parent's file system, timeout=, since a name created there beneath the mount
+  // expires the entry (ExpireEntry) and lost events expire them all (FUSE_NOTIFY_INC_EPOCH): both
+  // need a kernel of protocol 7.44 or later.
+  double NegativeEntryTimeout(const Inode& parent);
+  // INIT: the protocol minor version the kernel speaks.
+  void set_proto_minor(unsigned m) { proto_minor_.store(m, std::memory_order_relaxed); }
+  // A directory was looked up: if the watch is on and its file system is not marked yet (a file
+  // system mounted beneath the lower root after the mount started), marks it, or logs once that
+  // changes beneath it are not seen.
+  void WatchLookedUp(int fd, const struct stat& st);
+
  private:
   void InvalidatorLoop();
+  // LowerWatch callbacks (on its thread).
+  void LowerEntryChanged(const struct stat& dir, std::string_view name, bool listing_changed);
+  // Tells the kernel that its entry `name` in directory `parent` may be stale, without dropping
+  // it (FUSE_NOTIFY_INVAL_ENTRY with FUSE_EXPIRE_ONLY, protocol 7.38): its next use looks it up
+  // again and keeps it, with whatever is mounted on it, if it still names the same node. False
+  // if the kernel is older (nothing sent).
+  bool ExpireEntry(fuse_ino_t parent, std::string_view name);
+  // Makes the kernel look every cached name up again at its next use, negative ones included
+  // (FUSE_NOTIFY_INC_EPOCH, protocol 7.44). False if the kernel is older (nothing sent).
+  bool ExpireAllEntries();
+  void LowerChangesLost();
 
   FsConfig cfg_;
   InodeTable inodes_;
@@ -187,6 +224,11 @@ class Passthrough {
   WorkerPool release_pool_;  // one thread for writers' releases (OffloadRelease)
   KernelPassthrough kernel_;
   OpCounters op_counters_;
+  std::unique_ptr<LowerWatch> watch_;    // watch=on
+  std::atomic<bool> no_opendir_{false};  // set by StartWatch() before the loop, and at INIT
+  std::atomic<unsigned> proto_minor_{0};
+  std::mutex unwatched_mu_;       // a leaf: guards unwatched_
+  std::vector<dev_t> unwatched_;  // file systems that could not be marked (logged once)
 };
 
 // Ownership of a handle kept in fuse_file_info::fh (FileHandle, DirHandle): PublishHandle hands it

@@ -150,6 +150,14 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
       !s.ok()) {
     spdlog::info("event=kernel_passthrough_unavailable status={}", s.ToString());
   }
+  if (opts.watch) {
+    if (Status ws = fs.StartWatch(); !ws.ok()) {
+      spdlog::warn(
+          "event=lower_watch_unavailable status={} (names and listings changed beneath the "
+          "mount are seen as without watch=on)",
+          LogQuote(ws.ToString()));
+    }
+  }
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
                LogQuote(opts.mountpoint), EnforceModeName(opts.mode), getpid());
   RuntimeStatus status;

@@ -280,7 +280,8 @@ df_known stat_times "statx birth time: a limit of FUSE with libfuse 3.14 (docs/m
 df_known lseek_far "lseek to 2^50: FUSE's maximum file size, not the lower one's (docs/mount.md, issue 15 item 8)"
 
 start=$SECONDS
-run_pass off "mode=off"
+# DF_EXTRA_OPTS=OPTS adds mount options to both passes (say watch=on).
+run_pass off "mode=off${DF_EXTRA_OPTS:+,$DF_EXTRA_OPTS}"
 echo "mode=off pass: $((SECONDS - start)) s"
 
 # mode=enforce with the default policy, over a store that trusts this tree as it now is
@@ -289,7 +290,7 @@ start=$SECONDS
 S=$T/store
 dfs_rootfs_store "$S" "$ROOT" || fail "could not build a store for the rootfs"
 echo "store: $DFS_STORE_KIND, $(wc -l <"$DFS_STORE_UNLISTED") files no package ships signed separately"
-run_pass enforce "mode=enforce,store=$S,log=$T/mlog"
+run_pass enforce "mode=enforce,store=$S,log=$T/mlog${DF_EXTRA_OPTS:+,$DF_EXTRA_OPTS}"
 echo "mode=enforce pass: $((SECONDS - start)) s"
 
 df_summary || fail "differences between the native tree and the mount"

@@ -1,5 +1,6 @@
 # tests/lib/pjdfstest.sh: run pjdfstest (POSIX conformance, from $SRC/../shared/peers, built by
-# tests/lib/peers.sh) as root inside a mode=off digestfs mount. Source after common.sh, then
+# tests/lib/peers.sh) as root inside a mode=off digestfs mount (PJD_OPTS: its -o options,
+# default mode=off). Source after common.sh, then
 #   pjd_part NAME      # one of the parts below (checks that the parts cover every directory once)
 #   pjd_run DIR...     # test directories of pjdfstest/tests (chmod, rename, ...), or "all"
 # Fails the test with the failing files and assertions listed; passes with the counts.
@@ -21,7 +22,8 @@ pjd_run() {
   fi
   chmod 755 "$T"
   mkdir -p "$T/lower" "$T/mnt"
-  dfs_mount "$T/lower" "$T/mnt" -o mode=off
+  local opts=${PJD_OPTS:-mode=off}
+  dfs_mount "$T/lower" "$T/mnt" -o "$opts"
   local start=$SECONDS rc=0
   (cd "$T/mnt" && prove -r "${dirs[@]}") >"$T/prove.out" 2>&1 || rc=$?
   local took=$((SECONDS - start))
@@ -30,9 +32,9 @@ pjd_run() {
   if [ "$rc" != 0 ] || ! grep -q '^Result: PASS' "$T/prove.out"; then
     sed -n '/^Test Summary Report/,$p' "$T/prove.out" >&2
     grep -B2 -A2 '^not ok' "$T/prove.out" | head -40 >&2
-    fail "pjdfstest ${*} on a mode=off mount: failures (prove exit $rc; $summary; ${took}s)"
+    fail "pjdfstest ${*} on a $opts mount: failures (prove exit $rc; $summary; ${took}s)"
   fi
-  pass "pjdfstest ${*} on a mode=off mount: $summary, all passed (${took}s)"
+  pass "pjdfstest ${*} on a $opts mount: $summary, all passed (${took}s)"
 }
 
 PJD_PARTS=(rename files meta)

@@ -1,0 +1,204 @@
+#include "fs/lower_watch.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace dfs::fs {
+
+namespace {
+
+// A directory's listing changed.
+constexpr uint64_t kEntryEvents = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO;
+// An object's attributes changed (chmod, chown, utimes, xattrs, link count), or a file was closed
+// after writing (size and times). Writes themselves (FAN_MODIFY) are not watched: an open of the
+// file through the mount compares its size and times anyway, and a writer beneath would send one
+// event per write.
+constexpr uint64_t kAttrEvents = FAN_ATTRIB | FAN_CLOSE_WRITE;
+
+}  // namespace
+
+Result<std::unique_ptr<LowerWatch>> LowerWatch::Start(OnChange on_change, OnLost on_lost) {
+  Fd fan(fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
+                       O_RDONLY | O_CLOEXEC | O_LARGEFILE));
+  if (!fan) {
+    const int err = errno;
+    if (err == EPERM) return Status(Code::kPermissionDenied, "fanotify needs CAP_SYS_ADMIN", err);
+    if (err == EINVAL) {
+      return Status(Code::kUnsupported,
+                    "this kernel's fanotify cannot report names of directory entries (Linux 5.9+)",
+                    err);
+    }
+    return Status::FromErrno(err, "fanotify_init");
+  }
+  Fd stop(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop) return Status::FromErrno(errno, "eventfd");
+  std::unique_ptr<LowerWatch> w(
+      new LowerWatch(std::move(fan), std::move(stop), std::move(on_change), std::move(on_lost)));
+  try {
+    w->thread_ = std::thread([p = w.get()] { p->Loop(); });
+  } catch (const std::system_error& e) {
+    return Status(Code::kUnavailable, std::string("starting the watch thread: ") + e.what());
+  }
+  return w;
+}
+
+LowerWatch::LowerWatch(Fd fan, Fd stop, OnChange on_change, OnLost on_lost)
+    : fan_(std::move(fan)),
+      stop_(std::move(stop)),
+      on_change_(std::move(on_change)),
+      on_lost_(std::move(on_lost)) {}
+
+LowerWatch::~LowerWatch() {
+  if (thread_.joinable()) {
+    uint64_t one = 1;
+    if (write(stop_.get(), &one, sizeof one) != sizeof one) {
+      spdlog::error("event=lower_watch_stop_failed err={}", strerror(errno));
+    }
+    thread_.join();
+  }
+}
+
+Status LowerWatch::Watch(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Status::FromErrno(errno, "fstat of a lower directory");
+  struct statfs sfs;
+  if (fstatfs(fd, &sfs) != 0) return Status::FromErrno(errno, "statfs of a lower directory");
+  std::lock_guard lock(mu_);
+  for (const Marked& m : marked_) {
+    if (m.dev == st.st_dev) return Status::Ok();
+  }
+  // An fsid of zero: the file system cannot report handles (fanotify_mark says EOPNOTSUPP or
+  // ENODEV for it; checked here first to name the reason).
+  unsigned char fsid[8];
+  static_assert(sizeof(sfs.f_fsid) == sizeof fsid);
+  std::memcpy(fsid, &sfs.f_fsid, sizeof fsid);
+  // An open directory, not an O_PATH descriptor: neither fanotify_mark (without a path) nor
+  // open_by_handle_at takes those.
+  Fd dir(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return Status::FromErrno(errno, "opening a lower directory to watch");
+  if (fanotify_mark(fan_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+                    kEntryEvents | kAttrEvents | FAN_ONDIR, dir.get(), nullptr) != 0) {
+    const int err = errno;
+    if (err == EOPNOTSUPP || err == ENODEV || err == EXDEV || err == EINVAL) {
+      return Status(Code::kUnsupported,
+                    "the lower file system (device " + std::to_string(major(st.st_dev)) + ":" +
+                        std::to_string(minor(st.st_dev)) +
+                        ") cannot be watched: it does not report file handles to fanotify",
+                    err);
+    }
+    return Status::FromErrno(err, "fanotify_mark of the lower file system");
+  }
+  Marked m{st.st_dev, {}, std::move(dir)};
+  std::memcpy(m.fsid, fsid, sizeof fsid);
+  marked_.push_back(std::move(m));
+  return Status::Ok();
+}
+
+bool LowerWatch::Watches(dev_t dev) {
+  if (broken_.load(std::memory_order_relaxed)) return false;
+  std::lock_guard lock(mu_);
+  for (const Marked& m : marked_) {
+    if (m.dev == dev) return true;
+  }
+  return false;
+}
+
+int LowerWatch::MountFdFor(const void* fsid) {
+  std::lock_guard lock(mu_);
+  for (const Marked& m : marked_) {
+    if (std::memcmp(m.fsid, fsid, sizeof m.fsid) == 0) return m.fd.get();
+  }
+  return -1;
+}
+
+void LowerWatch::Loop() {
+  // Event buffers are aligned for fanotify_event_metadata; 64 KiB holds hundreds of events.
+  alignas(struct fanotify_event_metadata) static thread_local char buf[64 * 1024];
+  for (;;) {
+    pollfd p[2] = {{fan_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("event=lower_watch_failed op=poll err={}", strerror(errno));
+      broken_.store(true);
+      on_lost_();  // nothing will be reported from now on: treat it as events lost
+      return;
+    }
+    if (p[1].revents != 0) return;
+    for (;;) {
+      ssize_t n = read(fan_.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) break;
+      if (n <= 0) {
+        spdlog::error("event=lower_watch_failed op=read err={}", n < 0 ? strerror(errno) : "eof");
+        broken_.store(true);
+        on_lost_();
+        return;
+      }
+      Handle(buf, static_cast<size_t>(n));
+    }
+  }
+}
+
+void LowerWatch::Handle(const char* buf, size_t len) {
+  const pid_t self = getpid();
+  // Events are 4-byte aligned in the buffer, the metadata's 64-bit mask wants 8: copied out.
+  struct fanotify_event_metadata md;
+  for (size_t off = 0; off + sizeof md <= len; off += md.event_len) {
+    std::memcpy(&md, buf + off, sizeof md);
+    if (md.event_len < sizeof md || off + md.event_len > len) break;
+    if (md.vers != FANOTIFY_METADATA_VERSION) {
+      spdlog::error("event=lower_watch_failed reason=metadata_version_{}", md.vers);
+      broken_.store(true);
+      on_lost_();
+      return;
+    }
+    events_.fetch_add(1, std::memory_order_relaxed);
+    if (md.mask & FAN_Q_OVERFLOW) {
+      spdlog::warn("event=lower_watch_overflow (every cached listing is dropped)");
+      on_lost_();
+      continue;
+    }
+    if (md.pid == self) continue;  // made through the mount: the kernel knows already
+    // Info records follow the metadata; the one wanted is the directory's handle and the name.
+    const char* p = buf + off + md.metadata_len;
+    const char* end = buf + off + md.event_len;
+    while (p + sizeof(struct fanotify_event_info_header) <= end) {
+      auto* hdr = reinterpret_cast<const struct fanotify_event_info_header*>(p);
+      if (hdr->len < sizeof *hdr || p + hdr->len > end) break;
+      if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
+          hdr->len >= sizeof(struct fanotify_event_info_fid) + sizeof(struct file_handle)) {
+        auto* fid = reinterpret_cast<const struct fanotify_event_info_fid*>(p);
+        // The handle is a struct file_handle (unaligned here: copied out), then the name.
+        struct file_handle fh_head;
+        std::memcpy(&fh_head, fid->handle, sizeof fh_head);
+        if (fh_head.handle_bytes > MAX_HANDLE_SZ) break;
+        const size_t hsize = sizeof(struct file_handle) + fh_head.handle_bytes;
+        const char* name = reinterpret_cast<const char*>(fid->handle) + hsize;
+        if (name >= p + hdr->len) break;
+        const size_t name_max = static_cast<size_t>(p + hdr->len - name);
+        const std::string_view nm(name, strnlen(name, name_max));
+        const int mount_fd = MountFdFor(&fid->fsid);
+        if (mount_fd < 0) break;
+        alignas(struct file_handle) char hbuf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+        std::memcpy(hbuf, fid->handle, hsize);
+        Fd dir(open_by_handle_at(mount_fd, reinterpret_cast<struct file_handle*>(hbuf),
+                                 O_PATH | O_CLOEXEC));
+        struct stat st;
+        // A directory already gone (ESTALE): nothing of it can be cached any more.
+        if (dir && fstat(dir.get(), &st) == 0) on_change_(st, nm, (md.mask & kEntryEvents) != 0);
+      }
+      p += hdr->len;
+    }
+  }
+}
+
+}  // namespace dfs::fs

@@ -1,0 +1,88 @@
+// fs/lower_watch.h: changes made beneath the mount, as the kernel reports them (fanotify), so that
+// the daemon can drop the kernel's cached names and listings of the mount when a change happens
+// instead of when a timeout runs out (the watch= mount option; docs/mount.md, "Watching the lower
+// tree").
+//
+// A LowerWatch marks whole file systems (FAN_MARK_FILESYSTEM) for the directory-entry events (a
+// name created, deleted, moved from or to a directory: the directory's listing changed) and for
+// changes of an object's attributes or of a file closed after writing (the name's attributes
+// changed), and reports each as (the directory's stat, the name, whether the listing changed) on
+// its own thread. Changes made by this process itself are not reported: the
+// kernel sees those through the mount already. If the kernel's queue overflowed, events were lost
+// and on_lost() is called instead: the caller must then assume every directory changed.
+//
+// Needs CAP_SYS_ADMIN (filesystem marks) and CAP_DAC_READ_SEARCH (open_by_handle_at, to learn
+// which directory an event names), Linux 5.9 or later, and file systems that report file handles
+// (ext4, xfs, btrfs, tmpfs since 6.6; not overlayfs without nfs_export, nor FUSE).
+//
+// Thread safety: Watch() and Watches() may be called from any thread; the callbacks run on the
+// watch thread, one at a time, and must not call back into the LowerWatch.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/status.h"
+
+namespace dfs::fs {
+
+class LowerWatch {
+ public:
+  using OnChange =
+      std::function<void(const struct stat& dir, std::string_view name, bool listing_changed)>;
+  using OnLost = std::function<void()>;
+
+  // Creates the fanotify group and starts the watch thread (no file system marked yet).
+  // Errors: kPermissionDenied without CAP_SYS_ADMIN; kUnsupported if the kernel lacks
+  // directory-entry events with names; other failures as kIo.
+  static Result<std::unique_ptr<LowerWatch>> Start(OnChange on_change, OnLost on_lost);
+  ~LowerWatch();  // stops the thread; no callback runs after it returns
+  LowerWatch(const LowerWatch&) = delete;
+  LowerWatch& operator=(const LowerWatch&) = delete;
+
+  // Marks the file system holding the directory `fd` (O_PATH allowed; the directory is opened
+  // and kept open for decoding the handles events carry). Marking the same file system again is a
+  // no-op. Errors: the file system does not report file handles (kUnsupported), or marking failed
+  // (named errno).
+  Status Watch(int fd);
+  // Whether the file system with device `dev` is marked and the watch still works (false for
+  // every device once reading events failed: nothing is reported after that).
+  bool Watches(dev_t dev);
+
+  // Events read from the kernel so far (logs, tests).
+  uint64_t events() const { return events_.load(std::memory_order_relaxed); }
+
+ private:
+  LowerWatch(Fd fan, Fd stop, OnChange on_change, OnLost on_lost);
+  void Loop();
+  // Handles one buffer of events read from the group.
+  void Handle(const char* buf, size_t len);
+  // The descriptor marked for the file system with this fsid, or -1.
+  int MountFdFor(const void* fsid);
+
+  struct Marked {
+    dev_t dev;
+    unsigned char fsid[8];
+    Fd fd;  // an object on it, for open_by_handle_at
+  };
+
+  Fd fan_;
+  Fd stop_;  // an eventfd: written by the destructor
+  OnChange on_change_;
+  OnLost on_lost_;
+  std::mutex mu_;  // guards marked_
+  std::vector<Marked> marked_;
+  std::atomic<uint64_t> events_{0};
+  std::atomic<bool> broken_{false};
+  std::thread thread_;
+};
+
+}  // namespace dfs::fs
