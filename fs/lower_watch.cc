@@ -59,6 +59,7 @@ LowerWatch::LowerWatch(Fd fan, Fd stop, OnChange on_change, OnLost on_lost)
 
 LowerWatch::~LowerWatch() {
   if (thread_.joinable()) {
+    stopping_.store(true);
     uint64_t one = 1;
     if (write(stop_.get(), &one, sizeof one) != sizeof one) {
       spdlog::error("event=lower_watch_stop_failed err={}", strerror(errno));
@@ -132,8 +133,8 @@ void LowerWatch::Loop() {
       on_lost_();  // nothing will be reported from now on: treat it as events lost
       return;
     }
-    if (p[1].revents != 0) return;
-    for (;;) {
+    if (p[1].revents != 0 || stopping_.load(std::memory_order_relaxed)) return;
+    while (!stopping_.load(std::memory_order_relaxed)) {
       ssize_t n = read(fan_.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) break;

@@ -82,6 +82,7 @@ class LowerWatch {
   std::vector<Marked> marked_;
   std::atomic<uint64_t> events_{0};
   std::atomic<bool> broken_{false};
+  std::atomic<bool> stopping_{false};  // set by the destructor: the thread returns
   std::thread thread_;
 };
 

@@ -22,11 +22,11 @@ void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   int err = fs.DoLookup(req, fs.inode(parent), name, &e);
   if (err == ENOENT) {
     // A negative entry. Creations through the mount replace it at once; a short lifetime bounds
-    // how long a file created beneath the mount stays invisible, unless the watch reports those
-    // creations (NegativeEntryTimeout).
+    // how long a file created beneath the mount stays invisible (with watch=on, usually less:
+    // the watch expires the entry when the name is created).
     e = fuse_entry_param{};
     e.ino = 0;
-    e.entry_timeout = fs.NegativeEntryTimeout(fs.inode(parent));
+    e.entry_timeout = fs.config().entry_timeout < 1.0 ? fs.config().entry_timeout : 1.0;
     fuse_reply_entry(req, &e);
     return;
   }

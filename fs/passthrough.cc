@@ -89,9 +89,9 @@ Passthrough::Passthrough(Fd root_fd, const struct stat& root_st, FsConfig cfg)
 Passthrough::~Passthrough() { Stop(); }
 
 void Passthrough::Stop() {
-  watch_.reset();  // no invalidation is sent after this
   pool_.Stop();
   release_pool_.Stop();
+  watch_.reset();  // after the workers (lookups read it); no invalidation is sent after this
   if (inval_thread_.joinable()) {
     {
       std::lock_guard lock(inval_mu_);
@@ -274,7 +274,7 @@ void Passthrough::InvalidatorLoop() {
   }
 }
 
-Status Passthrough::StartWatch() {
+Status Passthrough::StartWatch(const std::string& mountpoint) {
   auto w = LowerWatch::Start([this](const struct stat& dir, std::string_view name,
                                     bool listing) { LowerEntryChanged(dir, name, listing); },
                              [this] { LowerChangesLost(); });
@@ -303,7 +303,17 @@ Status Passthrough::StartWatch() {
     if (!m) continue;
     const std::string& mp = m->mountpoint;
     if (mp.size() <= prefix.size() || mp.compare(0, prefix.size(), prefix) != 0) continue;
-    Fd d(open(mp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    // This very mount (MOUNTPOINT beneath SOURCE) is not part of the lower tree. Nothing is
+    // mounted on it yet: the session has not served a request.
+    if (mp == mountpoint && m->fstype.rfind("fuse", 0) == 0) {
+      unsigned maj = 0, min = 0;
+      if (std::sscanf(m->majmin.c_str(), "%u:%u", &maj, &min) == 2) own_dev_ = makedev(maj, min);
+      continue;
+    }
+    // Opened from the lower root's descriptor, never by its absolute path: with SOURCE the same
+    // as MOUNTPOINT that path leads through this mount, whose requests nobody serves yet.
+    const std::string rel = mp.substr(prefix.size());
+    Fd d(openat(root.get(), rel.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     Status ws = d ? (*w)->Watch(d.get()) : Status::FromErrno(errno, "opening it");
     if (!ws.ok()) {
       all = false;
@@ -320,7 +330,9 @@ Status Passthrough::StartWatch() {
 }
 
 void Passthrough::WatchLookedUp(int fd, const struct stat& st) {
-  if (watch_ == nullptr || watch_->Watches(st.st_dev)) return;
+  // This mount itself, reached through the lower tree (MOUNTPOINT beneath SOURCE): its statfs
+  // would be a request to this very session.
+  if (watch_ == nullptr || st.st_dev == own_dev_ || watch_->Watches(st.st_dev)) return;
   {
     std::lock_guard lock(unwatched_mu_);
     for (dev_t d : unwatched_) {
@@ -387,26 +399,6 @@ bool Passthrough::ExpireEntry(fuse_ino_t parent, std::string_view name) {
   return true;
 }
 
-double Passthrough::NegativeEntryTimeout(const Inode& parent) {
-  const double shortest = std::min(cfg_.entry_timeout, 1.0);
-  if (watch_ == nullptr || proto_minor_.load(std::memory_order_relaxed) < 44) return shortest;
-  return watch_->Watches(parent.key.dev) ? cfg_.entry_timeout : shortest;
-}
-
-bool Passthrough::ExpireAllEntries() {
-  if (proto_minor_.load(std::memory_order_relaxed) < 44 || session_ == nullptr) return false;
-  struct {
-    uint32_t len;
-    int32_t error;
-    uint64_t unique;
-  } out{sizeof out, 8 /* FUSE_NOTIFY_INC_EPOCH */, 0};
-  if (write(fuse_session_fd(session_), &out, sizeof out) < 0) {
-    spdlog::warn("event=expire_all_entries_failed err={}", strerror(errno));
-    return false;
-  }
-  return true;
-}
-
 void Passthrough::LowerChangesLost() {
   std::vector<fuse_ino_t> dirs;
   inodes_.ForEachInode([&](Inode* inode) {
@@ -416,7 +408,6 @@ void Passthrough::LowerChangesLost() {
     dirs.push_back(ino_of(inode, *this));
   });
   if (session_ == nullptr) return;
-  ExpireAllEntries();
   for (fuse_ino_t d : dirs) fuse_lowlevel_notify_inval_inode(session_, d, 0, 0);
 }
 

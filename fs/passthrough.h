@@ -174,17 +174,14 @@ class Passthrough {
   // could be marked, directory opens are left to the kernel (no_opendir()). Call once, after
   // set_session() and before the loop; errors (logged by the caller) leave the mount as without
   // watch=on.
-  Status StartWatch();
+  // `mountpoint`: this mount's canonical path (resolved before mounting): its own mountinfo entry
+  // is skipped in the scan.
+  Status StartWatch(const std::string& mountpoint);
   // Whether OPENDIR is answered ENOSYS, so that the kernel opens directories itself from then on
   // and keeps their listings until told they changed (requires the watch of StartWatch()).
   bool no_opendir() const { return no_opendir_.load(std::memory_order_relaxed); }
   // INIT: the kernel cannot leave directory opens to itself (no FUSE_NO_OPENDIR_SUPPORT).
   void KernelLacksNoOpendir() { no_opendir_.store(false, std::memory_order_relaxed); }
-  // How long the kernel may keep a negative entry in `parent`: 1 s (or timeout= if shorter); with
-  // the watch on parent's file system, timeout=, since a name created there beneath the mount
-  // expires the entry (ExpireEntry) and lost events expire them all (FUSE_NOTIFY_INC_EPOCH): both
-  // need a kernel of protocol 7.44 or later.
-  double NegativeEntryTimeout(const Inode& parent);
   // INIT: the protocol minor version the kernel speaks.
   void set_proto_minor(unsigned m) { proto_minor_.store(m, std::memory_order_relaxed); }
   // A directory was looked up: if the watch is on and its file system is not marked yet (a file
@@ -201,9 +198,6 @@ class Passthrough {
   // again and keeps it, with whatever is mounted on it, if it still names the same node. False
   // if the kernel is older (nothing sent).
   bool ExpireEntry(fuse_ino_t parent, std::string_view name);
-  // Makes the kernel look every cached name up again at its next use, negative ones included
-  // (FUSE_NOTIFY_INC_EPOCH, protocol 7.44). False if the kernel is older (nothing sent).
-  bool ExpireAllEntries();
   void LowerChangesLost();
 
   FsConfig cfg_;
@@ -227,6 +221,7 @@ class Passthrough {
   std::unique_ptr<LowerWatch> watch_;    // watch=on
   std::atomic<bool> no_opendir_{false};  // set by StartWatch() before the loop, and at INIT
   std::atomic<unsigned> proto_minor_{0};
+  dev_t own_dev_ = 0;             // this mount's device when it lies in the lower tree (StartWatch)
   std::mutex unwatched_mu_;       // a leaf: guards unwatched_
   std::vector<dev_t> unwatched_;  // file systems that could not be marked (logged once)
 };

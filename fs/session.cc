@@ -142,6 +142,12 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   if (fuse_set_signal_handlers(se.get()) != 0) {
     return Status(Code::kIo, "cannot install signal handlers");
   }
+  // The watch skips this mount in the lower tree's mounts: its path, resolved before mounting.
+  std::string watch_mountpoint;
+  if (opts.watch) {
+    char canon[PATH_MAX];
+    if (realpath(opts.mountpoint.c_str(), canon) != nullptr) watch_mountpoint = canon;
+  }
   if (fuse_session_mount(se.get(), opts.mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se.get());
     return Status(Code::kIo, "cannot mount " + opts.mountpoint + " (see above)");
@@ -151,7 +157,7 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
     spdlog::info("event=kernel_passthrough_unavailable status={}", s.ToString());
   }
   if (opts.watch) {
-    if (Status ws = fs.StartWatch(); !ws.ok()) {
+    if (Status ws = fs.StartWatch(watch_mountpoint); !ws.ok()) {
       spdlog::warn(
           "event=lower_watch_unavailable status={} (names and listings changed beneath the "
           "mount are seen as without watch=on)",

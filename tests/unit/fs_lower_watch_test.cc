@@ -61,8 +61,15 @@ class LowerWatchTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
-  // Runs `cmd` in a child process (its changes are not this process's).
-  static void Child(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
+  // Runs `cmd` in a child process (its changes are not this process's), after forgetting the
+  // events seen so far.
+  void Child(const std::string& cmd) {
+    {
+      std::lock_guard lock(mu_);
+      seen_.clear();
+    }
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
 
   // Waits up to 5 s for an event naming `name` in the test directory; returns it.
   std::optional<Seen> WaitFor(const std::string& name, bool listing) {
