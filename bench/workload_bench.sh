@@ -9,13 +9,19 @@
 #   enfmt0    the same with `mt_loop,poll_us=0` (the busy-host comparison of the polling default);
 #   enfmt     the same with `mt_loop` and the default polling (a candidate default for busy hosts);
 #   ll        libfuse 3.14's passthrough_ll example (default options), built from libfuse3-dev;
-#   enf1st    a fresh `mode=enforce` mount for every run: cold verdicts (first pass, hashing);
+#   enf1st    a fresh `mode=enforce` mount for every run: cold verdicts (first pass, hashing),
+#             and cold names, attributes and pages in the kernel's caches of the mount;
+#   enfv1st   a fresh `mode=enforce` mount whose names and attributes are walked first (`find
+#             -xdev -ls` over the mount, which opens no file): only the verdicts are cold, as
+#             fapo1st's are while the native tree's names stay in the kernel's caches;
 #   fapo1st   the copy under a freshly started fapolicyd (integrity = sha256, trust = file with
 #             every file of the copy): its first pass;
 #   fapo      the same fapolicyd right after, warm.
 #   With --alt BUILD2, also off2, enf2 and enf21st: the same from the other build (before/after).
 #   With --enf NAME=OPTS (repeatable), also NAME: a warm enforce mount with OPTS added to its
 #   options (say --enf enfp0=poll_us=0: the default loop without polling).
+#   With --cold NAME=OPTS (repeatable; NAME ends in 1st), also NAME: a fresh enforce mount per run
+#   with OPTS added (say --cold enfw1st=watch=on).
 # Workloads: python3 -c 1; python3 importing 12 modules; ls -l /usr/bin; dpkg -l; 10 x sh -c true;
 # a script of those five; dpkg -V; find / -xdev | wc -l; python3 -m compileall -q of a fresh copy
 # of the email package (writes .pyc files; the copy is made untimed, through the same root); a runc
@@ -34,7 +40,7 @@
 # scheduler puts the two decides much of the floor on a small VM). --busy
 # repeats the table while two busy loops keep both cores busy.
 #
-# Options: -n N rounds (default 10); --busy; --alt BUILD2; --enf NAME=OPTS; --no-fapolicyd; --no-ops; --big-mib M
+# Options: -n N rounds (default 10); --busy; --alt BUILD2; --enf NAME=OPTS; --cold NAME=OPTS; --no-fapolicyd; --no-ops; --big-mib M
 # (default 1024; 0: skip); --drop (drop_caches before every cold run, then rewarm); --only "W..."
 # (workload names: py pyimp ls dpkgl sh10 script dpkgV find compile runc); --guest-halt-poll NS
 # (a KVM guest with the haltpoll cpuidle driver: let an idle CPU poll for up to NS ns before it
@@ -48,7 +54,7 @@ BUILD=$(cd "${1:?usage: workload_bench.sh BUILD_DIR [-n N] [--busy] [--alt BUILD
 shift
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=10 BUSY=0 ALT= FAPO=1 OPS=1 BIG_MIB=1024 DROP=0 HALT_POLL=
-EXTRA_ENF=()
+EXTRA_ENF=() EXTRA_COLD=()
 ONLY="py pyimp ls dpkgl sh10 script dpkgV find compile runc"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -57,6 +63,8 @@ while [ $# -gt 0 ]; do
     --alt) ALT=$(cd "$2" && pwd); shift 2 ;;
     --enf) [[ $2 =~ ^[a-z][a-z0-9]*=.+$ ]] || { echo "workload_bench: --enf takes NAME=OPTS" >&2; exit 2; }
            EXTRA_ENF+=("$2"); shift 2 ;;
+    --cold) [[ $2 =~ ^[a-z][a-z0-9]*1st=.+$ ]] || { echo "workload_bench: --cold takes NAME=OPTS, NAME ending in 1st" >&2; exit 2; }
+            EXTRA_COLD+=("$2"); shift 2 ;;
     --no-fapolicyd) FAPO=0; shift ;;
     --no-ops) OPS=0; shift ;;
     --big-mib) BIG_MIB=$2; shift 2 ;;
@@ -190,6 +198,7 @@ add_mount enf "$DIGESTFS" "$ENF_OPTS"
 add_mount enfmt0 "$DIGESTFS" "$ENF_OPTS,mt_loop,poll_us=0"
 add_mount enfmt "$DIGESTFS" "$ENF_OPTS,mt_loop"
 add_mount enf1st "$DIGESTFS" "$ENF_OPTS"
+add_mount enfv1st "$DIGESTFS" "$ENF_OPTS"
 mkdir -p "$W/m_ll"
 "$W/bin/passthrough_ll" -o source="$ROOT" "$W/m_ll"
 MOUNTS+=("$W/m_ll")
@@ -200,7 +209,11 @@ for e in ${EXTRA_ENF[@]+"${EXTRA_ENF[@]}"}; do
   add_mount "${e%%=*}" "$DIGESTFS" "$ENF_OPTS,${e#*=}"
   WARM_CFGS+=" ${e%%=*}"
 done
-COLD_CFGS="enf1st"
+COLD_CFGS="enf1st enfv1st"
+for e in ${EXTRA_COLD[@]+"${EXTRA_COLD[@]}"}; do
+  add_mount "${e%%=*}" "$DIGESTFS" "$ENF_OPTS,${e#*=}"
+  COLD_CFGS+=" ${e%%=*}"
+done
 if [ -n "$ALT" ]; then
   add_mount off2 "$ALT/fs/digestfs" mode=off,loglevel=warn
   add_mount enf2 "$ALT/fs/digestfs" "$ENF_OPTS"
@@ -352,7 +365,8 @@ check_outputs() {
   local w c s
   for w in $ONLY; do
     SIG[$w]=$(signature "$ROOT" "$w")
-    for c in $WARM_CFGS enf1st ${ALT:+enf21st}; do
+    for c in $WARM_CFGS $COLD_CFGS; do
+      [ "${c#fapo}" != "$c" ] && continue
       [ "$c" = native ] && continue
       s=$(signature "${ROOTS[$c]}" "$w")
       if [ "$s" != "${SIG[$w]}" ]; then
@@ -395,6 +409,8 @@ table() {  # table LABEL
         else  # a fresh enforce mount: cold verdicts
           remount "$c"
           [ $DROP = 1 ] && drop
+          # enfv1st: names and attributes walked first, no file opened
+          [ "$c" = enfv1st ] && find "${ROOTS[$c]}/" -xdev -ls >/dev/null 2>&1
           RES[$c/$w]+="$(timed "${ROOTS[$c]}" "$w") "
         fi
       done
