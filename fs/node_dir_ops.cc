@@ -215,6 +215,32 @@ bool SameDirStamp(const Inode& i, const struct stat& st) {
   return SameTimes(i.stamp_valid, i.stamp_size, i.stamp_mtime, i.stamp_ctime, st);
 }
 
+// Opens the lower directory of `dir` for reading, as a new handle in *out; `st`, if not null,
+// gets its fstat. 0 or an errno (then nothing is left open). `what` names the open in the log of
+// descriptor shortages.
+int OpenLowerDir(Passthrough& fs, Inode& dir, const char* what, std::unique_ptr<DirHandle>* out,
+                 struct stat* st = nullptr) {
+  PathFd pfd = fs.Lower(dir);
+  if (!pfd) return pfd.error();
+  int fd = fs.inodes().OpenShedding(
+      [&] { return openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }, what);
+  if (fd < 0) return errno;
+  if (st != nullptr && fstat(fd, st) != 0) {
+    int err = errno;
+    close(fd);
+    return err;
+  }
+  auto d = std::make_unique<DirHandle>();
+  d->dp = fdopendir(fd);
+  if (d->dp == nullptr) {
+    int err = errno;
+    close(fd);
+    return err;
+  }
+  *out = std::move(d);
+  return 0;
+}
+
 void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   if (fs.no_opendir()) {
@@ -224,29 +250,9 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, ENOSYS);
     return;
   }
-  auto d = std::make_unique<DirHandle>();
-  PathFd pfd = fs.Lower(fs.inode(ino));
-  if (!pfd) {
-    fuse_reply_err(req, pfd.error());
-    return;
-  }
-  int fd = fs.inodes().OpenShedding(
-      [&] { return openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }, "opendir");
-  if (fd < 0) {
-    fuse_reply_err(req, errno);
-    return;
-  }
+  std::unique_ptr<DirHandle> d;
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    int err = errno;
-    close(fd);
-    fuse_reply_err(req, err);
-    return;
-  }
-  d->dp = fdopendir(fd);
-  if (d->dp == nullptr) {
-    int err = errno;
-    close(fd);
+  if (int err = OpenLowerDir(fs, fs.inode(ino), "opendir", &d, &st); err != 0) {
     fuse_reply_err(req, err);
     return;
   }
@@ -290,22 +296,7 @@ void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fus
   // and positioned at `offset` (a d_off the lower file system gave in an earlier read).
   std::unique_ptr<DirHandle> unopened;
   if (d == nullptr) {
-    PathFd pfd = fs.Lower(dir);
-    if (!pfd) {
-      fuse_reply_err(req, pfd.error());
-      return;
-    }
-    int fd = fs.inodes().OpenShedding(
-        [&] { return openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }, "readdir");
-    if (fd < 0) {
-      fuse_reply_err(req, errno);
-      return;
-    }
-    unopened = std::make_unique<DirHandle>();
-    unopened->dp = fdopendir(fd);
-    if (unopened->dp == nullptr) {
-      int err = errno;
-      close(fd);
+    if (int err = OpenLowerDir(fs, dir, "readdir", &unopened); err != 0) {
       fuse_reply_err(req, err);
       return;
     }
@@ -426,19 +417,14 @@ void fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) 
   Passthrough& fs = Passthrough::From(req);
   if (Dir(fi) == nullptr) {
     // Without OPENDIR (watch=on): the directory is opened for the sync.
-    PathFd pfd = fs.Lower(fs.inode(ino));
-    if (!pfd) {
-      fuse_reply_err(req, pfd.error());
+    std::unique_ptr<DirHandle> d;
+    if (int err = OpenLowerDir(fs, fs.inode(ino), "fsyncdir", &d); err != 0) {
+      fuse_reply_err(req, err);
       return;
     }
-    Fd dirfd_owned(fs.inodes().OpenShedding(
-        [&] { return openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }, "fsyncdir"));
-    if (!dirfd_owned) {
-      fuse_reply_err(req, errno);
-      return;
-    }
-    fs.Offload(req, [req, d = std::make_shared<Fd>(std::move(dirfd_owned)), datasync] {
-      int rc = datasync ? fdatasync(d->get()) : fsync(d->get());
+    fs.Offload(req, [req, h = std::shared_ptr<DirHandle>(std::move(d)), datasync] {
+      const int fd = dirfd(h->dp);
+      int rc = datasync ? fdatasync(fd) : fsync(fd);
       fuse_reply_err(req, rc == 0 ? 0 : errno);
     });
     return;
