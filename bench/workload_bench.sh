@@ -34,7 +34,8 @@
 # geometric mean per configuration; the FUSE requests per workload by opcode (warm, under enforce:
 # counted from the daemon's debug trace, -d), warm and in a first pass; the round trip a request
 # costs the caller (bench/fs_roundtrip.c) and the floor it sets per workload (native time +
-# requests waited for x round trip); a large-file warm sequential read (dd, 1 MiB reads) under
+# requests waited for x round trip; for a first pass also + its bytes hashed at one core's
+# openssl SHA-256 rate), with geometric means; a large-file warm sequential read (dd, 1 MiB reads) under
 # enforce against native, and the folio sizes of its page cache (bench/page_folios.py); the round
 # trip and a warm `ls -l` with the daemon pinned to CPU 0 and the caller on CPU 0 or 1 (where the
 # scheduler puts the two decides much of the floor on a small VM). --busy
@@ -494,7 +495,23 @@ ops_summary() {
           for (op in e) printf " | %s-ENODATA/ENOTTY %d", op, e[op]
           printf "\n"; print sync + 0, n["OPEN"] + n["OPENDIR"] + n["CREATE"] + 0 > out }'
 }
-declare -A SYNC_WARM SYNC_COLD
+declare -A SYNC_WARM SYNC_COLD HASHED
+# The bytes the daemon `pid` of mount `m` has hashed (its runtime status file, rewritten at
+# SIGUSR1; docs/mount.md, "Runtime status"), or nothing if it cannot tell.
+hashed_bytes() {
+  local m=$1 pid=$2 f i old
+  f=/run/digestfs/$(mountpoint -d "$m").json
+  old=$(stat -c %i "$f" 2>/dev/null) || return 0
+  kill -USR1 "$pid" 2>/dev/null || return 0
+  # Each write is a new file renamed over the old one: wait for the new inode.
+  for i in $(seq 50); do
+    [ "$(stat -c %i "$f" 2>/dev/null)" != "$old" ] && break
+    sleep 0.1
+  done
+  [ "$(stat -c %i "$f" 2>/dev/null)" != "$old" ] || return 0
+  jq -r '.counters.bytes_hashed // empty' "$f" 2>/dev/null || true
+}
+
 count_ops() {
   local m=$W/m_dbg log=$W/dbg.log w before pid
   OPSF=$W/ops.count
@@ -533,6 +550,7 @@ count_ops() {
     sleep 0.2
     tail -n +"$((before + 1))" "$log" | ops_summary "$w"
     SYNC_COLD[$w]=$(cat "$OPSF")
+    HASHED[$w]=$(hashed_bytes "$m" "$pid")
     umount_one "$m"
     wait "$pid" 2>/dev/null || true
   done
@@ -559,29 +577,44 @@ floor_table() {
   rtt_oc=$(awk -v a="$(echo $enf | awk -v k=openclose_us "$get")" \
     -v b="$(echo $nat | awk -v k=openclose_us "$get")" 'BEGIN { printf "%.2f", a - b }')
   echo "added per request through enf: $rtt us (GETXATTR), $rtt_oc us per open + close"
+  # The first pass must also hash what it opens; at best at openssl's one-core SHA-256 rate (the
+  # daemon's own hashing is 0.86-0.89x of it: bench/enforce_open.sh).
+  local rate
+  rate=$(openssl speed -mr -evp sha256 -bytes 65536 -seconds 2 2>/dev/null |
+    awk -F: '/^\+F:/ { printf "%.0f", $4 }')
+  echo "one core's SHA-256, openssl speed, 64 KiB blocks: $(awk -v r="${rate:-0}" 'BEGIN { printf "%.0f", r / 1e6 }') MB/s"
   echo "-- floor = native + opens x $rtt_oc us + other requests waited for x $rtt us; ratios to native"
-  echo "   (first pass: enf1st's requests, and its floor against fapolicyd's first pass)"
-  printf '%-8s %8s %8s %8s %8s %8s | %8s %8s %8s %8s %8s\n' workload native enf reqs floor "enf/flr" \
-    enf1st reqs1 floor1 "1st/flr" "flr/fapo1"
-  local gf=0 ge=0 g1=0 gfa=0 k=0 k1=0
+  echo "   (first pass: enf1st's requests, and its floor against fapolicyd's first pass; floor1h adds"
+  echo "   the first pass's bytes hashed at openssl's rate, work fapolicyd's first pass does too)"
+  printf '%-8s %8s %8s %8s %8s %8s | %8s %8s %8s %8s %8s %9s %8s %9s\n' workload native enf reqs floor \
+    "enf/flr" enf1st reqs1 floor1 "1st/flr" "flr/fapo1" "hashedMB" floor1h "flh/fapo1"
   for w in $ONLY; do
-    local n=${MED[native/$w]:-} e=${MED[enf/$w]:-} c=${MED[enf1st/$w]:-} fa=${MED[fapo1st/$w]:-}
-    local rw=${SYNC_WARM[$w]:-} rc=${SYNC_COLD[$w]:-}
-    awk -v w="$w" -v n="$n" -v e="$e" -v c="$c" -v fa="$fa" -v rw="$rw" -v rc="$rc" -v t="$rtt" \
-      -v to="$rtt_oc" 'BEGIN {
+    printf '%s|%s|%s|%s|%s|%s|%s|%s\n' "$w" "${MED[native/$w]:-}" "${MED[enf/$w]:-}" \
+      "${MED[enf1st/$w]:-}" "${MED[fapo1st/$w]:-}" "${SYNC_WARM[$w]:-}" "${SYNC_COLD[$w]:-}" \
+      "${HASHED[$w]:-}"
+  done | awk -F'|' -v t="$rtt" -v to="$rtt_oc" -v rate="${rate:-0}" '
+    function gm(sum, k) { return k ? sprintf("%.2f", exp(sum / k)) : "-" }
+    { w = $1; n = $2; e = $3; c = $4; fa = $5; rw = $6; rc = $7; hb = $8
       num = "^[0-9.]+$"
-      if (n !~ num || e !~ num || rw == "") { printf "%-8s (not measured)\n", w; exit }
+      if (n !~ num || e !~ num || rw == "") { printf "%-8s (not measured)\n", w; next }
       split(rw, a, " "); split(rc, b, " ")
       fl = n + (a[2] * to + (a[1] - a[2]) * t) / 1000
       printf "%-8s %8.1f %8.1f %8d %8.1f %8.2f |", w, n, e, a[1], fl, e / fl
+      gfl += log(fl / n); gefl += log(e / fl); k++
       if (c ~ num && rc != "") {
         f1 = n + (b[2] * to + (b[1] - b[2]) * t) / 1000
-        rc = b[1]
-        printf " %8.1f %8d %8.1f %8.2f", c, rc, f1, c / f1
-        if (fa ~ num) printf " %8.2f", f1 / fa; else printf " %8s", "-"
+        printf " %8.1f %8d %8.1f %8.2f", c, b[1], f1, c / f1
+        if (fa ~ num) { printf " %8.2f", f1 / fa; gf1 += log(f1 / fa); k1++ } else printf " %8s", "-"
+        if (hb ~ num && rate > 0) {
+          fh = f1 + hb / rate * 1000
+          printf " %9.1f %8.1f", hb / 1e6, fh
+          if (fa ~ num) { printf " %9.2f", fh / fa; gfh += log(fh / fa); kh++ }
+        }
       }
-      printf "\n" }'
-  done
+      printf "\n" }
+    END {
+      printf "geomean: floor/native %s, enf/floor %s; first pass floor1/fapo1st %s, floor1h/fapo1st %s (%d workloads)\n",
+        gm(gfl, k), gm(gefl, k), gm(gf1, k1), gm(gfh, kh), kh }'
   echo "(floor/native is the best ratio a FUSE mount making these requests can reach on this machine)"
 }
 
