@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace dfs::fs {
@@ -149,56 +150,81 @@ void LowerWatch::Loop() {
   }
 }
 
-void LowerWatch::Handle(const char* buf, size_t len) {
-  const pid_t self = getpid();
-  // Events are 4-byte aligned in the buffer, the metadata's 64-bit mask wants 8: copied out.
+FanotifyParse ParseFanotifyEvents(const char* buf, size_t len, pid_t self,
+                                  const std::function<void(const FanotifyEntry&)>& on_entry) {
+  FanotifyParse out;
+  // Every field is copied out with memcpy: the kernel aligns events to 4 bytes, the metadata's
+  // 64-bit mask wants 8, and nothing here trusts the buffer to be aligned at all.
   struct fanotify_event_metadata md;
   for (size_t off = 0; off + sizeof md <= len; off += md.event_len) {
     std::memcpy(&md, buf + off, sizeof md);
-    if (md.event_len < sizeof md || off + md.event_len > len) break;
+    if (md.event_len < sizeof md || md.event_len > len - off) break;
     if (md.vers != FANOTIFY_METADATA_VERSION) {
-      spdlog::error("event=lower_watch_failed reason=metadata_version_{}", md.vers);
-      broken_.store(true);
-      on_lost_();
-      return;
+      out.bad_version = true;
+      return out;
     }
-    events_.fetch_add(1, std::memory_order_relaxed);
+    ++out.events;
     if (md.mask & FAN_Q_OVERFLOW) {
-      spdlog::warn("event=lower_watch_overflow (every cached listing is dropped)");
-      on_lost_();
+      out.overflow = true;
       continue;
     }
     if (md.pid == self) continue;  // made through the mount: the kernel knows already
+    if (md.metadata_len < sizeof md || md.metadata_len > md.event_len) continue;
     // Info records follow the metadata; the one wanted is the directory's handle and the name.
-    const char* p = buf + off + md.metadata_len;
-    const char* end = buf + off + md.event_len;
-    while (p + sizeof(struct fanotify_event_info_header) <= end) {
-      auto* hdr = reinterpret_cast<const struct fanotify_event_info_header*>(p);
-      if (hdr->len < sizeof *hdr || p + hdr->len > end) break;
-      if (hdr->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
-          hdr->len >= sizeof(struct fanotify_event_info_fid) + sizeof(struct file_handle)) {
-        auto* fid = reinterpret_cast<const struct fanotify_event_info_fid*>(p);
-        // The handle is a struct file_handle (unaligned here: copied out), then the name.
+    size_t p = off + md.metadata_len;
+    const size_t end = off + md.event_len;
+    struct fanotify_event_info_header hdr;
+    while (sizeof hdr <= end - p) {
+      std::memcpy(&hdr, buf + p, sizeof hdr);
+      if (hdr.len < sizeof hdr || hdr.len > end - p) break;
+      // The record: header, fsid, then a struct file_handle and the NUL-terminated name.
+      constexpr size_t kFsidAt = offsetof(struct fanotify_event_info_fid, fsid);
+      constexpr size_t kHandleAt = offsetof(struct fanotify_event_info_fid, handle);
+      if (hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
+          hdr.len >= kHandleAt + sizeof(struct file_handle)) {
         struct file_handle fh_head;
-        std::memcpy(&fh_head, fid->handle, sizeof fh_head);
+        std::memcpy(&fh_head, buf + p + kHandleAt, sizeof fh_head);
         if (fh_head.handle_bytes > MAX_HANDLE_SZ) break;
         const size_t hsize = sizeof(struct file_handle) + fh_head.handle_bytes;
-        const char* name = reinterpret_cast<const char*>(fid->handle) + hsize;
-        if (name >= p + hdr->len) break;
-        const size_t name_max = static_cast<size_t>(p + hdr->len - name);
-        const std::string_view nm(name, strnlen(name, name_max));
-        const int mount_fd = MountFdFor(&fid->fsid);
-        if (mount_fd < 0) break;
-        alignas(struct file_handle) char hbuf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-        std::memcpy(hbuf, fid->handle, hsize);
-        Fd dir(open_by_handle_at(mount_fd, reinterpret_cast<struct file_handle*>(hbuf),
-                                 O_PATH | O_CLOEXEC));
-        struct stat st;
-        // A directory already gone (ESTALE): nothing of it can be cached any more.
-        if (dir && fstat(dir.get(), &st) == 0) on_change_(st, nm, (md.mask & kEntryEvents) != 0);
+        if (hsize >= hdr.len - kHandleAt) break;  // no room for the name's terminating NUL
+        const char* name = buf + p + kHandleAt + hsize;
+        const size_t name_max = hdr.len - kHandleAt - hsize;
+        FanotifyEntry e;
+        e.fsid = reinterpret_cast<const unsigned char*>(buf + p + kFsidAt);
+        e.handle = reinterpret_cast<const unsigned char*>(buf + p + kHandleAt);
+        e.handle_size = hsize;
+        e.name = std::string_view(name, strnlen(name, name_max));
+        e.listing_changed = (md.mask & kEntryEvents) != 0;
+        on_entry(e);
       }
-      p += hdr->len;
+      p += hdr.len;
     }
+  }
+  return out;
+}
+
+void LowerWatch::Handle(const char* buf, size_t len) {
+  FanotifyParse r = ParseFanotifyEvents(buf, len, getpid(), [this](const FanotifyEntry& e) {
+    const int mount_fd = MountFdFor(e.fsid);
+    if (mount_fd < 0) return;
+    alignas(struct file_handle) char hbuf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    std::memcpy(hbuf, e.handle, e.handle_size);
+    Fd dir(open_by_handle_at(mount_fd, reinterpret_cast<struct file_handle*>(hbuf),
+                             O_PATH | O_CLOEXEC));
+    struct stat st;
+    // A directory already gone (ESTALE): nothing of it can be cached any more.
+    if (dir && fstat(dir.get(), &st) == 0) on_change_(st, e.name, e.listing_changed);
+  });
+  events_.fetch_add(r.events, std::memory_order_relaxed);
+  if (r.bad_version) {
+    spdlog::error("event=lower_watch_failed reason=metadata_version");
+    broken_.store(true);
+    on_lost_();
+    return;
+  }
+  if (r.overflow) {
+    spdlog::warn("event=lower_watch_overflow (every cached listing is dropped)");
+    on_lost_();
   }
 }
 

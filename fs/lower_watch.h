@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -33,6 +35,32 @@
 #include "common/status.h"
 
 namespace dfs::fs {
+
+// One directory entry named by a fanotify event (FAN_REPORT_DFID_NAME): the file system's id, the
+// directory's handle and the entry's name, pointing into the buffer that was parsed.
+struct FanotifyEntry {
+  const unsigned char* fsid = nullptr;  // 8 bytes
+  // A struct file_handle (header and handle_bytes), unaligned: copy it out before use.
+  const unsigned char* handle = nullptr;
+  size_t handle_size = 0;        // sizeof(struct file_handle) + its handle_bytes
+  std::string_view name;         // the entry's name as the kernel reported it (up to its NUL)
+  bool listing_changed = false;  // a name was created, deleted or moved (else: attributes)
+};
+
+// What ParseFanotifyEvents saw besides entries.
+struct FanotifyParse {
+  uint64_t events = 0;       // well-formed events read (self-made ones included)
+  bool overflow = false;     // the kernel's queue overflowed: events were lost
+  bool bad_version = false;  // a metadata version this build does not know: nothing after it read
+};
+
+// Parses a buffer read from a fanotify group made with FAN_REPORT_DFID_NAME, as the kernel's
+// include/uapi/linux/fanotify.h lays it out. Calls on_entry for each directory handle and name of
+// an event not made by the process `self`. Never reads outside [buf, buf + len), whatever the bytes
+// (the buffer need not be aligned); an event or info record whose length does not fit ends the
+// parse (the rest of the buffer is ignored), an info record of another type is skipped.
+FanotifyParse ParseFanotifyEvents(const char* buf, size_t len, pid_t self,
+                                  const std::function<void(const FanotifyEntry&)>& on_entry);
 
 class LowerWatch {
  public:
