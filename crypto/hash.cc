@@ -15,9 +15,24 @@
 #include <thread>
 #include <vector>
 
+#include "common/byte_buffer.h"
+
 namespace dfs {
 
 namespace {
+// HashFd's buffer (serial path): one per thread, reused and never zeroed. A fresh, zero-filled
+// `chunk` per file (with its page faults) cost a first pass over a rootfs more than hashing did
+// (perf of the daemon during a cold `python3 -c 1`: memset and its faults 28% of its CPU time,
+// SHA-256 under 5%); PrepareHashFd() faults it in before the thread's first hash.
+thread_local ByteBuffer t_hash_buf;
+
+// The chunk HashFd reads: opts.chunk rounded up to whole blocks.
+size_t HashChunk(const HashFdOptions& opts) {
+  size_t chunk = opts.chunk ? opts.chunk : (1 << 20);
+  if (opts.block_size && chunk % opts.block_size)
+    chunk = opts.block_size * (chunk / opts.block_size + 1);
+  return chunk;
+}
 const EVP_MD* MdFor(HashAlgo a) {
   switch (a) {
     case HashAlgo::kMd5:
@@ -225,9 +240,7 @@ std::optional<Result<Digest>> HashFdPipelined(int fd, Hasher& h, uint64_t* size_
 Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out, const HashFdOptions& opts) {
   auto h = Hasher::Create(algo);
   if (!h.ok()) return h.status();
-  size_t chunk = opts.chunk ? opts.chunk : (1 << 20);
-  if (opts.block_size && chunk % opts.block_size)
-    chunk = opts.block_size * (chunk / opts.block_size + 1);
+  const size_t chunk = HashChunk(opts);
   struct stat st;
   if (opts.pipeline_min != 0 && opts.on_block != nullptr && opts.block_size != 0 &&
       ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
@@ -235,16 +248,8 @@ Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out, const HashFdOpt
     const size_t pchunk = std::max<size_t>(chunk, (size_t{4} << 20) / opts.block_size * opts.block_size);
     if (auto r = HashFdPipelined(fd, *h, size_out, opts, pchunk)) return std::move(*r);
   }
-  // One buffer per thread, reused and never zeroed: a fresh, zero-filled `chunk` per file (with
-  // its page faults) cost a first pass over a rootfs more than hashing did (perf of the daemon
-  // during a cold `python3 -c 1`: memset and its faults 28% of its CPU time, SHA-256 under 5%).
-  thread_local std::unique_ptr<uint8_t[]> tbuf;
-  thread_local size_t tcap = 0;
-  if (tcap < chunk) {
-    tbuf.reset(new uint8_t[chunk]);
-    tcap = chunk;
-  }
-  std::span<uint8_t> buf(tbuf.get(), chunk);
+  if (t_hash_buf.size() < chunk) t_hash_buf.resize(chunk);
+  std::span<uint8_t> buf(t_hash_buf.data(), chunk);
   uint64_t off = 0;
   uint64_t block_index = 0;
   for (;;) {
@@ -269,6 +274,12 @@ Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out, const HashFdOpt
   }
   if (size_out) *size_out = off;
   return h->Finish();
+}
+
+void PrepareHashFd(size_t chunk) {
+  HashFdOptions opts;
+  opts.chunk = chunk;
+  Prefault(&t_hash_buf, HashChunk(opts));
 }
 
 }  // namespace dfs

@@ -66,4 +66,10 @@ struct HashFdOptions {
 Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out = nullptr,
                       const HashFdOptions& opts = {});
 
+// Optional, once per thread that will call HashFd: makes the calling thread's read buffer for
+// chunks of `chunk` bytes resident now (common/byte_buffer.h, Prefault), so that its first HashFd
+// takes no page faults on it. The buffer is the thread's for its life (it is kept between calls
+// anyway). The pipelined path's buffers (pipeline_min) are not prepared.
+void PrepareHashFd(size_t chunk = size_t{1} << 20);
+
 }  // namespace dfs

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace dfs::fs {
 
@@ -36,20 +38,26 @@ bool MainThreadGone(const char* path) {
   return state == 'Z' || state == 'X';
 }
 
-// The child: waits for SIGTERM (the parent thread's death, PR_SET_PDEATHSIG, or a stray one) and
-// aborts the connection if the daemon's main thread is gone. Only async-signal-safe calls.
-[[noreturn]] void WatchdogMain(int abort_fd, const char* stat_path,
-                               const sigset_t& wait_set) {
-  int null_fd = open("/dev/null", O_RDWR);
-  if (null_fd >= 0) {
-    dup2(null_fd, 0);
-    dup2(null_fd, 1);
-    dup2(null_fd, 2);
+// The argument that makes the binary the watchdog, and where the abort file is in it.
+constexpr const char* kWatchdogArg = "--digestfs-connection-watchdog";
+constexpr int kAbortFd = 3;
+
+// The watchdog (a new image; descriptors 0-2 /dev/null, kAbortFd the abort file, no other; SIGTERM
+// blocked): waits for SIGTERM (the parent thread's death, PR_SET_PDEATHSIG, or a stray one) and
+// aborts the connection if the daemon's main thread is gone.
+[[noreturn]] void WatchdogMain(const char* daemon_pid) {
+  char stat_path[64];
+  const size_t digits = strspn(daemon_pid, "0123456789");
+  if (digits == 0 || digits > 10 || daemon_pid[digits] != '\0' ||
+      fcntl(kAbortFd, F_GETFD) < 0) {
+    _exit(2);  // not started by ConnectionWatchdog::Start
   }
-  // Nothing else of the daemon's: above all not /dev/fuse, which would keep the connection up.
-  if (abort_fd > 3) close_range(3, abort_fd - 1, 0);
-  close_range(abort_fd + 1, ~0U, 0);
+  std::snprintf(stat_path, sizeof stat_path, "/proc/%s/stat", daemon_pid);
   prctl(PR_SET_NAME, "digestfs-watch", 0, 0, 0);
+  sigset_t wait_set;
+  sigemptyset(&wait_set);
+  sigaddset(&wait_set, SIGTERM);
+  sigprocmask(SIG_BLOCK, &wait_set, nullptr);  // already blocked by the spawn; made sure
   if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0) _exit(1);
   for (bool first = true;; first = false) {
     // The first check covers a death before PR_SET_PDEATHSIG took effect.
@@ -58,13 +66,30 @@ bool MainThreadGone(const char* path) {
       if (sigwaitinfo(&wait_set, &si) < 0) continue;
     }
     if (MainThreadGone(stat_path)) {
-      if (write(abort_fd, "1", 1) < 0) {
+      if (write(kAbortFd, "1", 1) < 0) {
         // The connection is already gone (ENOTCONN): nothing left to abort.
       }
       _exit(0);
     }
   }
 }
+
+// posix_spawn's attribute and file-action objects, destroyed on every path.
+struct SpawnSetup {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  bool fa_ok = false, attr_ok = false;
+  SpawnSetup() {
+    fa_ok = posix_spawn_file_actions_init(&fa) == 0;
+    attr_ok = posix_spawnattr_init(&attr) == 0;
+  }
+  ~SpawnSetup() {
+    if (fa_ok) posix_spawn_file_actions_destroy(&fa);
+    if (attr_ok) posix_spawnattr_destroy(&attr);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+};
 
 }  // namespace
 
@@ -86,30 +111,48 @@ Status ConnectionWatchdog::Start(const std::string& majmin) {
     abort_fd = open(abort_path.c_str(), O_WRONLY | O_CLOEXEC);
   }
   if (abort_fd < 0) return Status::FromErrno(errno, "watchdog: " + abort_path);
-  if (abort_fd < 3) {
-    // The child puts /dev/null on 0-2: keep the abort file above them (a daemon whose standard
-    // descriptors were closed gets one of those numbers from open()).
-    int high = fcntl(abort_fd, F_DUPFD_CLOEXEC, 3);
+  // Above the descriptors the spawn sets up (0-2, kAbortFd), so that dup2 moves it into place.
+  {
+    int high = fcntl(abort_fd, F_DUPFD_CLOEXEC, kAbortFd + 1);
     int err = errno;
     close(abort_fd);
     if (high < 0) return Status::FromErrno(err, "watchdog: " + abort_path);
     abort_fd = high;
   }
-  const pid_t self = getpid();
-  const std::string stat_path = "/proc/" + std::to_string(self) + "/stat";
-  sigset_t wait_set, old;
-  sigemptyset(&wait_set);
-  sigaddset(&wait_set, SIGTERM);
-  // Blocked across the fork so that the child inherits it blocked and takes it by sigwaitinfo.
-  pthread_sigmask(SIG_BLOCK, &wait_set, &old);
-  pid_t pid = fork();
-  if (pid == 0) WatchdogMain(abort_fd, stat_path.c_str(), wait_set);
-  int fork_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  std::string arg0 = "digestfs-watch", arg1 = kWatchdogArg, arg2 = std::to_string(getpid());
+  char* const argv[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
+  char* const envp[] = {nullptr};
+  SpawnSetup sp;
+  sigset_t blocked, defaults;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);  // taken by sigwaitinfo in the watchdog, never by a handler
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGTERM);
+  pid_t pid = -1;
+  int rc = !sp.fa_ok || !sp.attr_ok ? ENOMEM : 0;
+  // Nothing of the daemon's but the abort file: above all not /dev/fuse, which would keep the
+  // connection up.
+  if (rc == 0) rc = posix_spawn_file_actions_addopen(&sp.fa, 0, "/dev/null", O_RDWR, 0);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&sp.fa, 0, 1);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&sp.fa, 0, 2);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&sp.fa, abort_fd, kAbortFd);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&sp.fa, kAbortFd + 1);
+  if (rc == 0) {
+    rc = posix_spawnattr_setflags(&sp.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  }
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&sp.attr, &blocked);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&sp.attr, &defaults);
+  // The calling thread becomes the watchdog's parent thread: its death is what PR_SET_PDEATHSIG
+  // reports (hence: the main thread calls Start).
+  if (rc == 0) rc = posix_spawn(&pid, "/proc/self/exe", &sp.fa, &sp.attr, argv, envp);
   close(abort_fd);
-  if (pid < 0) return Status::FromErrno(fork_errno, "watchdog: fork");
+  if (rc != 0) return Status::FromErrno(rc, "watchdog: starting /proc/self/exe");
   pid_ = pid;
   return Status::Ok();
+}
+
+void ConnectionWatchdog::RunIfRequested(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], kWatchdogArg) == 0) WatchdogMain(argv[2]);
 }
 
 void ConnectionWatchdog::Stop() {

@@ -13,6 +13,13 @@
 // that thread's death by the kernel (PR_SET_PDEATHSIG). If the daemon's main thread is then gone
 // (its process a zombie, or gone), it writes the abort file; the stuck thread's wait ends with the
 // READ's failure and the daemon exits. A stray signal (pkill) with the daemon alive does nothing.
+//
+// The watchdog is not a fork of the daemon but a new image of the daemon's own binary
+// (posix_spawn of /proc/self/exe with RunIfRequested's argument): a forked child would share the
+// daemon's memory copy-on-write for as long as it lives, so that the daemon's first write to each
+// page it had touched before (its buffers, prepared for the first opens; its heap) would be a page
+// fault again: measured, 600-1000 faults (10 us each on the 2-vCPU VMs) in the first
+// `python3 -c 1` through a fresh mount, against 8 without the fork (docs/benchmarks.md).
 // The abort file names exactly this connection: once the connection is gone, a write to it fails
 // (ENOTCONN), also if a new mount has since been given the same device number.
 //
@@ -37,10 +44,17 @@ class ConnectionWatchdog {
   // Starts watching the FUSE connection of the mount with device `majmin` ("0:40"). Must be
   // called by the thread whose death is the daemon's (the main thread), after any fork into the
   // background. Needs root (the control files are root's); fails, changing nothing, otherwise.
+  // Errors: kInvalidArgument (majmin is not a FUSE device), kIo with errno (the abort file cannot
+  // be opened, fusectl cannot be mounted, the spawn fails).
   Status Start(const std::string& majmin);
   // Ends the watchdog without aborting anything (a normal exit). Also done by the destructor.
   void Stop();
   pid_t pid() const { return pid_; }
+
+  // The watchdog's entry point: a program that may call Start() (through fs::RunMount) calls this
+  // first thing in main(). If argv is the watchdog's (argv[1] is the private argument Start()
+  // passes), it runs the watchdog and exits; else it returns at once.
+  static void RunIfRequested(int argc, char** argv);
 
  private:
   pid_t pid_ = -1;

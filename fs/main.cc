@@ -10,6 +10,7 @@
 #include "build_info.h"  // generated: DIGESTFS_COMMIT
 #include "common/exit_codes.h"
 #include "common/log.h"
+#include "fs/conn_watchdog.h"
 #include "fs/daemon.h"
 #include "fs/options.h"
 #include "fs/session.h"
@@ -74,6 +75,7 @@ dfs::Result<std::unique_ptr<dfs::Gate>> MakeGate(const dfs::fs::MountOptions& o)
 }  // namespace
 
 int main(int argc, char** argv) {
+  dfs::fs::ConnectionWatchdog::RunIfRequested(argc, argv);  // the mount's watchdog, if it is one
   auto parsed = dfs::fs::ParseCommandLine(argc, argv);
   if (!parsed.ok()) {
     std::fprintf(stderr, "digestfs: %s\n", parsed.status().message().c_str());

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/byte_buffer.h"
 #include "common/log.h"
 #include "fs/creds.h"
 #include "fs/kernel_passthrough.h"
@@ -24,6 +25,12 @@
 namespace dfs::fs {
 
 namespace {
+
+// The calling thread's buffer for the bytes of a read it serves from the lower file (READ served
+// from a buffer, verify=blocks reads, prefill): one per thread, used by one request at a time,
+// grown as needed and never zeroed (only the bytes read are served). Passthrough::PrepareThread
+// faults it in on the session thread.
+thread_local ByteBuffer t_read_buf;
 
 // Whether task `tid` is being killed: SIGKILL pending for it or its thread group (a fatal signal
 // is turned into SIGKILL by the kernel), or it is gone or a zombie already. Read from
@@ -423,7 +430,7 @@ void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi
     ok = SameStamp(inode, before);
   }
   if (ok) {
-    thread_local std::vector<uint8_t> buf;
+    ByteBuffer& buf = t_read_buf;
     const uint8_t* data = nullptr;
     size_t len = 0;
     Gate* gate = fs.gate();
@@ -761,7 +768,7 @@ bool ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off, bool nowa
   if (gate != nullptr && fh->ticket.blocks != nullptr) {
     // A page fill (or a direct_io read) of a block-checked open: the whole blocks around the
     // range are read from the lower file and checked before any byte of them reaches the kernel.
-    thread_local std::vector<uint8_t> buf;
+    ByteBuffer& buf = t_read_buf;
     size_t start = 0, len = 0;
     Status s = ReadVerified(*gate, fh->ticket, fd, static_cast<uint64_t>(off), size, &buf, &start,
                             &len, nowait);
@@ -787,7 +794,7 @@ bool ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off, bool nowa
 // RWF_NOWAIT never waits for the disk). Returns false if the read must go to a worker.
 bool TryReadCached(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   Passthrough& fs = Passthrough::From(req);
-  thread_local std::vector<char> buf;
+  ByteBuffer& buf = t_read_buf;
   if (buf.size() < size) buf.resize(size);
   struct iovec iov = {buf.data(), size};
   ssize_t n = preadv2(HandleFd(fs, *fh), &iov, 1, off, RWF_NOWAIT);
@@ -797,7 +804,7 @@ bool TryReadCached(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
     struct stat st;
     if (fstat(HandleFd(fs, *fh), &st) != 0 || off + n < st.st_size) return false;
   }
-  fuse_reply_buf(req, buf.data(), static_cast<size_t>(n));
+  fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), static_cast<size_t>(n));
   return true;
 }
 
@@ -950,6 +957,17 @@ void RegisterOpenRwOps(fuse_lowlevel_ops* ops) {
   ops->fallocate = fallocate;
   ops->copy_file_range = copy_file_range;
   ops->lseek = lseek;
+}
+
+void Passthrough::PrepareThread(bool session) {
+  if (session) {
+    // The largest READ the kernel sends (FUSE_MAX_MAX_PAGES, or max_read=), and for verify=blocks
+    // the part-blocks at either end that ReadVerified reads with it.
+    size_t n = cfg_.max_read != 0 ? cfg_.max_read : size_t{1} << 20;
+    if (cfg_.gate != nullptr && cfg_.gate->verify_blocks()) n += 2 * kVerifyBlockSize;
+    Prefault(&t_read_buf, n);
+  }
+  if (cfg_.gate != nullptr) cfg_.gate->PrepareThread(session);
 }
 
 }  // namespace dfs::fs

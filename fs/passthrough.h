@@ -190,6 +190,9 @@ class Passthrough {
   void WatchLookedUp(int fd, const struct stat& st);
 
  private:
+  // Makes the buffers this thread will use resident before it serves (common/byte_buffer.h,
+  // Prefault): the session thread's read buffer and the Gate's (Gate::PrepareThread).
+  void PrepareThread(bool session);
   void InvalidatorLoop();
   // LowerWatch callbacks (on its thread).
   void LowerEntryChanged(const struct stat& dir, std::string_view name, bool listing_changed);

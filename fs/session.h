@@ -18,6 +18,8 @@ namespace dfs::fs {
 // Once mounted, a control thread (control.h) calls gate->Tick() and publishes the runtime status
 // file every opts.status_interval seconds and at SIGUSR1; at SIGHUP it calls `reload_hook` (if set;
 // e.g. to reopen a log file) and then gate->Reload() (a refusal is logged, the old policy stays).
+// Run as root, it starts the connection watchdog (conn_watchdog.h) by running this program's own
+// binary again: its main() must call ConnectionWatchdog::RunIfRequested(argc, argv) first.
 Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()>& on_mounted,
                 const std::function<void()>& reload_hook = {});
 

@@ -1,12 +1,21 @@
 #include "fs/worker_pool.h"
 
 #include <algorithm>
+#include <latch>
 
 namespace dfs::fs {
 
-void WorkerPool::Start(unsigned n) {
+void WorkerPool::Start(unsigned n, const std::function<void()>& on_start) {
   per_key_limit_ = n >= 2 ? n - 1 : std::max(n, 1u);
-  for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
+  std::latch started(n);
+  for (unsigned i = 0; i < n; ++i) {
+    threads_.emplace_back([this, &on_start, &started] {
+      if (on_start) on_start();
+      started.count_down();
+      Loop();
+    });
+  }
+  started.wait();
 }
 
 void WorkerPool::Submit(std::function<void()> task, uint32_t key) {

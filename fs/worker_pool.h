@@ -33,8 +33,9 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // Starts n threads (n == 0: Submit runs tasks inline).
-  void Start(unsigned n);
+  // Starts n threads (n == 0: Submit runs tasks inline). `on_start` (may be empty) runs first on
+  // each new thread; Start returns once it has returned on all of them.
+  void Start(unsigned n, const std::function<void()>& on_start = {});
   // Runs task on a worker (or inline without workers), fairly among keys (see above).
   void Submit(std::function<void()> task, uint32_t key = 0);
   // Finishes queued tasks and joins the threads.

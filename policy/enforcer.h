@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/byte_buffer.h"
 #include "common/status.h"
 #include "policy/gate.h"
 
@@ -68,12 +69,13 @@ inline constexpr size_t kVerifyBlockSize = 64 * 1024;
 // blocks around the range into *buf,
 // checks them with gate.CheckRead, and on success the bytes to serve are
 // buf->data() + *start, *len of them (*len < size at EOF). Errors: kCorrupt from CheckRead (answer
-// EIO), kIo from pread. Thread-safe as CheckRead is; `buf` belongs to the caller.
+// EIO), kIo from pread. Thread-safe as CheckRead is; `buf` belongs to the caller (a ByteBuffer:
+// growing it does not zero it, and only the bytes read are used).
 // `nowait`: the lower file is read with RWF_NOWAIT, and a read that would wait for the disk
 // fails with kUnavailable, errno EAGAIN, before anything is checked (the caller then reads on a
 // thread that may block).
 Status ReadVerified(Gate& gate, const OpenTicket& ticket, int fd, uint64_t offset, size_t size,
-                    std::vector<uint8_t>* buf, size_t* start, size_t* len, bool nowait = false);
+                    ByteBuffer* buf, size_t* start, size_t* len, bool nowait = false);
 
 // Creates the enforcer for one mount.
 // Errors (each names the file / option):

@@ -130,6 +130,13 @@ class Gate {
   // many refusal lines the rate limit suppressed since the last such line, if any.
   virtual void Tick() {}
 
+  // Optional, once per thread of fs/, where the thread starts and before it serves: makes the
+  // buffers the Gate will use on that thread resident now (common/byte_buffer.h, Prefault), so
+  // that the first opens of a fresh mount do not pay their page faults. `session`: fs/'s session
+  // thread (it hashes small files inline); else a worker (it hashes the rest). The buffers are
+  // kept for the thread's life, as they would be after its first use.
+  virtual void PrepareThread(bool session) { (void)session; }
+
   // SIGHUP: re-reads the policy file the Gate was made with. OK: the new policy decides every
   // open from now on and no verdict decided under the old one is reused. An error (a bad policy:
   // kInvalidArgument naming FILE:LINE:COL; kIo) leaves the old policy in force. Any thread; safe

@@ -12,6 +12,7 @@
 #include <optional>
 #include <tuple>
 
+#include "common/byte_buffer.h"
 #include "common/log.h"
 #include "crypto/hash.h"
 
@@ -21,6 +22,9 @@ namespace {
 // Set while TryCheckOpenInline runs on this thread: the pipeline must then neither hash, wait for
 // another thread's hash, nor measure; where it would, it stops with kWouldBlock.
 thread_local bool t_inline = false;
+// HashCachedContent's read buffer (the session thread's inline hashes). Not zeroed when it grows:
+// only the bytes read are used. PrepareThread() faults it in.
+thread_local ByteBuffer t_inline_buf;
 constexpr const char* kWouldBlock = "decision needs hashing or measuring (not inline)";
 Status WouldBlock() { return Status(Code::kUnavailable, kWouldBlock); }
 bool IsWouldBlock(const Status& s) {
@@ -175,6 +179,20 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
   return Status(Code::kUnavailable, "the file kept changing while it was hashed");
 }
 
+// The inline hash's chunk: whole blocks, about 1 MiB.
+size_t Enforcer::InlineChunk() const {
+  const size_t bs = opts_.block_size > 0 ? opts_.block_size : kVerifyBlockSize;
+  return std::max<size_t>(bs, (size_t{1} << 20) / bs * bs);
+}
+
+void Enforcer::PrepareThread(bool session) {
+  if (session) {
+    Prefault(&t_inline_buf, InlineChunk());
+  } else {
+    PrepareHashFd(opts_.hash_chunk);
+  }
+}
+
 Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t dev, uint64_t ino,
                                                              uint64_t max) {
   const Status would_block(Code::kUnavailable, "not hashable inline", EAGAIN);
@@ -199,8 +217,8 @@ Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t de
   // is always bytes [i * block_size, (i + 1) * block_size). Read until EOF: a file that grew
   // since the fstat is seen as changing.
   const size_t bs = opts_.block_size > 0 ? opts_.block_size : kVerifyBlockSize;
-  const size_t chunk = std::max<size_t>(bs, (size_t{1} << 20) / bs * bs);
-  thread_local std::vector<uint8_t> buf;
+  const size_t chunk = InlineChunk();
+  ByteBuffer& buf = t_inline_buf;
   buf.resize(static_cast<size_t>(std::min<uint64_t>(chunk, size + 1)));
   uint64_t pos = 0, index = 0;
   for (bool eof = false; !eof;) {

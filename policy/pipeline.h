@@ -150,6 +150,7 @@ class Enforcer final : public Gate {
   // forgotten, so each refusal under the new policy is logged again.
   Status Reload() override;
   void Tick() override;
+  void PrepareThread(bool session) override;
 
   // Steps 1-4 and the verdict without side effects: nothing is measured or logged, and the mode
   // is not applied (a refusal is reported as such in permissive mode too). The collected content
@@ -168,6 +169,8 @@ class Enforcer final : public Gate {
  private:
   Result<std::shared_ptr<const Content>> Collect(const OpenRequest& req, bool* hit);
   // interrupted (may be null): checked before each chunk; true stops with an EINTR error.
+  // HashCachedContent's read size: whole blocks, about 1 MiB.
+  size_t InlineChunk() const;
   Result<std::shared_ptr<Content>> HashContent(int fd, uint64_t dev, uint64_t ino,
                                                const std::function<bool()>* interrupted = nullptr);
   // HashContent for a file of at most `max` bytes whose bytes are all in the page cache, without

@@ -8,7 +8,7 @@
 namespace dfs {
 
 Status ReadVerified(Gate& gate, const OpenTicket& ticket, int fd, uint64_t offset, size_t size,
-                    std::vector<uint8_t>* buf, size_t* start, size_t* len, bool nowait) {
+                    ByteBuffer* buf, size_t* start, size_t* len, bool nowait) {
   const uint64_t bs = kVerifyBlockSize;
   const uint64_t aoff = offset - offset % bs;
   const uint64_t aend = (offset + size + bs - 1) / bs * bs;

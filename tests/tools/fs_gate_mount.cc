@@ -17,6 +17,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "fs/conn_watchdog.h"
 #include "fs/session.h"
 #include "policy/gate.h"
 
@@ -96,6 +97,7 @@ class ScriptedGate : public dfs::Gate {
 }  // namespace
 
 int main(int argc, char** argv) {
+  dfs::fs::ConnectionWatchdog::RunIfRequested(argc, argv);  // RunMount's watchdog, if it is one
   if (argc < 5 || argc > 6) {
     std::fprintf(stderr, "usage: fs_gate_mount SOURCE MOUNTPOINT EVENTS DENY [blocks]\n");
     return 2;

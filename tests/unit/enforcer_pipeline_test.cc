@@ -586,7 +586,7 @@ TEST(ReadVerifiedTest, UnalignedReadsAreCheckedAndTamperingIsCaught) {
   Open op(tree, "/f", AccessOp::kRead);
   OpenTicket t;
   ASSERT_TRUE(e.CheckOpen(op.req, &t).ok());
-  std::vector<uint8_t> buf;
+  ByteBuffer buf;
   size_t start = 0, len = 0;
   const std::pair<uint64_t, size_t> ranges[] = {{0, 4096},
                                                 {100, 1000},
