@@ -36,6 +36,8 @@ BlockMac::BlockMac() {
   have_key_ = RAND_priv_bytes(key_.data(), static_cast<int>(key_.size())) == 1;
 }
 
+BlockMac::BlockMac(const std::array<uint8_t, 32>& key) : key_(key), have_key_(true) {}
+
 BlockMac::~BlockMac() { OPENSSL_cleanse(key_.data(), key_.size()); }
 
 Result<uint64_t> BlockMac::NewSeries() {
@@ -56,15 +58,24 @@ Result<BlockMac::Tag> BlockMac::Compute(uint64_t series, uint64_t index, const u
     if (mac == nullptr) return Status(Code::kInternal, "OpenSSL has no GMAC");
     tc.ctx.reset(EVP_MAC_CTX_new(mac));
     if (!tc.ctx) return Status(Code::kInternal, "EVP_MAC_CTX_new failed");
+    // The cipher is set once per context: naming it at every init costs a provider fetch per
+    // block (about 1 us of a 4 KiB tag's 2 us here).
+    char cipher[] = "AES-256-GCM";
+    const OSSL_PARAM set[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_MAC_CTX_set_params(tc.ctx.get(), set) != 1) {
+      tc.ctx.reset();
+      return Status(Code::kInternal, "OpenSSL has no AES-256-GCM for GMAC");
+    }
   }
   uint8_t iv[12];
   for (int i = 0; i < 6; ++i) {
     iv[i] = static_cast<uint8_t>(series >> (8 * (5 - i)));
     iv[6 + i] = static_cast<uint8_t>(index >> (8 * (5 - i)));
   }
-  char cipher[] = "AES-256-GCM";
   OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0),
       OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_IV, iv, sizeof iv),
       OSSL_PARAM_construct_end(),
   };

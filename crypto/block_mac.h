@@ -32,6 +32,8 @@ class BlockMac {
 
   // Draws the key. Never fails: if the RNG fails, every Compute() fails (callers fail closed).
   BlockMac();
+  // Under a given key: for known-answer tests only (a mount's key must come from the RNG).
+  explicit BlockMac(const std::array<uint8_t, 32>& key);
   ~BlockMac();
   BlockMac(const BlockMac&) = delete;
   BlockMac& operator=(const BlockMac&) = delete;
