@@ -165,8 +165,8 @@ Status Passthrough::Start() {
   // about 10 us a page on the 2-vCPU VMs, 800 pages in a first `python3 -c 1`).
   PrepareThread(/*session=*/true);
   if (cfg_.workers == 0) PrepareThread(/*session=*/false);  // it hashes everything itself
-  pool_.Start(cfg_.workers, [this] { PrepareThread(/*session=*/false); });
-  release_pool_.Start(cfg_.workers > 0 ? 1 : 0);
+  DFS_RETURN_IF_ERROR(pool_.Start(cfg_.workers, [this] { PrepareThread(/*session=*/false); }));
+  DFS_RETURN_IF_ERROR(release_pool_.Start(cfg_.workers > 0 ? 1 : 0));
   return Status::Ok();
 }
 

@@ -2,20 +2,36 @@
 
 #include <algorithm>
 #include <latch>
+#include <string>
+#include <system_error>
 
 namespace dfs::fs {
 
-void WorkerPool::Start(unsigned n, const std::function<void()>& on_start) {
+Status WorkerPool::Start(unsigned n, const std::function<void()>& on_start) {
   per_key_limit_ = n >= 2 ? n - 1 : std::max(n, 1u);
+  // Each new thread counts down once its on_start has returned. The latch lives on this frame,
+  // so no path may leave before every thread that was made has counted down.
   std::latch started(n);
   for (unsigned i = 0; i < n; ++i) {
-    threads_.emplace_back([this, &on_start, &started] {
-      if (on_start) on_start();
-      started.count_down();
-      Loop();
-    });
+    try {
+      threads_.emplace_back([this, &on_start, &started] {
+        if (on_start) on_start();
+        started.count_down();
+        Loop();
+      });
+    } catch (const std::system_error& e) {
+      // The OS refused thread i (EAGAIN: a thread or memory limit). Stand in for the threads
+      // never made; Stop joins the ones that were, after they count down: none or all n run.
+      started.count_down(n - i);
+      Stop();
+      stop_ = false;
+      per_key_limit_ = 1;
+      return Status::FromErrno(e.code().value(), "starting worker thread " + std::to_string(i + 1) +
+                                                     " of " + std::to_string(n));
+    }
   }
   started.wait();
+  return Status::Ok();
 }
 
 void WorkerPool::Submit(std::function<void()> task, uint32_t key) {

@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/status.h"
+
 namespace dfs::fs {
 
 class WorkerPool {
@@ -34,8 +36,10 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   // Starts n threads (n == 0: Submit runs tasks inline). `on_start` (may be empty) runs first on
-  // each new thread; Start returns once it has returned on all of them.
-  void Start(unsigned n, const std::function<void()>& on_start = {});
+  // each new thread; Start returns once it has returned on all of them. If the OS refuses a
+  // thread, the ones already made finish on_start and are stopped, the pool is left without
+  // threads, and the error (kIo, errno EAGAIN as a rule) says which thread failed.
+  Status Start(unsigned n, const std::function<void()>& on_start = {});
   // Runs task on a worker (or inline without workers), fairly among keys (see above).
   void Submit(std::function<void()> task, uint32_t key = 0);
   // Finishes queued tasks and joins the threads.

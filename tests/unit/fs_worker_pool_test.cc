@@ -1,14 +1,19 @@
 // WorkerPool fairness (issue 14 item 6): one key's long tasks cannot hold every worker while
 // another key's task waits, and tasks of one key run in submission order.
-#include "fs/worker_pool.h"
-
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
+
+#include "fs/worker_pool.h"
 
 namespace dfs::fs {
 namespace {
@@ -35,7 +40,7 @@ struct Latch {
 
 TEST(WorkerPool, OneKeyLeavesAWorkerForOthers) {
   WorkerPool pool;
-  pool.Start(4);
+  ASSERT_TRUE(pool.Start(4).ok());
   EXPECT_EQ(pool.per_key_limit(), 3u);
   Latch latch;
   std::atomic<int> hog_started{0}, hog_done{0};
@@ -63,7 +68,7 @@ TEST(WorkerPool, OneKeyLeavesAWorkerForOthers) {
 
 TEST(WorkerPool, RoundRobinAmongKeysAndOrderWithinKey) {
   WorkerPool pool;
-  pool.Start(2);  // limit 1 per key
+  ASSERT_TRUE(pool.Start(2).ok());  // limit 1 per key
   Latch latch;
   std::mutex mu;
   std::vector<int> ran;
@@ -103,7 +108,7 @@ TEST(WorkerPool, RoundRobinAmongKeysAndOrderWithinKey) {
 
 TEST(WorkerPool, WithoutWorkersRunsInline) {
   WorkerPool pool;
-  pool.Start(0);
+  ASSERT_TRUE(pool.Start(0).ok());
   bool ran = false;
   pool.Submit([&] { ran = true; }, 7);
   EXPECT_TRUE(ran);
@@ -111,12 +116,50 @@ TEST(WorkerPool, WithoutWorkersRunsInline) {
 
 TEST(WorkerPool, OneWorkerServesEveryKey) {
   WorkerPool pool;
-  pool.Start(1);
+  ASSERT_TRUE(pool.Start(1).ok());
   EXPECT_EQ(pool.per_key_limit(), 1u);
   std::atomic<int> n{0};
   for (int i = 0; i < 10; ++i) pool.Submit([&] { n++; }, static_cast<uint32_t>(i % 3));
   pool.Stop();
   EXPECT_EQ(n.load(), 10);
+}
+
+// The OS refuses the third of four threads (RLIMIT_NPROC of a user with no other process): Start
+// answers an error instead of throwing, and returns only after the two threads it made have left
+// on_start (they count down a latch on Start's frame) and have been stopped. Runs in a child that
+// drops root, since root is exempt from RLIMIT_NPROC.
+TEST(WorkerPool, RefusedThreadIsAnErrorAndNoneKeepRunning) {
+  if (geteuid() != 0) GTEST_SKIP() << "SKIPPED: needs root to switch to an unused uid";
+  constexpr uid_t kUid = 61917;  // a uid no account or process uses
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(kUid) != 0 || setuid(kUid) != 0) _exit(10);
+    // This process is the user's only task: it and two threads fit, a third does not.
+    struct rlimit rl = {3, 3};
+    if (setrlimit(RLIMIT_NPROC, &rl) != 0) _exit(11);
+    WorkerPool pool;
+    std::atomic<int> prepared{0};
+    Status st = pool.Start(4, [&] {
+      std::this_thread::sleep_for(200ms);
+      prepared++;
+    });
+    if (st.ok()) _exit(12);
+    if (st.sys_errno() != EAGAIN) _exit(13);
+    if (st.message().find("worker thread 3 of 4") == std::string::npos) _exit(14);
+    if (prepared.load() != 2) _exit(15);  // returned before its threads left on_start
+    if (pool.size() != 0) _exit(16);
+    bool ran = false;
+    pool.Submit([&] { ran = true; });  // without threads: inline
+    if (!ran) _exit(17);
+    _exit(0);
+  }
+  int ws = 0;
+  ASSERT_EQ(waitpid(pid, &ws, 0), pid);
+  ASSERT_TRUE(WIFEXITED(ws)) << "child died, status " << ws;
+  EXPECT_EQ(WEXITSTATUS(ws), 0) << "10-11: could not drop root or set the limit; 12: Start "
+                                   "succeeded; 13: not EAGAIN; 14: message; 15: returned "
+                                   "before on_start ended; 16: threads left; 17: not inline";
 }
 
 }  // namespace
