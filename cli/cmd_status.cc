@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,6 +36,22 @@ struct Options {
   std::string prometheus_file;  // "" or "-": stdout
 };
 
+// When the kernel made the FUSE connection of the mount with device MAJ:MIN: the change time of
+// its directory in the fusectl file system (/sys/fs/fuse/connections/DEV, created with the
+// connection, named after the kernel's device number). Empty if fusectl is not mounted.
+std::optional<struct timespec> ConnectionCreated(const std::string& majmin) {
+  unsigned long maj = 0, min = 0;
+  if (std::sscanf(majmin.c_str(), "%lu:%lu", &maj, &min) != 2) return std::nullopt;
+  struct stat st;
+  const std::string dir = "/sys/fs/fuse/connections/" + std::to_string((maj << 20) | min);
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  return st.st_ctim;
+}
+
+bool Before(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
 // What `status` knows about one mount point, as the --json object. Sets *ok to false if it is not
 // a live digestfs mount.
 nlohmann::json Describe(const std::string& canon, const std::optional<MountEntry>& m, bool* ok) {
@@ -45,23 +62,31 @@ nlohmann::json Describe(const std::string& canon, const std::optional<MountEntry
     out["device"] = m->majmin;
     out["source"] = m->source;
     out["mount_options"] = m->options;
-    std::ifstream sf(std::string("/run/digestfs/") + m->majmin + ".json");
+    const std::string file = std::string("/run/digestfs/") + m->majmin + ".json";
+    std::ifstream sf(file);
     nlohmann::json st = nlohmann::json::parse(sf, nullptr, /*allow_exceptions=*/false);
+    struct stat fst;
+    const bool have_mtime = st.is_object() && stat(file.c_str(), &fst) == 0;
     bool alive = false;
     if (st.is_object() && st.contains("pid") && st["pid"].is_number_integer()) {
       int64_t pid = st["pid"];
       alive = pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
     }
-    // A file whose daemon is gone and which names another mount point is left from an earlier
-    // mount that had the same device number (its daemon was killed before it could remove it):
-    // it says nothing about this mount, whose daemon may simply not write one (not root). The
-    // daemon writes invalid UTF-8 as U+FFFD, so both names are compared in that form.
+    // A file whose daemon is gone is left from an earlier mount that had the same device number
+    // (its daemon was killed before it could remove it) if it names another mount point, or if
+    // it was last written before this mount's FUSE connection was made (a daemon writes its
+    // file after mounting): it says nothing about this mount, whose daemon may simply not write
+    // one (not root). The daemon writes invalid UTF-8 as U+FFFD, so both names are compared in
+    // that form.
     auto as_written = [](const nlohmann::json& v) {
       return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     };
-    const bool stale = st.is_object() && !alive && st.contains("mountpoint") &&
-                       st["mountpoint"].is_string() &&
-                       as_written(st["mountpoint"]) != as_written(nlohmann::json(m->mountpoint));
+    const bool other_mountpoint =
+        st.is_object() && st.contains("mountpoint") && st["mountpoint"].is_string() &&
+        as_written(st["mountpoint"]) != as_written(nlohmann::json(m->mountpoint));
+    const auto conn_made = ConnectionCreated(m->majmin);
+    const bool older_than_mount = have_mtime && conn_made && Before(fst.st_mtim, *conn_made);
+    const bool stale = st.is_object() && !alive && (other_mountpoint || older_than_mount);
     if (stale) {
       out["daemon"] = nullptr;
       out["stale_status_file"] = true;
@@ -109,8 +134,9 @@ void PrintText(const nlohmann::json& d) {
               LogQuote(d.value("source", std::string())).c_str(),
               d.value("mount_options", std::string()).c_str());
   if (!d["daemon"].is_object()) {
-    std::printf("daemon:     (no status file in /run/digestfs%s)\n",
-                d.value("stale_status_file", false) ? "; a stale one of another mount point" : "");
+    std::printf(
+        "daemon:     (no status file in /run/digestfs%s)\n",
+        d.value("stale_status_file", false) ? "; a stale one left by an earlier mount" : "");
     return;
   }
   const auto& st = d["daemon"];

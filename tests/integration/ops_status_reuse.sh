@@ -72,7 +72,7 @@ jq --argjson p "$dead" '.pid = $p | .mountpoint = "/srv/elsewhere"' "$F" >"$T/st
 mv "$T/stale.json" "$F"
 rc=0; "$DIGESTCTL" status "$T/c" >"$T/c.status" 2>&1 || rc=$?
 assert_eq "$rc" 0 "exit code of status with another mount's stale file"
-grep -q "stale one of another mount point" "$T/c.status" || fail "status text: $(cat "$T/c.status")"
+grep -q "stale one left by an earlier mount" "$T/c.status" || fail "status text: $(cat "$T/c.status")"
 assert_eq "$("$DIGESTCTL" status "$T/c" --json | jq -c '[.daemon, .stale_status_file]')" '[null,true]' "status --json with a stale file"
 "$DIGESTCTL" status --prometheus | grep -F 'digestfs_up{' | grep -F "$T/c\"" | grep -q ' 1$' ||
   fail "--prometheus does not give digestfs_up 1 for the mount with a stale file"
