@@ -49,7 +49,8 @@ using ByteBuffer = std::vector<uint8_t, DefaultInitAllocator<uint8_t>>;
 // that the buffer's pages are resident before the first real use. Each first touch of a page of
 // new memory is a page fault; on the 2-vCPU VMs of docs/benchmarks.md one costs about 10 us
 // (2.7 ms per MiB), which a thread's first hash or read would otherwise pay on a request's path.
-// Call it where a thread starts, for the buffers that thread will use. The bytes are zero after.
+// Call it where a thread starts, for the buffers that thread will use. It writes a zero at the
+// start of each page; the other bytes keep what they held (indeterminate where resize added them).
 inline void Prefault(ByteBuffer* b, size_t n) {
   if (b->size() < n) b->resize(n);
   constexpr size_t kStride = 4096;  // the smallest page size Linux uses; larger pages are covered too
