@@ -42,11 +42,13 @@
 # repeats the table while two busy loops keep both cores busy.
 #
 # Options: -n N rounds (default 10); --busy; --alt BUILD2; --enf NAME=OPTS; --cold NAME=OPTS; --no-fapolicyd; --no-ops; --big-mib M
-# (default 1024; 0: skip); --drop (drop_caches before every cold run, then rewarm); --only "W..."
+# (default 1024; 0: skip); --drop (drop_caches before every cold run, then rewarm); --fuse-wake-here Y|N; --only "W..."
 # (workload names: py pyimp ls dpkgl sh10 script dpkgV find compile runc); --guest-halt-poll NS
 # (a KVM guest with the haltpoll cpuidle driver: let an idle CPU poll for up to NS ns before it
 # halts, for this run only, by /sys/module/haltpoll/parameters/guest_halt_poll_ns; put back at
-# exit. Waking a halted virtual CPU is what most of a FUSE round trip costs on such a guest).
+# exit. Waking a halted virtual CPU is what most of a FUSE round trip costs on such a guest);
+# --fuse-wake-here Y|N (a kernel whose fuse module has the wake_here parameter: set it for this
+# run only, put back at exit; Y wakes the task a request or its reply is for on the waker's CPU).
 # fapolicyd is handled as in bench/fapolicyd_bench.sh (its service kept off; its configuration
 # installed only while it starts; stopped by pid; a watchdog). Needs root, /dev/fuse, runc,
 # debootstrap (or the cached rootfs), libfuse3-dev's examples.
@@ -54,7 +56,7 @@ set -euo pipefail
 BUILD=$(cd "${1:?usage: workload_bench.sh BUILD_DIR [-n N] [--busy] [--alt BUILD2] ...}" && pwd)
 shift
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-ROUNDS=10 BUSY=0 ALT= FAPO=1 OPS=1 BIG_MIB=1024 DROP=0 HALT_POLL=
+ROUNDS=10 BUSY=0 ALT= FAPO=1 OPS=1 BIG_MIB=1024 DROP=0 HALT_POLL= WAKE_HERE=
 EXTRA_ENF=() EXTRA_COLD=()
 ONLY="py pyimp ls dpkgl sh10 script dpkgV find compile runc"
 while [ $# -gt 0 ]; do
@@ -73,6 +75,8 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift 2 ;;
     --guest-halt-poll) [[ $2 =~ ^[0-9]+$ ]] || { echo "workload_bench: --guest-halt-poll takes nanoseconds" >&2; exit 2; }
                        HALT_POLL=$2; shift 2 ;;
+    --fuse-wake-here) [[ $2 =~ ^[YN]$ ]] || { echo "workload_bench: --fuse-wake-here takes Y or N" >&2; exit 2; }
+                      WAKE_HERE=$2; shift 2 ;;
     *) echo "workload_bench: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -128,16 +132,23 @@ cleanup() {
   for p in "${DAEMONS[@]}"; do wait "$p" 2>/dev/null; done
   if [ $FAPO = 1 ]; then fapo_restore || rc=1; fi
   if [ -n "$HALT_POLL_WAS" ]; then echo "$HALT_POLL_WAS" >"$HALT_POLL_FILE" || rc=1; fi
+  if [ -n "$WAKE_HERE_WAS" ]; then echo "$WAKE_HERE_WAS" >"$WAKE_HERE_FILE" || rc=1; fi
   rm -rf "$W"
   exit $rc
 }
 HALT_POLL_FILE=/sys/module/haltpoll/parameters/guest_halt_poll_ns HALT_POLL_WAS=
+WAKE_HERE_FILE=/sys/module/fuse/parameters/wake_here WAKE_HERE_WAS=
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 if [ -n "$HALT_POLL" ]; then
   [ -w "$HALT_POLL_FILE" ] || die "--guest-halt-poll: no $HALT_POLL_FILE (not a KVM guest with the haltpoll driver)"
   HALT_POLL_WAS=$(cat "$HALT_POLL_FILE")
   echo "$HALT_POLL" >"$HALT_POLL_FILE"
+fi
+if [ -n "$WAKE_HERE" ]; then
+  [ -w "$WAKE_HERE_FILE" ] || die "--fuse-wake-here: no $WAKE_HERE_FILE (this kernel's fuse has no wake_here parameter)"
+  WAKE_HERE_WAS=$(cat "$WAKE_HERE_FILE")
+  echo "$WAKE_HERE" >"$WAKE_HERE_FILE"
 fi
 
 # --- the tree, its store, the tools -------------------------------------------------------------
@@ -689,6 +700,7 @@ for w in $ONLY; do for c in $WARM_CFGS; do timed "${ROOTS[$c]}" "$w" >/dev/null;
 # The binaries' own commit (digestfs --version), not the source tree's: a build may be older.
 echo "machine: $(nproc) CPUs; $("$DIGESTFS" --version); $(date -u '+%F %T UTC')"
 [ -r "$HALT_POLL_FILE" ] && echo "guest halt polling: $(cat "$HALT_POLL_FILE") ns${HALT_POLL:+ (set for this run; was $HALT_POLL_WAS)}"
+[ -r "$WAKE_HERE_FILE" ] && echo "fuse wake_here: $(cat "$WAKE_HERE_FILE")${WAKE_HERE:+ (set for this run; was $WAKE_HERE_WAS)}"
 [ -z "$ALT" ] || echo "alt: $("$ALT/fs/digestfs" --version)"
 table "no added load"
 [ $OPS = 1 ] && count_ops && floor_table && placement_table

@@ -152,7 +152,25 @@ void PrintText(const nlohmann::json& d) {
                 static_cast<long long>(st.value("uptime_seconds", 0LL)),
                 static_cast<long long>(time(nullptr) - st.value("updated", 0LL)));
   }
-  if (st.contains("counters") && st["counters"].is_object()) {
+  if (st.contains("polling") && st["polling"].is_object()) {
+    const auto& p = st["polling"];
+    const long long us = p.value("poll_us", 0LL);
+    std::printf("polling:    %s",
+                us == 0
+                    ? "off (poll_us=0)"
+                    : ("up to " + std::to_string(us) + " us before each read" +
+                       (p.value("follows_kernel", false) ? ", none while fuse.wake_here=Y" : ""))
+                          .c_str());
+    if (p.contains("device_reads") && p["device_reads"].is_object()) {
+      const auto& r = p["device_reads"];
+      std::printf("; reads: %s polled, %s not (host busy), %s not (wake_here)",
+                  r.value("polled", nlohmann::json(0)).dump().c_str(),
+                  r.value("not_polled_busy", nlohmann::json(0)).dump().c_str(),
+                  r.value("not_polled_wake_here", nlohmann::json(0)).dump().c_str());
+    }
+    std::printf("\n");
+  }
+  if (st.contains("counters") && st["counters"].is_object() && !st["counters"].empty()) {
     std::printf("counters:\n");
     for (const auto& [k, v] : st["counters"].items()) {
       std::printf("  %-20s %s\n", k.c_str(), v.dump().c_str());
@@ -279,6 +297,15 @@ std::string Prometheus(const std::vector<nlohmann::json>& all) {
       for (const auto& [k, v] : st["fuse_requests"].items()) {
         add("digestfs_fuse_requests_total", "FUSE requests served, by opcode.", "counter",
             mp + ",op=\"" + PromLabel(k) + "\"", v.dump());
+      }
+    }
+    if (st.contains("polling") && st["polling"].is_object() &&
+        st["polling"].contains("device_reads") && st["polling"]["device_reads"].is_object()) {
+      for (const auto& [k, v] : st["polling"]["device_reads"].items()) {
+        if (!v.is_number_unsigned() && !v.is_number_integer()) continue;
+        add("digestfs_device_reads_total",
+            "Reads of the FUSE device by session threads, by whether they polled first.", "counter",
+            mp + ",poll=\"" + PromLabel(k) + "\"", v.dump());
       }
     }
   }

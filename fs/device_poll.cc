@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <string>
 
 #include "common/fd.h"
 
@@ -43,6 +44,13 @@ std::optional<int> RunnableTasks(std::string_view loadavg) {
   return runnable;
 }
 
+std::optional<bool> ParseKernelBool(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  if (text == "Y" || text == "y" || text == "1") return true;
+  if (text == "N" || text == "n" || text == "0") return false;
+  return std::nullopt;
+}
+
 namespace {
 
 int UsableCpus() {
@@ -53,31 +61,54 @@ int UsableCpus() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-// Per session thread: its /proc/loadavg descriptor (read again with pread, no open per look) and
-// the last verdict.
+// Per session thread: its /proc/loadavg descriptor and that of the wake_here parameter (read
+// again with pread, no open per look), and the last verdicts.
 struct LoadWatch {
   Fd loadavg{open("/proc/loadavg", O_RDONLY | O_CLOEXEC)};
   int cpus = UsableCpus();
   std::chrono::steady_clock::time_point next_check{};
   bool busy = false;
+  std::string wake_here_path;  // the path wake_here was opened from (empty: not yet)
+  Fd wake_here;
+  bool kernel_wakes_here = false;
 };
+
+// Reads the whole (short) text of `fd` from its start; nullopt if it cannot.
+std::optional<std::string_view> ReadShort(const Fd& fd, char* buf, size_t size) {
+  if (!fd) return std::nullopt;
+  ssize_t n = pread(fd.get(), buf, size, 0);
+  if (n <= 0) return std::nullopt;
+  return std::string_view(buf, static_cast<size_t>(n));
+}
 
 }  // namespace
 
-std::chrono::microseconds PollBudget(std::chrono::microseconds configured) {
+std::chrono::microseconds PollBudget(std::chrono::microseconds configured, bool follow_kernel,
+                                     const char* wake_here_path, PollChoice* choice) {
   if (configured.count() == 0) return configured;
   thread_local LoadWatch watch;
-  if (!watch.loadavg) return configured;
   const auto now = std::chrono::steady_clock::now();
   if (now >= watch.next_check) {
     watch.next_check = now + kBusyCheckInterval;
     char buf[128];
-    ssize_t n = pread(watch.loadavg.get(), buf, sizeof buf - 1, 0);
-    std::optional<int> runnable =
-        n > 0 ? RunnableTasks(std::string_view(buf, static_cast<size_t>(n))) : std::nullopt;
+    std::optional<std::string_view> text = ReadShort(watch.loadavg, buf, sizeof buf);
+    std::optional<int> runnable = text ? RunnableTasks(*text) : std::nullopt;
     watch.busy = runnable && HostOversubscribed(*runnable, watch.cpus);
+    watch.kernel_wakes_here = false;
+    if (follow_kernel) {
+      if (watch.wake_here_path != wake_here_path) {
+        watch.wake_here_path = wake_here_path;
+        watch.wake_here.reset(open(wake_here_path, O_RDONLY | O_CLOEXEC));
+      }
+      std::optional<std::string_view> w = ReadShort(watch.wake_here, buf, sizeof buf);
+      watch.kernel_wakes_here = w && ParseKernelBool(*w).value_or(false);
+    }
   }
-  return watch.busy ? std::chrono::microseconds{0} : configured;
+  PollChoice c = watch.kernel_wakes_here ? PollChoice::kKernelWakes
+                 : watch.busy            ? PollChoice::kHostBusy
+                                         : PollChoice::kPolled;
+  if (choice != nullptr) *choice = c;
+  return c == PollChoice::kPolled ? configured : std::chrono::microseconds{0};
 }
 
 }  // namespace dfs::fs

@@ -14,6 +14,14 @@
 // gives no budget while the host is oversubscribed (HostOversubscribed), looked up at most once
 // per kBusyCheckInterval per thread.
 //
+// Some kernels' fuse module has a `wake_here` parameter (kFuseWakeHerePath): while it is Y, the
+// kernel wakes the thread a request or a reply is for on the CPU of the task that sent it, so the
+// caller's CPU runs the daemon while the caller waits and nothing crosses CPUs. Polling then only
+// keeps a thread spinning on the other CPU, where requests are picked up and the caller must be
+// woken across CPUs again: measured on such a kernel (docs/benchmarks.md), a round trip took
+// 13-15 us without polling and 15-23 us with it. So a budget that follows the kernel (the default
+// poll_us) is zero while the parameter reads Y, looked at as often as the load.
+//
 // Thread safety: PollReadable and PollBudget are reentrant (PollBudget keeps its state per
 // thread); concurrent calls on one descriptor are allowed.
 #pragma once
@@ -35,8 +43,15 @@ inline constexpr std::chrono::microseconds kMaxPollBudget{10000};
 // scheduling slice.
 bool PollReadable(int fd, std::chrono::microseconds budget);
 
-// How often a thread looks at the host's load again (PollBudget).
+// How often a thread looks at the host's load (and the kernel's wake_here) again (PollBudget).
 inline constexpr std::chrono::milliseconds kBusyCheckInterval{4};
+
+// The fuse module parameter that some kernels have (see above).
+inline constexpr char kFuseWakeHerePath[] = "/sys/module/fuse/parameters/wake_here";
+
+// The value of a boolean kernel module parameter's text ("Y\n" or "N\n"; also 1/0), or nullopt
+// if the text is not one of those.
+std::optional<bool> ParseKernelBool(std::string_view text);
 
 // The number of runnable tasks in the text of /proc/loadavg (its fourth field, "R/T": R), or
 // nullopt if the text does not have that form.
@@ -46,10 +61,21 @@ std::optional<int> RunnableTasks(std::string_view loadavg);
 // others are at least as many as the CPUs.
 inline bool HostOversubscribed(int runnable, int cpus) { return runnable - 1 >= cpus; }
 
+// Why a thread did or did not poll before a read (PollBudget), for the daemon's counters.
+enum class PollChoice {
+  kPolled,       // a non-zero budget
+  kKernelWakes,  // none: the budget follows the kernel, and its fuse wakes the daemon here
+  kHostBusy,     // none: the host is oversubscribed (and the above does not hold)
+};
+
 // The budget a session thread polls for now: `configured`, or zero while the host is
-// oversubscribed: /proc/loadavg's runnable tasks against the CPUs this process may run on, read
-// again when kBusyCheckInterval has passed since this thread last read it. If /proc/loadavg
-// cannot be read, `configured`.
-std::chrono::microseconds PollBudget(std::chrono::microseconds configured);
+// oversubscribed (/proc/loadavg's runnable tasks against the CPUs this process may run on) or,
+// with `follow_kernel`, while the file at `wake_here_path` reads Y; both read again when
+// kBusyCheckInterval has passed since this thread last read them. What cannot be read does not
+// take the budget away. *choice (if given) says why, for a non-zero `configured`.
+std::chrono::microseconds PollBudget(std::chrono::microseconds configured,
+                                     bool follow_kernel = false,
+                                     const char* wake_here_path = kFuseWakeHerePath,
+                                     PollChoice* choice = nullptr);
 
 }  // namespace dfs::fs

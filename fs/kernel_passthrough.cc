@@ -87,7 +87,12 @@ KernelPassthrough* From(void* userdata) { return &static_cast<Passthrough*>(user
 // request came), so the caller's loop ends instead of sleeping in read() until the next request.
 bool PollBeforeRead(int fd, void* userdata) {
   KernelPassthrough* self = From(userdata);
-  if (self->poll().count() == 0 || PollReadable(fd, PollBudget(self->poll()))) return true;
+  if (self->poll().count() == 0) return true;
+  PollChoice choice = PollChoice::kPolled;
+  const std::chrono::microseconds budget =
+      PollBudget(self->poll(), self->poll_follows_kernel(), kFuseWakeHerePath, &choice);
+  self->CountPoll(choice);
+  if (budget.count() == 0 || PollReadable(fd, budget)) return true;
   fuse_session* se = static_cast<Passthrough*>(userdata)->session();
   return se == nullptr || !fuse_session_exited(se);
 }
@@ -103,7 +108,23 @@ void Store32(void* base, size_t off, uint32_t v) {
 
 }  // namespace
 
-Status KernelPassthrough::Install(fuse_session* se, bool want, std::chrono::microseconds poll) {
+void KernelPassthrough::CountPoll(PollChoice choice) {
+  std::atomic<uint64_t>& n = choice == PollChoice::kPolled     ? polled_
+                             : choice == PollChoice::kHostBusy ? poll_host_busy_
+                                                               : poll_kernel_wakes_;
+  n.fetch_add(1, std::memory_order_relaxed);
+}
+
+KernelPassthrough::PollCounts KernelPassthrough::poll_counts() const {
+  PollCounts c;
+  c.polled = polled_.load(std::memory_order_relaxed);
+  c.host_busy = poll_host_busy_.load(std::memory_order_relaxed);
+  c.kernel_wakes = poll_kernel_wakes_.load(std::memory_order_relaxed);
+  return c;
+}
+
+Status KernelPassthrough::Install(fuse_session* se, bool want, std::chrono::microseconds poll,
+                                  bool poll_follows_kernel) {
   if (!want && poll.count() == 0) return Status::Ok();
   Status status = Status::Ok();
   if (want) {
@@ -117,6 +138,7 @@ Status KernelPassthrough::Install(fuse_session* se, bool want, std::chrono::micr
   }
   dev_fd_ = fuse_session_fd(se);
   poll_ = poll;
+  poll_follows_kernel_ = poll_follows_kernel;
   want_.store(want, std::memory_order_release);
   fuse_custom_io io{};
   io.read = HookRead;

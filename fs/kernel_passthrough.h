@@ -33,6 +33,7 @@
 #include <cstdint>
 
 #include "common/status.h"
+#include "fs/device_poll.h"
 
 namespace dfs::fs {
 
@@ -57,11 +58,14 @@ class KernelPassthrough {
   // Installs the I/O hooks on the mounted session `se`, whose userdata is the Passthrough that
   // owns this object. Call after fuse_session_mount and before the loop starts. `want`: offer
   // passthrough in the INIT reply (only with CAP_SYS_ADMIN); `poll`: the budget each session
-  // thread polls the device for before it sleeps in read() (PollReadable; zero: no polling).
-  // With neither, nothing is installed. enabled() stays false unless `want`. Errors:
-  // kPermissionDenied (`want` without CAP_SYS_ADMIN: the hooks are still installed for `poll`),
-  // kIo if libfuse refuses the hooks (the mount then runs without either; the caller logs it).
-  Status Install(fuse_session* se, bool want, std::chrono::microseconds poll);
+  // thread polls the device for before it sleeps in read() (PollReadable; zero: no polling);
+  // `poll_follows_kernel`: none while the kernel's fuse wakes the daemon on the caller's CPU
+  // (PollBudget, device_poll.h). With neither `want` nor `poll`, nothing is installed. enabled()
+  // stays false unless `want`. Errors: kPermissionDenied (`want` without CAP_SYS_ADMIN: the hooks
+  // are still installed for `poll`), kIo if libfuse refuses the hooks (the mount then runs without
+  // either; the caller logs it).
+  Status Install(fuse_session* se, bool want, std::chrono::microseconds poll,
+                 bool poll_follows_kernel = false);
 
   // Whether INIT agreed on passthrough: the kernel offered it and the reply accepted it.
   bool enabled() const { return enabled_.load(std::memory_order_acquire); }
@@ -93,8 +97,20 @@ class KernelPassthrough {
   static ssize_t HookWritev(int fd, struct iovec* iov, int count, void* userdata);
   void WantForTest() { want_.store(true, std::memory_order_release); }
   void PollForTest(std::chrono::microseconds poll) { poll_ = poll; }
-  // The poll budget given to Install (zero: no polling).
+  // The poll budget given to Install (zero: no polling), and whether it follows the kernel.
   std::chrono::microseconds poll() const { return poll_; }
+  bool poll_follows_kernel() const { return poll_follows_kernel_; }
+
+  // Reads of the device by session threads with a non-zero poll(), by what PollBudget chose
+  // before each (PollChoice): polled, not polled because the host was busy, not polled because
+  // the kernel wakes the daemon on the caller's CPU. For the runtime status file.
+  struct PollCounts {
+    uint64_t polled = 0;
+    uint64_t host_busy = 0;
+    uint64_t kernel_wakes = 0;
+  };
+  void CountPoll(PollChoice choice);
+  PollCounts poll_counts() const;
 
  private:
   static ssize_t HookSpliceReceive(int fdin, off_t* offin, int fdout, off_t* offout, size_t len,
@@ -104,6 +120,10 @@ class KernelPassthrough {
 
   int dev_fd_ = -1;                    // the session's /dev/fuse descriptor (owned by libfuse)
   std::chrono::microseconds poll_{0};  // set before the loop starts, read-only afterwards
+  bool poll_follows_kernel_ = false;   // likewise
+  std::atomic<uint64_t> polled_{0};
+  std::atomic<uint64_t> poll_host_busy_{0};
+  std::atomic<uint64_t> poll_kernel_wakes_{0};
   std::atomic<bool> want_{false};
   std::atomic<bool> offered_{false};
   std::atomic<bool> enabled_{false};

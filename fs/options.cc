@@ -169,6 +169,7 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
                  std::to_string(kMaxPollBudget.count()));
     }
     o->poll = std::chrono::microseconds{n};
+    o->poll_follows_kernel = false;
   } else if (key == "prefill_kb") {
     char* end = nullptr;
     long n = std::strtol(val.c_str(), &end, 10);
@@ -341,7 +342,8 @@ std::string UsageText(std::string_view argv0) {
       "                       ones go to threads=N workers (the default)\n"
       "  mt_loop              libfuse's multi-threaded loop instead\n"
       "  poll_us=N            after a request, check for the next one for up to N\n"
-      "                       microseconds before sleeping (default 50; 0: never)\n"
+      "                       microseconds before sleeping (0: never; default 50,\n"
+      "                       none while the kernel's fuse.wake_here is Y)\n"
       "  prefill_kb=N         an open of a file of up to N KiB whose pages the kernel\n"
       "                       does not hold fills them itself, sparing the first read\n"
       "                       a round trip (default 128; 0: never; at most 1024)\n"

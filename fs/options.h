@@ -64,6 +64,9 @@ struct MountOptions {
   bool mt_loop = false;  // mt_loop: libfuse's multi-threaded loop; dispatch_loop (default): one
                          // session thread serving cheap requests itself, blocking ones on workers
   std::chrono::microseconds poll{kDefaultPollBudget};  // poll_us=N (0..kMaxPollBudget)
+  // Without poll_us=: no polling while the kernel's fuse wakes the daemon on the caller's CPU
+  // (PollBudget, device_poll.h). A given poll_us= is kept whatever the kernel does.
+  bool poll_follows_kernel = true;
   unsigned prefill_kb = kDefaultPrefillKb;  // prefill_kb=N (0..kMaxPrefillKb): FsConfig::prefill_max
   bool watch = false;  // watch=on|off: Passthrough::StartWatch (fs/lower_watch.h)
   unsigned status_interval = 10;  // status_interval=SECONDS (0..86400): runtime status rewrites;

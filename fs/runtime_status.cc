@@ -21,6 +21,8 @@ void RuntimeStatus::Init(const std::string& majmin, const MountOptions& opts,
   verify_ = opts.verify_blocks ? "blocks" : "open";
   store_ = opts.store_dir;
   policy_ = opts.policy_file;
+  poll_us_ = static_cast<int64_t>(opts.poll.count());
+  poll_follows_kernel_ = opts.poll_follows_kernel;
   started_ = static_cast<int64_t>(time(nullptr));
   clock_gettime(CLOCK_MONOTONIC, &started_mono_);
 }
@@ -48,6 +50,13 @@ void RuntimeStatus::Publish(const CounterSnapshot& counters) {
   for (const auto& [k, v] : counters.counters) c[k] = v;
   nlohmann::json f = nlohmann::json::object();
   for (const auto& [k, v] : counters.fuse_requests) f[k] = v;
+  nlohmann::json poll = {{"poll_us", poll_us_},
+                         {"follows_kernel", poll_us_ != 0 && poll_follows_kernel_}};
+  if (!counters.device_reads.empty()) {
+    nlohmann::json r = nlohmann::json::object();
+    for (const auto& [k, v] : counters.device_reads) r[k] = v;
+    poll["device_reads"] = r;
+  }
   nlohmann::json j = {
       {"version", 1},
       {"pid", static_cast<int64_t>(getpid())},
@@ -62,6 +71,7 @@ void RuntimeStatus::Publish(const CounterSnapshot& counters) {
       {"uptime_seconds", static_cast<int64_t>(now.tv_sec - started_mono_.tv_sec)},
       {"counters", c},
       {"fuse_requests", f},
+      {"polling", poll},
   };
   std::string tmp = path_ + ".tmp" + std::to_string(getpid());
   {

@@ -33,6 +33,9 @@ inline constexpr const char* kRuntimeDir = "/run/digestfs";
 struct CounterSnapshot {
   std::vector<std::pair<std::string, uint64_t>> counters;       // Gate::Counters and the daemon's
   std::vector<std::pair<std::string, uint64_t>> fuse_requests;  // per opcode (OpCounters)
+  // Session threads' reads of the FUSE device by whether they polled first (KernelPassthrough::
+  // PollCounts; "polled", "not_polled_busy", "not_polled_wake_here"); empty without polling.
+  std::vector<std::pair<std::string, uint64_t>> device_reads;
 };
 
 class RuntimeStatus {
@@ -57,6 +60,8 @@ class RuntimeStatus {
   dev_t written_dev_ = 0;
   ino_t written_ino_ = 0;
   std::string source_, mountpoint_, mode_, verify_, store_, policy_;
+  int64_t poll_us_ = 0;
+  bool poll_follows_kernel_ = false;
   int64_t started_ = 0;
   struct timespec started_mono_ {};
 };

@@ -152,7 +152,8 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
     fuse_remove_signal_handlers(se.get());
     return Status(Code::kIo, "cannot mount " + opts.mountpoint + " (see above)");
   }
-  if (Status s = fs.kernel().Install(se.get(), cfg.passthrough != PassthroughMode::kOff, opts.poll);
+  if (Status s = fs.kernel().Install(se.get(), cfg.passthrough != PassthroughMode::kOff, opts.poll,
+                                     opts.poll_follows_kernel);
       !s.ok()) {
     spdlog::info("event=kernel_passthrough_unavailable status={}", s.ToString());
   }
@@ -166,6 +167,17 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   }
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
                LogQuote(opts.mountpoint), EnforceModeName(opts.mode), getpid());
+  if (opts.poll.count() != 0 && opts.poll_follows_kernel) {
+    // Read again by each session thread as it polls (PollBudget); logged here for the operator.
+    std::ifstream wake(kFuseWakeHerePath);
+    std::string text;
+    std::getline(wake, text);
+    std::optional<bool> here = wake ? ParseKernelBool(text) : std::nullopt;
+    spdlog::info(
+        "event=polling poll_us={} fuse_wake_here={}{}", opts.poll.count(),
+        here ? (*here ? "Y" : "N") : "absent",
+        here && *here ? " (no polling while the kernel wakes the daemon on the caller's CPU)" : "");
+  }
   RuntimeStatus status;
   ConnectionWatchdog watchdog;  // aborts the connection if this thread dies (conn_watchdog.h)
   if (CredsActive()) {
@@ -195,6 +207,12 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
       gate->Counters(&snap.counters);
     }
     snap.fuse_requests = fs.op_counters().Snapshot();
+    if (fs.kernel().poll().count() != 0) {
+      const KernelPassthrough::PollCounts pc = fs.kernel().poll_counts();
+      snap.device_reads = {{"polled", pc.polled},
+                           {"not_polled_busy", pc.host_busy},
+                           {"not_polled_wake_here", pc.kernel_wakes}};
+    }
     status.Publish(snap);
   };
   auto reload = [&] {

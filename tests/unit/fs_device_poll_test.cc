@@ -9,7 +9,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fs/device_poll.h"
@@ -109,6 +112,98 @@ TEST(PollBudgetTest, NoBudgetWhileEveryCpuIsBusy) {
   stop = true;
   for (auto& t : spinners) t.join();
   EXPECT_EQ(got, microseconds{0});
+}
+
+TEST(ParseKernelBoolTest, ReadsModuleParameterText) {
+  EXPECT_EQ(ParseKernelBool("Y\n"), true);
+  EXPECT_EQ(ParseKernelBool("N\n"), false);
+  EXPECT_EQ(ParseKernelBool("Y"), true);
+  EXPECT_EQ(ParseKernelBool("y"), true);
+  EXPECT_EQ(ParseKernelBool("1\n"), true);
+  EXPECT_EQ(ParseKernelBool("0"), false);
+  EXPECT_EQ(ParseKernelBool(""), std::nullopt);
+  EXPECT_EQ(ParseKernelBool("\n"), std::nullopt);
+  EXPECT_EQ(ParseKernelBool("Yes"), std::nullopt);
+  EXPECT_EQ(ParseKernelBool("2"), std::nullopt);
+}
+
+// A stand-in for the fuse module's wake_here parameter.
+class WakeHereTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/dfs-wake-here.XXXXXX";
+    int fd = mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    close(fd);
+    path_ = tmpl;
+  }
+  void TearDown() override { unlink(path_.c_str()); }
+  void Set(const char* text) {
+    FILE* f = fopen(path_.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs(text, f);
+    fclose(f);
+  }
+  // PollBudget's answer on a fresh thread (which looks at the files on its first call).
+  std::pair<microseconds, PollChoice> Fresh(bool follow, const std::string& path) {
+    std::pair<microseconds, PollChoice> got{microseconds{-1}, PollChoice::kPolled};
+    std::thread([&] {
+      got.first = PollBudget(microseconds{50}, follow, path.c_str(), &got.second);
+    }).join();
+    return got;
+  }
+  std::string path_;
+};
+
+TEST_F(WakeHereTest, NoBudgetWhileTheKernelWakesHere) {
+  Set("Y\n");
+  auto [budget, choice] = Fresh(true, path_);
+  EXPECT_EQ(budget, microseconds{0});
+  EXPECT_EQ(choice, PollChoice::kKernelWakes);
+}
+
+TEST_F(WakeHereTest, AGivenBudgetIgnoresTheKernel) {
+  Set("Y\n");
+  auto [budget, choice] = Fresh(false, path_);
+  EXPECT_NE(choice, PollChoice::kKernelWakes);
+  if (choice == PollChoice::kPolled) {
+    EXPECT_EQ(budget, microseconds{50});
+  }
+}
+
+TEST_F(WakeHereTest, BudgetWhenNotYOrUnreadable) {
+  for (const char* text : {"N\n", "0\n", "", "garbage\n"}) {
+    Set(text);
+    auto [budget, choice] = Fresh(true, path_);
+    EXPECT_NE(choice, PollChoice::kKernelWakes) << "text '" << text << "'";
+    if (choice == PollChoice::kPolled) {
+      EXPECT_EQ(budget, microseconds{50});
+    }
+  }
+  auto [budget, choice] = Fresh(true, path_ + ".absent");
+  EXPECT_NE(choice, PollChoice::kKernelWakes);
+}
+
+TEST_F(WakeHereTest, AThreadSeesAChangeAfterTheCheckInterval) {
+  Set("Y\n");
+  std::vector<PollChoice> seen;
+  std::thread([&] {
+    PollChoice c;
+    PollBudget(microseconds{50}, true, path_.c_str(), &c);
+    seen.push_back(c);
+    Set("N\n");
+    std::this_thread::sleep_for(kBusyCheckInterval + milliseconds{2});
+    PollBudget(microseconds{50}, true, path_.c_str(), &c);
+    seen.push_back(c);
+    Set("Y\n");
+    std::this_thread::sleep_for(kBusyCheckInterval + milliseconds{2});
+    PollBudget(microseconds{50}, true, path_.c_str(), &c);
+    seen.push_back(c);
+  }).join();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], PollChoice::kKernelWakes);
+  EXPECT_NE(seen[1], PollChoice::kKernelWakes);
+  EXPECT_EQ(seen[2], PollChoice::kKernelWakes);
 }
 
 }  // namespace

@@ -204,11 +204,13 @@ TEST(MountOptionsLoop, PollBudget) {
   auto o1 = ParseCommandLine(3, const_cast<char**>(a1));
   ASSERT_TRUE(o1.ok()) << o1.status().ToString();
   EXPECT_EQ(o1->poll, kDefaultPollBudget);
-  for (const char* ok : {"poll_us=0", "poll_us=200", "poll_us=10000"}) {
+  EXPECT_TRUE(o1->poll_follows_kernel);  // the default follows the kernel's fuse.wake_here
+  for (const char* ok : {"poll_us=0", "poll_us=50", "poll_us=200", "poll_us=10000"}) {
     const char* a[] = {"digestfs", "/src", "/mnt", "-o", ok};
     auto o = ParseCommandLine(5, const_cast<char**>(a));
     ASSERT_TRUE(o.ok()) << ok << ": " << o.status().ToString();
     EXPECT_EQ(o->poll.count(), std::stol(std::string(ok).substr(8))) << ok;
+    EXPECT_FALSE(o->poll_follows_kernel) << ok << ": a given budget is kept";
   }
   for (const char* bad : {"poll_us=", "poll_us", "poll_us=-1", "poll_us=10001", "poll_us=5us"}) {
     const char* a[] = {"digestfs", "/src", "/mnt", "-o", bad};
