@@ -87,6 +87,14 @@ std::chrono::microseconds PollBudget(std::chrono::microseconds configured, bool 
                                      const char* wake_here_path, PollChoice* choice) {
   if (configured.count() == 0) return configured;
   thread_local LoadWatch watch;
+  if (wake_here_path == nullptr) follow_kernel = false;
+  if (follow_kernel && watch.wake_here_path != wake_here_path) {
+    // Another file than the one this thread reads (or none yet): open it, and look at once. A
+    // file that cannot be opened is tried again at the next look.
+    watch.wake_here_path = wake_here_path;
+    watch.wake_here.reset();
+    watch.next_check = {};
+  }
   const auto now = std::chrono::steady_clock::now();
   if (now >= watch.next_check) {
     watch.next_check = now + kBusyCheckInterval;
@@ -96,17 +104,16 @@ std::chrono::microseconds PollBudget(std::chrono::microseconds configured, bool 
     watch.busy = runnable && HostOversubscribed(*runnable, watch.cpus);
     watch.kernel_wakes_here = false;
     if (follow_kernel) {
-      if (watch.wake_here_path != wake_here_path) {
-        watch.wake_here_path = wake_here_path;
-        watch.wake_here.reset(open(wake_here_path, O_RDONLY | O_CLOEXEC));
-      }
+      if (!watch.wake_here) watch.wake_here.reset(open(wake_here_path, O_RDONLY | O_CLOEXEC));
       std::optional<std::string_view> w = ReadShort(watch.wake_here, buf, sizeof buf);
       watch.kernel_wakes_here = w && ParseKernelBool(*w).value_or(false);
     }
   }
-  PollChoice c = watch.kernel_wakes_here ? PollChoice::kKernelWakes
-                 : watch.busy            ? PollChoice::kHostBusy
-                                         : PollChoice::kPolled;
+  // What was looked at last, for this call's own arguments (a call that does not follow the
+  // kernel never takes its answer from one that did).
+  PollChoice c = follow_kernel && watch.kernel_wakes_here ? PollChoice::kKernelWakes
+                 : watch.busy                             ? PollChoice::kHostBusy
+                                                          : PollChoice::kPolled;
   if (choice != nullptr) *choice = c;
   return c == PollChoice::kPolled ? configured : std::chrono::microseconds{0};
 }

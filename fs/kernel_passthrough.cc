@@ -82,9 +82,11 @@ const unsigned long kIocBackingClose = _IOW(kIocMagic, 2, uint32_t);
 // The hooks get the session's userdata: the Passthrough that owns the KernelPassthrough.
 KernelPassthrough* From(void* userdata) { return &static_cast<Passthrough*>(userdata)->kernel(); }
 
-// Polls the device before a read (not while the host is busy: PollBudget); false if the read
-// must not start: the session was told to exit (a signal's handler ran while polling, and no
-// request came), so the caller's loop ends instead of sleeping in read() until the next request.
+// Polls the device before a read (not while the host is busy, nor, for a budget that follows the
+// kernel, while its fuse wakes the daemon on the caller's CPU: PollBudget); false if the read
+// must not start: the session was told to exit (a signal's handler ran while polling, or before,
+// and no request came), so the caller's loop ends instead of sleeping in read() until the next
+// request.
 bool PollBeforeRead(int fd, void* userdata) {
   KernelPassthrough* self = From(userdata);
   if (self->poll().count() == 0) return true;
@@ -92,7 +94,7 @@ bool PollBeforeRead(int fd, void* userdata) {
   const std::chrono::microseconds budget =
       PollBudget(self->poll(), self->poll_follows_kernel(), kFuseWakeHerePath, &choice);
   self->CountPoll(choice);
-  if (budget.count() == 0 || PollReadable(fd, budget)) return true;
+  if (budget.count() != 0 && PollReadable(fd, budget)) return true;
   fuse_session* se = static_cast<Passthrough*>(userdata)->session();
   return se == nullptr || !fuse_session_exited(se);
 }

@@ -42,6 +42,12 @@ class RuntimeStatus {
  public:
   // Sets what is published for the mount with device `majmin`; nothing is written yet.
   void Init(const std::string& majmin, const MountOptions& opts, const std::string& mountpoint);
+  // The polling the session threads do (the budget installed, zero if none; whether it follows
+  // the kernel's fuse.wake_here), published as "polling"; before Init, what `opts` asked for.
+  void SetPolling(int64_t poll_us, bool follows_kernel) {
+    poll_us_ = poll_us;
+    poll_follows_kernel_ = follows_kernel;
+  }
   // Writes the file with `counters` (atomically); failures are logged, not fatal. No-op before
   // Init().
   void Publish(const CounterSnapshot& counters);

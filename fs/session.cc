@@ -167,16 +167,20 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   }
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
                LogQuote(opts.mountpoint), EnforceModeName(opts.mode), getpid());
-  if (opts.poll.count() != 0 && opts.poll_follows_kernel) {
+  if (fs.kernel().poll().count() != 0 && fs.kernel().poll_follows_kernel()) {
     // Read again by each session thread as it polls (PollBudget); logged here for the operator.
-    std::ifstream wake(kFuseWakeHerePath);
-    std::string text;
-    std::getline(wake, text);
-    std::optional<bool> here = wake ? ParseKernelBool(text) : std::nullopt;
-    spdlog::info(
-        "event=polling poll_us={} fuse_wake_here={}{}", opts.poll.count(),
-        here ? (*here ? "Y" : "N") : "absent",
-        here && *here ? " (no polling while the kernel wakes the daemon on the caller's CPU)" : "");
+    const char* state = "absent";
+    if (access(kFuseWakeHerePath, F_OK) == 0) {
+      std::ifstream wake(kFuseWakeHerePath);
+      std::string text;
+      std::getline(wake, text);
+      std::optional<bool> here = wake ? ParseKernelBool(text) : std::nullopt;
+      state = !here ? "unreadable" : *here ? "Y" : "N";
+    }
+    spdlog::info("event=polling poll_us={} fuse_wake_here={}{}", fs.kernel().poll().count(), state,
+                 std::string_view(state) == "Y"
+                     ? " (no polling while the kernel wakes the daemon on the caller's CPU)"
+                     : "");
   }
   RuntimeStatus status;
   ConnectionWatchdog watchdog;  // aborts the connection if this thread dies (conn_watchdog.h)
@@ -186,6 +190,7 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
       if (auto md = MountDevice(canon)) {
         TuneReadahead(*md, st.st_dev, opts.readahead_kb);
         status.Init(*md, opts, canon);
+        status.SetPolling(fs.kernel().poll().count(), fs.kernel().poll_follows_kernel());
         if (Status ws = watchdog.Start(*md); !ws.ok()) {
           spdlog::warn("event=watchdog_unavailable status={} (a SIGKILL may leave the mount hung)",
                        LogQuote(ws.ToString()));

@@ -206,5 +206,60 @@ TEST_F(WakeHereTest, AThreadSeesAChangeAfterTheCheckInterval) {
   EXPECT_EQ(seen[2], PollChoice::kKernelWakes);
 }
 
+TEST_F(WakeHereTest, EachCallIsAnsweredForItsOwnArguments) {
+  Set("Y\n");
+  const std::string other = path_ + ".other";
+  {
+    FILE* f = fopen(other.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("N\n", f);
+    fclose(f);
+  }
+  std::vector<PollChoice> seen;
+  std::thread([&] {
+    PollChoice c;
+    // All within one look-again interval of each other, on one thread.
+    PollBudget(microseconds{50}, true, path_.c_str(), &c);
+    seen.push_back(c);  // follows, Y
+    PollBudget(microseconds{50}, false, path_.c_str(), &c);
+    seen.push_back(c);  // does not follow: never the answer of the call before
+    PollBudget(microseconds{50}, true, other.c_str(), &c);
+    seen.push_back(c);  // another file, N: looked at at once
+    PollBudget(microseconds{50}, true, path_.c_str(), &c);
+    seen.push_back(c);  // back to the first, Y: looked at at once
+    PollBudget(microseconds{50}, true, nullptr, &c);
+    seen.push_back(c);  // no file: not followed
+  }).join();
+  unlink(other.c_str());
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen[0], PollChoice::kKernelWakes);
+  EXPECT_NE(seen[1], PollChoice::kKernelWakes);
+  EXPECT_NE(seen[2], PollChoice::kKernelWakes);
+  EXPECT_EQ(seen[3], PollChoice::kKernelWakes);
+  EXPECT_NE(seen[4], PollChoice::kKernelWakes);
+}
+
+TEST_F(WakeHereTest, AFileThatAppearsLaterIsFollowed) {
+  const std::string later = path_ + ".later";
+  std::vector<PollChoice> seen;
+  std::thread([&] {
+    PollChoice c;
+    PollBudget(microseconds{50}, true, later.c_str(), &c);
+    seen.push_back(c);  // absent: polls
+    FILE* f = fopen(later.c_str(), "w");
+    if (f != nullptr) {
+      fputs("Y\n", f);
+      fclose(f);
+    }
+    std::this_thread::sleep_for(kBusyCheckInterval + milliseconds{2});
+    PollBudget(microseconds{50}, true, later.c_str(), &c);
+    seen.push_back(c);  // opened at the next look
+  }).join();
+  unlink(later.c_str());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_NE(seen[0], PollChoice::kKernelWakes);
+  EXPECT_EQ(seen[1], PollChoice::kKernelWakes);
+}
+
 }  // namespace
 }  // namespace dfs::fs
