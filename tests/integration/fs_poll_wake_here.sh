@@ -83,6 +83,20 @@ delta() {
   echo "$((b[0] - a[0])) $((b[1] - a[1])) $((b[2] - a[2]))"
 }
 
+# counted PID MNT [VALUE]: with the parameter set to VALUE first (if given), 300 requests through
+# MNT; prints the device reads they added, as "polled busy wake_here".
+counted() {
+  local before after
+  if [ -n "${3:-}" ]; then
+    echo "$3" >"$P"
+    sleep 0.05 # past the threads' look-again interval (4 ms)
+  fi
+  before=$(reads "$1" "$2")
+  requests "$2" 300
+  after=$(reads "$1" "$2")
+  delta "$before" "$after"
+}
+
 # The default: follows the kernel.
 M=$T/mnt
 dfs_mount_fg "$L" "$M" "$T/log" "mode=off,status_interval=0"
@@ -109,24 +123,14 @@ done
 pass "default mount: polling follows the kernel (wake_here $state); reads counted ($r); status text and Prometheus"
 
 if [ $FLIP = 1 ]; then
-  echo Y >"$P"
-  sleep 0.05  # past the threads' look-again interval (4 ms)
-  before=$(reads "$PID" "$M")
-  requests "$M" 300
-  after=$(reads "$PID" "$M")
-  read -r polled busy here <<<"$(delta "$before" "$after")"
-  [ "$here" -ge 300 ] || fail "wake_here=Y: only $here of 300+ reads went without polling for wake_here ($before -> $after)"
+  read -r polled busy here <<<"$(counted "$PID" "$M" Y)"
+  [ "$here" -ge 300 ] || fail "wake_here=Y: only $here of 300+ reads went without polling for wake_here"
   assert_eq "$polled" 0 "reads polled while wake_here=Y"
   pass "default mount, wake_here=Y: $here reads without polling, none polled"
 
-  echo N >"$P"
-  sleep 0.05
-  before=$(reads "$PID" "$M")
-  requests "$M" 300
-  after=$(reads "$PID" "$M")
-  read -r polled busy here <<<"$(delta "$before" "$after")"
+  read -r polled busy here <<<"$(counted "$PID" "$M" N)"
   assert_eq "$here" 0 "reads not polled for wake_here after it went back to N"
-  [ $((polled + busy)) -ge 300 ] || fail "wake_here=N: only $((polled + busy)) reads counted ($before -> $after)"
+  [ $((polled + busy)) -ge 300 ] || fail "wake_here=N: only $((polled + busy)) reads counted"
   pass "the same mount, wake_here=N again: $polled reads polled, $busy not (host busy), none for wake_here"
 fi
 unmount "$M"
@@ -138,11 +142,7 @@ PID=$DFS_PID
 assert_eq "$(status "$PID" "$M2" | jq -r '.daemon.polling.follows_kernel')" false \
   "poll_us=50 given: follows_kernel"
 if grep -q 'event=polling' "$T/log2"; then fail "event=polling logged for a given poll_us="; fi
-[ $FLIP = 1 ] && echo Y >"$P" && sleep 0.05
-before=$(reads "$PID" "$M2")
-requests "$M2" 300
-after=$(reads "$PID" "$M2")
-read -r polled busy here <<<"$(delta "$before" "$after")"
+read -r polled busy here <<<"$(counted "$PID" "$M2" "$([ $FLIP = 1 ] && echo Y)")"
 assert_eq "$here" 0 "poll_us=50 given: reads not polled for wake_here"
 [ $((polled + busy)) -ge 300 ] || fail "poll_us=50: only $((polled + busy)) reads counted"
 pass "poll_us=50 given$([ $FLIP = 1 ] && echo ', wake_here=Y'): $polled reads polled, $busy not (host busy)"
