@@ -97,6 +97,16 @@ counted() {
   delta "$before" "$after"
 }
 
+# expect_polled WHAT "POLLED BUSY HERE": the reads of 300 requests were all polled or skipped
+# only because the host was busy, none for wake_here; passes with WHAT.
+expect_polled() {
+  local polled busy here
+  read -r polled busy here <<<"$2"
+  assert_eq "$here" 0 "$1: reads not polled for wake_here"
+  [ $((polled + busy)) -ge 300 ] || fail "$1: only $((polled + busy)) reads counted for 300 requests"
+  pass "$1: $polled reads polled, $busy not (host busy), none for wake_here"
+}
+
 # The default: follows the kernel.
 M=$T/mnt
 dfs_mount_fg "$L" "$M" "$T/log" "mode=off,status_interval=0"
@@ -128,10 +138,7 @@ if [ $FLIP = 1 ]; then
   assert_eq "$polled" 0 "reads polled while wake_here=Y"
   pass "default mount, wake_here=Y: $here reads without polling, none polled"
 
-  read -r polled busy here <<<"$(counted "$PID" "$M" N)"
-  assert_eq "$here" 0 "reads not polled for wake_here after it went back to N"
-  [ $((polled + busy)) -ge 300 ] || fail "wake_here=N: only $((polled + busy)) reads counted"
-  pass "the same mount, wake_here=N again: $polled reads polled, $busy not (host busy), none for wake_here"
+  expect_polled "the same mount, wake_here=N again" "$(counted "$PID" "$M" N)"
 fi
 unmount "$M"
 
@@ -142,10 +149,8 @@ PID=$DFS_PID
 assert_eq "$(status "$PID" "$M2" | jq -r '.daemon.polling.follows_kernel')" false \
   "poll_us=50 given: follows_kernel"
 if grep -q 'event=polling' "$T/log2"; then fail "event=polling logged for a given poll_us="; fi
-read -r polled busy here <<<"$(counted "$PID" "$M2" "$([ $FLIP = 1 ] && echo Y)")"
-assert_eq "$here" 0 "poll_us=50 given: reads not polled for wake_here"
-[ $((polled + busy)) -ge 300 ] || fail "poll_us=50: only $((polled + busy)) reads counted"
-pass "poll_us=50 given$([ $FLIP = 1 ] && echo ', wake_here=Y'): $polled reads polled, $busy not (host busy)"
+expect_polled "poll_us=50 given$([ $FLIP = 1 ] && echo ', wake_here=Y')" \
+  "$(counted "$PID" "$M2" "$([ $FLIP = 1 ] && echo Y)")"
 unmount "$M2"
 
 # poll_us=0: no polling, no hooks, no counts.
