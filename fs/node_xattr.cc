@@ -1,17 +1,8 @@
-// fs/node_xattr.cc: extended attributes: getxattr, setxattr, listxattr, removexattr.
-//
-// Every inode, symlinks included, is reached through the /proc/self/fd magic link of the O_PATH
-// descriptor the inode table holds: resolving a magic link lands on the very inode held (no path
-// walk), and a symlink reached that way is not followed further, so the *xattr() calls (the
-// following variants: the l* ones would act on the magic link itself) act on the symlink. Native
-// rules then apply as they are: ENODATA for a missing name, EPERM for user.* on a symlink.
-// (The *xattrat() calls of Linux 6.13 refuse O_PATH descriptors with EBADF.)
-#include <sys/xattr.h>
-#include <unistd.h>
-
+// fs/node_xattr.cc: extended attributes: getxattr, setxattr, listxattr, removexattr. Each acts
+// on the lower inode the inode table holds, through its magic link (fs/lower_xattr.h): native
+// rules then apply as they are (ENODATA for a missing name, EPERM for user.* on a symlink).
 #include <cerrno>
 #include <cstring>
-#include <cstdio>
 #include <memory>
 
 #include "fs/passthrough.h"
@@ -20,11 +11,6 @@ namespace dfs::fs {
 
 namespace {
 
-struct ProcPath {
-  char buf[32];
-  explicit ProcPath(const PathFd& fd) { snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd.get()); }
-};
-
 // Each returns -1 with errno set on failure (also when the inode's descriptor cannot be leased).
 ssize_t Get(Passthrough& fs, const Inode& i, const char* name, void* value, size_t size) {
   PathFd fd = fs.Lower(i);
@@ -32,7 +18,7 @@ ssize_t Get(Passthrough& fs, const Inode& i, const char* name, void* value, size
     errno = fd.error();
     return -1;
   }
-  ssize_t n = ::getxattr(ProcPath(fd).buf, name, value, size);
+  ssize_t n = fs.xattr().Get(fd.get(), name, value, size);
   // With POSIX ACLs negotiated the kernel asks for an inode's ACL in every permission check that
   // reaches the group class, and takes any error but "no such attribute" as the check's result.
   // A lower file system without ACLs (ramfs, vfat, ...) has none: say so, as natively.
@@ -46,7 +32,7 @@ ssize_t List(Passthrough& fs, const Inode& i, char* list, size_t size) {
     errno = fd.error();
     return -1;
   }
-  return ::listxattr(ProcPath(fd).buf, list, size);
+  return fs.xattr().List(fd.get(), list, size);
 }
 
 void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
@@ -100,7 +86,7 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
     fuse_reply_err(req, fd.error());
     return;
   }
-  int rc = ::setxattr(ProcPath(fd).buf, name, value, size, flags);
+  int rc = fs.xattr().Set(fd.get(), name, value, size, flags);
   int err = rc == 0 ? 0 : errno;
   if (err == 0) fs.Changed(inode);  // e.g. security.ima / security.capability
   fuse_reply_err(req, err);
@@ -114,7 +100,7 @@ void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
     fuse_reply_err(req, fd.error());
     return;
   }
-  int rc = ::removexattr(ProcPath(fd).buf, name);
+  int rc = fs.xattr().Remove(fd.get(), name);
   int err = rc == 0 ? 0 : errno;
   if (err == 0) fs.Changed(inode);
   fuse_reply_err(req, err);

@@ -144,6 +144,11 @@ Status Passthrough::Start() {
   proc_fd_.reset(open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!proc_fd_) return Status::FromErrno(errno, "opening /proc/self/fd");
   inodes_.SetProcFd(proc_fd_.get());
+  {
+    PathFd root = inodes_.Lower(inodes_.root());
+    xattr_.Init(proc_fd_.get(), root ? root.get() : -1);
+    spdlog::info("event=lower_xattr_calls relative={}", xattr_.relative());
+  }
   lazy_readers_ = HaveCapability(CAP_DAC_OVERRIDE);
   // The kernel may cache any number of inodes; the daemon keeps descriptors for a bounded number
   // (the others are reopened from file handles) and raises its own limit as far as it may.

@@ -33,6 +33,7 @@
 #include "fs/inode_table.h"
 #include "fs/kernel_passthrough.h"
 #include "fs/lower_watch.h"
+#include "fs/lower_xattr.h"
 #include "fs/op_counters.h"
 #include "fs/worker_pool.h"
 #include "policy/gate.h"
@@ -132,6 +133,8 @@ class Passthrough {
     return i == &fs.inodes().root() ? FUSE_ROOT_ID : reinterpret_cast<fuse_ino_t>(i);
   }
   int proc_self_fd() const { return proc_fd_.get(); }
+  // Extended attributes of lower inodes (set up by Start()).
+  const LowerXattr& xattr() const { return xattr_; }
   fuse_session* session() const { return session_; }
   // Whether readers' lower files are opened when first needed rather than at OPEN: only if the
   // daemon has CAP_DAC_OVERRIDE, so that its later open cannot fail on permissions the reader's
@@ -206,6 +209,7 @@ class Passthrough {
   FsConfig cfg_;
   InodeTable inodes_;
   Fd proc_fd_;  // /proc/self/fd
+  LowerXattr xattr_;
   bool lazy_readers_ = false;
   fuse_session* session_ = nullptr;
 
