@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "fs/inode_table.h"
@@ -144,6 +146,71 @@ TEST_F(TempTree, PathsAreTrueAfterMovesBeneath) {
   EXPECT_FALSE(set.complete);
   EXPECT_TRUE(set.paths.empty());
   std::filesystem::remove_all(outside);
+}
+
+// Directory paths come from getcwd(2) in the serving thread's own fs_struct (fchdir there and
+// back): the thread's and the process's working directories are unchanged afterwards, in this
+// thread and in a fresh one; a path longer than PATH_MAX is still found (walking up); a file in a
+// directory removed beneath has no path.
+TEST_F(TempTree, DirectoryPathsDeepDeletedAndWorkingDirectoryKept) {
+  struct stat rst, st;
+  Fd root(open(dir_.c_str(), O_PATH | O_DIRECTORY));
+  ASSERT_EQ(fstat(root.get(), &rst), 0);
+  InodeTable t(std::move(root), rst);
+  char before[PATH_MAX];
+  ASSERT_NE(getcwd(before, sizeof before), nullptr);
+  Inode* a = t.Intern(OpenPath(t.Lower(t.root()).get(), "a", &st), st, &t.root(), "a");
+  Inode* b = t.Intern(OpenPath(t.Lower(*a).get(), "b", &st), st, a, "b");
+  Inode* f = t.Intern(OpenPath(t.Lower(*b).get(), "file", &st), st, b, "file");
+  EXPECT_EQ(t.Paths(f).paths, (std::vector<std::string>{"/a/b/file"}));
+  char after[PATH_MAX];
+  ASSERT_NE(getcwd(after, sizeof after), nullptr);
+  EXPECT_STREQ(after, before);
+  std::vector<std::string> in_thread;
+  std::string thread_cwd;
+  std::thread([&] {
+    in_thread = t.Paths(f).paths;
+    char c[PATH_MAX];
+    if (getcwd(c, sizeof c) != nullptr) thread_cwd = c;
+  }).join();
+  EXPECT_EQ(in_thread, (std::vector<std::string>{"/a/b/file"}));
+  EXPECT_EQ(thread_cwd, before);
+  ASSERT_NE(getcwd(after, sizeof after), nullptr);
+  EXPECT_STREQ(after, before);
+
+  // 24 levels of 200-character names: about 4,800 characters, beyond PATH_MAX.
+  const std::string part(200, 'd');
+  Inode* dir = a;
+  std::string expect = "/a";
+  for (int i = 0; i < 24; ++i) {
+    ASSERT_EQ(mkdirat(t.Lower(*dir).get(), part.c_str(), 0755), 0);
+    dir = t.Intern(OpenPath(t.Lower(*dir).get(), part.c_str(), &st), st, dir, part);
+    expect += "/" + part;
+  }
+  {
+    Fd fd(openat(t.Lower(*dir).get(), "deep", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.valid());
+  }
+  Inode* deep = t.Intern(OpenPath(t.Lower(*dir).get(), "deep", &st), st, dir, "deep");
+  auto set = t.Paths(deep);
+  EXPECT_TRUE(set.complete);
+  EXPECT_EQ(set.paths, (std::vector<std::string>{expect + "/deep"}));
+
+  // A file whose directory was removed beneath: no path (its name is gone with it).
+  ASSERT_EQ(mkdir((dir_ + "/gone").c_str(), 0755), 0);
+  Inode* g = t.Intern(OpenPath(t.Lower(t.root()).get(), "gone", &st), st, &t.root(), "gone");
+  {
+    Fd fd(openat(t.Lower(*g).get(), "x", O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    ASSERT_TRUE(fd.valid());
+  }
+  Inode* x = t.Intern(OpenPath(t.Lower(*g).get(), "x", &st), st, g, "x");
+  ASSERT_EQ(unlink((dir_ + "/gone/x").c_str()), 0);
+  ASSERT_EQ(rmdir((dir_ + "/gone").c_str()), 0);
+  set = t.Paths(x);
+  EXPECT_FALSE(set.complete);
+  EXPECT_TRUE(set.paths.empty());
+  ASSERT_NE(getcwd(after, sizeof after), nullptr);
+  EXPECT_STREQ(after, before);
 }
 
 // Issue 15, item 1: with handles enabled the table keeps at most `capacity` descriptors open,
