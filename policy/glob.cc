@@ -11,17 +11,33 @@ Status GlobError(size_t col, const std::string& msg, size_t* err_col) {
   return Status(Code::kInvalidArgument, "col " + std::to_string(col) + ": " + msg);
 }
 
-// Splits an absolute path into its components (the leading '/' dropped).
-std::vector<std::string_view> Split(std::string_view s) {
-  std::vector<std::string_view> out;
+// Splits an absolute path into its components (the leading '/' dropped), into `out` (cleared
+// first; its capacity is kept for the next path).
+void Split(std::string_view s, std::vector<std::string_view>* out) {
+  out->clear();
   size_t i = 1;
   while (i <= s.size()) {
     size_t j = s.find('/', i);
     if (j == std::string_view::npos) j = s.size();
-    out.push_back(s.substr(i, j - i));
+    out->push_back(s.substr(i, j - i));
     i = j + 1;
   }
-  return out;
+}
+
+// Whether fnmatch(3) would match `comp` against `pattern` only byte for byte.
+bool IsLiteral(std::string_view pattern) {
+  return pattern.find_first_of("*?[\\") == std::string_view::npos;
+}
+
+// fnmatch(3) of one component, without a heap copy for names up to NAME_MAX.
+bool FnMatch(const std::string& pattern, std::string_view comp) {
+  char buf[256];
+  if (comp.size() < sizeof buf) {
+    comp.copy(buf, comp.size());
+    buf[comp.size()] = '\0';
+    return ::fnmatch(pattern.c_str(), buf, 0) == 0;
+  }
+  return ::fnmatch(pattern.c_str(), std::string(comp).c_str(), 0) == 0;
 }
 
 }  // namespace
@@ -69,6 +85,7 @@ Result<Glob> Glob::Compile(std::string_view pattern, size_t* err_col) {
       (void)depth;
     }
     g.comps_.emplace_back(comp);
+    g.literal_.push_back(comp != "**" && IsLiteral(comp));
     start = end + 1;
   }
   return g;
@@ -87,8 +104,7 @@ bool Glob::MatchFrom(size_t pi, const std::vector<std::string_view>& parts, size
       return false;
     }
     if (si >= parts.size()) return false;
-    std::string comp(parts[si]);
-    if (::fnmatch(c.c_str(), comp.c_str(), 0) != 0) return false;
+    if (literal_[pi] ? parts[si] != c : !FnMatch(c, parts[si])) return false;
     ++pi;
     ++si;
   }
@@ -98,7 +114,10 @@ bool Glob::MatchFrom(size_t pi, const std::vector<std::string_view>& parts, size
 bool Glob::Match(std::string_view path) const {
   if (path.empty() || path[0] != '/') return false;
   if (path.find('\0') != std::string_view::npos) return false;
-  return MatchFrom(0, Split(path), 0);
+  // One vector per thread, reused: a Gate matches every open's path against several globs.
+  thread_local std::vector<std::string_view> parts;
+  Split(path, &parts);
+  return MatchFrom(0, parts, 0);
 }
 
 }  // namespace dfs

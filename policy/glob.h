@@ -32,6 +32,7 @@ class Glob {
   bool MatchFrom(size_t pi, const std::vector<std::string_view>& parts, size_t si) const;
   std::string pattern_;
   std::vector<std::string> comps_;  // pattern components; "**" stands for any number of them
+  std::vector<bool> literal_;       // per component: no metacharacter (compared byte for byte)
 };
 
 }  // namespace dfs

@@ -57,6 +57,36 @@ TEST(Glob, HiddenFilesAreNotSpecial) {
   EXPECT_TRUE(G("/usr/**", "/usr/.x/.y"));
 }
 
+// Components without metacharacters are compared byte for byte; an escaped metacharacter is a
+// literal one (fnmatch), not a wildcard, and is not compared as the two bytes "\\*".
+TEST(Glob, LiteralAndEscapedComponents) {
+  EXPECT_TRUE(G("/usr/lib/sysimage/**", "/usr/lib/sysimage/rpm/x"));
+  EXPECT_FALSE(G("/usr/lib/sysimage/**", "/usr/lib/sysimag/rpm/x"));
+  EXPECT_FALSE(G("/usr/lib/sysimage/**", "/usr/lib/sysimagex/rpm"));
+  EXPECT_FALSE(G("/usr/lib", "/usr/li"));
+  EXPECT_TRUE(G("/opt/a\\*b", "/opt/a*b"));
+  EXPECT_FALSE(G("/opt/a\\*b", "/opt/axb"));
+  EXPECT_FALSE(G("/opt/a\\*b", "/opt/a\\*b"));
+  EXPECT_TRUE(G("/opt/a\\?", "/opt/a?"));
+  EXPECT_FALSE(G("/opt/a\\?", "/opt/ab"));
+  EXPECT_TRUE(G("/opt/a\\b", "/opt/ab"));  // an escaped ordinary character is that character
+  EXPECT_FALSE(G("/opt/a\\b", "/opt/a\\b"));
+  // Names longer than NAME_MAX are matched whole, literal or not.
+  const std::string longname(300, 'n');
+  EXPECT_TRUE(G("/opt/*", "/opt/" + longname));
+  EXPECT_TRUE(G("/opt/" + longname, "/opt/" + longname));
+  EXPECT_FALSE(G("/opt/" + longname + "?", "/opt/" + longname));
+  // The same Glob matched many times, and other paths between: nothing carried over.
+  auto g = Glob::Compile("/usr/**/bin/*");
+  ASSERT_TRUE(g.ok());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(g->Match("/usr/local/bin/x"));
+    EXPECT_FALSE(g->Match("/usr/local/sbin/x"));
+    EXPECT_TRUE(g->Match("/usr/bin/y"));
+    EXPECT_FALSE(g->Match("/usr/bin"));
+  }
+}
+
 TEST(Glob, UnnormalizedPathsDoNotMatch) {
   EXPECT_FALSE(G("/usr/bin/*", "/usr//bin/ls"));
   EXPECT_FALSE(G("/usr/bin/*", "usr/bin/ls"));
