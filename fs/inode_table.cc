@@ -3,9 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
 #include <spdlog/spdlog.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "fs/cwd_path.h"
 
 namespace dfs::fs {
 
@@ -23,37 +22,6 @@ namespace {
 
 file_handle* AsHandle(std::vector<unsigned char>& bytes) {
   return reinterpret_cast<file_handle*>(bytes.data());
-}
-
-constexpr ssize_t kNoCwdPath = -2;
-
-// The path of directory `dirfd` as getcwd(2) gives it after fchdir(2) to it, in this thread's own
-// fs_struct (unshare(CLONE_FS), once per thread), the thread's working directory put back at once:
-// the same d_path as a readlink of /proc/self/fd/N, without procfs's lookup and ptrace checks
-// (0.96 + 0.37 us against 2.2 us a call on the 2-core VMs of docs/benchmarks.md; a warm open under
-// enforcement makes one). Returns the path's length, -1 with errno set (ENOENT: deleted;
-// ENAMETOOLONG: longer than PATH_MAX), or kNoCwdPath where this thread cannot do it (the caller
-// falls back to the magic link). The raw system call: glibc's getcwd() would walk ".." itself on
-// ENAMETOOLONG.
-ssize_t CwdPath(int dirfd, char* buf, size_t size) {
-  thread_local int state = 0;  // 0: not tried; 1: own fs_struct, `home` open; -1: unavailable
-  thread_local Fd home;
-  if (state == 0) {
-    // After unshare the thread's umask, root and working directory are its own (ScopedUmask
-    // relies on the same); `home` is where it works otherwise.
-    if (unshare(CLONE_FS) == 0) home.reset(open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    state = home ? 1 : -1;
-  }
-  if (state < 0 || fchdir(dirfd) != 0) return kNoCwdPath;
-  long n = syscall(SYS_getcwd, buf, size);
-  int saved = errno;
-  if (fchdir(home.get()) != 0) state = -1;  // stays elsewhere: never used again in this thread
-  if (n < 0) {
-    errno = saved == ERANGE ? ENAMETOOLONG : saved;
-    return -1;
-  }
-  // The system call counts the terminating NUL.
-  return n > 0 ? static_cast<ssize_t>(n - 1) : 0;
 }
 
 bool SameObject(int fd, const InodeKey& key) {
@@ -65,6 +33,7 @@ bool SameObject(int fd, const InodeKey& key) {
 }  // namespace
 
 InodeTable::InodeTable(Fd root_fd, const struct stat& st) {
+  InitCwdHome();  // before any serving thread asks for a directory's path (KernelPath)
   auto root = std::make_unique<Inode>();
   root->pinned = std::make_shared<const Fd>(std::move(root_fd));
   root->fd_weak = root->pinned;
@@ -392,7 +361,7 @@ bool InodeTable::KernelPath(int fd, std::string* out) {
     return false;  // errno from getcwd: ENOENT (deleted), ENAMETOOLONG
   }
   if (n == 0 || buf[0] != '/') {
-    errno = ENOENT;  // "(unreachable)/...": not beneath this process's root
+    errno = ENOENT;
     return false;
   }
   out->assign(buf, static_cast<size_t>(n));

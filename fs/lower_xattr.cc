@@ -5,9 +5,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <vector>
 
 namespace dfs::fs {
 
@@ -61,7 +63,9 @@ ssize_t ListRelative(int proc_fd, int fd, char* list, size_t size) {
   return syscall(kListxattrat, proc_fd, FdName(fd).buf, 0, list, size);
 }
 
-// Both forms' answer to the same call: equal results and, on failure, equal errno.
+// Both forms' answer to the same call: equal results and, on failure, equal errno; and the
+// relative form not refused outright (ENOSYS: an older kernel; EPERM: a seccomp filter that does
+// not know the call, even where the classic form happens to be refused too).
 template <typename A, typename B>
 bool SameAnswer(A classic, B relative) {
   errno = 0;
@@ -70,6 +74,7 @@ bool SameAnswer(A classic, B relative) {
   errno = 0;
   ssize_t b = relative();
   int eb = errno;
+  if (b < 0 && (eb == ENOSYS || eb == EPERM)) return false;
   return a == b && (a >= 0 || ea == eb);
 }
 
@@ -79,12 +84,27 @@ void LowerXattr::Init(int proc_self_fd, int probe_fd, bool prefer_relative) {
   proc_fd_ = proc_self_fd;
   relative_ = false;
   if (!prefer_relative || !kHaveNumbers || proc_self_fd < 0 || probe_fd < 0) return;
-  // A size query of an attribute no one sets, and of the list: nothing is written.
+  // A size query and a read of an attribute no one sets, and the list (size and bytes): nothing
+  // is written.
   const char* probe = "user.digestfs.probe";
+  char va[64], vb[64];
   relative_ = SameAnswer([&] { return GetClassic(probe_fd, probe, nullptr, 0); },
                          [&] { return GetRelative(proc_self_fd, probe_fd, probe, nullptr, 0); }) &&
-              SameAnswer([&] { return ListClassic(probe_fd, nullptr, 0); },
-                         [&] { return ListRelative(proc_self_fd, probe_fd, nullptr, 0); });
+              SameAnswer([&] { return GetClassic(probe_fd, probe, va, sizeof va); },
+                         [&] { return GetRelative(proc_self_fd, probe_fd, probe, vb, sizeof vb); });
+  if (!relative_) return;
+  errno = 0;
+  ssize_t size = ListClassic(probe_fd, nullptr, 0);
+  if (size < 0 || size > 65536) {
+    relative_ = SameAnswer([&] { return ListClassic(probe_fd, nullptr, 0); },
+                           [&] { return ListRelative(proc_self_fd, probe_fd, nullptr, 0); });
+    return;
+  }
+  // Room for a list that grows in between; the two lists must be the same bytes.
+  std::vector<char> la(static_cast<size_t>(size) + 256), lb(la.size());
+  ssize_t na = ListClassic(probe_fd, la.data(), la.size());
+  ssize_t nb = ListRelative(proc_self_fd, probe_fd, lb.data(), lb.size());
+  relative_ = na >= 0 && na == nb && std::equal(la.begin(), la.begin() + na, lb.begin());
 }
 
 ssize_t LowerXattr::Get(int fd, const char* name, void* value, size_t size) const {
