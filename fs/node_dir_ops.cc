@@ -250,11 +250,35 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, ENOSYS);
     return;
   }
-  std::unique_ptr<DirHandle> d;
+  Inode& inode = fs.inode(ino);
+  // The lower directory's size and times, from the node's O_PATH descriptor: if they are those of
+  // the listing the kernel cached, the kernel lists from its cache and this open needs no handle
+  // (no lower open, no RELEASEDIR work). A READDIR that still comes (the kernel's cached pages
+  // were reclaimed, or the listing was never read to its end) opens the directory for that
+  // request, as without OPENDIR.
   struct stat st {};
-  if (int err = OpenLowerDir(fs, fs.inode(ino), "opendir", &d, &st); err != 0) {
-    fuse_reply_err(req, err);
-    return;
+  {
+    PathFd pfd = fs.Lower(inode);
+    if (!pfd) {
+      fuse_reply_err(req, pfd.error());
+      return;
+    }
+    if (fstat(pfd.get(), &st) != 0) {
+      fuse_reply_err(req, errno);
+      return;
+    }
+  }
+  bool keep;
+  {
+    std::lock_guard lock(inode.mu);
+    keep = SameDirStamp(inode, st);
+  }
+  std::unique_ptr<DirHandle> d;
+  if (!keep) {
+    if (int err = OpenLowerDir(fs, inode, "opendir", &d, &st); err != 0) {
+      fuse_reply_err(req, err);
+      return;
+    }
   }
   // The kernel caches the listing (cache_readdir) and keeps it across opens (keep_cache) only
   // while the lower directory's size, mtime and ctime are those seen when it was cached: a change
@@ -264,9 +288,10 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   bool inval_attr = false;
   fi->cache_readdir = 1;
   {
-    Inode& inode = fs.inode(ino);
     std::lock_guard lock(inode.mu);
-    fi->keep_cache = SameDirStamp(inode, st) ? 1 : 0;
+    // Without a handle the stamp was the same a moment ago; a change since is seen at the next
+    // opendir, as a change just after this one would be.
+    fi->keep_cache = (keep || SameDirStamp(inode, st)) ? 1 : 0;
     if (!fi->keep_cache) {
       inode.stamp_valid = true;
       inode.stamp_size = st.st_size;
@@ -283,6 +308,11 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
   }
   if (inval_attr) fuse_lowlevel_notify_inval_inode(fs.session(), ino, -1, 0);
+  if (d == nullptr) {
+    fi->fh = 0;
+    fuse_reply_open(req, fi);
+    return;
+  }
   PublishHandle(fi, std::move(d));
   if (fuse_reply_open(req, fi) != 0) AdoptHandle<DirHandle>(fi);  // not delivered: freed here
 }
@@ -292,8 +322,9 @@ void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fus
   Passthrough& fs = Passthrough::From(req);
   Inode& dir = fs.inode(ino);
   DirHandle* d = Dir(fi);
-  // Without OPENDIR (watch=on) the kernel sends no handle: the directory is opened for this read
-  // and positioned at `offset` (a d_off the lower file system gave in an earlier read).
+  // No handle (watch=on: no OPENDIR; or an opendir that found the kernel's cached listing
+  // current): the directory is opened for this read and positioned at `offset` (a d_off the
+  // lower file system gave in an earlier read).
   std::unique_ptr<DirHandle> unopened;
   if (d == nullptr) {
     if (int err = OpenLowerDir(fs, dir, "readdir", &unopened); err != 0) {
@@ -416,7 +447,7 @@ void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   if (Dir(fi) == nullptr) {
-    // Without OPENDIR (watch=on): the directory is opened for the sync.
+    // No handle (watch=on, or a cached listing): the directory is opened for the sync.
     std::unique_ptr<DirHandle> d;
     if (int err = OpenLowerDir(fs, fs.inode(ino), "fsyncdir", &d); err != 0) {
       fuse_reply_err(req, err);
