@@ -2,8 +2,10 @@
 // directory handles (opendir, readdir, readdirplus, releasedir, fsyncdir).
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -241,6 +243,39 @@ int OpenLowerDir(Passthrough& fs, Inode& dir, const char* what, std::unique_ptr<
   return 0;
 }
 
+// The size, mtime and ctime of the directory `fd` (an O_PATH descriptor) into *st, revalidated
+// where the file system caches them (NFS, CIFS, FUSE: AT_STATX_FORCE_SYNC; an open would have
+// revalidated them too). 0 or an errno.
+int StatDirSync(int fd, struct stat* st) {
+  struct statx sx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_SIZE | STATX_MTIME | STATX_CTIME,
+            &sx) != 0) {
+    return errno;
+  }
+  st->st_size = static_cast<off_t>(sx.stx_size);
+  st->st_mtim = {sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec};
+  st->st_ctim = {sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec};
+  return 0;
+}
+
+// Whether a directory offset (d_off) of the file system of `fd` names the same place in a new
+// open of the directory: hash or key positions (ext2/3/4, xfs, btrfs, f2fs). Elsewhere (overlayfs
+// merged directories, NFS and CIFS cookies, FUSE, tmpfs before Linux 6.6) it may count entries of
+// one open, so a listing is read through one handle.
+bool StableDirOffsets(int fd) {
+  struct statfs sf {};
+  if (fstatfs(fd, &sf) != 0) return false;
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case EXT4_SUPER_MAGIC:
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case F2FS_SUPER_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough& fs = Passthrough::From(req);
   if (fs.no_opendir()) {
@@ -252,26 +287,27 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   Inode& inode = fs.inode(ino);
   // The lower directory's size and times, from the node's O_PATH descriptor: if they are those of
-  // the listing the kernel cached, the kernel lists from its cache and this open needs no handle
-  // (no lower open, no RELEASEDIR work). A READDIR that still comes (the kernel's cached pages
+  // the listing the kernel cached, the kernel lists from its cache and this open needs no lower
+  // handle (no open, fdopendir or close). A READDIR that still comes (the kernel's cached pages
   // were reclaimed, or the listing was never read to its end) opens the directory for that
-  // request, as without OPENDIR.
+  // request, as without OPENDIR; so only where an offset names the same place in a new open.
   struct stat st {};
+  bool keep = false;
   {
     PathFd pfd = fs.Lower(inode);
     if (!pfd) {
       fuse_reply_err(req, pfd.error());
       return;
     }
-    if (fstat(pfd.get(), &st) != 0) {
-      fuse_reply_err(req, errno);
+    if (int err = StatDirSync(pfd.get(), &st); err != 0) {
+      fuse_reply_err(req, err);
       return;
     }
-  }
-  bool keep;
-  {
-    std::lock_guard lock(inode.mu);
-    keep = SameDirStamp(inode, st);
+    {
+      std::lock_guard lock(inode.mu);
+      keep = SameDirStamp(inode, st);
+    }
+    if (keep && !StableDirOffsets(pfd.get())) keep = false;
   }
   std::unique_ptr<DirHandle> d;
   if (!keep) {
