@@ -309,9 +309,11 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
     if (keep && !StableDirOffsets(pfd.get())) keep = false;
   }
+  // Otherwise a handle, stamped with the times taken above: a change between them and the open
+  // is listed now and refreshed again at the next opendir (the stamp is older than the listing).
   std::unique_ptr<DirHandle> d;
   if (!keep) {
-    if (int err = OpenLowerDir(fs, inode, "opendir", &d, &st); err != 0) {
+    if (int err = OpenLowerDir(fs, inode, "opendir", &d); err != 0) {
       fuse_reply_err(req, err);
       return;
     }
