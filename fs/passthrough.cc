@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/mountinfo.h"
 #include "fs/creds.h"
+#include "fs/fd_table.h"
 
 namespace dfs::fs {
 
@@ -162,8 +163,15 @@ Status Passthrough::Start() {
   size_t capacity = std::clamp<size_t>(limit / 2, 16, kMaxCachedInodeFds);
   bool handles = HaveCapability(CAP_DAC_READ_SEARCH);
   if (handles) inodes_.EnableHandles(capacity);
-  spdlog::info("event=descriptor_limit nofile={} inode_fds={} file_handles={}", limit,
-               handles ? std::to_string(capacity) : std::string("unbounded"), handles);
+  // The descriptor table is grown now, while this is the only thread, rather than by doubling
+  // inside the LOOKUPs of a first pass, each doubling then waiting for an RCU grace period
+  // (fs/fd_table.h).
+  long slots = GrowFdTable(kFdTablePresize);
+  if (slots < 0)
+    spdlog::warn("event=fd_table_not_grown error=\"{}\"", std::strerror(static_cast<int>(-slots)));
+  spdlog::info("event=descriptor_limit nofile={} inode_fds={} file_handles={} fd_table={}", limit,
+               handles ? std::to_string(capacity) : std::string("unbounded"), handles,
+               slots < 0 ? 0 : slots);
   if (cfg_.gate != nullptr) inval_thread_ = std::thread([this] { InvalidatorLoop(); });
   // This thread serves the session (the default loop). Its buffers, and each worker's, are
   // faulted in now rather than by the first opens and reads of the mount (docs/benchmarks.md:

@@ -2,7 +2,8 @@
 # Descriptor bound (issue 15 item 1): the daemon, run with a limit of 256 open files, serves a
 # directory of 25,000 files (the kernel caching every inode) and a real Debian rootfs walked with
 # `chroot MNT find / -xdev`, with no "Too many open files" anywhere; afterwards programs still run
-# from the mount. A daemon whose soft limit is below its hard limit raises it at start.
+# from the mount. A daemon whose soft limit is below its hard limit raises it at start, and grows
+# its descriptor table to it at once.
 # About 20-40 s (creating 25k files, two walks).
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
@@ -26,6 +27,12 @@ wait_mounted "$T/mnt"
 soft=$(awk '/Max open files/ {print $4}' "/proc/$pid/limits")
 assert_eq "$soft" "4096" "soft RLIMIT_NOFILE of the daemon after start"
 pass "the daemon raised its soft descriptor limit to the hard limit"
+# Its descriptor table was grown at start to that limit (fs/fd_table.h), not doubled later inside
+# lookups (each doubling of a multi-threaded process's table waits for an RCU grace period).
+fdsize=$(awk '/^FDSize:/ {print $2}' "/proc/$pid/status")
+[ "${fdsize:-0}" -ge 4096 ] || fail "descriptor table of the daemon holds ${fdsize:-?} slots after start, expected at least 4096"
+grep -q 'event=descriptor_limit .*fd_table=4096' "$T/log" || { grep descriptor_limit "$T/log" >&2; fail "no 'fd_table=4096' in the daemon's descriptor_limit event"; }
+pass "the daemon's descriptor table holds $fdsize slots from the start"
 unmount "$T/mnt"; wait $pid 2>/dev/null || true
 
 # soft = hard = 256: nothing to raise; the inode descriptors must be bounded.
