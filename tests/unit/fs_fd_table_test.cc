@@ -55,14 +55,19 @@ rlim_t Wanted() {
   return rl.rlim_max == RLIM_INFINITY ? 8192 : std::min<rlim_t>(rl.rlim_max, 8192);
 }
 
+// Sets this process's soft RLIMIT_NOFILE (the hard one stays).
+bool SetSoftLimit(rlim_t soft) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return false;
+  rl.rlim_cur = soft;
+  return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
+
 TEST(FdTable, GrowsToTheSlotsAskedAndLeavesNothingOpen) {
   rlim_t want = Wanted();
   if (want <= 1024) GTEST_SKIP() << "SKIPPED: hard RLIMIT_NOFILE " << want << " too low to tell";
   EXPECT_EQ(InChild([want] {
-              struct rlimit rl;
-              getrlimit(RLIMIT_NOFILE, &rl);
-              rl.rlim_cur = want;
-              if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return 1;
+              if (!SetSoftLimit(want)) return 1;
               if (FdTableSize() >= static_cast<long>(want)) return 2;  // nothing to show
               int before = OpenDescriptors();
               long got = GrowFdTable(want);
@@ -80,10 +85,7 @@ TEST(FdTable, GrowsToTheSlotsAskedAndLeavesNothingOpen) {
 
 TEST(FdTable, StaysUnderTheSoftLimit) {
   EXPECT_EQ(InChild([] {
-              struct rlimit rl;
-              getrlimit(RLIMIT_NOFILE, &rl);
-              rl.rlim_cur = 300;
-              if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return 1;
+              if (!SetSoftLimit(300)) return 1;
               long got = GrowFdTable(kFdTablePresize);
               if (got != 300) return 2;
               long size = FdTableSize();
@@ -98,10 +100,7 @@ TEST(FdTable, WorksWithStandardDescriptorsClosed) {
   rlim_t want = Wanted();
   if (want <= 1024) GTEST_SKIP() << "SKIPPED: hard RLIMIT_NOFILE " << want << " too low to tell";
   EXPECT_EQ(InChild([want] {
-              struct rlimit rl;
-              getrlimit(RLIMIT_NOFILE, &rl);
-              rl.rlim_cur = want;
-              if (setrlimit(RLIMIT_NOFILE, &rl) != 0) return 1;
+              if (!SetSoftLimit(want)) return 1;
               close(0);
               close(1);
               close(2);
