@@ -10,11 +10,12 @@
 
 namespace dfs::fs {
 
-long GrowFdTable(size_t slots) {
+Result<size_t> GrowFdTable(size_t slots) {
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -errno;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return Status::FromErrno(errno, "getrlimit(RLIMIT_NOFILE)");
   if (rl.rlim_cur != RLIM_INFINITY && slots > rl.rlim_cur) slots = static_cast<size_t>(rl.rlim_cur);
-  if (slots == 0) return 0;
+  if (slots == 0) return size_t{0};
   // F_DUPFD takes the lowest free number at or above its argument: the table grows to hold it.
   // Descriptor 0 may be closed (a daemon started with stdin closed): any open one will do.
   int src = -1;
@@ -24,15 +25,15 @@ long GrowFdTable(size_t slots) {
   bool opened = false;
   if (src < 0) {
     src = open("/", O_PATH | O_CLOEXEC);
-    if (src < 0) return -errno;
+    if (src < 0) return Status::FromErrno(errno, "opening / to duplicate");
     opened = true;
   }
   int dup = fcntl(src, F_DUPFD_CLOEXEC, static_cast<int>(slots - 1));
   int err = dup < 0 ? errno : 0;
   if (dup >= 0) close(dup);
   if (opened) close(src);
-  if (dup < 0) return -err;
-  return std::max(static_cast<long>(dup) + 1, static_cast<long>(slots));
+  if (dup < 0) return Status::FromErrno(err, "growing the descriptor table");
+  return std::max(static_cast<size_t>(dup) + 1, slots);
 }
 
 }  // namespace dfs::fs

@@ -12,6 +12,8 @@
 
 #include <cstddef>
 
+#include "common/status.h"
+
 namespace dfs::fs {
 
 // The most slots GrowFdTable is asked for by the daemon (128 KiB of pointers): enough for every
@@ -21,8 +23,8 @@ inline constexpr size_t kFdTablePresize = 16384;
 
 // Makes this process's descriptor table hold at least min(slots, RLIMIT_NOFILE's soft limit)
 // descriptors, by duplicating a descriptor to the highest such number and closing the duplicate.
-// No descriptor is left open. Returns the number of slots now guaranteed, or -errno (the table is
-// then as it was; nothing depends on this but speed).
-long GrowFdTable(size_t slots);
+// No descriptor is left open. Returns the number of slots now guaranteed, or the system call's
+// error (the table is then as it was; nothing depends on this but speed).
+Result<size_t> GrowFdTable(size_t slots);
 
 }  // namespace dfs::fs

@@ -166,12 +166,13 @@ Status Passthrough::Start() {
   // The descriptor table is grown now, while this is the only thread, rather than by doubling
   // inside the LOOKUPs of a first pass, each doubling then waiting for an RCU grace period
   // (fs/fd_table.h).
-  long slots = GrowFdTable(kFdTablePresize);
-  if (slots < 0)
-    spdlog::warn("event=fd_table_not_grown error=\"{}\"", std::strerror(static_cast<int>(-slots)));
+  Result<size_t> slots = GrowFdTable(kFdTablePresize);
+  if (!slots.ok()) {
+    spdlog::warn("event=fd_table_not_grown error=\"{}\"", slots.status().ToString());
+  }
   spdlog::info("event=descriptor_limit nofile={} inode_fds={} file_handles={} fd_table={}", limit,
                handles ? std::to_string(capacity) : std::string("unbounded"), handles,
-               slots < 0 ? 0 : slots);
+               slots.ok() ? slots.value() : 0);
   if (cfg_.gate != nullptr) inval_thread_ = std::thread([this] { InvalidatorLoop(); });
   // This thread serves the session (the default loop). Its buffers, and each worker's, are
   // faulted in now rather than by the first opens and reads of the mount (docs/benchmarks.md:

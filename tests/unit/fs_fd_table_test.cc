@@ -70,8 +70,8 @@ TEST(FdTable, GrowsToTheSlotsAskedAndLeavesNothingOpen) {
               if (!SetSoftLimit(want)) return 1;
               if (FdTableSize() >= static_cast<long>(want)) return 2;  // nothing to show
               int before = OpenDescriptors();
-              long got = GrowFdTable(want);
-              if (got != static_cast<long>(want)) return 3;
+              Result<size_t> got = GrowFdTable(want);
+              if (!got.ok() || got.value() != want) return 3;
               if (FdTableSize() < static_cast<long>(want)) return 4;
               if (OpenDescriptors() != before) return 5;
               // The next descriptor is still the lowest free one.
@@ -86,8 +86,8 @@ TEST(FdTable, GrowsToTheSlotsAskedAndLeavesNothingOpen) {
 TEST(FdTable, StaysUnderTheSoftLimit) {
   EXPECT_EQ(InChild([] {
               if (!SetSoftLimit(300)) return 1;
-              long got = GrowFdTable(kFdTablePresize);
-              if (got != 300) return 2;
+              Result<size_t> got = GrowFdTable(kFdTablePresize);
+              if (!got.ok() || got.value() != 300) return 2;
               long size = FdTableSize();
               if (size < 300) return 3;  // the kernel rounds up (512), never beyond need
               if (size >= static_cast<long>(kFdTablePresize)) return 4;
@@ -105,7 +105,8 @@ TEST(FdTable, WorksWithStandardDescriptorsClosed) {
               close(1);
               close(2);
               int before = OpenDescriptors();
-              if (GrowFdTable(want) != static_cast<long>(want)) return 2;
+              Result<size_t> got = GrowFdTable(want);
+              if (!got.ok() || got.value() != want) return 2;
               if (FdTableSize() < static_cast<long>(want)) return 3;
               if (OpenDescriptors() != before) return 4;
               if (fcntl(0, F_GETFD) >= 0) return 5;  // 0 stays closed
@@ -114,7 +115,11 @@ TEST(FdTable, WorksWithStandardDescriptorsClosed) {
             0);
 }
 
-TEST(FdTable, ZeroSlotsChangesNothing) { EXPECT_EQ(GrowFdTable(0), 0); }
+TEST(FdTable, ZeroSlotsChangesNothing) {
+  Result<size_t> got = GrowFdTable(0);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got.value(), 0u);
+}
 
 }  // namespace
 }  // namespace dfs::fs
