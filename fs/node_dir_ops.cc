@@ -217,21 +217,14 @@ bool SameDirStamp(const Inode& i, const struct stat& st) {
   return SameTimes(i.stamp_valid, i.stamp_size, i.stamp_mtime, i.stamp_ctime, st);
 }
 
-// Opens the lower directory of `dir` for reading, as a new handle in *out; `st`, if not null,
-// gets its fstat. 0 or an errno (then nothing is left open). `what` names the open in the log of
-// descriptor shortages.
-int OpenLowerDir(Passthrough& fs, Inode& dir, const char* what, std::unique_ptr<DirHandle>* out,
-                 struct stat* st = nullptr) {
+// Opens the lower directory of `dir` for reading, as a new handle in *out. 0 or an errno (then
+// nothing is left open). `what` names the open in the log of descriptor shortages.
+int OpenLowerDir(Passthrough& fs, Inode& dir, const char* what, std::unique_ptr<DirHandle>* out) {
   PathFd pfd = fs.Lower(dir);
   if (!pfd) return pfd.error();
   int fd = fs.inodes().OpenShedding(
       [&] { return openat(pfd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); }, what);
   if (fd < 0) return errno;
-  if (st != nullptr && fstat(fd, st) != 0) {
-    int err = errno;
-    close(fd);
-    return err;
-  }
   auto d = std::make_unique<DirHandle>();
   d->dp = fdopendir(fd);
   if (d->dp == nullptr) {
