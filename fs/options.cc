@@ -186,6 +186,14 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
     } else {
       return Bad("option 'watch=" + val + "': expected on or off");
     }
+  } else if (key == "selinux_xattr") {
+    if (val == "auto") {
+      o->selinux_xattr = SelinuxXattr::kAuto;
+    } else if (val == "native") {
+      o->selinux_xattr = SelinuxXattr::kNative;
+    } else {
+      return Bad("option 'selinux_xattr=" + val + "': expected auto or native");
+    }
   } else if (key == "mt_loop") {
     if (has_val) return Bad("option 'mt_loop' takes no value");
     o->mt_loop = true;
@@ -350,6 +358,11 @@ std::string UsageText(std::string_view argv0) {
       "  watch=on|off         watch the lower file systems (fanotify) and drop cached\n"
       "                       names and listings when they change beneath the mount;\n"
       "                       directory opens then need no round trip (default off)\n"
+      "  selinux_xattr=auto|native\n"
+      "                       auto (the default): while SELinux is not active on the\n"
+      "                       host, a security.selinux the lower file lacks is answered\n"
+      "                       \"not supported\", so that ls -l stops asking for each\n"
+      "                       file; native: answered as the lower file system does\n"
       "\n"
       "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
       "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"

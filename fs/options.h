@@ -5,10 +5,11 @@
 // -o takes a comma-separated list; a literal comma inside a value is written "\," (e.g.
 // tpm=swtpm:host=127.0.0.1\,port=2321). Options digestfs knows (store=, policy=, mode=, verify=,
 // tpm=, pcr=, log=, measure_all_sources, retrust_max=, max_hash_size=, loglevel=, timeout=,
-// threads=, readahead_kb=, passthrough=, mt_loop, dispatch_loop, poll_us=, prefill_kb=, watch=) are
-// consumed here; the options of an fstab line that are for mount(8), mount.fuse3 or systemd
-// (defaults, auto, noauto, user, nouser, users, nofail, _netdev, comment=..., x-..., X-...) are
-// dropped; every other option is kept, escaped as given, in `fuse_opts` and handed to libfuse, which rejects (and names) any it
+// threads=, readahead_kb=, passthrough=, mt_loop, dispatch_loop, poll_us=, prefill_kb=, watch=,
+// selinux_xattr=) are consumed here; the options of an fstab line that are for mount(8),
+// mount.fuse3 or systemd (defaults, auto, noauto, user, nouser, users, nofail, _netdev,
+// comment=..., x-..., X-...) are dropped; every other option is kept, escaped as given, in
+// `fuse_opts` and handed to libfuse, which rejects (and names) any it
 // does not know. docs/mount.md documents them all.
 //
 // Thread safety: plain values.
@@ -31,6 +32,11 @@ inline constexpr unsigned kDefaultPrefillKb = 128;
 inline constexpr unsigned kMaxPrefillKb = 1024;
 
 enum class EnforceMode { kEnforce, kPermissive, kOff };
+
+// selinux_xattr=: how a security.selinux the lower file lacks is answered (docs/mount.md,
+// "SELinux labels"). kAuto: "not supported" while SELinux is not active on the host (fs/host_lsm.h),
+// as the lower file system answers otherwise; kNative: always as the lower file system answers.
+enum class SelinuxXattr { kAuto, kNative };
 
 std::string_view EnforceModeName(EnforceMode m);
 
@@ -69,6 +75,7 @@ struct MountOptions {
   bool poll_follows_kernel = true;
   unsigned prefill_kb = kDefaultPrefillKb;  // prefill_kb=N (0..kMaxPrefillKb): FsConfig::prefill_max
   bool watch = false;  // watch=on|off: Passthrough::StartWatch (fs/lower_watch.h)
+  SelinuxXattr selinux_xattr = SelinuxXattr::kAuto;  // selinux_xattr=auto|native
   unsigned status_interval = 10;  // status_interval=SECONDS (0..86400): runtime status rewrites;
                                   // 0: only at mount and at SIGUSR1
 
@@ -78,7 +85,8 @@ struct MountOptions {
 
 // Parses argv. kInvalidArgument (exit code 2) names the offending argument or option:
 // a missing SOURCE/MOUNTPOINT, an extra argument, a bad value (mode=, verify=, pcr=, loglevel=,
-// timeout=, threads=, readahead_kb=, passthrough=, poll_us=, prefill_kb=, watch=), an empty store=/policy=/log=, or an
+// timeout=, threads=, readahead_kb=, passthrough=, poll_us=, prefill_kb=, watch=,
+// selinux_xattr=), an empty store=/policy=/log=, or an
 // unknown dash option.
 Result<MountOptions> ParseCommandLine(int argc, const char* const* argv);
 

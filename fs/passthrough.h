@@ -53,6 +53,9 @@ struct FsConfig {
   // Largest file whose bytes an open pushes into the kernel's page cache itself (Prefill in
   // node_open_rw.cc); 0: never.
   size_t prefill_max = 128 * 1024;  // the default of prefill_kb= (fs/options.h)
+  // A security.selinux the lower file lacks is answered EOPNOTSUPP instead of ENODATA
+  // (selinux_xattr=auto on a host where SELinux is not active; node_xattr.cc).
+  bool absent_selinux_unsupported = false;
 };
 
 // An open regular file (fuse_file_info::fh).

@@ -21,6 +21,7 @@
 #include "fs/conn_watchdog.h"
 #include "fs/control.h"
 #include "fs/creds.h"
+#include "fs/host_lsm.h"
 #include "fs/passthrough.h"
 #include "fs/runtime_status.h"
 
@@ -119,6 +120,20 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   cfg.entry_timeout = opts.timeout;
   cfg.attr_timeout = opts.timeout;
   cfg.prefill_max = static_cast<size_t>(opts.prefill_kb) * 1024;
+  if (opts.selinux_xattr == SelinuxXattr::kAuto) {
+    Result<bool> selinux = SelinuxActive();
+    if (selinux.ok()) {
+      cfg.absent_selinux_unsupported = !*selinux;
+    } else {
+      spdlog::warn(
+          "event=selinux_state_unknown status={} (security.selinux is answered as the "
+          "lower file system answers it)",
+          selinux.status().ToString());
+    }
+  }
+  spdlog::info("event=selinux_xattr option={} absent_label={}",
+               opts.selinux_xattr == SelinuxXattr::kAuto ? "auto" : "native",
+               cfg.absent_selinux_unsupported ? "EOPNOTSUPP" : "ENODATA");
   cfg.gate = gate;
   cfg.workers = opts.single_thread ? 0 : opts.threads;
   cfg.passthrough = gate == nullptr ? opts.passthrough : PassthroughMode::kOff;

@@ -8,7 +8,7 @@ PKGS=(
   libtss2-dev tpm2-tools swtpm swtpm-tools
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  runc busybox-static fio ima-evm-utils gnupg attr acl util-linux util-linux-extra e2fsprogs procps psmisc python3 jq xxd
+  runc busybox-static fio ima-evm-utils gnupg attr acl util-linux util-linux-extra e2fsprogs procps psmisc python3 jq xxd strace
   mount coreutils openssl
   ccache debootstrap libarchive-dev libgpgme-dev gpgv
   pandoc graphviz dpkg-dev podman

@@ -249,3 +249,30 @@ TEST(MountOptionsPassthrough, AutoByDefaultAlwaysAndOffOnRequest) {
 
 }  // namespace
 }  // namespace dfs::fs
+
+namespace dfs::fs {
+namespace {
+
+TEST(MountOptionsSelinuxXattr, AutoByDefaultNativeOnRequest) {
+  auto o1 = Parse({"/src", "/mnt"});
+  ASSERT_TRUE(o1.ok()) << o1.status().ToString();
+  EXPECT_EQ(o1->selinux_xattr, SelinuxXattr::kAuto);
+  auto o2 = Parse({"/src", "/mnt", "-o", "selinux_xattr=native"});
+  ASSERT_TRUE(o2.ok()) << o2.status().ToString();
+  EXPECT_EQ(o2->selinux_xattr, SelinuxXattr::kNative);
+  EXPECT_TRUE(o2->fuse_opts.empty());  // consumed, not handed to libfuse
+  auto o3 = Parse({"/src", "/mnt", "-o", "selinux_xattr=native,selinux_xattr=auto"});
+  ASSERT_TRUE(o3.ok()) << o3.status().ToString();
+  EXPECT_EQ(o3->selinux_xattr, SelinuxXattr::kAuto);
+  for (const char* bad : {"selinux_xattr=", "selinux_xattr", "selinux_xattr=off"}) {
+    auto o = Parse({"/src", "/mnt", "-o", bad});
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(o.status().message().find("selinux_xattr"), std::string::npos)
+        << o.status().ToString();
+  }
+  EXPECT_NE(UsageText("digestfs").find("selinux_xattr=auto|native"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dfs::fs
