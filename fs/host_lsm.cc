@@ -1,7 +1,7 @@
 // fs/host_lsm.cc: see host_lsm.h.
 #include "fs/host_lsm.h"
 
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -9,25 +9,28 @@
 
 namespace dfs::fs {
 
-Result<bool> SelinuxActive(const std::string& sysfs) {
-  const std::string list = sysfs + "/kernel/security/lsm";
-  std::ifstream in(list);
-  std::string names;
-  if (in && std::getline(in, names)) {
-    std::stringstream ss(names);
-    std::string name;
-    while (std::getline(ss, name, ',')) {
-      if (name == "selinux") return true;
-    }
-    return false;
+Result<LabelReaders> SelinuxLabelReaders(const std::string& sysfs) {
+  const std::string securityfs = sysfs + "/kernel/security";
+  std::ifstream in(securityfs + "/lsm");
+  if (!in) {
+    return Status(Code::kUnavailable, "cannot read " + securityfs +
+                                          "/lsm, the kernel's list of security modules (is "
+                                          "securityfs mounted?)");
   }
-  // No securityfs: SELinux makes its mount point in sysfs when it is enabled at boot.
-  struct stat st;
-  if (stat((sysfs + "/fs/selinux").c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
-  if (stat((sysfs + "/kernel").c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return false;
-  return Status(Code::kUnavailable, "cannot tell whether SELinux is active: neither " + list +
-                                        " nor " + sysfs +
-                                        "/kernel can be read (is sysfs mounted?)");
+  std::string names;
+  std::getline(in, names);  // an empty list is a list
+  LabelReaders r;
+  std::stringstream ss(names);
+  std::string name;
+  while (std::getline(ss, name, ',')) {
+    if (name == "selinux") r.selinux = true;
+    if (name == "evm" || name == "integrity") r.evm = true;
+  }
+  if (access((securityfs + "/evm").c_str(), F_OK) == 0 ||
+      access((securityfs + "/integrity/evm/evm").c_str(), F_OK) == 0) {
+    r.evm = true;
+  }
+  return r;
 }
 
 }  // namespace dfs::fs

@@ -240,6 +240,16 @@ std::string_view EnforceModeName(EnforceMode m) {
   return "?";
 }
 
+std::string_view SelinuxXattrName(SelinuxXattr x) {
+  switch (x) {
+    case SelinuxXattr::kAuto:
+      return "auto";
+    case SelinuxXattr::kNative:
+      return "native";
+  }
+  return "?";
+}
+
 std::vector<std::string> SplitOptionList(std::string_view list) {
   std::vector<std::string> out(1);
   for (size_t i = 0; i < list.size(); ++i) {
@@ -359,10 +369,10 @@ std::string UsageText(std::string_view argv0) {
       "                       names and listings when they change beneath the mount;\n"
       "                       directory opens then need no round trip (default off)\n"
       "  selinux_xattr=auto|native\n"
-      "                       auto (the default): while SELinux is not active on the\n"
-      "                       host, a security.selinux the lower file lacks is answered\n"
-      "                       \"not supported\", so that ls -l stops asking for each\n"
-      "                       file; native: answered as the lower file system does\n"
+      "                       auto (the default): where neither SELinux nor EVM is in\n"
+      "                       the kernel, a security.selinux the lower file lacks is\n"
+      "                       answered \"not supported\", so that ls -l stops asking\n"
+      "                       for each file; native: as the lower file system answers\n"
       "\n"
       "Standard FUSE and mount options (allow_other, default_permissions, ro, nodev,\n"
       "nosuid, max_read=N, ...) are passed to libfuse. Run as root, digestfs adds\n"

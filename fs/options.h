@@ -9,8 +9,8 @@
 // selinux_xattr=) are consumed here; the options of an fstab line that are for mount(8),
 // mount.fuse3 or systemd (defaults, auto, noauto, user, nouser, users, nofail, _netdev,
 // comment=..., x-..., X-...) are dropped; every other option is kept, escaped as given, in
-// `fuse_opts` and handed to libfuse, which rejects (and names) any it
-// does not know. docs/mount.md documents them all.
+// `fuse_opts` and handed to libfuse, which rejects (and names) any it does not know. docs/mount.md
+// documents them all.
 //
 // Thread safety: plain values.
 #pragma once
@@ -34,9 +34,12 @@ inline constexpr unsigned kMaxPrefillKb = 1024;
 enum class EnforceMode { kEnforce, kPermissive, kOff };
 
 // selinux_xattr=: how a security.selinux the lower file lacks is answered (docs/mount.md,
-// "SELinux labels"). kAuto: "not supported" while SELinux is not active on the host (fs/host_lsm.h),
-// as the lower file system answers otherwise; kNative: always as the lower file system answers.
+// "SELinux labels"). kAuto: "not supported" where no module of the kernel reads the attribute
+// (fs/host_lsm.h), as the lower file system answers elsewhere; kNative: always as the lower file
+// system answers.
 enum class SelinuxXattr { kAuto, kNative };
+
+std::string_view SelinuxXattrName(SelinuxXattr x);
 
 std::string_view EnforceModeName(EnforceMode m);
 
@@ -86,8 +89,7 @@ struct MountOptions {
 // Parses argv. kInvalidArgument (exit code 2) names the offending argument or option:
 // a missing SOURCE/MOUNTPOINT, an extra argument, a bad value (mode=, verify=, pcr=, loglevel=,
 // timeout=, threads=, readahead_kb=, passthrough=, poll_us=, prefill_kb=, watch=,
-// selinux_xattr=), an empty store=/policy=/log=, or an
-// unknown dash option.
+// selinux_xattr=), an empty store=/policy=/log=, or an unknown dash option.
 Result<MountOptions> ParseCommandLine(int argc, const char* const* argv);
 
 // Splits one -o argument on unescaped commas. "\," becomes part of the element (still escaped).

@@ -54,7 +54,7 @@ struct FsConfig {
   // node_open_rw.cc); 0: never.
   size_t prefill_max = 128 * 1024;  // the default of prefill_kb= (fs/options.h)
   // A security.selinux the lower file lacks is answered EOPNOTSUPP instead of ENODATA
-  // (selinux_xattr=auto on a host where SELinux is not active; node_xattr.cc).
+  // (selinux_xattr=auto where neither SELinux nor EVM is in the kernel; node_xattr.cc).
   bool absent_selinux_unsupported = false;
 };
 

@@ -120,19 +120,24 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   cfg.entry_timeout = opts.timeout;
   cfg.attr_timeout = opts.timeout;
   cfg.prefill_max = static_cast<size_t>(opts.prefill_kb) * 1024;
+  std::string label_readers = "-";
   if (opts.selinux_xattr == SelinuxXattr::kAuto) {
-    Result<bool> selinux = SelinuxActive();
-    if (selinux.ok()) {
-      cfg.absent_selinux_unsupported = !*selinux;
+    Result<LabelReaders> readers = SelinuxLabelReaders();
+    if (readers.ok()) {
+      cfg.absent_selinux_unsupported = !readers->selinux && !readers->evm;
+      label_readers = readers->selinux && readers->evm ? "selinux,evm"
+                      : readers->selinux               ? "selinux"
+                      : readers->evm                   ? "evm"
+                                                       : "none";
     } else {
       spdlog::warn(
-          "event=selinux_state_unknown status={} (security.selinux is answered as the "
-          "lower file system answers it)",
-          selinux.status().ToString());
+          "event=selinux_readers_unknown status={} (security.selinux is answered as the lower "
+          "file system answers it)",
+          readers.status().ToString());
     }
   }
-  spdlog::info("event=selinux_xattr option={} absent_label={}",
-               opts.selinux_xattr == SelinuxXattr::kAuto ? "auto" : "native",
+  spdlog::info("event=selinux_xattr option={} readers={} absent_label={}",
+               SelinuxXattrName(opts.selinux_xattr), label_readers,
                cfg.absent_selinux_unsupported ? "EOPNOTSUPP" : "ENODATA");
   cfg.gate = gate;
   cfg.workers = opts.single_thread ? 0 : opts.threads;

@@ -1,8 +1,8 @@
-// Unit tests for fs/host_lsm.h: SelinuxActive reads a sysfs tree. Each case builds the tree it
-// names in a temporary directory: securityfs's list with and without "selinux" (and a module whose
-// name only contains it), SELinux's mount point without securityfs, a sysfs with neither, and no
-// sysfs at all (an error, never a guess). One case reads this host's /sys and checks the answer
-// against the list the kernel gives.
+// Unit tests for fs/host_lsm.h: SelinuxLabelReaders reads a sysfs tree. Each case builds the tree
+// it names in a temporary directory: securityfs's list with and without "selinux", with "evm"
+// (Linux 6.9+) or "integrity" (before), names that only contain those, an empty list, EVM's own
+// files without its name in the list, and no securityfs (an error, never a guess, even where
+// SELinux's mount point exists).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -17,65 +17,66 @@ namespace {
 
 using dfs::testing::TempDir;
 
-void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+// A sysfs tree with securityfs's list of modules.
+class HostLsm : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(mkdir(d_.Sub("kernel").c_str(), 0755), 0);
+    ASSERT_EQ(mkdir(d_.Sub("kernel/security").c_str(), 0755), 0);
+  }
+  LabelReaders Read(const std::string& list) {
+    std::ofstream(d_.Sub("kernel/security/lsm")) << list;
+    auto r = SelinuxLabelReaders(d_.path());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : LabelReaders{true, true};
+  }
+  TempDir d_;
+};
 
-TEST(HostLsm, SecurityfsListDecides) {
-  TempDir d;
-  ASSERT_EQ(mkdir(d.Sub("kernel").c_str(), 0755), 0);
-  ASSERT_EQ(mkdir(d.Sub("kernel/security").c_str(), 0755), 0);
-  Write(d.Sub("kernel/security/lsm"), "lockdown,capability,landlock,bpf");
-  auto r = SelinuxActive(d.path());
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_FALSE(*r);
-
-  Write(d.Sub("kernel/security/lsm"), "lockdown,capability,yama,selinux,bpf");
-  r = SelinuxActive(d.path());
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_TRUE(*r);
-
+TEST_F(HostLsm, NeitherSelinuxNorEvm) {
+  LabelReaders r = Read("lockdown,capability,landlock,bpf");
+  EXPECT_FALSE(r.selinux);
+  EXPECT_FALSE(r.evm);
+  r = Read("");
+  EXPECT_FALSE(r.selinux);
+  EXPECT_FALSE(r.evm);
   // A name is a whole item of the list.
-  Write(d.Sub("kernel/security/lsm"), "capability,notselinux,selinuxish");
-  r = SelinuxActive(d.path());
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_FALSE(*r);
-
-  // The list wins over a stray fs/selinux directory.
-  ASSERT_EQ(mkdir(d.Sub("fs").c_str(), 0755), 0);
-  ASSERT_EQ(mkdir(d.Sub("fs/selinux").c_str(), 0755), 0);
-  r = SelinuxActive(d.path());
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_FALSE(*r);
+  r = Read("capability,notselinux,selinuxish,evmx,integrity2");
+  EXPECT_FALSE(r.selinux);
+  EXPECT_FALSE(r.evm);
 }
 
-TEST(HostLsm, WithoutSecurityfsSelinuxMountPointDecides) {
+TEST_F(HostLsm, SelinuxFromTheList) {
+  LabelReaders r = Read("lockdown,capability,yama,selinux,bpf");
+  EXPECT_TRUE(r.selinux);
+  EXPECT_FALSE(r.evm);
+}
+
+TEST_F(HostLsm, EvmFromTheListOrItsFiles) {
+  EXPECT_TRUE(Read("capability,selinux,bpf,ima,evm").evm);
+  EXPECT_TRUE(Read("capability,integrity,apparmor").evm);  // before Linux 6.9
+  EXPECT_FALSE(Read("capability,apparmor").evm);
+  std::ofstream(d_.Sub("kernel/security/evm")) << "0";
+  EXPECT_TRUE(Read("capability,apparmor").evm);
+  ASSERT_EQ(unlink(d_.Sub("kernel/security/evm").c_str()), 0);
+  ASSERT_EQ(mkdir(d_.Sub("kernel/security/integrity").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(d_.Sub("kernel/security/integrity/evm").c_str(), 0755), 0);
+  std::ofstream(d_.Sub("kernel/security/integrity/evm/evm")) << "0";
+  EXPECT_TRUE(Read("capability,apparmor").evm);
+}
+
+TEST(HostLsmUnknown, NoSecurityfsIsAnErrorNotAGuess) {
   TempDir d;
   ASSERT_EQ(mkdir(d.Sub("kernel").c_str(), 0755), 0);
   ASSERT_EQ(mkdir(d.Sub("fs").c_str(), 0755), 0);
-  auto r = SelinuxActive(d.path());
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_FALSE(*r);
   ASSERT_EQ(mkdir(d.Sub("fs/selinux").c_str(), 0755), 0);
-  r = SelinuxActive(d.path());
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_TRUE(*r);
-}
-
-TEST(HostLsm, NoSysfsIsAnErrorNotAGuess) {
-  TempDir d;
-  auto r = SelinuxActive(d.Sub("missing"));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Code::kUnavailable);
-  EXPECT_NE(r.status().message().find("kernel/security/lsm"), std::string::npos)
-      << r.status().ToString();
-}
-
-TEST(HostLsm, ThisHostAgreesWithItsList) {
-  std::ifstream in("/sys/kernel/security/lsm");
-  std::string names;
-  if (!std::getline(in, names)) GTEST_SKIP() << "SKIPPED: securityfs is not mounted here";
-  auto r = SelinuxActive();
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(*r, ("," + names + ",").find(",selinux,") != std::string::npos) << names;
+  for (const std::string& root : {d.path(), d.Sub("missing")}) {
+    auto r = SelinuxLabelReaders(root);
+    ASSERT_FALSE(r.ok()) << root;
+    EXPECT_EQ(r.status().code(), Code::kUnavailable);
+    EXPECT_NE(r.status().message().find("kernel/security/lsm"), std::string::npos)
+        << r.status().ToString();
+  }
 }
 
 }  // namespace

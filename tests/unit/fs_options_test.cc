@@ -247,12 +247,6 @@ TEST(MountOptionsPassthrough, AutoByDefaultAlwaysAndOffOnRequest) {
       << o4.status().ToString();
 }
 
-}  // namespace
-}  // namespace dfs::fs
-
-namespace dfs::fs {
-namespace {
-
 TEST(MountOptionsSelinuxXattr, AutoByDefaultNativeOnRequest) {
   auto o1 = Parse({"/src", "/mnt"});
   ASSERT_TRUE(o1.ok()) << o1.status().ToString();
@@ -272,6 +266,8 @@ TEST(MountOptionsSelinuxXattr, AutoByDefaultNativeOnRequest) {
         << o.status().ToString();
   }
   EXPECT_NE(UsageText("digestfs").find("selinux_xattr=auto|native"), std::string::npos);
+  EXPECT_EQ(SelinuxXattrName(SelinuxXattr::kAuto), "auto");
+  EXPECT_EQ(SelinuxXattrName(SelinuxXattr::kNative), "native");
 }
 
 }  // namespace
