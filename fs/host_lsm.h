@@ -1,12 +1,15 @@
 // fs/host_lsm.h: which modules of this kernel read a file's security.selinux attribute, for
 // selinux_xattr=auto (docs/mount.md, "SELinux labels").
 //
-// Two do: SELinux (its labels), and EVM, which folds every protected security.* attribute it
-// finds into its HMAC and takes any answer but "no such attribute" as a failed check. The kernel
-// names its active security modules in securityfs (`kernel/security/lsm` under sysfs's mount point,
-// comma-separated; EVM is "evm" there since Linux 6.9, part of "integrity" before), and EVM, when
-// built in, has its own file there (`evm`, or `integrity/evm/evm`). Without securityfs nothing
-// tells about EVM, so the answer is an error rather than a guess.
+// Two do: SELinux (its labels), and EVM, which reads every protected security.* attribute of a
+// file and, when one answers anything but "no such attribute", counts a file without
+// security.evm as failing its check instead of as unprotected (chmod, chown and setxattr then get
+// EPERM once an EVM key is loaded). The kernel names its active security modules in securityfs
+// (`kernel/security/lsm` under sysfs's mount point, comma-separated): "selinux", and since Linux
+// 6.9 "evm". Before 6.9 EVM was part of "integrity", which IMA alone also brings; it is counted
+// as a reader, to be safe. EVM, when built in, has its own files there too (`evm`, or
+// `integrity/evm/evm`). Without securityfs nothing tells about EVM, so the answer is an error
+// rather than a guess (selinux_xattr=auto then keeps the lower file system's answers).
 //
 // Thread safety: no shared state.
 #pragma once

@@ -23,10 +23,11 @@ ssize_t Get(Passthrough& fs, const Inode& i, const char* name, void* value, size
   // reaches the group class, and takes any error but "no such attribute" as the check's result.
   // A lower file system without ACLs (ramfs, vfat, ...) has none: say so, as natively.
   if (n < 0 && errno == EOPNOTSUPP && strncmp(name, "system.posix_acl_", 17) == 0) errno = ENODATA;
-  // No module of this kernel reads the attribute (neither SELinux nor EVM: fs/host_lsm.h), and
-  // programs that ask take "not supported" as "no label" as they do "no such attribute"; coreutils
-  // ls (up to 9.5) then stops asking the other entries of the file system, a round trip each
-  // (docs/mount.md, "SELinux labels"). A label the file has is returned as it is.
+  // No module of this kernel reads the attribute (neither SELinux nor EVM: fs/host_lsm.h). Most
+  // programs that ask take "not supported" as "no label", as they take "no such attribute", and
+  // coreutils ls (up to 9.5) then stops asking the other entries of the file system, a round trip
+  // each; docs/mount.md, "SELinux labels", lists those that differ. A label the file has is
+  // returned as it is.
   if (n < 0 && errno == ENODATA && fs.config().absent_selinux_unsupported &&
       strcmp(name, "security.selinux") == 0) {
     errno = EOPNOTSUPP;

@@ -35,8 +35,8 @@ enum class EnforceMode { kEnforce, kPermissive, kOff };
 
 // selinux_xattr=: how a security.selinux the lower file lacks is answered (docs/mount.md,
 // "SELinux labels"). kAuto: "not supported" where no module of the kernel reads the attribute
-// (fs/host_lsm.h), as the lower file system answers elsewhere; kNative: always as the lower file
-// system answers.
+// (fs/host_lsm.h), as the lower file system answers where one may, or where securityfs cannot
+// tell; kNative: always as the lower file system answers.
 enum class SelinuxXattr { kAuto, kNative };
 
 std::string_view SelinuxXattrName(SelinuxXattr x);

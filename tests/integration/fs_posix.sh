@@ -31,8 +31,8 @@ prepare() {
 prepare "$T/native"
 prepare "$T/lower"
 # Every answer must be the native one: selinux_xattr=native. The default's one chosen difference
-# (an absent security.selinux answered EOPNOTSUPP while SELinux is not active) is
-# fs_selinux_label.sh's to check.
+# (an absent security.selinux answered EOPNOTSUPP where neither SELinux nor EVM is in the kernel)
+# is fs_selinux_label.sh's to check.
 dfs_mount "$T/lower" "$T/mnt" -o "${DFS_FS_OPTS:-mode=off},selinux_xattr=native"
 
 run_as() {

@@ -8,25 +8,63 @@
 # natively; selinux_xattr=native answers "no such attribute" (ENODATA) as the lower file system
 # does. Checked with the calls themselves (python's os.getxattr, and the size probe), `ls -l`,
 # `ls -lZ` and `ls -la` output against the native tree's, and strace counting the label lookups of
-# `ls -l`. Where SELinux or EVM is in the kernel the daemon must say it keeps ENODATA, and the rest
-# is SKIPPED (with SELinux the kernel answers the label itself). A few seconds.
+# `ls -l`. Without securityfs (a daemon in a mount namespace without it) the daemon must say it
+# cannot tell and answer ENODATA. Where SELinux or EVM is in the kernel the daemon must say it keeps
+# ENODATA, and the rest is SKIPPED (with SELinux the kernel answers the label itself). A few
+# seconds.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
-need_cmd strace setfattr python3
+need_cmd strace setfattr python3 unshare fusermount3
 [ -x "$DIGESTFS" ] || skip "digestfs not built"
-[ -r /sys/kernel/security/lsm ] || skip "securityfs is not mounted: nothing tells which modules read labels"
-
 mkdir -p "$T/lower/dir" "$T/lower/lab"
 for i in $(seq 300); do echo "$i" >"$T/lower/dir/f$i"; done
 echo x >"$T/lower/lab/labeled"
-setfattr -n security.selinux -v system_u:object_r:bin_t:s0 "$T/lower/lab/labeled" 2>/dev/null ||
-  skip "the lower file system under $T cannot hold security.selinux"
+
+# What getxattr(NAME) gives: the errno's name, or the value.
+get() {
+  python3 - "$1" "${2:-security.selinux}" <<'PY'
+import errno, os, sys
+try:
+    print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())
+except OSError as e:
+    print(errno.errorcode[e.errno])
+PY
+}
+export -f get
+
+# Without securityfs (a daemon started in a mount namespace without it) nothing tells whether EVM
+# reads labels: the daemon says so and answers as the lower file system does.
+if [ -r /sys/kernel/security/lsm ]; then
+  mkdir -p "$T/nosec"
+  unshare -m --propagation private bash -c '
+    umount -l /sys/kernel/security || exit 3
+    [ ! -e /sys/kernel/security/lsm ] || exit 4
+    "$1" "$2" "$3" -f -o mode=off 2>"$4" &
+    pid=$!
+    for i in $(seq 100); do mountpoint -q "$3" && break; sleep 0.05; done
+    mountpoint -q "$3" || exit 5
+    get "$3/dir/f1" >"$5"
+    fusermount3 -u "$3"
+    wait $pid' _ "$DIGESTFS" "$T/lower" "$T/nosec" "$T/nosec.log" "$T/nosec.out" ||
+    fail "the mount without securityfs failed (exit $?)"
+  grep -q "event=selinux_readers_unknown" "$T/nosec.log" ||
+    fail "without securityfs the daemon does not say it cannot tell"
+  grep -q "event=selinux_xattr option=auto readers=- absent_label=ENODATA" "$T/nosec.log" ||
+    fail "without securityfs the daemon does not keep ENODATA"
+  assert_eq "$(cat "$T/nosec.out")" ENODATA "an absent label without securityfs"
+  pass "without securityfs: logged as unknown, absent labels answered ENODATA"
+fi
 
 dfs_mount_fg "$T/lower" "$T/auto" "$T/auto.log" mode=off
 dfs_mount_fg "$T/lower" "$T/native" "$T/native.log" mode=off,selinux_xattr=native
 grep -q "event=selinux_xattr option=native readers=- absent_label=ENODATA" "$T/native.log" ||
   fail "the log of selinux_xattr=native does not name it"
+[ -r /sys/kernel/security/lsm ] || {
+  grep -q "event=selinux_xattr option=auto readers=- absent_label=ENODATA" "$T/auto.log" ||
+    fail "without securityfs the daemon does not keep ENODATA"
+  skip "securityfs is not mounted here: absent labels keep ENODATA (logged); the rest needs it"
+}
 readers=none
 tr ',' '\n' </sys/kernel/security/lsm | grep -qx selinux && readers=selinux
 if tr ',' '\n' </sys/kernel/security/lsm | grep -qxE 'evm|integrity' ||
@@ -41,17 +79,9 @@ if [ $readers != none ]; then
 fi
 grep -q "event=selinux_xattr option=auto readers=none absent_label=EOPNOTSUPP" "$T/auto.log" ||
   fail "the log does not say that an absent label is answered EOPNOTSUPP"
+setfattr -n security.selinux -v system_u:object_r:bin_t:s0 "$T/lower/lab/labeled" 2>/dev/null ||
+  skip "the lower file system under $T cannot hold security.selinux"
 
-# What getxattr(NAME) gives: the errno's name, or the value.
-get() {
-  python3 - "$1" "${2:-security.selinux}" <<'PY'
-import errno, os, sys
-try:
-    print(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())
-except OSError as e:
-    print(errno.errorcode[e.errno])
-PY
-}
 assert_eq "$(get "$T/lower/dir/f1")" ENODATA "the lower file's answer"
 assert_eq "$(get "$T/native/dir/f1")" ENODATA "selinux_xattr=native"
 # EOPNOTSUPP and ENOTSUP are one number on Linux; python names it ENOTSUP.

@@ -1,8 +1,8 @@
 // Unit tests for fs/host_lsm.h: SelinuxLabelReaders reads a sysfs tree. Each case builds the tree
 // it names in a temporary directory: securityfs's list with and without "selinux", with "evm"
-// (Linux 6.9+) or "integrity" (before), names that only contain those, an empty list, EVM's own
-// files without its name in the list, and no securityfs (an error, never a guess, even where
-// SELinux's mount point exists).
+// (Linux 6.9+) or "integrity" (IMA or EVM before 6.9; counted), names that only contain those, an
+// empty list, EVM's own files without its name in the list, and no securityfs (an error, never a
+// guess, even where SELinux's mount point exists).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -54,7 +54,8 @@ TEST_F(HostLsm, SelinuxFromTheList) {
 
 TEST_F(HostLsm, EvmFromTheListOrItsFiles) {
   EXPECT_TRUE(Read("capability,selinux,bpf,ima,evm").evm);
-  EXPECT_TRUE(Read("capability,integrity,apparmor").evm);  // before Linux 6.9
+  // Before Linux 6.9: "integrity" (IMA or EVM) counts, to be safe.
+  EXPECT_TRUE(Read("capability,integrity,apparmor").evm);
   EXPECT_FALSE(Read("capability,apparmor").evm);
   std::ofstream(d_.Sub("kernel/security/evm")) << "0";
   EXPECT_TRUE(Read("capability,apparmor").evm);
