@@ -1,7 +1,7 @@
 #!/bin/bash
 # The session loops and device polling (poll_us=, dispatch_loop, mt_loop, -s). Polling engages:
 # over 3000 opens of cached files, a mount with poll_us=10000 sleeps in read() far fewer times than
-# the requests it serves, and one with poll_us=0 at least once per open (each OPEN must wake it).
+# the requests it serves (at most 600), and one with poll_us=0 at least 2000 times.
 # Sleeps are counted from the daemon's voluntary context switches (a thread that polls yields,
 # which the kernel counts as involuntary), not timed. Readers of cached files hold no lower
 # descriptor (it is opened at the first read that misses the page cache); a failed lazy open
@@ -58,7 +58,12 @@ for budget in 10000 0; do
     sleep 2
   done
   if [ $budget = 0 ]; then
-    [ $n -ge 3000 ] || fail "poll_us=0: only $n sleeps for 3000 opens (polling without being asked?)"
+    # Without polling the daemon sleeps after about every request (an OPEN and its RELEASE:
+    # 5700-6100 sleeps measured with fuse.wake_here=N). Where the kernel wakes the daemon on the
+    # caller's CPU (wake_here=Y) a RELEASE waits for the next OPEN and the reply's wakeup may
+    # preempt the daemon before it sleeps again: 2879-3723 measured, so "one per open" is not a
+    # bound there. Two thirds of that still sets it apart from polling (at most 600 above).
+    [ $n -ge 2000 ] || fail "poll_us=0: only $n sleeps for 3000 opens (polling without being asked?)"
   else
     [ $n -le 600 ] || fail "poll_us=$budget: $n sleeps for 3000 opens in 5 tries (polling does not engage)"
   fi
