@@ -49,7 +49,8 @@ wait "$PA" 2>/dev/null || true
 [ -f "/run/digestfs/$DB.json" ] || fail "daemon A, exiting, removed mount B's status file"
 assert_eq "$(jq -r .pid "/run/digestfs/$DB.json")" "$PB" "pid in the status file after A exited"
 assert_eq "$("$DIGESTCTL" status "$T/b" --json | jq -r .daemon_alive)" true "B's daemon_alive"
-"$DIGESTCTL" status --json | jq -e --arg m "$T/b" 'map(select(.mountpoint == $m and .daemon_alive)) | length == 1' >/dev/null ||
+# Other digestfs mounts on the host may be dead (exit 1); only B's entry is checked.
+{ "$DIGESTCTL" status --json || true; } | jq -e --arg m "$T/b" 'map(select(.mountpoint == $m and .daemon_alive)) | length == 1' >/dev/null ||
   fail "status --json without an argument lacks mount B"
 pass "a late-exiting daemon leaves the next mount's status file (device $DB) alone"
 
@@ -74,7 +75,7 @@ rc=0; "$DIGESTCTL" status "$T/c" >"$T/c.status" 2>&1 || rc=$?
 assert_eq "$rc" 0 "exit code of status with another mount's stale file"
 grep -q "stale one left by an earlier mount" "$T/c.status" || fail "status text: $(cat "$T/c.status")"
 assert_eq "$("$DIGESTCTL" status "$T/c" --json | jq -c '[.daemon, .stale_status_file]')" '[null,true]' "status --json with a stale file"
-"$DIGESTCTL" status --prometheus | grep -F 'digestfs_up{' | grep -F "$T/c\"" | grep -q ' 1$' ||
+{ "$DIGESTCTL" status --prometheus || true; } | grep -F 'digestfs_up{' | grep -F "$T/c\"" | grep -q ' 1$' ||
   fail "--prometheus does not give digestfs_up 1 for the mount with a stale file"
 jq --arg m "$T/c" '.mountpoint = $m' "$F" >"$T/stale.json"
 mv "$T/stale.json" "$F"

@@ -61,7 +61,8 @@ assert_eq "$rc" 0 "exit code of status for E's live mount with D's file left beh
 grep -q "stale one left by an earlier mount" "$T/status.txt" || fail "status text: $(cat "$T/status.txt")"
 assert_eq "$("$DIGESTCTL" status "$M" --json | jq -c '[.daemon, .stale_status_file]')" '[null,true]' \
   "status --json with D's file"
-"$DIGESTCTL" status --prometheus | grep -F 'digestfs_up{' | grep -F "\"$M\"" | grep -q ' 1$' ||
+# Other digestfs mounts on the host may be dead (exit 1); only this one's sample is checked.
+{ "$DIGESTCTL" status --prometheus || true; } | grep -F 'digestfs_up{' | grep -F "\"$M\"" | grep -q ' 1$' ||
   fail "--prometheus does not give digestfs_up 1 for E's mount"
 pass "a killed daemon's file under a reused device number and the same mount point is stale, not GONE"
 
