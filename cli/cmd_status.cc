@@ -6,7 +6,6 @@
 // digestfs mount (or, with no argument, there is none); 1: not a digestfs mount, or a daemon is
 // gone.
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +24,7 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "common/mountinfo.h"
+#include "common/proc_stat.h"
 
 namespace dfs::cli {
 
@@ -67,10 +67,16 @@ nlohmann::json Describe(const std::string& canon, const std::optional<MountEntry
     nlohmann::json st = nlohmann::json::parse(sf, nullptr, /*allow_exceptions=*/false);
     struct stat fst;
     const bool have_mtime = st.is_object() && stat(file.c_str(), &fst) == 0;
+    // Alive: the pid runs (a zombie does not) and, where the daemon wrote its start time, is
+    // the process that started then, not a later one given the ID of a dead daemon.
     bool alive = false;
     if (st.is_object() && st.contains("pid") && st["pid"].is_number_integer()) {
-      int64_t pid = st["pid"];
-      alive = pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+      const int64_t pid = st["pid"];
+      std::optional<uint64_t> start;
+      if (st.contains("pid_start_ticks") && st["pid_start_ticks"].is_number_unsigned()) {
+        start = st["pid_start_ticks"].get<uint64_t>();
+      }
+      alive = pid > 0 && pid <= INT32_MAX && ProcessRunning(static_cast<pid_t>(pid), start);
     }
     // A file whose daemon is gone is left from an earlier mount that had the same device number
     // (its daemon was killed before it could remove it) if it names another mount point, or if
@@ -115,6 +121,17 @@ std::vector<MountEntry> AllDigestfsMounts() {
     if (m && m->fstype == "fuse.digestfs") out.push_back(*m);
   }
   return out;
+}
+
+// For a mount whose daemon is gone: what the operator sees and what to do, on stderr.
+void HintGone(const nlohmann::json& d) {
+  const std::string mnt = d.value("mountpoint", std::string());
+  std::fprintf(stderr,
+               "digestctl: %s: daemon pid %lld is gone; the mount fails every access with "
+               "ENOTCONN (nothing is served) until it is detached: fusermount3 -u -z %s, then "
+               "mount it again\n",
+               LogQuote(mnt).c_str(), static_cast<long long>(d["daemon"].value("pid", 0LL)),
+               ShellQuote(mnt).c_str());
 }
 
 std::string DaemonState(const nlohmann::json& d) {
@@ -369,6 +386,7 @@ int Run(const Context& ctx, const Options& o) {
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else if (!o.mountpoint.empty()) {
     PrintText(all.front());
+    if (DaemonState(all.front()) == "GONE") HintGone(all.front());
   } else if (all.empty()) {
     std::printf("no digestfs mounts\n");
   } else {
@@ -379,6 +397,9 @@ int Run(const Context& ctx, const Options& o) {
                   st.is_object() ? std::to_string(st.value("pid", 0LL)).c_str() : "-",
                   st.is_object() ? st.value("mode", std::string("?")).c_str() : "?",
                   LogQuote(d.value("source", std::string())).c_str());
+    }
+    for (const auto& d : all) {
+      if (DaemonState(d) == "GONE") HintGone(d);
     }
   }
   return ok ? kExitOk : kExitProblem;

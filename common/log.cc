@@ -122,4 +122,26 @@ std::string LogQuote(std::string_view s) {
   return out;
 }
 
+std::string ShellQuote(std::string_view s) {
+  bool plain = true;
+  for (unsigned char c : s) plain = plain && c >= 0x20 && c < 0x7f;
+  std::string out = plain ? "'" : "$'";
+  for (unsigned char c : s) {
+    if (c == '\'') {
+      out += plain ? "'\\''" : "\\'";
+    } else if (c == '\\' && !plain) {
+      out += "\\\\";
+    } else if (c < 0x20 || c >= 0x7f) {
+      static const char* kDigits = "0123456789abcdef";
+      out += "\\x";
+      out += kDigits[c >> 4];
+      out += kDigits[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '\'';
+  return out;
+}
+
 }  // namespace dfs

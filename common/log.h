@@ -26,4 +26,9 @@ void ReopenLogFile();
 // backslash) as \xNN, so a hostile file name cannot forge log lines.
 std::string LogQuote(std::string_view s);
 
+// Quotes a path as one word for a POSIX shell, for commands printed for an operator to run:
+// '...' when every byte is printable ASCII, else $'...' with \xNN for every other byte (so a
+// hostile name can neither split the word nor drive the terminal).
+std::string ShellQuote(std::string_view s);
+
 }  // namespace dfs

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/proc_stat.h"
+
 namespace dfs::fs {
 
 void RuntimeStatus::Init(const std::string& majmin, const MountOptions& opts,
@@ -57,9 +59,12 @@ void RuntimeStatus::Publish(const CounterSnapshot& counters) {
     for (const auto& [k, v] : counters.device_reads) r[k] = v;
     poll["device_reads"] = r;
   }
+  // Lets a reader tell this daemon from a later process given its ID (common/proc_stat.h).
+  const auto start = ReadProcStat(getpid());
   nlohmann::json j = {
       {"version", 1},
       {"pid", static_cast<int64_t>(getpid())},
+      {"pid_start_ticks", start ? nlohmann::json(start->start_ticks) : nlohmann::json(nullptr)},
       {"source", source_},
       {"mountpoint", mountpoint_},
       {"mode", mode_},
