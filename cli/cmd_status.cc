@@ -52,6 +52,30 @@ bool Before(const struct timespec& a, const struct timespec& b) {
   return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+// Whether the daemon that wrote status file `st` runs: its pid is a process that is not a zombie
+// and, where the file has its start time and this process reads it in the same time namespace,
+// that started then (not a later process given the ID of a dead daemon). kUnknown where /proc
+// hides the process or the file's PID namespace is not this process's.
+Liveness DaemonLiveness(const nlohmann::json& st) {
+  if (!st.is_object() || !st.contains("pid") || !st["pid"].is_number_integer()) {
+    return Liveness::kGone;
+  }
+  const int64_t pid = st["pid"];
+  if (pid <= 0 || pid > INT32_MAX) return Liveness::kGone;
+  auto same_ns = [&st](const char* key, const char* name) {
+    const auto own = OwnNamespace(name);
+    const nlohmann::json& v = st.contains(key) ? st[key] : nlohmann::json();
+    return v.is_string() ? own && *own == v.get<std::string>() : !own || v.is_null();
+  };
+  if (st.contains("pid_ns") && !same_ns("pid_ns", "pid")) return Liveness::kUnknown;
+  std::optional<uint64_t> start;
+  if (st.contains("pid_start_ticks") && st["pid_start_ticks"].is_number_unsigned() &&
+      same_ns("time_ns", "time")) {
+    start = st["pid_start_ticks"].get<uint64_t>();
+  }
+  return ProcessLiveness(static_cast<pid_t>(pid), start);
+}
+
 // What `status` knows about one mount point, as the --json object. Sets *ok to false if it is not
 // a live digestfs mount.
 nlohmann::json Describe(const std::string& canon, const std::optional<MountEntry>& m, bool* ok) {
@@ -67,17 +91,10 @@ nlohmann::json Describe(const std::string& canon, const std::optional<MountEntry
     nlohmann::json st = nlohmann::json::parse(sf, nullptr, /*allow_exceptions=*/false);
     struct stat fst;
     const bool have_mtime = st.is_object() && stat(file.c_str(), &fst) == 0;
-    // Alive: the pid runs (a zombie does not) and, where the daemon wrote its start time, is
-    // the process that started then, not a later one given the ID of a dead daemon.
-    bool alive = false;
-    if (st.is_object() && st.contains("pid") && st["pid"].is_number_integer()) {
-      const int64_t pid = st["pid"];
-      std::optional<uint64_t> start;
-      if (st.contains("pid_start_ticks") && st["pid_start_ticks"].is_number_unsigned()) {
-        start = st["pid_start_ticks"].get<uint64_t>();
-      }
-      alive = pid > 0 && pid <= INT32_MAX && ProcessRunning(static_cast<pid_t>(pid), start);
-    }
+    const Liveness live = DaemonLiveness(st);
+    // Unknown (/proc hides the daemon, or it runs in another PID namespace) counts as alive, as
+    // a signal 0 would: a dead mount is never reported for a daemon that may be serving.
+    const bool alive = live != Liveness::kGone;
     // A file whose daemon is gone is left from an earlier mount that had the same device number
     // (its daemon was killed before it could remove it) if it names another mount point, or if
     // it was last written before this mount's FUSE connection was made (a daemon writes its
@@ -100,6 +117,7 @@ nlohmann::json Describe(const std::string& canon, const std::optional<MountEntry
     } else if (st.is_object() && st.contains("pid") && st["pid"].is_number_integer()) {
       out["daemon"] = st;
       out["daemon_alive"] = alive;
+      out["daemon_alive_verified"] = live != Liveness::kUnknown;
       *ok = alive;
     } else {
       out["daemon"] = nullptr;  // no status file: a daemon not run as root, or an old one
@@ -137,7 +155,8 @@ void HintGone(const nlohmann::json& d) {
 std::string DaemonState(const nlohmann::json& d) {
   if (!d.value("mounted", false)) return "not mounted";
   if (!d["daemon"].is_object()) return "no status file";
-  return d.value("daemon_alive", false) ? "running" : "GONE";
+  if (!d.value("daemon_alive", false)) return "GONE";
+  return d.value("daemon_alive_verified", true) ? "running" : "running (unverified)";
 }
 
 void PrintText(const nlohmann::json& d) {

@@ -26,9 +26,10 @@ void ReopenLogFile();
 // backslash) as \xNN, so a hostile file name cannot forge log lines.
 std::string LogQuote(std::string_view s);
 
-// Quotes a path as one word for a POSIX shell, for commands printed for an operator to run:
-// '...' when every byte is printable ASCII, else $'...' with \xNN for every other byte (so a
-// hostile name can neither split the word nor drive the terminal).
+// Quotes a path as one word for an operator's shell, for commands printed for them to run: '...'
+// (any POSIX shell) when every byte is printable ASCII, else $'...' with \xNN for every other byte
+// (bash, zsh, ksh93, busybox sh, POSIX.1-2024; not dash), so that a hostile name can neither split
+// the word nor drive the terminal.
 std::string ShellQuote(std::string_view s);
 
 }  // namespace dfs

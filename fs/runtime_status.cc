@@ -59,12 +59,20 @@ void RuntimeStatus::Publish(const CounterSnapshot& counters) {
     for (const auto& [k, v] : counters.device_reads) r[k] = v;
     poll["device_reads"] = r;
   }
-  // Lets a reader tell this daemon from a later process given its ID (common/proc_stat.h).
-  const auto start = ReadProcStat(getpid());
+  if (!identity_read_) {
+    identity_read_ = true;
+    const Result<ProcStat> self = ReadProcStat(getpid());
+    if (self.ok()) start_ticks_ = self->start_ticks;
+    pid_ns_ = OwnNamespace("pid");
+    time_ns_ = OwnNamespace("time");
+  }
+  auto or_null = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
   nlohmann::json j = {
       {"version", 1},
       {"pid", static_cast<int64_t>(getpid())},
-      {"pid_start_ticks", start ? nlohmann::json(start->start_ticks) : nlohmann::json(nullptr)},
+      {"pid_start_ticks", or_null(start_ticks_)},
+      {"pid_ns", or_null(pid_ns_)},
+      {"time_ns", or_null(time_ns_)},
       {"source", source_},
       {"mountpoint", mountpoint_},
       {"mode", mode_},

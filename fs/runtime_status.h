@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,6 +71,12 @@ class RuntimeStatus {
   bool poll_follows_kernel_ = false;
   int64_t started_ = 0;
   struct timespec started_mono_ {};
+  // This process as a reader of the file tells it from a later one with its ID: its start time
+  // and the namespaces they are read in (common/proc_stat.h). Read at the first Publish, in the
+  // daemon (after any fork); null where unknown.
+  bool identity_read_ = false;
+  std::optional<uint64_t> start_ticks_;
+  std::optional<std::string> pid_ns_, time_ns_;
 };
 
 }  // namespace dfs::fs

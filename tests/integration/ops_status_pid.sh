@@ -5,11 +5,14 @@
 # reaped) does not count as running. The attacks: after the daemon is killed, its status file is
 # made to name (1) a live unrelated process with the daemon's start time, (2) a zombie. Control: a
 # file without `pid_start_ticks` (written by an older daemon) naming a live process reads as
-# running, so the checks above can tell the two apart.
+# running, so the checks above can tell the two apart. And no live daemon is called dead where
+# status cannot see it: from another PID namespace, from another time namespace (start times read
+# there are shifted), and by a user /proc hides it from (hidepid=2): running, and in the first and
+# last case marked unverified.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
-need_cmd jq python3
+need_cmd jq python3 unshare setpriv
 [ -x "$DIGESTFS" ] || skip "digestfs not built"
 [ -x "$DIGESTCTL" ] || skip "digestctl not built"
 
@@ -26,9 +29,27 @@ ticks=$(python3 -c 'import sys; s=open("/proc/%s/stat" % sys.argv[1]).read(); pr
 assert_eq "$(jq -r .pid_start_ticks "$F")" "$ticks" "pid_start_ticks in the status file (field 22 of /proc/PID/stat)"
 pass "the status file records the daemon's start time"
 
+# Where status cannot check the process, a live daemon is not reported dead.
+alive_as() { jq -c '[.daemon_alive, .daemon_alive_verified]' "$1"; }
+unshare -p -f --mount-proc "$DIGESTCTL" status "$M" --json >"$T/ns-pid.json" ||
+  fail "status from another PID namespace exits $?: $(cat "$T/ns-pid.json")"
+assert_eq "$(alive_as "$T/ns-pid.json")" '[true,false]' "alive, verified from another PID namespace"
+unshare -T --boottime 1000 "$DIGESTCTL" status "$M" --json >"$T/ns-time.json" ||
+  fail "status from another time namespace exits $?: $(cat "$T/ns-time.json")"
+assert_eq "$(alive_as "$T/ns-time.json")" '[true,true]' "alive, verified from another time namespace"
+# hidepid=2 on a private /proc, status run as nobody (a copy of digestctl it may execute).
+mkdir -p "$T/bin" && cp "$DIGESTCTL" "$T/bin/" && chmod 755 "$T" "$T/bin"
+chmod 644 "$F"  # readable by nobody whatever the daemon's umask was
+unshare -m --propagation private sh -c 'mount -t proc -o hidepid=2 proc /proc &&
+  exec setpriv --reuid=65534 --regid=65534 --clear-groups "$1" status "$2" --json' \
+  sh "$T/bin/digestctl" "$M" >"$T/hidden.json" || fail "status as nobody with hidepid=2 exits $?: $(cat "$T/hidden.json")"
+assert_eq "$(alive_as "$T/hidden.json")" '[true,false]' "alive, verified as nobody with hidepid=2"
+assert_eq "$(alive_as <("$DIGESTCTL" status "$M" --json))" '[true,true]' "alive, verified as root"
+pass "a live daemon status cannot check is running, unverified; from another time namespace, verified"
+
 kill -9 "$PID"
 wait "$PID" 2>/dev/null || true
-at_exit "rm -f '$F'"
+at_exit "rm -f '$F'; umount -l '$M' 2>/dev/null"
 cp "$F" "$T/dead.json"
 # Rewrite the dead daemon's file as if its ID now named PID2 (keeping its fields, mountpoint and
 # start time); written after the connection was made, so it is this mount's file, not a stale one.
