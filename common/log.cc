@@ -54,6 +54,14 @@ class FileSink final : public spdlog::sinks::base_sink<std::mutex> {
 std::mutex g_file_mu;
 std::shared_ptr<FileSink> g_file_sink;  // guarded by g_file_mu
 
+// Appends c as \xNN (two lowercase hex digits).
+void AppendHexEscape(std::string& out, unsigned char c) {
+  static const char* kDigits = "0123456789abcdef";
+  out += "\\x";
+  out += kDigits[c >> 4];
+  out += kDigits[c & 0xf];
+}
+
 }  // namespace
 
 Status InitFileLogging(const std::string& path, std::string_view level) {
@@ -112,10 +120,7 @@ std::string LogQuote(std::string_view s) {
     if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
       out += static_cast<char>(c);
     } else {
-      static const char* kDigits = "0123456789abcdef";
-      out += "\\x";
-      out += kDigits[c >> 4];
-      out += kDigits[c & 0xf];
+      AppendHexEscape(out, c);
     }
   }
   out += '"';
@@ -132,10 +137,7 @@ std::string ShellQuote(std::string_view s) {
     } else if (c == '\\' && !plain) {
       out += "\\\\";
     } else if (c < 0x20 || c >= 0x7f) {
-      static const char* kDigits = "0123456789abcdef";
-      out += "\\x";
-      out += kDigits[c >> 4];
-      out += kDigits[c & 0xf];
+      AppendHexEscape(out, c);
     } else {
       out += static_cast<char>(c);
     }

@@ -1,5 +1,6 @@
-// ShellQuote (common/log.h): the quoted word, given to a real bash, is the original bytes again,
-// and a name with control bytes prints none of them raw.
+// LogQuote and ShellQuote (common/log.h). LogQuote: printable ASCII as is, everything else
+// (quotes, backslash, control and non-ASCII bytes) as \xNN. ShellQuote: the quoted word, given
+// to a real bash, is the original bytes again, and a name with control bytes prints none raw.
 #include <gtest/gtest.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -23,6 +24,13 @@ std::string ThroughBash(const std::string& word) {
   const int st = pclose(p);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return "<bash failed>";
   return out;
+}
+
+TEST(LogQuote, EscapesAllButPlainPrintables) {
+  EXPECT_EQ(dfs::LogQuote("/usr/bin/ls"), "\"/usr/bin/ls\"");
+  EXPECT_EQ(dfs::LogQuote("a \"b\"\\c"), "\"a \\x22b\\x22\\x5cc\"");
+  EXPECT_EQ(dfs::LogQuote("x\ny\x7f\xc3\xa9"), "\"x\\x0ay\\x7f\\xc3\\xa9\"");
+  EXPECT_EQ(dfs::LogQuote(""), "\"\"");
 }
 
 TEST(ShellQuote, PlainNamesInSingleQuotes) {
