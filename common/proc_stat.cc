@@ -6,11 +6,44 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <sstream>
-
 #include "common/fd.h"
 
 namespace dfs {
+
+bool ParseProcStat(const char* text, size_t n, ProcStat* out) {
+  size_t close = n;
+  for (size_t i = n; i > 0; --i) {
+    if (text[i - 1] == ')') {
+      close = i - 1;
+      break;
+    }
+  }
+  if (close == n) return false;
+  // After ")": " STATE f4 f5 ... f22 ...", fields separated by one space.
+  size_t pos = close + 1;
+  ProcStat st;
+  for (int field = 3; field <= 22; ++field) {
+    if (pos >= n || text[pos] != ' ') return false;
+    const size_t start = ++pos;
+    while (pos < n && text[pos] != ' ' && text[pos] != '\n') ++pos;
+    const size_t len = pos - start;
+    if (len == 0) return false;
+    if (field == 3) {
+      if (len != 1) return false;
+      st.state = text[start];
+    } else if (field == 22) {
+      uint64_t v = 0;
+      for (size_t k = start; k < pos; ++k) {
+        const char c = text[k];
+        if (c < '0' || c > '9' || v > (UINT64_MAX - 9) / 10) return false;
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+      }
+      st.start_ticks = v;
+    }
+  }
+  *out = st;
+  return true;
+}
 
 Result<ProcStat> ReadProcStat(pid_t pid) {
   if (pid <= 0) return Status(Code::kInvalidArgument, "no process " + std::to_string(pid));
@@ -27,26 +60,9 @@ Result<ProcStat> ReadProcStat(pid_t pid) {
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  const size_t close = text.rfind(')');
-  if (close == std::string::npos) return Status(Code::kCorrupt, path + ": no ')'");
-  std::istringstream rest(text.substr(close + 1));
   ProcStat out;
-  std::string field;
-  // After ")": field 3 (state) is the first, field 22 (starttime) the twentieth.
-  for (int i = 3; i <= 22; ++i) {
-    if (!(rest >> field)) return Status(Code::kCorrupt, path + ": fewer than 22 fields");
-    if (i == 3) {
-      if (field.size() != 1) return Status(Code::kCorrupt, path + ": bad state " + field);
-      out.state = field[0];
-    }
-  }
-  if (field.empty() || field.find_first_not_of("0123456789") != std::string::npos) {
-    return Status(Code::kCorrupt, path + ": bad start time " + field);
-  }
-  try {
-    out.start_ticks = std::stoull(field);
-  } catch (...) {
-    return Status(Code::kCorrupt, path + ": bad start time " + field);
+  if (!ParseProcStat(text.data(), text.size(), &out)) {
+    return Status(Code::kCorrupt, path + ": not of the form proc(5) gives");
   }
   return out;
 }

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,6 +19,11 @@ struct ProcStat {
   uint64_t start_ticks = 0;  // start time after boot in clock ticks (field 22), as seen from
                              // the reader's time namespace
 };
+
+// Parses the text of a /proc/PID/stat file (`n` bytes at `text`, not NUL-terminated) into *out;
+// false if it is not of the form proc(5) gives. Fields are counted from the last ")". Allocates
+// nothing and calls nothing but memory reads (async-signal-safe).
+bool ParseProcStat(const char* text, size_t n, ProcStat* out);
 
 // /proc/PID/stat of PID. The command name (field 2) may hold any bytes, ")", spaces and newlines
 // included; fields are counted from the last ")". Errors: kNotFound (no such process, or one

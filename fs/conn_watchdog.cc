@@ -15,6 +15,8 @@
 #include <cstring>
 #include <string>
 
+#include "common/proc_stat.h"
+
 namespace dfs::fs {
 
 namespace {
@@ -26,16 +28,13 @@ constexpr const char* kControlDir = "/sys/fs/fuse/connections";
 bool MainThreadGone(const char* path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return true;
-  char buf[512];
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof(buf));
   close(fd);
   if (n <= 0) return true;
-  buf[n] = '\0';
-  // "PID (COMM) STATE ...": COMM may hold spaces and parentheses; the state follows the last ')'.
-  const char* close_paren = strrchr(buf, ')');
-  if (close_paren == nullptr || close_paren[1] != ' ') return false;
-  char state = close_paren[2];
-  return state == 'Z' || state == 'X';
+  ProcStat st;
+  if (!ParseProcStat(buf, static_cast<size_t>(n), &st)) return false;
+  return st.state == 'Z' || st.state == 'X';
 }
 
 // The argument that makes the binary the watchdog, and where the abort file is in it.
@@ -48,8 +47,7 @@ constexpr int kAbortFd = 3;
 [[noreturn]] void WatchdogMain(const char* daemon_pid) {
   char stat_path[64];
   const size_t digits = strspn(daemon_pid, "0123456789");
-  if (digits == 0 || digits > 10 || daemon_pid[digits] != '\0' ||
-      fcntl(kAbortFd, F_GETFD) < 0) {
+  if (digits == 0 || digits > 10 || daemon_pid[digits] != '\0' || fcntl(kAbortFd, F_GETFD) < 0) {
     _exit(2);  // not started by ConnectionWatchdog::Start
   }
   std::snprintf(stat_path, sizeof stat_path, "/proc/%s/stat", daemon_pid);

@@ -81,6 +81,42 @@ TEST(ProcStat, NamesWithParenthesesSpacesAndNewline) {
   }
 }
 
+// Fields 3..22 after the name; 22 (start time) = 4242.
+constexpr const char* kTail = " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4242 99 100\n";
+
+bool Parse(const std::string& text, dfs::ProcStat* out) {
+  return dfs::ParseProcStat(text.data(), text.size(), out);
+}
+
+TEST(ProcStat, ParsesCraftedLines) {
+  dfs::ProcStat st;
+  ASSERT_TRUE(Parse(std::string("77 (sh)") + kTail, &st));
+  EXPECT_EQ(st.state, 'S');
+  EXPECT_EQ(st.start_ticks, 4242u);
+  ASSERT_TRUE(Parse(std::string("77 (a) Z 9 (b\n) )") + kTail, &st));
+  EXPECT_EQ(st.state, 'S');
+  EXPECT_EQ(st.start_ticks, 4242u);
+  // Exactly 22 fields, no newline.
+  ASSERT_TRUE(Parse("1 (x) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 5", &st));
+  EXPECT_EQ(st.start_ticks, 5u);
+}
+
+TEST(ProcStat, RejectsMalformedLines) {
+  dfs::ProcStat st;
+  EXPECT_FALSE(Parse("", &st));
+  EXPECT_FALSE(Parse("77 sh S 1", &st));        // no ')'
+  EXPECT_FALSE(Parse("77 (sh) S 1 2 3", &st));  // too few fields
+  EXPECT_FALSE(Parse("77 (sh)S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4", &st));
+  EXPECT_FALSE(Parse("77 (sh) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4", &st));
+  EXPECT_FALSE(Parse("77 (sh) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4x", &st));
+  EXPECT_FALSE(Parse("77 (sh) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 -4", &st));
+  EXPECT_FALSE(
+      Parse("77 (sh) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 "
+            "99999999999999999999999",
+            &st));  // overflows 64 bits
+  EXPECT_FALSE(Parse("77 (sh) S  1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 4", &st));
+}
+
 TEST(ProcStat, NoSuchProcess) {
   EXPECT_FALSE(dfs::ReadProcStat(0).ok());
   EXPECT_FALSE(dfs::ReadProcStat(-1).ok());
