@@ -248,6 +248,17 @@ Status CheckHeaderSignature(Header h, rpmKeyring keyring, SigCheck* out) {
   return Status::Ok();
 }
 
+// What BuildItem reads of each file: names, modes, flags and digests. Everything else is left
+// unparsed: less of a hostile header reaches librpm's file-info code, whose rpmfilesFree (4.18)
+// frees tag data it did not allocate for some malformed headers (fuzz/regressions/
+// rpm_header_fuzz/rpmfilesFree-bad-free).
+constexpr rpmfiFlags kFilesFlags =
+    RPMFI_KEEPHEADER | RPMFI_NOFILECLASS | RPMFI_NOFILEDEPS | RPMFI_NOFILELANGS |
+    RPMFI_NOFILEUSER | RPMFI_NOFILEGROUP | RPMFI_NOFILESIZES | RPMFI_NOFILECAPS |
+    RPMFI_NOFILELINKTOS | RPMFI_NOFILEMTIMES | RPMFI_NOFILERDEVS | RPMFI_NOFILEINODES |
+    RPMFI_NOFILESTATES | RPMFI_NOFILECOLORS | RPMFI_NOFILEVERIFYFLAGS | RPMFI_NOFILESIGNATURES |
+    RPMFI_NOVERITYSIGNATURES;
+
 // Builds the import item from the region view of a header whose signature was checked (from the
 // merged header only for a legacy header without a region, which is unsigned).
 Result<ImportItem> BuildItem(Header merged, const SigCheck& sig, const std::string& origin,
@@ -275,7 +286,7 @@ Result<ImportItem> BuildItem(Header merged, const SigCheck& sig, const std::stri
   if (pgp_algo == 0) pgp_algo = 1;  // absent: MD5
   HashAlgo algo = HashAlgoFromPgpId(pgp_algo);
 
-  FilesPtr files(rpmfilesNew(nullptr, h, RPMTAG_BASENAMES, RPMFI_KEEPHEADER));
+  FilesPtr files(rpmfilesNew(nullptr, h, RPMTAG_BASENAMES, kFilesFlags));
   rpm_count_t fc = files ? rpmfilesFC(files.get()) : 0;
   bool any_digest = false;
   for (rpm_count_t i = 0; i < fc; ++i) {

@@ -454,5 +454,28 @@ TEST_F(RpmImportTest, PackageFileWithDribbleOverrideIsRefused) {
   }
 }
 
+// A malformed installed header (found by fuzz/rpm_header_fuzz) whose file-class dictionary is not
+// a string array: librpm 4.18's rpmfilesFree freed tag data that points into the header when the
+// file info kept the header (a bad free; in the ASan build an abort). Read as `digestctl import
+// rpmdb --allow-unsigned` would, it must give an answer, never corrupt the heap.
+TEST_F(RpmImportTest, MalformedClassDictionaryIsNoBadFree) {
+  auto blob = ReadFileLimited(
+      std::string(DFS_SOURCE_DIR) + "/fuzz/regressions/rpm_header_fuzz/rpmfilesFree-bad-free",
+      1 << 20);
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  dfs::RpmImportOptions lax;
+  lax.allow_unsigned = true;
+  lax.allow_weak = true;
+  auto item = importer_->ReadInstalledHeader(blob->data(), blob->size(), "fuzz", lax);
+  // Unsigned and accepted as such, or refused with a reason; either way the process survives.
+  if (item.ok()) {
+    EXPECT_TRUE(item->source.flags & dfs::kSourceUnsigned);
+  } else {
+    EXPECT_FALSE(item.status().message().empty());
+  }
+  auto strict = importer_->ReadInstalledHeader(blob->data(), blob->size(), "fuzz", {});
+  EXPECT_FALSE(strict.ok()) << "an unsigned header was accepted without --allow-unsigned";
+}
+
 }  // namespace
 }  // namespace dfs
