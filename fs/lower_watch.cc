@@ -11,7 +11,9 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <chrono>
 #include <cstring>
+#include <vector>
 
 namespace dfs::fs {
 
@@ -24,6 +26,8 @@ constexpr uint64_t kEntryEvents = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN
 // file through the mount compares its size and times anyway, and a writer beneath would send one
 // event per write.
 constexpr uint64_t kAttrEvents = FAN_ATTRIB | FAN_CLOSE_WRITE;
+// How long the watch thread lets events gather after the first one wakes it.
+constexpr std::chrono::microseconds kGather{1000};
 
 }  // namespace
 
@@ -69,7 +73,23 @@ LowerWatch::~LowerWatch() {
   }
 }
 
-Status LowerWatch::Watch(int fd) {
+Status LowerWatch::Mark(int fan, int dir, dev_t dev) {
+  if (fanotify_mark(fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+                    kEntryEvents | kAttrEvents | FAN_ONDIR, dir, nullptr) == 0) {
+    return Status::Ok();
+  }
+  const int err = errno;
+  if (err == EOPNOTSUPP || err == ENODEV || err == EXDEV || err == EINVAL) {
+    return Status(Code::kUnsupported,
+                  "the lower file system (device " + std::to_string(major(dev)) + ":" +
+                      std::to_string(minor(dev)) +
+                      ") cannot be watched: it does not report file handles to fanotify",
+                  err);
+  }
+  return Status::FromErrno(err, "fanotify_mark of the lower file system");
+}
+
+Status LowerWatch::Watch(int fd, bool hold) {
   struct stat st;
   if (fstat(fd, &st) != 0) return Status::FromErrno(errno, "fstat of a lower directory");
   struct statfs sfs;
@@ -78,8 +98,6 @@ Status LowerWatch::Watch(int fd) {
   for (const Marked& m : marked_) {
     if (m.dev == st.st_dev) return Status::Ok();
   }
-  // An fsid of zero: the file system cannot report handles (fanotify_mark says EOPNOTSUPP or
-  // ENODEV for it; checked here first to name the reason).
   unsigned char fsid[8];
   static_assert(sizeof(sfs.f_fsid) == sizeof fsid);
   std::memcpy(fsid, &sfs.f_fsid, sizeof fsid);
@@ -87,29 +105,30 @@ Status LowerWatch::Watch(int fd) {
   // open_by_handle_at takes those.
   Fd dir(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return Status::FromErrno(errno, "opening a lower directory to watch");
-  if (fanotify_mark(fan_.get(), FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
-                    kEntryEvents | kAttrEvents | FAN_ONDIR, dir.get(), nullptr) != 0) {
-    const int err = errno;
-    if (err == EOPNOTSUPP || err == ENODEV || err == EXDEV || err == EINVAL) {
-      return Status(Code::kUnsupported,
-                    "the lower file system (device " + std::to_string(major(st.st_dev)) + ":" +
-                        std::to_string(minor(st.st_dev)) +
-                        ") cannot be watched: it does not report file handles to fanotify",
-                    err);
-    }
-    return Status::FromErrno(err, "fanotify_mark of the lower file system");
-  }
-  Marked m{st.st_dev, {}, std::move(dir)};
+  DFS_RETURN_IF_ERROR(Mark(fan_.get(), dir.get(), st.st_dev));
+  Marked m{st.st_dev, {}, hold ? std::move(dir) : Fd()};
   std::memcpy(m.fsid, fsid, sizeof fsid);
   marked_.push_back(std::move(m));
   return Status::Ok();
 }
 
-bool LowerWatch::Watches(dev_t dev) {
+bool LowerWatch::Watches(dev_t dev, int dir_fd) {
   if (broken_.load(std::memory_order_relaxed)) return false;
   std::lock_guard lock(mu_);
-  for (const Marked& m : marked_) {
-    if (m.dev == dev) return true;
+  for (auto it = marked_.begin(); it != marked_.end(); ++it) {
+    if (it->dev != dev) continue;
+    if (it->fd || dir_fd < 0) return true;
+    // Not held: the file system marked may have been unmounted since (its mark went with it) and
+    // the device number given to another one. Marking again through this directory covers both.
+    Fd dir(openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct statfs sfs;
+    if (dir && fstatfs(dir.get(), &sfs) == 0 && Mark(fan_.get(), dir.get(), dev).ok()) {
+      std::memcpy(it->fsid, &sfs.f_fsid, sizeof it->fsid);
+      it->fd = std::move(dir);
+      return true;
+    }
+    marked_.erase(it);
+    return false;
   }
   return false;
 }
@@ -117,6 +136,7 @@ bool LowerWatch::Watches(dev_t dev) {
 int LowerWatch::MountFdFor(const void* fsid) {
   std::lock_guard lock(mu_);
   for (const Marked& m : marked_) {
+    // Not held (-1): nothing on that file system was looked up, so the kernel holds none of it.
     if (std::memcmp(m.fsid, fsid, sizeof m.fsid) == 0) return m.fd.get();
   }
   return -1;
@@ -135,6 +155,9 @@ void LowerWatch::Loop() {
       return;
     }
     if (p[1].revents != 0 || stopping_.load(std::memory_order_relaxed)) return;
+    // Let a burst of changes gather before reading them: one wakeup and one read per burst
+    // instead of one per event, for the writer as for this thread.
+    std::this_thread::sleep_for(kGather);
     while (!stopping_.load(std::memory_order_relaxed)) {
       ssize_t n = read(fan_.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
@@ -204,16 +227,35 @@ FanotifyParse ParseFanotifyEvents(const char* buf, size_t len, pid_t self,
 }
 
 void LowerWatch::Handle(const char* buf, size_t len) {
-  FanotifyParse r = ParseFanotifyEvents(buf, len, getpid(), [this](const FanotifyEntry& e) {
-    const int mount_fd = MountFdFor(e.fsid);
-    if (mount_fd < 0) return;
-    alignas(struct file_handle) char hbuf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
-    std::memcpy(hbuf, e.handle, e.handle_size);
-    Fd dir(open_by_handle_at(mount_fd, reinterpret_cast<struct file_handle*>(hbuf),
-                             O_PATH | O_CLOEXEC));
-    struct stat st;
-    // A directory already gone (ESTALE): nothing of it can be cached any more.
-    if (dir && fstat(dir.get(), &st) == 0) on_change_(st, e.name, e.listing_changed);
+  // A buffer holds runs of events in the same directory (a program writing many files), most of
+  // them often in directories outside the lower tree: each directory handle is opened once per
+  // buffer, not once per event.
+  std::vector<Decoded>& seen = decoded_;
+  seen.clear();
+  FanotifyParse r = ParseFanotifyEvents(buf, len, getpid(), [&](const FanotifyEntry& e) {
+    const Decoded* d = nullptr;
+    for (auto it = seen.rbegin(); it != seen.rend(); ++it) {
+      if (it->handle_size == e.handle_size && std::memcmp(it->fsid, e.fsid, 8) == 0 &&
+          std::memcmp(it->handle, e.handle, e.handle_size) == 0) {
+        d = &*it;
+        break;
+      }
+    }
+    if (d == nullptr) {
+      Decoded n{e.fsid, e.handle, e.handle_size, false, {}};
+      const int mount_fd = MountFdFor(e.fsid);
+      if (mount_fd >= 0) {
+        alignas(struct file_handle) char hbuf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+        std::memcpy(hbuf, e.handle, e.handle_size);
+        Fd dir(open_by_handle_at(mount_fd, reinterpret_cast<struct file_handle*>(hbuf),
+                                 O_PATH | O_CLOEXEC));
+        // A directory already gone (ESTALE): nothing of it can be cached any more.
+        n.found = dir && fstat(dir.get(), &n.st) == 0;
+      }
+      seen.push_back(n);
+      d = &seen.back();
+    }
+    if (d->found) on_change_(d->st, e.name, e.listing_changed);
   });
   events_.fetch_add(r.events, std::memory_order_relaxed);
   if (r.bad_version) {

@@ -76,14 +76,20 @@ class LowerWatch {
   LowerWatch(const LowerWatch&) = delete;
   LowerWatch& operator=(const LowerWatch&) = delete;
 
-  // Marks the file system holding the directory `fd` (O_PATH allowed; the directory is opened
-  // and kept open for decoding the handles events carry). Marking the same file system again is a
-  // no-op. Errors: the file system does not report file handles (kUnsupported), or marking failed
-  // (named errno).
-  Status Watch(int fd);
+  // Marks the file system holding the directory `fd` (O_PATH allowed). With `hold`, the directory
+  // is opened and kept open for decoding the handles events carry (which keeps its mount busy);
+  // without, nothing of it is kept, and its events are dropped until Watches() is given a
+  // directory on it: a file system mounted beneath the lower root stays unmountable as long as
+  // nothing on it was looked up (the kernel can then hold nothing of it either). Marking the same
+  // file system again is a no-op. Errors: the file system does not report file handles
+  // (kUnsupported), or marking failed (named errno).
+  Status Watch(int fd, bool hold = true);
   // Whether the file system with device `dev` is marked and the watch still works (false for
-  // every device once reading events failed: nothing is reported after that).
-  bool Watches(dev_t dev);
+  // every device once reading events failed: nothing is reported after that). Given `dir_fd`, a
+  // directory on that device (O_PATH allowed), a file system marked without a hold is marked again
+  // through it (its device number may belong to a file system mounted since) and held from then
+  // on; if that fails, it counts as not marked and is forgotten.
+  bool Watches(dev_t dev, int dir_fd = -1);
 
   // Events read from the kernel so far (logs, tests).
   uint64_t events() const { return events_.load(std::memory_order_relaxed); }
@@ -95,11 +101,13 @@ class LowerWatch {
   void Handle(const char* buf, size_t len);
   // The descriptor marked for the file system with this fsid, or -1.
   int MountFdFor(const void* fsid);
+  // Adds the mark of the file system holding the open directory `dir`; errors as Watch().
+  static Status Mark(int fan, int dir, dev_t dev);
 
   struct Marked {
     dev_t dev;
     unsigned char fsid[8];
-    Fd fd;  // an object on it, for open_by_handle_at
+    Fd fd;  // an open directory on it, for open_by_handle_at (empty: not held yet)
   };
 
   Fd fan_;
@@ -108,6 +116,15 @@ class LowerWatch {
   OnLost on_lost_;
   std::mutex mu_;  // guards marked_
   std::vector<Marked> marked_;
+  // A directory handle decoded while handling one buffer (pointing into it).
+  struct Decoded {
+    const unsigned char* fsid;
+    const unsigned char* handle;
+    size_t handle_size;
+    bool found;  // the directory still exists: st is its stat
+    struct stat st;
+  };
+  std::vector<Decoded> decoded_;  // the watch thread's own, reused from buffer to buffer
   std::atomic<uint64_t> events_{0};
   std::atomic<bool> broken_{false};
   std::atomic<bool> stopping_{false};  // set by the destructor: the thread returns

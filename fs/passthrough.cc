@@ -333,7 +333,9 @@ Status Passthrough::StartWatch(const std::string& mountpoint) {
     // as MOUNTPOINT that path leads through this mount, whose requests nobody serves yet.
     const std::string rel = mp.substr(prefix.size());
     Fd d(openat(root.get(), rel.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    Status ws = d ? (*w)->Watch(d.get()) : Status::FromErrno(errno, "opening it");
+    // Not held: a file system nothing was looked up on stays unmountable (as without the
+    // watch); the lookup of its root holds it (WatchLookedUp).
+    Status ws = d ? (*w)->Watch(d.get(), /*hold=*/false) : Status::FromErrno(errno, "opening it");
     if (!ws.ok()) {
       all = false;
       spdlog::warn("event=lower_watch_incomplete mountpoint={} status={}", LogQuote(mp),
@@ -351,7 +353,7 @@ Status Passthrough::StartWatch(const std::string& mountpoint) {
 void Passthrough::WatchLookedUp(int fd, const struct stat& st) {
   // This mount itself, reached through the lower tree (MOUNTPOINT beneath SOURCE): its statfs
   // would be a request to this very session.
-  if (watch_ == nullptr || st.st_dev == own_dev_ || watch_->Watches(st.st_dev)) return;
+  if (watch_ == nullptr || st.st_dev == own_dev_ || watch_->Watches(st.st_dev, fd)) return;
   {
     std::lock_guard lock(unwatched_mu_);
     for (dev_t d : unwatched_) {
