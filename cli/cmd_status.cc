@@ -206,6 +206,19 @@ void PrintText(const nlohmann::json& d) {
     }
     std::printf("\n");
   }
+  if (st.contains("lower_watch") && st["lower_watch"].is_object()) {
+    const auto& w = st["lower_watch"];
+    const std::string option = w.value("option", std::string("?"));
+    if (w.value("active", false)) {
+      std::printf("lower watch: on (watch=%s; %s), %s changes read\n", option.c_str(),
+                  w.value("no_opendir", false) ? "directory opens left to the kernel"
+                                               : "not every lower file system watched",
+                  w.value("changes_read", nlohmann::json(0)).dump().c_str());
+    } else {
+      std::printf("lower watch: off (watch=%s%s)\n", option.c_str(),
+                  option == "off" ? "" : "; could not be set up or stopped, see the log");
+    }
+  }
   if (st.contains("counters") && st["counters"].is_object() && !st["counters"].empty()) {
     std::printf("counters:\n");
     for (const auto& [k, v] : st["counters"].items()) {
@@ -316,6 +329,11 @@ std::string Prometheus(const std::vector<nlohmann::json>& all) {
       add("digestfs_status_updated_timestamp_seconds",
           "When the daemon last wrote its counters (Unix time).", "gauge", mp,
           std::to_string(st.value("updated", 0LL)));
+    }
+    if (st.contains("lower_watch") && st["lower_watch"].is_object()) {
+      add("digestfs_lower_watch_active",
+          "1 if changes made beneath the mount are watched (watch=), else 0.", "gauge", mp,
+          st["lower_watch"].value("active", false) ? "1" : "0");
     }
     if (st.contains("counters") && st["counters"].is_object()) {
       for (const auto& [k, v] : st["counters"].items()) {

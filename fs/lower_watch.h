@@ -91,6 +91,8 @@ class LowerWatch {
   // on; if that fails, it counts as not marked and is forgotten.
   bool Watches(dev_t dev, int dir_fd = -1);
 
+  // Whether events are still read (false once reading them failed).
+  bool working() const { return !broken_.load(std::memory_order_relaxed); }
   // Events read from the kernel so far (logs, tests).
   uint64_t events() const { return events_.load(std::memory_order_relaxed); }
 

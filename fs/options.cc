@@ -179,12 +179,14 @@ Result<bool> ApplyDigestfsOption(const std::string& opt, MountOptions* o) {
     }
     o->prefill_kb = static_cast<unsigned>(n);
   } else if (key == "watch") {
-    if (val == "on") {
-      o->watch = true;
+    if (val == "auto") {
+      o->watch = WatchMode::kAuto;
+    } else if (val == "on") {
+      o->watch = WatchMode::kOn;
     } else if (val == "off") {
-      o->watch = false;
+      o->watch = WatchMode::kOff;
     } else {
-      return Bad("option 'watch=" + val + "': expected on or off");
+      return Bad("option 'watch=" + val + "': expected auto, on or off");
     }
   } else if (key == "selinux_xattr") {
     if (val == "auto") {
@@ -235,6 +237,18 @@ std::string_view EnforceModeName(EnforceMode m) {
     case EnforceMode::kPermissive:
       return "permissive";
     case EnforceMode::kOff:
+      return "off";
+  }
+  return "?";
+}
+
+std::string_view WatchModeName(WatchMode w) {
+  switch (w) {
+    case WatchMode::kAuto:
+      return "auto";
+    case WatchMode::kOn:
+      return "on";
+    case WatchMode::kOff:
       return "off";
   }
   return "?";
@@ -365,9 +379,11 @@ std::string UsageText(std::string_view argv0) {
       "  prefill_kb=N         an open of a file of up to N KiB whose pages the kernel\n"
       "                       does not hold fills them itself, sparing the first read\n"
       "                       a round trip (default 128; 0: never; at most 1024)\n"
-      "  watch=on|off         watch the lower file systems (fanotify) and drop cached\n"
+      "  watch=auto|on|off    watch the lower file systems (fanotify) and drop cached\n"
       "                       names and listings when they change beneath the mount;\n"
-      "                       directory opens then need no round trip (default off)\n"
+      "                       directory opens then need no round trip (auto, the\n"
+      "                       default: where it can be set up, as root; on: the same,\n"
+      "                       warning where it cannot)\n"
       "  selinux_xattr=auto|native\n"
       "                       auto (the default): where neither SELinux nor EVM is in\n"
       "                       the kernel, a security.selinux the lower file lacks is\n"

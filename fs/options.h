@@ -41,6 +41,14 @@ enum class SelinuxXattr { kAuto, kNative };
 
 std::string_view SelinuxXattrName(SelinuxXattr x);
 
+// watch=: whether the lower file systems are watched for changes made beneath the mount
+// (docs/mount.md, "Watching the lower tree"; Passthrough::StartWatch). kAuto: where it can be set
+// up (root, file systems that report handles), quietly as without it elsewhere; kOn: the same,
+// with a warning where it cannot; kOff: never.
+enum class WatchMode { kAuto, kOn, kOff };
+
+std::string_view WatchModeName(WatchMode w);
+
 std::string_view EnforceModeName(EnforceMode m);
 
 struct MountOptions {
@@ -77,7 +85,7 @@ struct MountOptions {
   // (PollBudget, device_poll.h). A given poll_us= is kept whatever the kernel does.
   bool poll_follows_kernel = true;
   unsigned prefill_kb = kDefaultPrefillKb;  // prefill_kb=N (0..kMaxPrefillKb): FsConfig::prefill_max
-  bool watch = false;  // watch=on|off: Passthrough::StartWatch (fs/lower_watch.h)
+  WatchMode watch = WatchMode::kAuto;  // watch=auto|on|off: Passthrough::StartWatch
   SelinuxXattr selinux_xattr = SelinuxXattr::kAuto;  // selinux_xattr=auto|native
   unsigned status_interval = 10;  // status_interval=SECONDS (0..86400): runtime status rewrites;
                                   // 0: only at mount and at SIGUSR1

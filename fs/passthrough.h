@@ -186,6 +186,9 @@ class Passthrough {
   // Whether OPENDIR is answered ENOSYS, so that the kernel opens directories itself from then on
   // and keeps their listings until told they changed (requires the watch of StartWatch()).
   bool no_opendir() const { return no_opendir_.load(std::memory_order_relaxed); }
+  // Whether the watch of StartWatch() runs and still reads events, and how many it has read.
+  bool watching() const { return watch_ != nullptr && watch_->working(); }
+  uint64_t watch_events() const { return watch_ != nullptr ? watch_->events() : 0; }
   // INIT: the kernel cannot leave directory opens to itself (no FUSE_NO_OPENDIR_SUPPORT).
   void KernelLacksNoOpendir() { no_opendir_.store(false, std::memory_order_relaxed); }
   // INIT: the protocol minor version the kernel speaks.

@@ -23,6 +23,7 @@ void RuntimeStatus::Init(const std::string& majmin, const MountOptions& opts,
   verify_ = opts.verify_blocks ? "blocks" : "open";
   store_ = opts.store_dir;
   policy_ = opts.policy_file;
+  watch_option_ = std::string(WatchModeName(opts.watch));
   poll_us_ = static_cast<int64_t>(opts.poll.count());
   poll_follows_kernel_ = opts.poll_follows_kernel;
   started_ = static_cast<int64_t>(time(nullptr));
@@ -59,6 +60,10 @@ void RuntimeStatus::Publish(const CounterSnapshot& counters) {
     for (const auto& [k, v] : counters.device_reads) r[k] = v;
     poll["device_reads"] = r;
   }
+  const nlohmann::json watch = {{"option", watch_option_},
+                                {"active", counters.watch_active},
+                                {"no_opendir", counters.watch_no_opendir},
+                                {"changes_read", counters.watch_events}};
   if (!identity_read_) {
     identity_read_ = true;
     const Result<ProcStat> self = ReadProcStat(getpid());
@@ -85,6 +90,7 @@ void RuntimeStatus::Publish(const CounterSnapshot& counters) {
       {"counters", c},
       {"fuse_requests", f},
       {"polling", poll},
+      {"lower_watch", watch},
   };
   std::string tmp = path_ + ".tmp" + std::to_string(getpid());
   {

@@ -37,6 +37,11 @@ struct CounterSnapshot {
   // Session threads' reads of the FUSE device by whether they polled first (KernelPassthrough::
   // PollCounts; "polled", "not_polled_busy", "not_polled_wake_here"); empty without polling.
   std::vector<std::pair<std::string, uint64_t>> device_reads;
+  // The watch of the lower tree (watch=; Passthrough::StartWatch): whether it runs, whether
+  // directory opens are left to the kernel, and the changes it has read.
+  bool watch_active = false;
+  bool watch_no_opendir = false;
+  uint64_t watch_events = 0;
 };
 
 class RuntimeStatus {
@@ -66,7 +71,7 @@ class RuntimeStatus {
   bool written_ = false;
   dev_t written_dev_ = 0;
   ino_t written_ino_ = 0;
-  std::string source_, mountpoint_, mode_, verify_, store_, policy_;
+  std::string source_, mountpoint_, mode_, verify_, store_, policy_, watch_option_;
   int64_t poll_us_ = 0;
   bool poll_follows_kernel_ = false;
   int64_t started_ = 0;

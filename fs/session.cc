@@ -164,7 +164,7 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
   }
   // The watch skips this mount in the lower tree's mounts: its path, resolved before mounting.
   std::string watch_mountpoint;
-  if (opts.watch) {
+  if (opts.watch != WatchMode::kOff) {
     char canon[PATH_MAX];
     if (realpath(opts.mountpoint.c_str(), canon) != nullptr) watch_mountpoint = canon;
   }
@@ -177,12 +177,13 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
       !s.ok()) {
     spdlog::info("event=kernel_passthrough_unavailable status={}", s.ToString());
   }
-  if (opts.watch) {
+  if (opts.watch != WatchMode::kOff) {
     if (Status ws = fs.StartWatch(watch_mountpoint); !ws.ok()) {
-      spdlog::warn(
-          "event=lower_watch_unavailable status={} (names and listings changed beneath the "
-          "mount are seen as without watch=on)",
-          LogQuote(ws.ToString()));
+      // watch=auto: not being root, or a lower file system without file handles, is expected.
+      spdlog::log(opts.watch == WatchMode::kOn ? spdlog::level::warn : spdlog::level::info,
+                  "event=lower_watch_unavailable watch={} status={} (names and listings changed "
+                  "beneath the mount are seen as with watch=off)",
+                  WatchModeName(opts.watch), LogQuote(ws.ToString()));
     }
   }
   spdlog::info("event=mounted source={} mountpoint={} mode={} pid={}", LogQuote(opts.source),
@@ -238,6 +239,9 @@ Status RunMount(const MountOptions& opts, Gate* gate, const std::function<void()
                            {"not_polled_busy", pc.host_busy},
                            {"not_polled_wake_here", pc.kernel_wakes}};
     }
+    snap.watch_active = fs.watching();
+    snap.watch_no_opendir = snap.watch_active && fs.no_opendir();
+    snap.watch_events = fs.watch_events();
     status.Publish(snap);
   };
   auto reload = [&] {

@@ -33,3 +33,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 [ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true
+# securityfs tells the daemon which security modules read security.selinux (docs/mount.md,
+# "SELinux labels"); systemd mounts it on a booted host, a bare VM or container may not.
+if grep -qw securityfs /proc/filesystems && ! mountpoint -q /sys/kernel/security; then
+  mount -t securityfs securityfs /sys/kernel/security 2>/dev/null ||
+    echo "setup: cannot mount securityfs on /sys/kernel/security (fs_selinux_label will say SKIPPED)" >&2
+fi

@@ -3,7 +3,7 @@
 # (fanotify) and drops the kernel's cached names and listings when they change beneath the mount;
 # directory opens then need no OPENDIR round trip. On mounts with timeout=86400 (nothing expires
 # during the test):
-# - control, without watch=on: a name removed beneath the mount after it was looked up still stats
+# - control, with watch=off: a name removed beneath the mount after it was looked up still stats
 #   (the kernel's entry lives for a day), so the checks below can fail;
 # - with watch=on: 50 listings of a directory cost one OPENDIR at most (the first, answered ENOSYS)
 #   and no directory read once cached;
@@ -12,8 +12,11 @@
 #   shows its new size; changes through the mount are listed at once;
 # - a tmpfs mounted beneath the lower root is watched as well (or, if it cannot be, directory opens
 #   stay round trips and its listings stay current);
-# - mode=enforce with watch=on: listings follow the same way, and content decisions are unchanged
-#   (a program created beneath, not in the store, is refused).
+# - the watch does not keep a file system mounted beneath busy while nothing on it was looked up:
+#   it unmounts as without the watch; one mounted there afterwards (likely with the device number
+#   of the one before) is watched once looked up;
+# - mode=enforce with the default (watch=auto, as root: on): listings follow the same way, and
+#   content decisions are unchanged (a program created beneath, not in the store, is refused).
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -27,19 +30,26 @@ touch "$L/d/one" "$L/d/gone"
 echo short >"$L/d/size"
 
 # --- control: without the watch a removed name keeps its cached entry ---------------------------
-dfs_mount_fg "$L" "$T/m0" "$T/log0" "mode=off,timeout=86400,status_interval=0"
+dfs_mount_fg "$L" "$T/m0" "$T/log0" "mode=off,timeout=86400,status_interval=0,watch=off"
 stat "$T/m0/d/gone" >/dev/null || fail "control: stat before the removal"
 mv "$L/d/gone" "$L/d/gone.moved"
 sleep 0.3
 stat "$T/m0/d/gone" >/dev/null 2>&1 ||
   fail "control: without watch=on the removed name was dropped too (the checks below prove nothing)"
 mv "$L/d/gone.moved" "$L/d/gone"
+assert_eq "$("$DIGESTCTL" status "$T/m0" --json | jq -c '.daemon.lower_watch | [.option, .active]')" \
+  '["off",false]' "control: status of the watch"
+"$DIGESTCTL" status "$T/m0" | grep -qx 'lower watch: off (watch=off)' ||
+  fail "control: status text lacks 'lower watch: off (watch=off)': $("$DIGESTCTL" status "$T/m0")"
 unmount "$T/m0"
 
 # --- watch=on ------------------------------------------------------------------------------------
 mount -t tmpfs -o size=4m dfs-watch-tmpfs "$L/t"
 at_exit "umount -l '$L/t'"
 touch "$L/t/in-tmpfs"
+mkdir -p "$L/u"
+mount -t tmpfs -o size=1m dfs-watch-unused "$L/u"
+at_exit "umount -l '$L/u' 2>/dev/null || true"
 M=$T/mnt
 dfs_mount_fg "$L" "$M" "$T/log" "mode=off,timeout=86400,status_interval=0,watch=on,loglevel=info"
 PID=$DFS_PID
@@ -124,15 +134,39 @@ assert_eq "$(listing "$M/t")" ". .. in-tmpfs " "tmpfs listing"
 listing "$M/t" >/dev/null
 touch "$L/t/made-beneath"
 until_listed "$M/t" ". .. in-tmpfs made-beneath " "a file created beneath in the tmpfs"
+requests lookup >/dev/null  # a fresh status
+w=$("$DIGESTCTL" status "$M" --json | jq -c '.daemon.lower_watch')
+assert_eq "$(jq -c '[.option, .active, .no_opendir]' <<<"$w")" "[\"on\",true,$([ $tmpfs_watched = 1 ] && echo true || echo false)]" \
+  "status of the watch ($w)"
+[ "$(jq '.changes_read' <<<"$w")" -ge 5 ] || fail "status: the watch read fewer changes than were made beneath ($w)"
+"$DIGESTCTL" status "$M" | grep -q '^lower watch: on (watch=on; ' ||
+  fail "status text lacks 'lower watch: on': $("$DIGESTCTL" status "$M")"
+"$DIGESTCTL" status "$M" --prometheus | grep -qF "digestfs_lower_watch_active{mountpoint=\"$M\"} 1" ||
+  fail "--prometheus lacks digestfs_lower_watch_active 1: $("$DIGESTCTL" status "$M" --prometheus | grep watch)"
+
+# A file system beneath that nothing was looked up on: marked, not held.
+dev_u=$(stat -c '%Hd:%Ld' "$L/u")
+umount "$L/u" || fail "a tmpfs beneath the lower root, never looked up, cannot be unmounted"
+mount -t tmpfs -o size=1m dfs-watch-later "$L/u"
+touch "$L/u/first"
+echo "device of the tmpfs before: $dev_u, of the one mounted since: $(stat -c '%Hd:%Ld' "$L/u")"
+assert_eq "$(listing "$M/u")" ". .. first " "the tmpfs mounted since"
+if [ $tmpfs_watched = 1 ]; then
+  listing "$M/u" >/dev/null  # from the kernel's cached listing from now on
+  touch "$L/u/second"
+  until_listed "$M/u" ". .. first second " "a file created beneath in the tmpfs mounted since"
+fi
 unmount "$M"
 
-# --- mode=enforce with watch=on ------------------------------------------------------------------
+# --- mode=enforce with the default watch=auto -----------------------------------------------------
 mkdir -p "$L/x"
 printf '#!/bin/sh\necho known\n' >"$L/x/known"
 chmod +x "$L/x/known"
 dfs_manifest_store "$T/store" "$L" watch
 E=$T/enf
-dfs_mount_fg "$L" "$E" "$T/log-enf" "mode=enforce,store=$T/store,timeout=86400,status_interval=0,watch=on"
+dfs_mount_fg "$L" "$E" "$T/log-enf" "mode=enforce,store=$T/store,timeout=86400,status_interval=0,loglevel=info"
+grep -q "event=lower_watch_started" "$T/log-enf" ||
+  { cat "$T/log-enf" >&2; fail "enforce: the default (watch=auto) did not start the watch as root"; }
 assert_eq "$(listing "$E/x")" ". .. known " "enforce: listing"
 assert_eq "$("$E/x/known")" known "enforce: a listed program runs"
 printf '#!/bin/sh\necho unknown\n' >"$L/x/unknown"

@@ -280,7 +280,7 @@ df_known stat_times "statx birth time: a limit of FUSE with libfuse 3.14 (docs/m
 df_known lseek_far "lseek to 2^50: FUSE's maximum file size, not the lower one's (docs/mount.md, issue 15 item 8)"
 
 start=$SECONDS
-# DF_EXTRA_OPTS=OPTS adds mount options to both passes (say watch=on).
+# DF_EXTRA_OPTS=OPTS adds mount options to both passes (say watch=off; the default, watch=auto, is on as root).
 run_pass off "mode=off${DF_EXTRA_OPTS:+,$DF_EXTRA_OPTS}"
 echo "mode=off pass: $((SECONDS - start)) s"
 

@@ -1,6 +1,7 @@
 // Unit tests for fs/options.h: the digestfs command line.
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include "fs/options.h"
@@ -271,4 +272,32 @@ TEST(MountOptionsSelinuxXattr, AutoByDefaultNativeOnRequest) {
 }
 
 }  // namespace
+TEST(MountOptionsWatch, AutoByDefaultOnOffOnRequest) {
+  auto o1 = Parse({"/src", "/mnt"});
+  ASSERT_TRUE(o1.ok()) << o1.status().ToString();
+  EXPECT_EQ(o1->watch, WatchMode::kAuto);
+  const std::pair<const char*, WatchMode> cases[] = {
+      {"watch=on", WatchMode::kOn},
+      {"watch=off", WatchMode::kOff},
+      {"watch=auto", WatchMode::kAuto},
+      {"watch=off,watch=on", WatchMode::kOn},  // the last one counts
+  };
+  for (const auto& [text, want] : cases) {
+    auto o = Parse({"/src", "/mnt", "-o", text});
+    ASSERT_TRUE(o.ok()) << text << ": " << o.status().ToString();
+    EXPECT_EQ(o->watch, want) << text;
+    EXPECT_TRUE(o->fuse_opts.empty()) << text;  // consumed, not handed to libfuse
+  }
+  for (const char* bad : {"watch=", "watch", "watch=yes", "watch=ON"}) {
+    auto o = Parse({"/src", "/mnt", "-o", bad});
+    ASSERT_FALSE(o.ok()) << bad;
+    EXPECT_EQ(o.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(o.status().message().find("watch"), std::string::npos) << o.status().ToString();
+  }
+  EXPECT_NE(UsageText("digestfs").find("watch=auto|on|off"), std::string::npos);
+  EXPECT_EQ(WatchModeName(WatchMode::kAuto), "auto");
+  EXPECT_EQ(WatchModeName(WatchMode::kOn), "on");
+  EXPECT_EQ(WatchModeName(WatchMode::kOff), "off");
+}
+
 }  // namespace dfs::fs
