@@ -109,6 +109,7 @@ printf 'a longer replacement\n' >"$L/d/size.new"
 mv -f "$L/d/size.new" "$L/d/size"
 for i in $(seq 40); do [ "$(stat -c %s "$M/d/size")" = 21 ] && break; sleep 0.05; done
 assert_eq "$(stat -c %s "$M/d/size")" 21 "size of a file replaced beneath"
+assert_eq "$(cat "$M/d/size")" "a longer replacement" "content of a file replaced beneath"
 mkdir "$L/d/sub"
 until_listed "$M/d" ". .. one size sub three " "a directory made beneath"
 touch "$M/d/four"
