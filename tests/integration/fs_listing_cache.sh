@@ -63,9 +63,19 @@ assert_eq "$(listing)" "$want" "first listing"
 first=$(reads_now)
 [ "$first" -ge 4 ] || fail "the first listing took $first READDIR/READDIRPLUS requests (expected several)"
 
-# Cached: the next listing makes no request.
-assert_eq "$(listing)" "$want" "cached listing"
-assert_eq "$(reads_now)" "$first" "READDIRs of the cached listing"
+# Cached: the next listing makes no request. The kernel may reclaim the cached pages at any time
+# (a clean-clone CI run once saw the second listing read the directory again: 7 -> 13), so a
+# listing that did read is followed by one more, up to three; one of them must make no request.
+prev=$first
+cached=0
+for try in 1 2 3; do
+  assert_eq "$(listing)" "$want" "cached listing ($try)"
+  now=$(reads_now)
+  [ "$now" = "$prev" ] && { cached=1; break; }
+  echo "listing $try read the directory again ($prev -> $now READDIRs)"
+  prev=$now
+done
+[ $cached = 1 ] || fail "READDIRs of the cached listing: each of three listings read the directory again"
 # ... and its opendir opens no lower directory.
 assert_eq "$(handles_for_open "$DFS_PID" "$L/big" "$M/big")" 0 "lower directories opened for an open of a cached listing"
 
@@ -74,8 +84,8 @@ sync
 echo 1 >/proc/sys/vm/drop_caches
 assert_eq "$(listing)" "$want" "listing after the kernel's cached pages were dropped"
 again=$(reads_now)
-[ "$again" -ge $((first + 4)) ] ||
-  fail "no READDIRs after drop_caches ($first before, $again after): the handle-less path was not used"
+[ "$again" -ge $((now + 4)) ] ||
+  fail "no READDIRs after drop_caches ($now before, $again after): the handle-less path was not used"
 dups=$(ls -a "$M/big" | sort | uniq -d | wc -l)
 assert_eq "$dups" 0 "names listed twice"
 
