@@ -156,6 +156,10 @@ struct Inode {
   int unchecked_open = 0;
   bool cache_unchecked = false;
 
+  // A directory: whether its lower file system reserves the largest offset for the end of every
+  // listing (node_dir_ops.cc, EndOffsetIsFinal): 0 not known yet, 1 yes, 2 no. Any thread.
+  std::atomic<uint8_t> dir_end_final{0};
+
   // Records attributes sent to the kernel (takes mu).
   void NoteAttr(const struct stat& st) {
     std::lock_guard lock(mu);

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -348,11 +349,36 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fuse_reply_open(req, fi) != 0) AdoptHandle<DirHandle>(fi);  // not delivered: freed here
 }
 
+// Whether a read of directory `dir` at offset kEndOffset lists nothing, whatever the directory
+// holds now: on ext4 (and ext2/ext3) that offset is where every listing read to its end stops.
+// A hashed directory gives it as the end-of-listing position, which no name's hash position can
+// take (ext4 moves a name off that hash); a linear directory's offsets are byte positions, so it
+// lies past the end. The daemon reads with 64-bit offsets. Decided once per node (fstatfs).
+constexpr off_t kEndOffset = std::numeric_limits<off_t>::max();
+bool EndOffsetIsFinal(Passthrough& fs, Inode& dir) {
+  uint8_t known = dir.dir_end_final.load(std::memory_order_relaxed);
+  if (known == 0) {
+    PathFd pfd = fs.Lower(dir);
+    if (!pfd) return false;
+    struct statfs sf {};
+    if (fstatfs(pfd.get(), &sf) != 0) return false;
+    known = static_cast<unsigned long>(sf.f_type) == EXT4_SUPER_MAGIC ? 1 : 2;
+    dir.dir_end_final.store(known, std::memory_order_relaxed);
+  }
+  return known == 1;
+}
+
 void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
                   bool plus) {
   Passthrough& fs = Passthrough::From(req);
   Inode& dir = fs.inode(ino);
   DirHandle* d = Dir(fi);
+  // The read that follows the last entry of a listing (the kernel asks again until a read lists
+  // nothing): without a handle it would open the directory, seek and read only to learn that.
+  if (d == nullptr && offset == kEndOffset && EndOffsetIsFinal(fs, dir)) {
+    fuse_reply_buf(req, nullptr, 0);
+    return;
+  }
   // No handle (watch=on: no OPENDIR; or an opendir that found the kernel's cached listing
   // current): the directory is opened for this read and positioned at `offset` (a d_off the
   // lower file system gave in an earlier read).
