@@ -20,8 +20,20 @@
 # daemon should this script die without running its exit trap. The rules decide only for the
 # benchmark binary; everything else is allowed.
 # Needs root (drop_caches, fanotify, mounts), /dev/fuse and fapolicyd.
+# Option: --fuse-wake-here Y|N (a kernel whose fuse module has the wake_here parameter, as in
+# bench/workload_bench.sh: set for this run only, put back at exit; Y wakes the task a request or
+# its reply is for on the waker's CPU). The setting in force is printed either way.
 set -euo pipefail
-BUILD=$(cd "${1:?usage: fapolicyd_bench.sh BUILD_DIR}" && pwd)
+BUILD=$(cd "${1:?usage: fapolicyd_bench.sh BUILD_DIR [--fuse-wake-here Y|N]}" && pwd)
+shift
+WAKE_HERE=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --fuse-wake-here) [[ ${2:-} =~ ^[YN]$ ]] || { echo "fapolicyd_bench: --fuse-wake-here takes Y or N" >&2; exit 2; }
+                      WAKE_HERE=$2; shift 2 ;;
+    *) echo "fapolicyd_bench: unknown option $1" >&2; exit 2 ;;
+  esac
+done
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 DIGESTFS=$BUILD/fs/digestfs
 DIGESTCTL=$BUILD/cli/digestctl
@@ -56,11 +68,18 @@ cleanup() {
   for m in "$MENF" "$MOFF"; do
     mountpoint -q "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m"; }
   done
+  if [ -n "$WAKE_HERE_WAS" ]; then echo "$WAKE_HERE_WAS" >"$WAKE_HERE_FILE" || rc=1; fi
   rm -rf "$W"
   exit $rc
 }
+WAKE_HERE_FILE=/sys/module/fuse/parameters/wake_here WAKE_HERE_WAS=
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+if [ -n "$WAKE_HERE" ]; then
+  [ -w "$WAKE_HERE_FILE" ] || die "--fuse-wake-here: no $WAKE_HERE_FILE (this kernel's fuse has no wake_here parameter)"
+  WAKE_HERE_WAS=$(cat "$WAKE_HERE_FILE")
+  echo "$WAKE_HERE" >"$WAKE_HERE_FILE"
+fi
 
 # --- tools and data ---------------------------------------------------------------------------
 mkdir -p "$W/bin" "$D"
@@ -226,6 +245,7 @@ fi
 
 echo
 echo "load average before the run: $LOAD0; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -r "$WAKE_HERE_FILE" ] && echo "fuse wake_here: $(cat "$WAKE_HERE_FILE")${WAKE_HERE:+ (set for this run; was $WAKE_HERE_WAS)}"
 echo "open+read 4 KiB+close, $N files, files/s (warm: median of $ROUNDS interleaved rounds)"
 printf '%-11s %10s %18s %10s   %s\n' "" cold "first pass (hash)" warm "warm runs"
 for name in native fapolicyd dfs-off dfs-enf; do
