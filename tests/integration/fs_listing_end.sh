@@ -54,7 +54,14 @@ for opts in "mode=off" "mode=off,watch=off"; do
   # The walk of fresh directories: the daemon's opens of lower directories.
   strace -f -qq -e trace=openat -o "$T/strace" -p "$pid" &
   spid=$!
-  sleep 0.5  # strace has attached to every thread by then
+  # Traced once the LOOKUP of a name never asked before shows (strace attaches to every thread
+  # before it traces any).
+  for k in $(seq 100); do
+    stat "$M/absent.$k" >/dev/null 2>&1 || true
+    grep -q '"absent\.' "$T/strace" 2>/dev/null && break
+    sleep 0.1
+  done
+  grep -q '"absent\.' "$T/strace" || fail "strace did not trace the daemon ($opts)"
   find "$M/tree" >"$T/walk" || fail "find through the mount ($opts)"
   sleep 0.2
   kill -INT "$spid"
