@@ -8,7 +8,9 @@
 # - listings that take many READDIRs (3,000 names of 200 bytes), read through the mount, are the
 #   lower directory's, names added or removed beneath the mount after a listing included;
 # - a walk of 21 fresh small directories opens each lower directory once (the daemon's openat
-#   calls, by strace): it was twice, once for the read that found the end.
+#   calls, by strace): it was twice, once for the read that found the end;
+# - on a tmpfs lower tree (not ext4: reads at that offset still go to the lower directory) a
+#   3,000-name listing is the lower one.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -79,4 +81,16 @@ for opts in "mode=off" "mode=off,watch=off"; do
     touch "$L/tree/d$i/a" "$L/tree/d$i/b"
   done
 done
+
+# Elsewhere the largest offset is not known to end a listing, and reads there go to the lower
+# directory as before: a 3,000-name listing on a tmpfs lower tree is the lower one.
+mkdir -p "$T/tlower"
+mount -t tmpfs tmpfs "$T/tlower" || fail "mounting a tmpfs"
+at_exit "umount '$T/tlower'"
+mkdir "$T/tlower/big"
+(cd "$T/tlower/big" && for i in $(seq 3000); do : >"$i.$pad"; done)
+dfs_mount_fg "$T/tlower" "$T/mt" "$T/log.tmpfs" "mode=off,status_interval=0"
+assert_eq "$(ls -fA "$T/mt/big" | sort | md5sum)" "$(ls -fA "$T/tlower/big" | sort | md5sum)" \
+  "big/ on a tmpfs lower tree"
+unmount "$T/mt"
 pass "listing ends"
