@@ -156,9 +156,9 @@ struct Inode {
   int unchecked_open = 0;
   bool cache_unchecked = false;
 
-  // A directory: whether its lower file system reserves the largest offset for the end of every
-  // listing (node_dir_ops.cc, EndOffsetIsFinal): 0 not known yet, 1 yes, 2 no. Any thread.
-  std::atomic<uint8_t> dir_end_final{0};
+  // A directory: the type of its lower file system (statfs f_type), 0 until first needed
+  // (node_dir_ops.cc, LowerFsType). A node's lower object never changes file system. Any thread.
+  std::atomic<uint64_t> lower_fs_type{0};
 
   // Records attributes sent to the kernel (takes mu).
   void NoteAttr(const struct stat& st) {

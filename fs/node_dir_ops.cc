@@ -252,14 +252,25 @@ int StatDirSync(int fd, struct stat* st) {
   return 0;
 }
 
-// Whether a directory offset (d_off) of the file system of `fd` names the same place in a new
+// The lower file system's type of directory `dir` (statfs f_type), looked up once per node from
+// its O_PATH descriptor `fd`; 0 if it cannot be read (asked again next time).
+uint64_t LowerFsType(Inode& dir, int fd) {
+  uint64_t type = dir.lower_fs_type.load(std::memory_order_relaxed);
+  if (type == 0) {
+    struct statfs sf {};
+    if (fstatfs(fd, &sf) != 0) return 0;
+    type = static_cast<unsigned long>(sf.f_type);
+    dir.lower_fs_type.store(type, std::memory_order_relaxed);
+  }
+  return type;
+}
+
+// Whether a directory offset (d_off) of a file system of this type names the same place in a new
 // open of the directory: hash or key positions (ext2/3/4, xfs, btrfs, f2fs). Elsewhere (overlayfs
 // merged directories, NFS and CIFS cookies, FUSE, tmpfs before Linux 6.6) it may count entries of
 // one open, so a listing is read through one handle.
-bool StableDirOffsets(int fd) {
-  struct statfs sf {};
-  if (fstatfs(fd, &sf) != 0) return false;
-  switch (static_cast<unsigned long>(sf.f_type)) {
+bool StableDirOffsets(uint64_t fs_type) {
+  switch (fs_type) {
     case EXT4_SUPER_MAGIC:
     case XFS_SUPER_MAGIC:
     case BTRFS_SUPER_MAGIC:
@@ -301,7 +312,7 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       std::lock_guard lock(inode.mu);
       keep = SameDirStamp(inode, st);
     }
-    if (keep && !StableDirOffsets(pfd.get())) keep = false;
+    if (keep && !StableDirOffsets(LowerFsType(inode, pfd.get()))) keep = false;
   }
   // Otherwise a handle, stamped with the times taken above: a change between them and the open
   // is listed now and refreshed again at the next opendir (the stamp is older than the listing).
@@ -353,19 +364,16 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 // holds now: on ext4 (and ext2/ext3) that offset is where every listing read to its end stops.
 // A hashed directory gives it as the end-of-listing position, which no name's hash position can
 // take (ext4 moves a name off that hash); a linear directory's offsets are byte positions, so it
-// lies past the end. The daemon reads with 64-bit offsets. Decided once per node (fstatfs).
+// lies past the end. The daemon reads with 64-bit offsets.
 constexpr off_t kEndOffset = std::numeric_limits<off_t>::max();
 bool EndOffsetIsFinal(Passthrough& fs, Inode& dir) {
-  uint8_t known = dir.dir_end_final.load(std::memory_order_relaxed);
-  if (known == 0) {
+  uint64_t type = dir.lower_fs_type.load(std::memory_order_relaxed);
+  if (type == 0) {
     PathFd pfd = fs.Lower(dir);
     if (!pfd) return false;
-    struct statfs sf {};
-    if (fstatfs(pfd.get(), &sf) != 0) return false;
-    known = static_cast<unsigned long>(sf.f_type) == EXT4_SUPER_MAGIC ? 1 : 2;
-    dir.dir_end_final.store(known, std::memory_order_relaxed);
+    type = LowerFsType(dir, pfd.get());
   }
-  return known == 1;
+  return type == EXT4_SUPER_MAGIC;
 }
 
 void ServeReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset, fuse_file_info* fi,
