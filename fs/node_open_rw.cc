@@ -406,6 +406,8 @@ int PrefillFd(Passthrough& fs, FileHandle& fh, Fd* own) {
 // might have to serve. The bytes are those a READ would return: with verify=blocks, checked
 // against the block digests of this open's verdict. Only what the lower page cache holds is read
 // (RWF_NOWAIT); if anything fails, the reply drops the kernel's pages as before (keep_cache 0).
+// Where the verdict was just made on this thread by hashing the whole file in one read, the Gate
+// lends those bytes (Gate::InlineHashedBytes) and the file is not read again.
 void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi, size_t size) {
   Inode& inode = *fh.inode;
   // The other opens of the inode go on however this ends (an allocation that throws included).
@@ -420,12 +422,33 @@ void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi
     }
   } done{inode};
   bool ok = false;
+  Gate* gate = fs.gate();
+  // The bytes this thread's Gate just hashed to decide this open (a small file hashed on the
+  // session thread), if they are the whole file as it is now: served as they are, with no open,
+  // read or block check of the lower file (they are what the verdict and the block digests were
+  // made from). The file is looked at through the handle's descriptor, or the node's O_PATH one.
+  std::span<const uint8_t> hashed;
+  int fd = -1;
+  struct stat before;
   Fd own;
-  const int fd = PrefillFd(fs, fh, &own);
+  if (gate != nullptr) {
+    const int sfd = fh.fd ? fh.fd.get() : fh.inode_fd ? fh.inode_fd.get() : -1;
+    if (sfd >= 0 && fstat(sfd, &before) == 0) {
+      hashed = gate->InlineHashedBytes(before);
+      if (hashed.size() == size) {
+        fd = sfd;
+      } else {
+        hashed = {};
+      }
+    }
+  }
+  if (fd < 0) {
+    fd = PrefillFd(fs, fh, &own);
+    if (fd >= 0 && fstat(fd, &before) != 0) fd = -1;
+  }
   // A lower file already changed since the open's stat is left to the READs (whose check then
   // reports it, once, for a read a process made).
-  struct stat before;
-  if (fd >= 0 && fstat(fd, &before) == 0) {
+  if (fd >= 0) {
     std::lock_guard lock(inode.mu);
     ok = SameStamp(inode, before);
   }
@@ -433,8 +456,10 @@ void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi
     ByteBuffer& buf = t_read_buf;
     const uint8_t* data = nullptr;
     size_t len = 0;
-    Gate* gate = fs.gate();
-    if (gate != nullptr && fh.ticket.blocks != nullptr) {
+    if (!hashed.empty()) {
+      data = hashed.data();
+      len = hashed.size();
+    } else if (gate != nullptr && fh.ticket.blocks != nullptr) {
       size_t start = 0;
       Status s = ReadVerified(*gate, fh.ticket, fd, 0, size, &buf, &start, &len, /*nowait=*/true);
       ok = s.ok() && len == size;

@@ -121,6 +121,18 @@ class Gate {
   // Whether reads must go through CheckRead (fs/ then serves reads from a buffer, not splice).
   virtual bool verify_blocks() const = 0;
 
+  // The whole content of the file this thread last hashed on fs/'s session thread
+  // (TryCheckOpenInline), if that hash read all of it into one buffer and `st`, an fstat of the
+  // lower file taken now, names the same file (st_dev, st_ino) with the size, mtime and ctime it
+  // had before and after that hash: the very bytes whose digests decided the open. Empty
+  // otherwise (never hashed here, hashed in pieces, or changed since). fs/ serves them for a
+  // prefill instead of reading and checking the file again. Valid until this thread's next call
+  // into the Gate.
+  virtual std::span<const uint8_t> InlineHashedBytes(const struct stat& st) {
+    (void)st;
+    return {};
+  }
+
   // The Gate's counters for the runtime status file (docs/mount.md, "Runtime status"): appends
   // (name, value) pairs, names in snake_case without a prefix ("opens", "bytes_hashed"). Values
   // are monotonic except gauges named "*_entries". Cheap (relaxed atomic loads); any thread.

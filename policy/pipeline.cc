@@ -25,6 +25,16 @@ thread_local bool t_inline = false;
 // HashCachedContent's read buffer (the session thread's inline hashes). Not zeroed when it grows:
 // only the bytes read are used. PrepareThread() faults it in.
 thread_local ByteBuffer t_inline_buf;
+// What t_inline_buf holds after HashCachedContent succeeded in one read of the whole file: that
+// file's identity and stat key (the same before and after the hash) and its length. Cleared when
+// the next inline hash of this thread starts.
+struct InlineWhole {
+  bool valid = false;
+  uint64_t dev = 0, ino = 0;
+  StatKey key;
+  size_t len = 0;
+};
+thread_local InlineWhole t_inline_whole;
 constexpr const char* kWouldBlock = "decision needs hashing or measuring (not inline)";
 Status WouldBlock() { return Status(Code::kUnavailable, kWouldBlock); }
 bool IsWouldBlock(const Status& s) {
@@ -196,6 +206,7 @@ void Enforcer::PrepareThread(bool session) {
 Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t dev, uint64_t ino,
                                                              uint64_t max) {
   const Status would_block(Code::kUnavailable, "not hashable inline", EAGAIN);
+  t_inline_whole.valid = false;  // t_inline_buf is about to be overwritten
   struct stat before, after;
   if (::fstat(fd, &before) != 0) return Status::FromErrno(errno, "fstat before hashing");
   const uint64_t size = static_cast<uint64_t>(before.st_size);
@@ -221,7 +232,8 @@ Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t de
   ByteBuffer& buf = t_inline_buf;
   buf.resize(static_cast<size_t>(std::min<uint64_t>(chunk, size + 1)));
   uint64_t pos = 0, index = 0;
-  for (bool eof = false; !eof;) {
+  int chunks = 0;
+  for (bool eof = false; !eof; ++chunks) {
     size_t n = 0;
     while (n < buf.size()) {
       struct iovec iov = {buf.data() + n, buf.size() - n};
@@ -260,7 +272,20 @@ Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t de
     blocks->file_size = pos;
     c->blocks = std::move(blocks);
   }
+  // One chunk: the first read reached EOF, so the buffer holds bytes [0, pos) of the file.
+  if (chunks == 1) t_inline_whole = InlineWhole{true, dev, ino, c->key, static_cast<size_t>(pos)};
   return c;
+}
+
+std::span<const uint8_t> Enforcer::InlineHashedBytes(const struct stat& st) {
+  const InlineWhole& w = t_inline_whole;
+  if (!w.valid || w.len == 0 || static_cast<uint64_t>(st.st_dev) != w.dev ||
+      static_cast<uint64_t>(st.st_ino) != w.ino || !(StatKey::From(st) == w.key) ||
+      t_inline_buf.size() < w.len) {
+    return {};
+  }
+  stats_.hashed_bytes_reused.fetch_add(1, std::memory_order_relaxed);
+  return {t_inline_buf.data(), w.len};
 }
 
 Status Enforcer::LookUp(Content* c) {
@@ -556,6 +581,7 @@ void Enforcer::Counters(std::vector<std::pair<std::string, uint64_t>>* out) cons
   out->emplace_back("cache_hits", get(stats_.cache_hits));
   out->emplace_back("files_hashed", get(stats_.hashes));
   out->emplace_back("bytes_hashed", get(stats_.bytes_hashed));
+  out->emplace_back("hashed_bytes_reused", get(stats_.hashed_bytes_reused));
   out->emplace_back("relookups", get(stats_.relookups));
   out->emplace_back("refusals", get(stats_.refusals));
   out->emplace_back("refusals_logged", get(stats_.refusals_logged));

@@ -82,6 +82,7 @@ struct EnforcerStats {
   std::atomic<uint64_t> hashes{0};        // files hashed (each algorithm pass counts once)
   std::atomic<uint64_t> bytes_hashed{0};
   std::atomic<uint64_t> inline_hashes{0};  // files hashed inline (TryCheckOpenInline)
+  std::atomic<uint64_t> hashed_bytes_reused{0};  // InlineHashedBytes calls that gave the bytes
   std::atomic<uint64_t> relookups{0};      // lookups redone after a generation change
   std::atomic<uint64_t> refusals{0};       // opens refused (or, permissive, that would be)
   std::atomic<uint64_t> refusals_logged{0};
@@ -144,6 +145,7 @@ class Enforcer final : public Gate {
   void WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
                     const std::function<Result<Fd>()>& reopen_readonly) override;
   bool verify_blocks() const override { return opts_.verify_blocks; }
+  std::span<const uint8_t> InlineHashedBytes(const struct stat& st) override;
   void Counters(std::vector<std::pair<std::string, uint64_t>>* out) const override;
   // Re-reads opts.policy_file (gate.h). Refused as well (old policy kept): a new policy with
   // measure rules when this mount has no measurer. On success the refusal/audit log keys are

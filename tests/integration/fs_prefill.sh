@@ -4,7 +4,8 @@
 # mode=enforce with verify=blocks, over a signed manifest store, on a fresh mount:
 # - files of 1 to 131072 bytes (page and block edges) read back exactly, by read(2) and by mmap,
 #   and cost no READ request (the daemon's counters); a file of 131073 bytes does cost READs
-#   (above prefill's limit), which shows that the count can fail;
+#   (above prefill's limit), which shows that the count can fail; each first open pushed the
+#   bytes its own hash read (counter hashed_bytes_reused), not a second read of the file;
 # - a file replaced beneath the mount by the content of another listed file, shorter, is served
 #   as the new content at the next open (the pages of the old one are not kept), and one replaced
 #   by unlisted content is refused;
@@ -52,6 +53,10 @@ for n in $SIZES; do
   cmp "$P/f$n" "$T/orig/f$n" || { cat "$T/log" >&2; fail "f$n not served exactly"; }
 done
 assert_eq "$(reads "$PID" "$M")" 0 "READ requests for the first reads of files up to 128 KiB"
+# Each was hashed on the session thread as its open was decided (small, in the lower page cache),
+# and its prefill pushed those very bytes: no second open, read or block check of the lower file.
+assert_eq "$("$DIGESTCTL" status "$M" --json | jq -r '.daemon.counters.hashed_bytes_reused // 0')" \
+  10 "prefills served from the bytes their open's hash read"
 for n in $SIZES; do
   python3 -c 'import mmap,sys
 with open(sys.argv[1], "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:

@@ -3,8 +3,12 @@
 // CheckOpen off its session thread).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <condition_variable>
 #include <mutex>
+#include <span>
+#include <string>
 #include <thread>
 
 #include "policy/content_cache.h"
@@ -241,6 +245,64 @@ TEST(ContentCacheNoWait, BusyIsEagainAndAGiveUpIsNotShared) {
   second.join();
   ASSERT_TRUE(waited.ok()) << waited.status().ToString();
   EXPECT_NE(cache.Peek(1, 2, st, false), nullptr);
+}
+
+
+// InlineHashedBytes: after a small file was hashed inline, this thread gets back exactly the
+// bytes that were hashed, and only for that file while its stat key is unchanged; nothing for a
+// file hashed in pieces, for a verdict from the cache, or on another thread.
+TEST_F(InlineTest, InlineHashedBytesAreTheWholeFileAsHashed) {
+  const std::string listed = "listed content\n";
+  tree.Write("/usr/bin/ok", listed);
+  tree.Write("/usr/bin/other", "other");
+  std::string big(3 * 1024 * 1024, 'x');
+  tree.Write("/usr/lib/big.so", big);
+  store->Add(SourceKind::kRpm, "p",
+             {FileEntry{Sha(listed), "/usr/bin/ok", 0100755, 0},
+              FileEntry{Sha(big), "/usr/lib/big.so", 0100644, 0}});
+  auto e = Make("appraise op=read path=/usr/**\n", false, /*inline_hash_max=*/4096);
+  Open o(tree, "/usr/bin/ok", AccessOp::kRead);
+  EXPECT_TRUE(e->InlineHashedBytes(o.req.st).empty()) << "nothing hashed yet";
+  OpenTicket t;
+  Status s;
+  ASSERT_TRUE(e->TryCheckOpenInline(o.req, &t, &s));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  std::span<const uint8_t> got = e->InlineHashedBytes(o.req.st);
+  EXPECT_EQ(std::string(got.begin(), got.end()), listed);
+  EXPECT_EQ(e->stats().hashed_bytes_reused, 1u);
+  // Another thread has its own (empty) record.
+  std::thread([&] { EXPECT_TRUE(e->InlineHashedBytes(o.req.st).empty()) << "other thread"; })
+      .join();
+  // Another file, or this one with another stat key, gets nothing.
+  Open other(tree, "/usr/bin/other", AccessOp::kRead);
+  EXPECT_TRUE(e->InlineHashedBytes(other.req.st).empty()) << "another inode";
+  struct stat changed = o.req.st;
+  changed.st_mtim.tv_nsec ^= 1;
+  EXPECT_TRUE(e->InlineHashedBytes(changed).empty()) << "another mtime";
+  changed = o.req.st;
+  changed.st_size += 1;
+  EXPECT_TRUE(e->InlineHashedBytes(changed).empty()) << "another size";
+  // A verdict from the cache hashes nothing: the record stays that of the last hash.
+  Open again(tree, "/usr/bin/ok", AccessOp::kRead);
+  ASSERT_TRUE(e->TryCheckOpenInline(again.req, &t, &s));
+  got = e->InlineHashedBytes(again.req.st);
+  EXPECT_EQ(std::string(got.begin(), got.end()), listed);
+  // A file hashed in several chunks (idle thread, 3 MiB) leaves no record, not even the old one.
+  Open b(tree, "/usr/lib/big.so", AccessOp::kRead);
+  b.req.idle = [] { return true; };
+  EnforcerOptions no;
+  auto p = Policy::Parse("appraise op=read path=/usr/**\n", "t.policy");
+  ASSERT_TRUE(p.ok());
+  no.mode = EnforceMode::kEnforce;
+  no.inline_hash_max = 4096;
+  no.inline_hash_idle_max = 8 * 1024 * 1024;
+  Enforcer chunked(store, nullptr, std::move(p).value(), no);
+  ASSERT_TRUE(chunked.TryCheckOpenInline(o.req, &t, &s));
+  ASSERT_FALSE(chunked.InlineHashedBytes(o.req.st).empty());
+  ASSERT_TRUE(chunked.TryCheckOpenInline(b.req, &t, &s));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(chunked.InlineHashedBytes(b.req.st).empty()) << "hashed in pieces";
+  EXPECT_TRUE(chunked.InlineHashedBytes(o.req.st).empty()) << "the buffer was reused";
 }
 
 }  // namespace
