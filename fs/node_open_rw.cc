@@ -477,10 +477,12 @@ void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi
       // would drop it (this also makes the kernel fetch the attributes again, so it is skipped
       // for a node whose pages the kernel never cached).
       if (fh.prefill_inval) fuse_lowlevel_notify_inval_inode(fs.session(), ino, 0, 0);
+      // From memory in one writev: libfuse would otherwise splice a store of 8 KiB or more
+      // (vmsplice of the header, a write of the bytes into a pipe, a splice of the pipe to the
+      // device), two more system calls and one more copy of the bytes.
       fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
       bv.buf[0].mem = const_cast<uint8_t*>(data);
-      ok = fuse_lowlevel_notify_store(fs.session(), ino, 0, &bv,
-                                      static_cast<fuse_buf_copy_flags>(0)) == 0;
+      ok = fuse_lowlevel_notify_store(fs.session(), ino, 0, &bv, FUSE_BUF_NO_SPLICE) == 0;
       // A change made meanwhile (a truncate or write through the mount, whose page drop may have
       // come before the store; a change beneath it) leaves the stamp FinishOpen set: the pages
       // go again.
