@@ -210,12 +210,17 @@ bool AttrChanged(Inode& inode, const struct stat& st) {
 // were filled under (a re-decided verdict drops them) and no unchecked handle may have filled
 // any. While unchecked handles (writers, opens the policy does not appraise) are open, a
 // block-checked open is direct_io (its reads bypass pages they filled), and an unchecked open
-// made while block-checked handles are open is direct_io too (it fills no page they could read,
-// and its writes drop the pages they cover).
+// made while block-checked handles are open is direct_io too (its read(2)s fill no page they
+// could read, and its writes drop the pages they cover). But the page cache is the inode's: a
+// private mapping of a direct_io file is filled through it, and so is every read of a handle
+// opened before. So while block-checked handles are open, every READ of an unchecked handle is
+// checked as well, against the digests of the latest block-checked open (inode.checked_blocks,
+// read()); a mismatch is EIO for that reader, never a page the checked ones could be served.
 void CachePagesChecked(Inode& inode, FileHandle& fh, const struct stat& st, fuse_file_info* fi) {
   if (fh.ticket.blocks != nullptr) {
     fh.checked = true;
     ++inode.checked_open;
+    inode.checked_blocks = fh.ticket.blocks;
     if (inode.unchecked_open > 0) {
       fi->direct_io = 1;
       fi->keep_cache = 0;
@@ -512,7 +517,7 @@ void CloseHandle(Passthrough& fs, FileHandle& h) {
   {
     std::lock_guard lock(inode.mu);
     if (--inode.open_files == 0) DropBacking(fs, inode);
-    if (fh->checked) --inode.checked_open;
+    if (fh->checked && --inode.checked_open == 0) inode.checked_blocks.reset();
     if (fh->unchecked) --inode.unchecked_open;
     if (fh->writer) {
       last_writer = --inode.writers == 0;
@@ -782,9 +787,12 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
 
 // The kernel holds the file (so its FileHandle) for as long as a read, fsync, fallocate or
 // copy_file_range on it is in flight, so workers may use the handle without further pinning.
+// `ticket`: what the read is checked with (verify=blocks): the handle's own, or one shared from a
+// block-checked open of the inode (FillTicket); null or empty: not checked.
 // `nowait` (verified reads only): returns false without replying if the lower file's pages are
 // not all cached, so that the caller can hand the read to a worker.
-bool ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off, bool nowait = false) {
+bool ServeRead(fuse_req_t req, FileHandle* fh, const OpenTicket* ticket, size_t size, off_t off,
+               bool nowait = false) {
   Passthrough& fs = Passthrough::From(req);
   const int fd = HandleFd(fs, *fh);
   if (fd < 0) {
@@ -792,12 +800,12 @@ bool ServeRead(fuse_req_t req, FileHandle* fh, size_t size, off_t off, bool nowa
     return true;
   }
   Gate* gate = fs.gate();
-  if (gate != nullptr && fh->ticket.blocks != nullptr) {
+  if (gate != nullptr && ticket != nullptr && ticket->blocks != nullptr) {
     // A page fill (or a direct_io read) of a block-checked open: the whole blocks around the
     // range are read from the lower file and checked before any byte of them reaches the kernel.
     ByteBuffer& buf = t_read_buf;
     size_t start = 0, len = 0;
-    Status s = ReadVerified(*gate, fh->ticket, fd, static_cast<uint64_t>(off), size, &buf, &start,
+    Status s = ReadVerified(*gate, *ticket, fd, static_cast<uint64_t>(off), size, &buf, &start,
                             &len, nowait);
     if (nowait && s.code() == Code::kUnavailable && s.sys_errno() == EAGAIN) return false;
     if (!s.ok()) {
@@ -835,26 +843,57 @@ bool TryReadCached(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   return true;
 }
 
+// verify=blocks: the ticket a READ of unchecked handle `fh` (an open the policy does not
+// appraise, or a writer) is checked with while block-checked handles of its inode are open
+// (CachePagesChecked): one sharing the digests of the latest of them, reading part blocks through
+// this handle's own lower file. Empty when none is open. False if one is open but its digests
+// cannot be shared: the read is then refused (fail closed).
+bool FillTicket(Passthrough& fs, FileHandle* fh, OpenTicket* out) {
+  *out = OpenTicket{};
+  if (!fh->unchecked) return true;
+  std::shared_ptr<const void> blocks;
+  {
+    std::lock_guard lock(fh->inode->mu);
+    if (fh->inode->checked_open > 0) blocks = fh->inode->checked_blocks;
+  }
+  if (blocks == nullptr) return true;
+  *out = fs.gate()->ShareTicket(OpenTicket{std::move(blocks)},
+                                [&fs, fh]() -> Result<Fd> { return TicketReopen(fs, *fh); });
+  return out->blocks != nullptr;
+}
+
 void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   (void)ino;
   Passthrough& fs = Passthrough::From(req);
   FileHandle* fh = Handle(fi);
-  const bool verify = fs.gate() != nullptr && fh->ticket.blocks != nullptr;
+  OpenTicket shared;
+  if (fs.gate() != nullptr && !FillTicket(fs, fh, &shared)) {
+    spdlog::warn("event=read_refused inode={} offset={} reason=\"block digests of a checked open "
+                 "could not be shared\"",
+                 fh->inode->key.ino, off);
+    fuse_reply_err(req, EIO);
+    return;
+  }
+  const OpenTicket* ticket = shared.blocks != nullptr ? &shared : &fh->ticket;
+  const bool verify = fs.gate() != nullptr && ticket->blocks != nullptr;
   if (!verify && TryReadCached(req, fh, size, off)) return;
   // A verified read whose blocks are all in the lower page cache is checked and served here: a
   // hand-off to a worker costs more than the block tags (GMAC, ~10 us per 64 KiB) unless the read
   // is large and other requests are waiting for this thread.
   if (verify && (size <= kInlineVerifiedReadMax || !fs.RequestsPending()) &&
-      ServeRead(req, fh, size, off, /*nowait=*/true)) {
+      ServeRead(req, fh, ticket, size, off, /*nowait=*/true)) {
     return;
   }
   // Not cached below: a small read with nobody else waiting is served at once (a hand-off to a
   // worker would cost more than the read); otherwise a worker waits for the disk.
   if (!verify && size <= kInlineReadMax && !fs.RequestsPending()) {
-    ServeRead(req, fh, size, off);
+    ServeRead(req, fh, ticket, size, off);
     return;
   }
-  fs.Offload(req, [req, fh, size, off] { ServeRead(req, fh, size, off); });
+  // The worker keeps a shared ticket alive (the kernel keeps fh while its read is in flight).
+  fs.Offload(req, [req, fh, size, off, t = std::move(shared)] {
+    ServeRead(req, fh, t.blocks != nullptr ? &t : &fh->ticket, size, off);
+  });
 }
 
 void write_buf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info* fi) {

@@ -121,6 +121,19 @@ class Gate {
   // Whether reads must go through CheckRead (fs/ then serves reads from a buffer, not splice).
   virtual bool verify_blocks() const = 0;
 
+  // verify=blocks: a ticket that checks reads against the block digests of `ticket` (another
+  // open of the same file) and reads the part blocks CheckRead needs through `reopen_readonly`,
+  // which must stay valid while the returned ticket is used; nothing of `ticket` but its digests
+  // is used. fs/ checks the reads of an open the policy does not appraise with it while
+  // block-checked opens of the file exist (their page cache is the same). An empty ticket if
+  // `ticket` has no digests, or if this Gate cannot share them (fs/ then refuses the read).
+  virtual OpenTicket ShareTicket(const OpenTicket& ticket,
+                                 std::function<Result<Fd>()> reopen_readonly) {
+    (void)ticket;
+    (void)reopen_readonly;
+    return {};
+  }
+
   // The whole content of the file this thread last hashed on fs/'s session thread
   // (TryCheckOpenInline), if that hash read all of it into one buffer and `st`, an fstat of the
   // lower file taken now, names the same file (st_dev, st_ino) with the size, mtime and ctime it

@@ -277,6 +277,16 @@ Result<std::shared_ptr<Content>> Enforcer::HashCachedContent(int fd, uint64_t de
   return c;
 }
 
+OpenTicket Enforcer::ShareTicket(const OpenTicket& ticket,
+                                 std::function<Result<Fd>()> reopen_readonly) {
+  if (!ticket.blocks) return {};
+  const auto* from = static_cast<const TicketBlocks*>(ticket.blocks.get());
+  auto tb = std::make_shared<TicketBlocks>();
+  tb->digests = from->digests;
+  tb->reopen = std::move(reopen_readonly);
+  return OpenTicket{std::move(tb)};
+}
+
 std::span<const uint8_t> Enforcer::InlineHashedBytes(const struct stat& st) {
   const InlineWhole& w = t_inline_whole;
   if (!w.valid || w.len == 0 || static_cast<uint64_t>(st.st_dev) != w.dev ||

@@ -146,6 +146,8 @@ class Enforcer final : public Gate {
                     const std::function<Result<Fd>()>& reopen_readonly) override;
   bool verify_blocks() const override { return opts_.verify_blocks; }
   std::span<const uint8_t> InlineHashedBytes(const struct stat& st) override;
+  OpenTicket ShareTicket(const OpenTicket& ticket,
+                         std::function<Result<Fd>()> reopen_readonly) override;
   void Counters(std::vector<std::pair<std::string, uint64_t>>* out) const override;
   // Re-reads opts.policy_file (gate.h). Refused as well (old policy kept): a new policy with
   // measure rules when this mount has no measurer. On success the refusal/audit log keys are

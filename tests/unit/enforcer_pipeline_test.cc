@@ -612,5 +612,53 @@ TEST(ReadVerifiedTest, UnalignedReadsAreCheckedAndTamperingIsCaught) {
   EXPECT_TRUE(ReadVerified(e, t, op.fd.get(), 0, 100, &buf, &start, &len).ok());
 }
 
+
+// ShareTicket: a ticket for another open of the same file checks against the same digests and
+// reads part blocks through its own reopen, never the original's; no digests, no ticket.
+TEST(ReadVerifiedTest, ASharedTicketChecksWithTheSameDigests) {
+  TempTree tree;
+  auto store = std::make_shared<FakeStore>();
+  std::string content(kVerifyBlockSize * 2 + 99, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7 + 3);
+  tree.Write("/f", content);
+  store->Add(SourceKind::kRpm, "p", {FileEntry{Sha(content), "/f", 0100644, 0}});
+  EnforcerOptions o;
+  o.verify_blocks = true;
+  Enforcer e(store, nullptr, *Policy::Parse("appraise\n", "t"), o);
+  Open op(tree, "/f", AccessOp::kRead);
+  op.req.reopen_readonly = []() -> Result<Fd> {
+    ADD_FAILURE() << "the original open's reopen was called";
+    return Status(Code::kIo, "not this one");
+  };
+  OpenTicket t;
+  ASSERT_TRUE(e.CheckOpen(op.req, &t).ok());
+  ASSERT_NE(t.blocks, nullptr);
+  EXPECT_EQ(e.ShareTicket(OpenTicket{}, nullptr).blocks, nullptr) << "nothing to share";
+  int reopens = 0;
+  const std::string real = tree.Real("/f");
+  OpenTicket shared = e.ShareTicket(t, [&]() -> Result<Fd> {
+    ++reopens;
+    return Fd(::open(real.c_str(), O_RDONLY | O_CLOEXEC));
+  });
+  ASSERT_NE(shared.blocks, nullptr);
+  EXPECT_NE(shared.blocks, t.blocks);
+  // Whole blocks from the file as verified: accepted; an unaligned range reads its part blocks
+  // through the shared ticket's own reopen.
+  std::span<const uint8_t> all(reinterpret_cast<const uint8_t*>(content.data()), content.size());
+  EXPECT_TRUE(e.CheckRead(shared, 0, all).ok());
+  EXPECT_TRUE(e.CheckRead(shared, 10, all.subspan(10, 100)).ok());
+  EXPECT_EQ(reopens, 1);
+  // Other bytes: refused as for the original ticket.
+  std::string other = content;
+  other[kVerifyBlockSize + 1] ^= 1;
+  std::span<const uint8_t> changed(reinterpret_cast<const uint8_t*>(other.data()), other.size());
+  EXPECT_EQ(e.CheckRead(shared, 0, changed).code(), Code::kCorrupt);
+  EXPECT_EQ(e.CheckRead(t, 0, changed).code(), Code::kCorrupt);
+  // The shared ticket outlives the original one.
+  t = OpenTicket{};
+  EXPECT_TRUE(e.CheckRead(shared, 0, all).ok());
+  EXPECT_EQ(e.CheckRead(shared, 0, changed).code(), Code::kCorrupt);
+}
+
 }  // namespace
 }  // namespace dfs
