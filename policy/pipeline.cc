@@ -298,6 +298,19 @@ std::span<const uint8_t> Enforcer::InlineHashedBytes(const struct stat& st) {
   return {t_inline_buf.data(), w.len};
 }
 
+uint64_t Enforcer::HashCap(const Decision& d, const Rule** cap_rule) const {
+  uint64_t cap = opts_.max_hash_size;
+  *cap_rule = nullptr;
+  for (int f = 0; f < kNumFamilies; ++f) {
+    const Rule* r = d.on(static_cast<Family>(f)) ? d.rule[f] : nullptr;
+    if (r != nullptr && r->max_size && (cap == 0 || *r->max_size < cap)) {
+      cap = *r->max_size;
+      *cap_rule = r;
+    }
+  }
+  return cap;
+}
+
 Status Enforcer::LookUp(Content* c) {
   c->generation = store_->Generation();
   LookupResult merged;
@@ -505,17 +518,8 @@ Assessment Enforcer::Assess(const OpenRequest& req) {
   if (!a.decision.any()) return a;
 
   bool too_large = false;
-  // The size cap: the mount's max_hash_size=, or the smallest max_size= of the rules deciding
-  // this open, whichever is smaller.
-  uint64_t cap = opts_.max_hash_size;
   const Rule* cap_rule = nullptr;
-  for (int f = 0; f < kNumFamilies; ++f) {
-    const Rule* r = a.decision.on(static_cast<Family>(f)) ? a.decision.rule[f] : nullptr;
-    if (r != nullptr && r->max_size && (cap == 0 || *r->max_size < cap)) {
-      cap = *r->max_size;
-      cap_rule = r;
-    }
-  }
+  const uint64_t cap = HashCap(a.decision, &cap_rule);
   const uint64_t size = static_cast<uint64_t>(req.st.st_size);
   if (!S_ISREG(req.st.st_mode)) {
     // Only regular files have content to hash; nothing vouches for anything else.
@@ -976,6 +980,22 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
   Subject s{path, AccessOp::kRead, static_cast<uint32_t>(st.st_uid),
             static_cast<uint32_t>(st.st_uid), st.st_mode};
   if (!policy->IsMutable(s)) return;
+  {
+    // The size cap an open of it is decided under (Assess): a re-trust hashes the whole file on
+    // the thread that serves every release, and a huge sparse file costs its writer nothing to
+    // make. Above it the file stays unknown content, as an open would find it.
+    const Rule* cap_rule = nullptr;
+    const uint64_t cap = HashCap(policy->DecideStrictest(s, {}), &cap_rule);
+    if (cap != 0 && static_cast<uint64_t>(st.st_size) > cap) {
+      spdlog::warn("retrust_skipped path={} inode={}:{} size={} reason={}", LogQuote(path), dev,
+                   ino, st.st_size,
+                   LogQuote(cap_rule != nullptr
+                                ? "larger than max_size=" + std::to_string(cap) + " of rule " +
+                                      std::to_string(cap_rule->line)
+                                : "larger than max_hash_size=" + std::to_string(cap)));
+      return;
+    }
+  }
   if (!opts_.store_writable) {
     std::lock_guard lock(mu_);
     if (!warned_readonly_) {

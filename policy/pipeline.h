@@ -183,6 +183,10 @@ class Enforcer final : public Gate {
   Result<std::shared_ptr<Content>> HashCachedContent(int fd, uint64_t dev, uint64_t ino,
                                                      uint64_t max);
   Status LookUp(Content* c);
+  // The size above which a file is not hashed for decision `d`: the mount's max_hash_size=, or
+  // the smallest max_size= of the rules deciding it, whichever is smaller (0: no cap).
+  // *cap_rule: that rule, or null for max_hash_size=.
+  uint64_t HashCap(const Decision& d, const Rule** cap_rule) const;
   Result<SourceInfo> Source(uint64_t id);
   // Step 4 for one family: does a provenance record vouch for the content here?
   Result<bool> Vouches(const Content& c, const std::string& path, AccessOp op, bool bind,

@@ -5,7 +5,13 @@
 #    generations);
 # 2. a policy with a mutable scratch tree and retrust_max=20: 50 new files there make 20 local
 #    records, logged once as retrust_limit_reached; a path re-trusted before is still re-trusted
-#    after the limit (its record is replaced, not added).
+#    after the limit (its record is replaced, not added);
+# 3. a re-trust obeys the size cap an open is decided under (an adversarial review, 2026-12-07: a
+#    user closing a 40 GiB sparse file in a mutable tree held the release thread for 67 s, and
+#    every write and open of other files waited): with max_hash_size=1M, and with a rule's
+#    max_size=, a 40 GiB sparse file written through the mount is not re-trusted
+#    (retrust_skipped), a small file closed right after is re-trusted within seconds, and files
+#    under the cap still are.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -63,3 +69,38 @@ want=sha256:$(printf 'changed 1\n' | sha256sum | cut -d' ' -f1)
 dctl --json dump | jq -s -e --arg d "$want" 'any(.[]; .type == "file" and .path == "/scratch/n1" and .digest == $d)' >/dev/null ||
   fail "/scratch/n1 (re-trusted before the limit) was not re-trusted after it"
 pass "retrust_max=20: 20 local records for 50 files, logged once; earlier paths still re-trusted"
+
+# 3. The size cap: the mount's max_hash_size=, then a rule's max_size=.
+big_close() {  # PATH: a 40 GiB sparse file, made by one writer's ftruncate through the mount
+  python3 -c 'import os,sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+os.ftruncate(fd, 40 << 30)
+os.close(fd)' "$1" || fail "could not make $1"
+}
+cap_case() {  # LABEL LOG OPTIONS POLICY CAPTEXT
+  local label=$1 log=$2 opts=$3 policy=$4 captext=$5 l0 t0 t1
+  printf '%s\n' "$policy" >"$T/policy3"
+  mount_fg "$log" "store=$S,mode=enforce,loglevel=info,policy=$T/policy3,$opts"
+  l0=$(locals)
+  echo "under the cap $label" >"$M/scratch/under-$label"
+  big_close "$M/scratch/big-$label"
+  t0=$(date +%s)
+  timeout 20 sh -c "echo 'after $label' >'$M/scratch/after-$label' && cat '$M/scratch/after-$label'" >/dev/null ||
+    fail "$label: a small file written and read after a 40 GiB sparse writer's close took over 20 s"
+  t1=$(date +%s)
+  unmount "$M"; wait "$PID" 2>/dev/null || true
+  rm -f "$G/scratch/big-$label"
+  grep retrust_skipped "$log" | grep -F "/scratch/big-$label" | grep -qF "$captext" ||
+    fail "$label: no retrust_skipped line naming the file and '$captext': $(grep retrust "$log" | head -3)"
+  grep -q 'retrusted path="/scratch/big' "$log" && fail "$label: the 40 GiB sparse file was re-trusted"
+  grep -q "retrusted path=\"/scratch/under-$label\"" "$log" || fail "$label: a file under the cap was not re-trusted"
+  grep -q "retrusted path=\"/scratch/after-$label\"" "$log" || fail "$label: the file closed after was not re-trusted"
+  assert_eq "$(locals)" $((l0 + 2)) "$label: local records added (the two small files)"
+  echo "$label: small write+read after the big close took $((t1 - t0)) s"
+}
+cap_case mount "$T/log3" "max_hash_size=1M" "appraise op=exec
+audit op=read path=/scratch/** mutable" "max_hash_size=1048576"
+cap_case rule "$T/log4" "retrust_max=100" "appraise op=exec
+audit op=read path=/scratch/** mutable max_size=65536" "max_size=65536 of rule 2"
+pass "re-trust obeys max_hash_size= and max_size=: a 40 GiB sparse file is skipped, at once"
+pass "retrust_bound"
