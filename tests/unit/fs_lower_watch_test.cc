@@ -64,6 +64,10 @@ class LowerWatchTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
+  // The watch's thread calls back into seen_, mu_ and cv_: it stops before they are destroyed
+  // (members go in reverse order, and seen_ was freed under a callback: ASan, CI 2026-12-07).
+  void TearDown() override { watch_.reset(); }
+
   // Runs `cmd` in a child process (its changes are not this process's), after forgetting the
   // events seen so far.
   void Child(const std::string& cmd) {
