@@ -984,6 +984,17 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
   Passthrough& fs = Passthrough::From(req);
   FileHandle* in = Handle(fi_in);
   FileHandle* out = Handle(fi_out);
+  if (fs.gate() != nullptr) {
+    // A source whose reads are checked (verify=blocks: its own ticket, or one shared from a
+    // block-checked open of its inode, FillTicket): a copy of the lower files would pass bytes no
+    // check has seen. EOPNOTSUPP makes the kernel copy through its page cache instead, whose fills
+    // are READs, checked as any other.
+    OpenTicket shared;
+    if (in->ticket.blocks != nullptr || !FillTicket(fs, in, &shared) || shared.blocks != nullptr) {
+      fuse_reply_err(req, EOPNOTSUPP);
+      return;
+    }
+  }
   fs.Offload(req, [req, &fs, in, out, off_in, off_out, len, flags] {
     loff_t oi = off_in, oo = off_out;
     int ifd = HandleFd(fs, *in);

@@ -17,8 +17,10 @@
 #     and touches it: the checked reader's next read is EIO, never the written bytes.
 #  4. Nothing changed: a reader the policy does not appraise reads a file that a checked program
 #     holds open exactly as natively (the check of its reads finds the listed bytes).
-# Found by an adversarial review (2026-12-07); each of 1-3 served the changed bytes before the
-# fix. About 10 s.
+#  5. copy_file_range(2) from a block-checked open whose bytes changed beneath: never copies them
+#     (it was a copy between the lower files, unchecked; a second review found it).
+# Found by adversarial reviews (2026-12-07); each of 1-3 and 5 served the changed bytes before
+# its fix. About 10 s.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -162,6 +164,30 @@ grep -q "after mapping error Input/output error" "$T/w3" ||
   fail "3: expected EIO for the checked reader after the writer's fill, got: $(cat "$T/w3")"
 cp "$T/libx.orig" "$L/usr/lib/libx.so"
 pass "a writer's page fill is checked while a checked reader holds the file"
+
+# 5. copy_file_range(2) from a block-checked open after its bytes changed beneath: never copies
+#    the changed bytes (the daemon's copy of the lower files passed them unchecked).
+mkdir -p "$L/tmp" && chmod 1777 "$L/tmp"
+python3 - "$M/usr/lib/libx.so" "$L/usr/lib/libx.so" "$M/tmp/copy" >"$T/c5" 2>&1 <<'PY' || true
+import os, sys
+r = os.open(sys.argv[1], os.O_RDONLY)        # appraised: block-checked
+os.pread(r, 10, 0)
+w = os.open(sys.argv[2], os.O_WRONLY)        # beneath the mount
+os.pwrite(w, b"EVILEVIL", 70000)
+os.close(w)
+os.posix_fadvise(r, 0, 0, os.POSIX_FADV_DONTNEED)
+out = os.open(sys.argv[3], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+try:
+    n = os.copy_file_range(r, out, 16, 70000, 0)
+    print("copied", n, os.pread(os.open(sys.argv[3], os.O_RDONLY), 16, 0))
+except OSError as e:
+    print("copy error", e.strerror)
+PY
+echo "5: $(cat "$T/c5")"
+grep -q "copied\|copy error" "$T/c5" || fail "5: the copy did not run: $(cat "$T/c5")"
+grep -q EVIL "$T/c5" && fail "5: copy_file_range copied bytes changed beneath a block-checked open"
+cp "$T/libx.orig" "$L/usr/lib/libx.so"
+pass "copy_file_range from a block-checked open never copies bytes changed beneath"
 
 # 4. Control: with nothing changed, an unappraised reader of a running listed program reads it
 #    exactly (by mapping and by read(2)), and the program prints its listed message.
