@@ -108,6 +108,10 @@ Result<Digest> HashBytes(HashAlgo algo, const void* data, size_t len) {
 
 namespace {
 
+Status TooLong(uint64_t max) {
+  return Status(Code::kFull, "the file grew past " + std::to_string(max) + " bytes while it was hashed");
+}
+
 Status Stopped(uint64_t off) {
   return Status(Code::kUnavailable,
                 "hashing stopped after " + std::to_string(off) + " bytes: the opener gave up",
@@ -214,6 +218,10 @@ std::optional<Result<Digest>> HashFdPipelined(int fd, Hasher& h, uint64_t* size_
       status = Status::FromErrno(got.err, "reading file to hash it");
       break;
     }
+    if (opts.max_bytes != 0 && off + got.n > opts.max_bytes) {
+      status = TooLong(opts.max_bytes);
+      break;
+    }
     if (got.n > 0) h.Update(bufs[k % 2], got.n);
     off += got.n;
     {
@@ -260,6 +268,7 @@ Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out, const HashFdOpt
     if (!FillChunk(fd, buf.data(), buf.size(), off, &n, &eof)) {
       return Status::FromErrno(errno, "reading file to hash it");
     }
+    if (opts.max_bytes != 0 && off + n > opts.max_bytes) return TooLong(opts.max_bytes);
     if (n > 0) {
       h->Update(buf.data(), n);
       if (opts.block_size && opts.on_block) {

@@ -58,11 +58,15 @@ struct HashFdOptions {
   // on_block has returned for every block when HashFd returns. Without a second thread (it cannot
   // be started) the file is hashed as without this option.
   uint64_t pipeline_min = 0;
+  // If non-zero: a file that turns out longer than this many bytes (it grew while it was read) is
+  // not hashed to its end: kFull once more than max_bytes have been read.
+  uint64_t max_bytes = 0;
 };
 
 // Hashes an open regular file from offset 0 to EOF with pread (the fd's offset is untouched).
 // Returns the digest and, in *size_out if given, the number of bytes hashed.
-// Errors: kIo with errno for a failing read; kUnavailable with errno EINTR when opts.stop said so.
+// Errors: kIo with errno for a failing read; kUnavailable with errno EINTR when opts.stop said so;
+// kFull when more than opts.max_bytes were read.
 Result<Digest> HashFd(int fd, HashAlgo algo, uint64_t* size_out = nullptr,
                       const HashFdOptions& opts = {});
 

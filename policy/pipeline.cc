@@ -137,12 +137,17 @@ Enforcer::~Enforcer() = default;
 // ---- step 2: collect ------------------------------------------------------------------------
 
 Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uint64_t ino,
-                                                       const std::function<bool()>* interrupted) {
+                                                       const std::function<bool()>* interrupted,
+                                                       uint64_t max_bytes) {
   // Hash, then check the file did not change while it was read: (size, mtime, ctime) before and
   // after must agree, or the digest may describe bytes that were never all there at once.
   for (int attempt = 0; attempt < 3; ++attempt) {
     struct stat before, after;
     if (::fstat(fd, &before) != 0) return Status::FromErrno(errno, "fstat before hashing");
+    if (max_bytes != 0 && static_cast<uint64_t>(before.st_size) > max_bytes) {
+      return Status(Code::kFull, "larger than " + std::to_string(max_bytes) + " bytes (" +
+                                     std::to_string(before.st_size) + ")");
+    }
     auto c = std::make_shared<Content>();
     c->dev = dev;
     c->ino = ino;
@@ -150,6 +155,7 @@ Result<std::shared_ptr<Content>> Enforcer::HashContent(int fd, uint64_t dev, uin
     std::shared_ptr<BlockDigests> blocks;
     for (size_t i = 0; i < opts_.algos.size(); ++i) {
       HashFdOptions ho;
+      ho.max_bytes = max_bytes;
       // Small files get a small buffer: HashFd allocates (and zeroes) `chunk` bytes per call, which
       // would cost more than hashing a 4 KiB file.
       ho.chunk = static_cast<size_t>(
@@ -980,21 +986,23 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
   Subject s{path, AccessOp::kRead, static_cast<uint32_t>(st.st_uid),
             static_cast<uint32_t>(st.st_uid), st.st_mode};
   if (!policy->IsMutable(s)) return;
-  {
-    // The size cap an open of it is decided under (Assess): a re-trust hashes the whole file on
-    // the thread that serves every release, and a huge sparse file costs its writer nothing to
-    // make. Above it the file stays unknown content, as an open would find it.
-    const Rule* cap_rule = nullptr;
-    const uint64_t cap = HashCap(policy->DecideStrictest(s, {}), &cap_rule);
-    if (cap != 0 && static_cast<uint64_t>(st.st_size) > cap) {
-      spdlog::warn("retrust_skipped path={} inode={}:{} size={} reason={}", LogQuote(path), dev,
-                   ino, st.st_size,
-                   LogQuote(cap_rule != nullptr
-                                ? "larger than max_size=" + std::to_string(cap) + " of rule " +
-                                      std::to_string(cap_rule->line)
-                                : "larger than max_hash_size=" + std::to_string(cap)));
-      return;
-    }
+  // The size cap an open of it is decided under (Assess): a re-trust hashes the whole file on
+  // the thread that serves every release, and a huge sparse file costs its writer nothing to
+  // make. Above it (now, or grown past it while it is hashed: a truncate through the mount does
+  // not wait for this release) the file stays unknown content, as an open would find it.
+  const Rule* cap_rule = nullptr;
+  const uint64_t cap = HashCap(policy->DecideStrictest(s, {}), &cap_rule);
+  auto skipped = [&](uint64_t size) {
+    spdlog::warn("retrust_skipped path={} inode={}:{} size={} reason={}", LogQuote(path), dev,
+                 ino, size,
+                 LogQuote(cap_rule != nullptr
+                              ? "larger than max_size=" + std::to_string(cap) + " of rule " +
+                                    std::to_string(cap_rule->line)
+                              : "larger than max_hash_size=" + std::to_string(cap)));
+  };
+  if (cap != 0 && static_cast<uint64_t>(st.st_size) > cap) {
+    skipped(static_cast<uint64_t>(st.st_size));
+    return;
   }
   if (!opts_.store_writable) {
     std::lock_guard lock(mu_);
@@ -1022,7 +1030,12 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
       retrusted_paths_.insert(path);
     }
   }
-  auto c = HashContent(fd->get(), dev, ino);
+  auto c = HashContent(fd->get(), dev, ino, nullptr, cap);
+  if (!c.ok() && c.status().code() == Code::kFull) {
+    struct stat now;
+    skipped(::fstat(fd->get(), &now) == 0 ? static_cast<uint64_t>(now.st_size) : cap + 1);
+    return;
+  }
   if (!c.ok()) {
     spdlog::warn("retrust_failed path={} inode={}:{} reason={}", LogQuote(path), dev, ino,
                  LogQuote(c.status().ToString()));

@@ -175,8 +175,11 @@ class Enforcer final : public Gate {
   // interrupted (may be null): checked before each chunk; true stops with an EINTR error.
   // HashCachedContent's read size: whole blocks, about 1 MiB.
   size_t InlineChunk() const;
+  // max_bytes (0: none): a file larger than that (at the start of an attempt, or grown past it
+  // while it is read) is not hashed to its end: kFull.
   Result<std::shared_ptr<Content>> HashContent(int fd, uint64_t dev, uint64_t ino,
-                                               const std::function<bool()>* interrupted = nullptr);
+                                               const std::function<bool()>* interrupted = nullptr,
+                                               uint64_t max_bytes = 0);
   // HashContent for a file of at most `max` bytes whose bytes are all in the page cache, without
   // blocking: reads with RWF_NOWAIT, 1 MiB at a time. kUnavailable with errno EAGAIN when it
   // would block (not cached, larger than `max`, or changing): the caller then hashes on a worker.

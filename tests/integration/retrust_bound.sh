@@ -103,4 +103,31 @@ audit op=read path=/scratch/** mutable" "max_hash_size=1048576"
 cap_case rule "$T/log4" "retrust_max=100" "appraise op=exec
 audit op=read path=/scratch/** mutable max_size=65536" "max_size=65536 of rule 2"
 pass "re-trust obeys max_hash_size= and max_size=: a 40 GiB sparse file is skipped, at once"
+
+# A file closed under the cap and grown past it through the mount while its re-trust hashes it (a
+# truncate does not wait for the release; a second review: 16 GiB re-trusted, a 47 s stall): the
+# hash stops past the cap.
+printf '%s\n' "appraise op=exec" "audit op=read path=/scratch/** mutable" >"$T/policy5"
+mount_fg "$T/log5" "store=$S,mode=enforce,loglevel=info,policy=$T/policy5,max_hash_size=1G"
+python3 -c 'import os,sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+os.ftruncate(fd, 1000 << 20)
+os.close(fd)
+os.truncate(sys.argv[1], 16 << 30)' "$M/scratch/grown" || fail "could not make /scratch/grown"
+timeout 20 sh -c "echo after >'$M/scratch/after-grown' && cat '$M/scratch/after-grown'" >/dev/null ||
+  fail "a small file written and read after a file grown past the cap during its re-trust took over 20 s"
+unmount "$M"; wait "$PID" 2>/dev/null || true
+rm -f "$G/scratch/grown"
+echo "grown: $(grep -h 'path="/scratch/grown"' "$T/log5" | grep retrust | cut -c1-200)"
+if grep -q 'retrusted path="/scratch/grown"' "$T/log5"; then
+  # The truncate came after the re-trust of the 1000 MiB file (not the race this checks): that
+  # content, and only it, may have been re-trusted.
+  z=sha256:$(head -c $((1000 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
+  grep 'retrusted path="/scratch/grown"' "$T/log5" | grep -q "digest=$z" ||
+    fail "/scratch/grown was re-trusted with content other than the 1000 MiB it was closed with"
+else
+  grep -q 'retrust_skipped path="/scratch/grown"' "$T/log5" ||
+    fail "no re-trust line for /scratch/grown: $(grep retrust "$T/log5" | head -3)"
+fi
+pass "a file grown past the cap while its re-trust hashes it is not hashed to its end"
 pass "retrust_bound"

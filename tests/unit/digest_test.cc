@@ -67,6 +67,33 @@ TEST(Hash, FdBlocksAligned) {
 
 // pipeline_min: reads and the block observer on a second thread give the same digest, size and
 // blocks (indices in order, each block's bytes) as the serial hash; a stop ends it with EINTR.
+// max_bytes: a file longer than the bound is not hashed to its end, serially or pipelined; one
+// within it is hashed as without the option.
+TEST(Hash, FdStopsPastMaxBytes) {
+  FILE* f = tmpfile();
+  ASSERT_NE(f, nullptr);
+  std::string data(5 * (1 << 20) + 7, 'x');
+  ASSERT_EQ(fwrite(data.data(), 1, data.size(), f), data.size());
+  fflush(f);
+  for (uint64_t pipeline_min : {uint64_t{0}, uint64_t{1} << 20}) {
+    HashFdOptions o;
+    o.block_size = 65536;
+    o.on_block = [](void*, uint64_t, const uint8_t*, size_t) {};
+    o.pipeline_min = pipeline_min;
+    o.max_bytes = 2 << 20;
+    auto r = HashFd(fileno(f), HashAlgo::kSha256, nullptr, o);
+    ASSERT_FALSE(r.ok()) << "pipeline_min " << pipeline_min;
+    EXPECT_EQ(r.status().code(), Code::kFull) << r.status().ToString();
+    o.max_bytes = data.size();
+    uint64_t n = 0;
+    auto whole = HashFd(fileno(f), HashAlgo::kSha256, &n, o);
+    ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+    EXPECT_EQ(n, data.size());
+    EXPECT_EQ(*whole, *HashBytes(HashAlgo::kSha256, data));
+  }
+  fclose(f);
+}
+
 TEST(Hash, FdPipelinedMatchesSerial) {
   FILE* f = tmpfile();
   ASSERT_NE(f, nullptr);
