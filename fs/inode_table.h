@@ -152,13 +152,20 @@ struct Inode {
   // served (their fills are verified bytes). unchecked_open: open handles served through the page
   // cache whose reads are not checked (writers, opens the policy does not appraise).
   // cache_unchecked: since the cache was last dropped, an unchecked handle may have filled pages.
-  // checked_blocks: while checked_open > 0, the ticket blocks (Gate OpenTicket::blocks) of the
-  // latest block-checked open: the page cache is the inode's, shared by every handle, so a READ
-  // of an unchecked handle (a page fill, say of a private mapping) is checked against them too.
+  // checked_versions: the block digests the open block-checked handles check with, one entry
+  // per distinct set (Gate::TicketDigests; opens of one version of the file share one), with a
+  // ticket (OpenTicket::blocks) holding it and the number of such handles. The page cache is the
+  // inode's, shared by every handle: a READ of any handle (a page fill, say of a private mapping)
+  // is checked against every entry, so no handle can bring in a page another would refuse.
+  struct CheckedVersion {
+    const void* key = nullptr;
+    int opens = 0;
+    std::shared_ptr<const void> blocks;
+  };
   int checked_open = 0;
   int unchecked_open = 0;
   bool cache_unchecked = false;
-  std::shared_ptr<const void> checked_blocks;
+  std::vector<CheckedVersion> checked_versions;
 
   // A directory: the type of its lower file system (statfs f_type), 0 until first needed
   // (node_dir_ops.cc, LowerFsType). A node's lower object never changes file system. Any thread.

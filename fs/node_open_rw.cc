@@ -213,14 +213,25 @@ bool AttrChanged(Inode& inode, const struct stat& st) {
 // made while block-checked handles are open is direct_io too (its read(2)s fill no page they
 // could read, and its writes drop the pages they cover). But the page cache is the inode's: a
 // private mapping of a direct_io file is filled through it, and so is every read of a handle
-// opened before. So while block-checked handles are open, every READ of an unchecked handle is
-// checked as well, against the digests of the latest block-checked open (inode.checked_blocks,
-// read()); a mismatch is EIO for that reader, never a page the checked ones could be served.
-void CachePagesChecked(Inode& inode, FileHandle& fh, const struct stat& st, fuse_file_info* fi) {
+// opened before. So while block-checked handles are open, every READ of any handle of the inode
+// is checked against the digests of each of them (inode.checked_versions, FillTickets), its own
+// and those of block-checked opens decided on another version of the file alike: a mismatch is
+// EIO for that reader, never a page another open could be served.
+void CachePagesChecked(Gate& gate, Inode& inode, FileHandle& fh, const struct stat& st,
+                       fuse_file_info* fi) {
   if (fh.ticket.blocks != nullptr) {
     fh.checked = true;
+    fh.checked_key = gate.TicketDigests(fh.ticket);
     ++inode.checked_open;
-    inode.checked_blocks = fh.ticket.blocks;
+    bool known = false;
+    for (Inode::CheckedVersion& v : inode.checked_versions) {
+      if (v.key == fh.checked_key) {
+        ++v.opens;
+        known = true;
+        break;
+      }
+    }
+    if (!known) inode.checked_versions.push_back({fh.checked_key, 1, fh.ticket.blocks});
     if (inode.unchecked_open > 0) {
       fi->direct_io = 1;
       fi->keep_cache = 0;
@@ -349,7 +360,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
       // must not be kept by a later page-cache open.
       if (fh->writer) inode.stamp_valid = false;
     } else if (blocks_mode) {
-      CachePagesChecked(inode, *fh, st, fi);
+      CachePagesChecked(*fs.gate(), inode, *fh, st, fi);
     } else if (SameStamp(inode, st)) {
       // The kernel may keep the pages it cached for this inode only if the lower file is
       // unchanged since they were cached (a change beneath the mount, or a write through it,
@@ -517,7 +528,16 @@ void CloseHandle(Passthrough& fs, FileHandle& h) {
   {
     std::lock_guard lock(inode.mu);
     if (--inode.open_files == 0) DropBacking(fs, inode);
-    if (fh->checked && --inode.checked_open == 0) inode.checked_blocks.reset();
+    if (fh->checked) {
+      --inode.checked_open;
+      auto& vs = inode.checked_versions;
+      for (auto it = vs.begin(); it != vs.end(); ++it) {
+        if (it->key == fh->checked_key) {
+          if (--it->opens == 0) vs.erase(it);
+          break;
+        }
+      }
+    }
     if (fh->unchecked) --inode.unchecked_open;
     if (fh->writer) {
       last_writer = --inode.writers == 0;
@@ -787,12 +807,23 @@ void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
 
 // The kernel holds the file (so its FileHandle) for as long as a read, fsync, fallocate or
 // copy_file_range on it is in flight, so workers may use the handle without further pinning.
-// `ticket`: what the read is checked with (verify=blocks): the handle's own, or one shared from a
-// block-checked open of the inode (FillTicket); null or empty: not checked.
+// The tickets a read is checked with (verify=blocks): the handle's own, if it has one, and those
+// shared from the inode's other block-checked opens (FillTickets). Empty: not checked.
+struct ReadTickets {
+  std::vector<OpenTicket> shared;
+  std::vector<const OpenTicket*> all;
+  void Point(FileHandle* fh) {
+    all.clear();
+    if (fh->ticket.blocks != nullptr) all.push_back(&fh->ticket);
+    for (const OpenTicket& t : shared) all.push_back(&t);
+  }
+};
+
+// `tickets`: what the read is checked with (empty: not checked).
 // `nowait` (verified reads only): returns false without replying if the lower file's pages are
 // not all cached, so that the caller can hand the read to a worker.
-bool ServeRead(fuse_req_t req, FileHandle* fh, const OpenTicket* ticket, size_t size, off_t off,
-               bool nowait = false) {
+bool ServeRead(fuse_req_t req, FileHandle* fh, std::span<const OpenTicket* const> tickets,
+               size_t size, off_t off, bool nowait = false) {
   Passthrough& fs = Passthrough::From(req);
   const int fd = HandleFd(fs, *fh);
   if (fd < 0) {
@@ -800,12 +831,12 @@ bool ServeRead(fuse_req_t req, FileHandle* fh, const OpenTicket* ticket, size_t 
     return true;
   }
   Gate* gate = fs.gate();
-  if (gate != nullptr && ticket != nullptr && ticket->blocks != nullptr) {
+  if (gate != nullptr && !tickets.empty()) {
     // A page fill (or a direct_io read) of a block-checked open: the whole blocks around the
     // range are read from the lower file and checked before any byte of them reaches the kernel.
     ByteBuffer& buf = t_read_buf;
     size_t start = 0, len = 0;
-    Status s = ReadVerified(*gate, *ticket, fd, static_cast<uint64_t>(off), size, &buf, &start,
+    Status s = ReadVerified(*gate, tickets, fd, static_cast<uint64_t>(off), size, &buf, &start,
                             &len, nowait);
     if (nowait && s.code() == Code::kUnavailable && s.sys_errno() == EAGAIN) return false;
     if (!s.ok()) {
@@ -843,56 +874,68 @@ bool TryReadCached(fuse_req_t req, FileHandle* fh, size_t size, off_t off) {
   return true;
 }
 
-// verify=blocks: the ticket a READ of unchecked handle `fh` (an open the policy does not
-// appraise, or a writer) is checked with while block-checked handles of its inode are open
-// (CachePagesChecked): one sharing the digests of the latest of them, reading part blocks through
-// this handle's own lower file. Empty when none is open. False if one is open but its digests
-// cannot be shared: the read is then refused (fail closed).
-bool FillTicket(Passthrough& fs, FileHandle* fh, OpenTicket* out) {
-  *out = OpenTicket{};
-  if (!fh->unchecked) return true;
-  std::shared_ptr<const void> blocks;
+// verify=blocks: the tickets a READ of handle `fh` is checked with besides its own, while
+// block-checked handles of its inode are open (CachePagesChecked): one per set of digests they
+// check with (inode.checked_versions) other than fh's own, each reading part blocks through this
+// handle's own lower file. For an unchecked handle (an open the policy does not appraise, a
+// writer) that is all of them. False if one cannot be shared: the read is then refused (fail
+// closed).
+bool FillTickets(Passthrough& fs, FileHandle* fh, std::vector<OpenTicket>* out) {
+  out->clear();
+  if (!fh->unchecked && !fh->checked) return true;
+  std::vector<std::shared_ptr<const void>> blocks;
   {
     std::lock_guard lock(fh->inode->mu);
-    if (fh->inode->checked_open > 0) blocks = fh->inode->checked_blocks;
+    for (const Inode::CheckedVersion& v : fh->inode->checked_versions) {
+      if (!fh->checked || v.key != fh->checked_key) blocks.push_back(v.blocks);
+    }
   }
-  if (blocks == nullptr) return true;
-  *out = fs.gate()->ShareTicket(OpenTicket{std::move(blocks)},
-                                [&fs, fh]() -> Result<Fd> { return TicketReopen(fs, *fh); });
-  return out->blocks != nullptr;
+  for (std::shared_ptr<const void>& b : blocks) {
+    OpenTicket t = fs.gate()->ShareTicket(OpenTicket{std::move(b)}, [&fs, fh]() -> Result<Fd> {
+      return TicketReopen(fs, *fh);
+    });
+    if (t.blocks == nullptr) return false;
+    out->push_back(std::move(t));
+  }
+  return true;
 }
 
 void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   (void)ino;
   Passthrough& fs = Passthrough::From(req);
   FileHandle* fh = Handle(fi);
-  OpenTicket shared;
-  if (fs.gate() != nullptr && !FillTicket(fs, fh, &shared)) {
-    spdlog::warn("event=read_refused inode={} offset={} reason=\"block digests of a checked open "
-                 "could not be shared\"",
-                 fh->inode->key.ino, off);
-    fuse_reply_err(req, EIO);
-    return;
+  ReadTickets tickets;
+  if (fs.gate() != nullptr) {
+    if (!FillTickets(fs, fh, &tickets.shared)) {
+      spdlog::warn("event=read_refused inode={} offset={} reason=\"block digests of a checked "
+                   "open could not be shared\"",
+                   fh->inode->key.ino, off);
+      fuse_reply_err(req, EIO);
+      return;
+    }
+    tickets.Point(fh);
   }
-  const OpenTicket* ticket = shared.blocks != nullptr ? &shared : &fh->ticket;
-  const bool verify = fs.gate() != nullptr && ticket->blocks != nullptr;
+  const bool verify = !tickets.all.empty();
   if (!verify && TryReadCached(req, fh, size, off)) return;
   // A verified read whose blocks are all in the lower page cache is checked and served here: a
   // hand-off to a worker costs more than the block tags (GMAC, ~10 us per 64 KiB) unless the read
   // is large and other requests are waiting for this thread.
   if (verify && (size <= kInlineVerifiedReadMax || !fs.RequestsPending()) &&
-      ServeRead(req, fh, ticket, size, off, /*nowait=*/true)) {
+      ServeRead(req, fh, tickets.all, size, off, /*nowait=*/true)) {
     return;
   }
   // Not cached below: a small read with nobody else waiting is served at once (a hand-off to a
   // worker would cost more than the read); otherwise a worker waits for the disk.
   if (!verify && size <= kInlineReadMax && !fs.RequestsPending()) {
-    ServeRead(req, fh, ticket, size, off);
+    ServeRead(req, fh, {}, size, off);
     return;
   }
-  // The worker keeps a shared ticket alive (the kernel keeps fh while its read is in flight).
-  fs.Offload(req, [req, fh, size, off, t = std::move(shared)] {
-    ServeRead(req, fh, t.blocks != nullptr ? &t : &fh->ticket, size, off);
+  // The worker keeps the shared tickets alive (the kernel keeps fh while its read is in flight).
+  fs.Offload(req, [req, fh, size, off, t = std::move(tickets.shared)]() mutable {
+    ReadTickets w;
+    w.shared = std::move(t);
+    if (Passthrough::From(req).gate() != nullptr) w.Point(fh);
+    ServeRead(req, fh, w.all, size, off);
   });
 }
 
@@ -986,11 +1029,11 @@ void copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_
   FileHandle* out = Handle(fi_out);
   if (fs.gate() != nullptr) {
     // A source whose reads are checked (verify=blocks: its own ticket, or one shared from a
-    // block-checked open of its inode, FillTicket): a copy of the lower files would pass bytes no
+    // block-checked open of its inode, FillTickets): a copy of the lower files would pass bytes no
     // check has seen. EOPNOTSUPP makes the kernel copy through its page cache instead, whose fills
     // are READs, checked as any other.
-    OpenTicket shared;
-    if (in->ticket.blocks != nullptr || !FillTicket(fs, in, &shared) || shared.blocks != nullptr) {
+    std::vector<OpenTicket> shared;
+    if (in->ticket.blocks != nullptr || !FillTickets(fs, in, &shared) || !shared.empty()) {
       fuse_reply_err(req, EOPNOTSUPP);
       return;
     }

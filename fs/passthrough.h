@@ -74,9 +74,11 @@ struct FileHandle {
   // lazy_mu; -1: fd was set before the handle was published (writers, O_TRUNC).
   int lazy_flags = -1;
   std::mutex lazy_mu;
-  // Counted in the inode's checked_open / unchecked_open (verify=blocks) until closed.
+  // Counted in the inode's checked_open / unchecked_open (verify=blocks) until closed; a checked
+  // handle also in the inode's checked_versions entry of this key (Gate::TicketDigests).
   bool checked = false;
   bool unchecked = false;
+  const void* checked_key = nullptr;
   // Set by FinishOpen: the open pushes this many bytes (the whole file) into the kernel's page
   // cache before its reply (the inode's prefilling flag is held until then); 0: not.
   size_t prefill = 0;

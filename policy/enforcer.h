@@ -76,6 +76,10 @@ inline constexpr size_t kVerifyBlockSize = 64 * 1024;
 // thread that may block).
 Status ReadVerified(Gate& gate, const OpenTicket& ticket, int fd, uint64_t offset, size_t size,
                     ByteBuffer* buf, size_t* start, size_t* len, bool nowait = false);
+// The same, the bytes checked with each of `tickets` (at least one): they must match every one.
+Status ReadVerified(Gate& gate, std::span<const OpenTicket* const> tickets, int fd,
+                    uint64_t offset, size_t size, ByteBuffer* buf, size_t* start, size_t* len,
+                    bool nowait = false);
 
 // Creates the enforcer for one mount.
 // Errors (each names the file / option):

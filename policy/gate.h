@@ -134,6 +134,12 @@ class Gate {
     return {};
   }
 
+  // verify=blocks: what identifies the block digests a ticket checks with: tickets of opens
+  // decided by one verdict give the same value (opens of one version of a file share it); null
+  // for a ticket without digests. fs/ keeps one ticket per value among a file's open
+  // block-checked handles, and checks every page fill against each.
+  virtual const void* TicketDigests(const OpenTicket& ticket) const { return ticket.blocks.get(); }
+
   // The whole content of the file this thread last hashed on fs/'s session thread
   // (TryCheckOpenInline), if that hash read all of it into one buffer and `st`, an fstat of the
   // lower file taken now, names the same file (st_dev, st_ino) with the size, mtime and ctime it

@@ -293,6 +293,11 @@ OpenTicket Enforcer::ShareTicket(const OpenTicket& ticket,
   return OpenTicket{std::move(tb)};
 }
 
+const void* Enforcer::TicketDigests(const OpenTicket& ticket) const {
+  if (!ticket.blocks) return nullptr;
+  return static_cast<const TicketBlocks*>(ticket.blocks.get())->digests.get();
+}
+
 std::span<const uint8_t> Enforcer::InlineHashedBytes(const struct stat& st) {
   const InlineWhole& w = t_inline_whole;
   if (!w.valid || w.len == 0 || static_cast<uint64_t>(st.st_dev) != w.dev ||

@@ -148,6 +148,7 @@ class Enforcer final : public Gate {
   std::span<const uint8_t> InlineHashedBytes(const struct stat& st) override;
   OpenTicket ShareTicket(const OpenTicket& ticket,
                          std::function<Result<Fd>()> reopen_readonly) override;
+  const void* TicketDigests(const OpenTicket& ticket) const override;
   void Counters(std::vector<std::pair<std::string, uint64_t>>* out) const override;
   // Re-reads opts.policy_file (gate.h). Refused as well (old policy kept): a new policy with
   // measure rules when this mount has no measurer. On success the refusal/audit log keys are

@@ -9,6 +9,14 @@ namespace dfs {
 
 Status ReadVerified(Gate& gate, const OpenTicket& ticket, int fd, uint64_t offset, size_t size,
                     ByteBuffer* buf, size_t* start, size_t* len, bool nowait) {
+  const OpenTicket* one[] = {&ticket};
+  return ReadVerified(gate, one, fd, offset, size, buf, start, len, nowait);
+}
+
+Status ReadVerified(Gate& gate, std::span<const OpenTicket* const> tickets, int fd,
+                    uint64_t offset, size_t size, ByteBuffer* buf, size_t* start, size_t* len,
+                    bool nowait) {
+  if (tickets.empty()) return Status(Code::kInternal, "a verified read without a ticket");
   const uint64_t bs = kVerifyBlockSize;
   const uint64_t aoff = offset - offset % bs;
   const uint64_t aend = (offset + size + bs - 1) / bs * bs;
@@ -27,7 +35,9 @@ Status ReadVerified(Gate& gate, const OpenTicket& ticket, int fd, uint64_t offse
     if (r == 0) break;
     n += static_cast<size_t>(r);
   }
-  DFS_RETURN_IF_ERROR(gate.CheckRead(ticket, aoff, std::span<const uint8_t>(buf->data(), n)));
+  for (const OpenTicket* t : tickets) {
+    DFS_RETURN_IF_ERROR(gate.CheckRead(*t, aoff, std::span<const uint8_t>(buf->data(), n)));
+  }
   *start = static_cast<size_t>(offset - aoff);
   *len = n > *start ? std::min(size, n - *start) : 0;
   return Status::Ok();

@@ -19,7 +19,11 @@
 #     holds open exactly as natively (the check of its reads finds the listed bytes).
 #  5. copy_file_range(2) from a block-checked open whose bytes changed beneath: never copies them
 #     (it was a copy between the lower files, unchecked; a second review found it).
-# Found by adversarial reviews (2026-12-07); each of 1-3 and 5 served the changed bytes before
+#  6. Beneath the mount the running program's file is rewritten with another listed content (the
+#     default policy binds no path: any listed bytes are trusted) and executed again: the running
+#     program must not be served the other version's pages, which that exec's verdict allows
+#     (the second review; both programs fail closed now, SIGBUS or EIO).
+# Found by adversarial reviews (2026-12-07); each of 1-3, 5 and 6 served the changed bytes before
 # its fix. About 10 s.
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
@@ -49,12 +53,15 @@ int main(int argc, char **argv) {
 }
 C
 cc -O1 -o "$T/prog" "$T/prog.c" || skip "cannot compile a test program"
+sed 's/MSG=GOOD-GOOD-GOOD/MSG=EVIL-EVIL-EVIL/' "$T/prog.c" >"$T/prog2.c"
+cc -O1 -o "$T/prog2" "$T/prog2.c" || skip "cannot compile a test program"
 OFF=$(grep -abo 'MSG=GOOD' "$T/prog" | head -1 | cut -d: -f1)
 [ -n "$OFF" ] || fail "message not found in the test program"
 
 L=$T/lower
 mkdir -p "$L/opt" "$L/usr/lib"
 cp "$T/prog" "$L/opt/prog"
+cp "$T/prog2" "$L/opt/prog2"  # listed too: the other version of case 6
 head -c 200000 /dev/urandom >"$L/usr/lib/libx.so"
 cp "$L/usr/lib/libx.so" "$T/libx.orig"
 dfs_manifest_store "$T/store" "$L" sp
@@ -188,6 +195,21 @@ grep -q "copied\|copy error" "$T/c5" || fail "5: the copy did not run: $(cat "$T
 grep -q EVIL "$T/c5" && fail "5: copy_file_range copied bytes changed beneath a block-checked open"
 cp "$T/libx.orig" "$L/usr/lib/libx.so"
 pass "copy_file_range from a block-checked open never copies bytes changed beneath"
+
+# 6. Another listed content (prog2's) written beneath into the running program's inode; a second
+#    exec of it is decided on that content and fills pages: the running program must never be
+#    served them (each fill is checked against every version an open holds; a second review).
+put_back
+"$M/opt/prog" "$T/go" >"$T/out" 2>&1 &
+P=$!
+for i in $(seq 50); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.1; done
+cat "$T/prog2" >"$L/opt/prog"
+touch "$T/exists"
+"$M/opt/prog" "$T/exists" >"$T/out2" 2>&1 || true
+echo "6: second exec printed: $(tr '\n' ' ' <"$T/out2")"
+program_run "6 (another listed version beneath, exec'd again)"
+grep -q "MSG=GOOD" "$T/out2" && fail "6: the second exec printed the first version's message"
+pass "a second version of a running program's file cannot fill its pages"
 
 # 4. Control: with nothing changed, an unappraised reader of a running listed program reads it
 #    exactly (by mapping and by read(2)), and the program prints its listed message.

@@ -660,5 +660,36 @@ TEST(ReadVerifiedTest, ASharedTicketChecksWithTheSameDigests) {
   EXPECT_EQ(e.CheckRead(shared, 0, changed).code(), Code::kCorrupt);
 }
 
+
+// ReadVerified with several tickets: the bytes must match each (two versions of one file open at
+// once: no page may be filled that either open would refuse).
+TEST(ReadVerifiedTest, BytesMustMatchEveryTicket) {
+  TempTree tree;
+  auto store = std::make_shared<FakeStore>();
+  const std::string v1(100000, 'a'), v2(100000, 'b');
+  tree.Write("/f", v1);
+  store->Add(SourceKind::kRpm, "p",
+             {FileEntry{Sha(v1), "/f", 0100644, 0}, FileEntry{Sha(v2), "/g", 0100644, 0}});
+  EnforcerOptions o;
+  o.verify_blocks = true;
+  Enforcer e(store, nullptr, *Policy::Parse("appraise\n", "t"), o);
+  Open first(tree, "/f", AccessOp::kRead);
+  OpenTicket t1;
+  ASSERT_TRUE(e.CheckOpen(first.req, &t1).ok());
+  tree.Write("/f", v2);  // another listed content, same path
+  Open second(tree, "/f", AccessOp::kRead);
+  e.Changed(second.req.st.st_dev, second.req.st.st_ino);
+  OpenTicket t2;
+  ASSERT_TRUE(e.CheckOpen(second.req, &t2).ok());
+  ASSERT_NE(e.TicketDigests(t1), e.TicketDigests(t2));
+  ByteBuffer buf;
+  size_t start = 0, len = 0;
+  const OpenTicket* only2[] = {&t2};
+  const OpenTicket* both[] = {&t2, &t1};
+  EXPECT_TRUE(ReadVerified(e, only2, second.fd.get(), 0, 4096, &buf, &start, &len).ok());
+  EXPECT_EQ(ReadVerified(e, both, second.fd.get(), 0, 4096, &buf, &start, &len).code(),
+            Code::kCorrupt);
+}
+
 }  // namespace
 }  // namespace dfs
