@@ -573,16 +573,30 @@ TEST_F(EnforcerTest, CreateEnforcerWithRejectsBadModeAndMeasuresAllSources) {
 namespace dfs {
 namespace {
 
-TEST(ReadVerifiedTest, UnalignedReadsAreCheckedAndTamperingIsCaught) {
+// A file /f of `content`, listed, and an enforcer with verify=blocks over it.
+class ReadVerifiedTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Enforcer> Listed(const std::string& content) {
+    tree.Write("/f", content);
+    store->Add(SourceKind::kRpm, "p", {FileEntry{Sha(content), "/f", 0100644, 0}});
+    EnforcerOptions o;
+    o.verify_blocks = true;
+    return std::make_unique<Enforcer>(store, nullptr, *Policy::Parse("appraise\n", "t"), o);
+  }
+  // n bytes of a simple pattern (no block repeats another).
+  static std::string Pattern(size_t n, unsigned mul, unsigned add) {
+    std::string s(n, '\0');
+    for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(i * mul + add);
+    return s;
+  }
   TempTree tree;
-  auto store = std::make_shared<FakeStore>();
-  std::string content(kVerifyBlockSize * 3 + 1234, '\0');
-  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 13 + 5);
-  tree.Write("/f", content);
-  store->Add(SourceKind::kRpm, "p", {FileEntry{Sha(content), "/f", 0100644, 0}});
-  EnforcerOptions o;
-  o.verify_blocks = true;
-  Enforcer e(store, nullptr, *Policy::Parse("appraise\n", "t"), o);
+  std::shared_ptr<FakeStore> store = std::make_shared<FakeStore>();
+};
+
+TEST_F(ReadVerifiedTest, UnalignedReadsAreCheckedAndTamperingIsCaught) {
+  const std::string content = Pattern(kVerifyBlockSize * 3 + 1234, 13, 5);
+  auto ep = Listed(content);
+  Enforcer& e = *ep;
   Open op(tree, "/f", AccessOp::kRead);
   OpenTicket t;
   ASSERT_TRUE(e.CheckOpen(op.req, &t).ok());
@@ -615,16 +629,10 @@ TEST(ReadVerifiedTest, UnalignedReadsAreCheckedAndTamperingIsCaught) {
 
 // ShareTicket: a ticket for another open of the same file checks against the same digests and
 // reads part blocks through its own reopen, never the original's; no digests, no ticket.
-TEST(ReadVerifiedTest, ASharedTicketChecksWithTheSameDigests) {
-  TempTree tree;
-  auto store = std::make_shared<FakeStore>();
-  std::string content(kVerifyBlockSize * 2 + 99, '\0');
-  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7 + 3);
-  tree.Write("/f", content);
-  store->Add(SourceKind::kRpm, "p", {FileEntry{Sha(content), "/f", 0100644, 0}});
-  EnforcerOptions o;
-  o.verify_blocks = true;
-  Enforcer e(store, nullptr, *Policy::Parse("appraise\n", "t"), o);
+TEST_F(ReadVerifiedTest, ASharedTicketChecksWithTheSameDigests) {
+  const std::string content = Pattern(kVerifyBlockSize * 2 + 99, 7, 3);
+  auto ep = Listed(content);
+  Enforcer& e = *ep;
   Open op(tree, "/f", AccessOp::kRead);
   op.req.reopen_readonly = []() -> Result<Fd> {
     ADD_FAILURE() << "the original open's reopen was called";
@@ -663,16 +671,11 @@ TEST(ReadVerifiedTest, ASharedTicketChecksWithTheSameDigests) {
 
 // ReadVerified with several tickets: the bytes must match each (two versions of one file open at
 // once: no page may be filled that either open would refuse).
-TEST(ReadVerifiedTest, BytesMustMatchEveryTicket) {
-  TempTree tree;
-  auto store = std::make_shared<FakeStore>();
+TEST_F(ReadVerifiedTest, BytesMustMatchEveryTicket) {
   const std::string v1(100000, 'a'), v2(100000, 'b');
-  tree.Write("/f", v1);
-  store->Add(SourceKind::kRpm, "p",
-             {FileEntry{Sha(v1), "/f", 0100644, 0}, FileEntry{Sha(v2), "/g", 0100644, 0}});
-  EnforcerOptions o;
-  o.verify_blocks = true;
-  Enforcer e(store, nullptr, *Policy::Parse("appraise\n", "t"), o);
+  store->Add(SourceKind::kRpm, "q", {FileEntry{Sha(v2), "/g", 0100644, 0}});
+  auto ep = Listed(v1);
+  Enforcer& e = *ep;
   Open first(tree, "/f", AccessOp::kRead);
   OpenTicket t1;
   ASSERT_TRUE(e.CheckOpen(first.req, &t1).ok());
