@@ -445,11 +445,13 @@ void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi
   // made from). The file is looked at through the handle's descriptor, or the node's O_PATH one.
   std::span<const uint8_t> hashed;
   int fd = -1;
+  int stat_fd = -1;  // the descriptor `before` is the fstat of
   struct stat before;
   Fd own;
   if (gate != nullptr) {
     const int sfd = fh.fd ? fh.fd.get() : fh.inode_fd ? fh.inode_fd.get() : -1;
     if (sfd >= 0 && fstat(sfd, &before) == 0) {
+      stat_fd = sfd;
       hashed = gate->InlineHashedBytes(before);
       if (hashed.size() == size) {
         fd = sfd;
@@ -459,8 +461,8 @@ void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi
     }
   }
   if (fd < 0) {
-    fd = PrefillFd(fs, fh, &own);
-    if (fd >= 0 && fstat(fd, &before) != 0) fd = -1;
+    fd = PrefillFd(fs, fh, &own);  // the handle's own file (looked at above), or one opened now
+    if (fd >= 0 && fd != stat_fd && fstat(fd, &before) != 0) fd = -1;
   }
   // A lower file already changed since the open's stat is left to the READs (whose check then
   // reports it, once, for a read a process made).
