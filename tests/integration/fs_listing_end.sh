@@ -54,6 +54,8 @@ for opts in "mode=off" "mode=off,watch=off"; do
   same_listing "$M" big "big/ after names were added and removed beneath ($opts)"
 
   # The walk of fresh directories: the daemon's opens of lower directories.
+  # A fresh file: the previous round's still holds its "absent." lines until strace reopens it.
+  rm -f "$T/strace"
   strace -f -qq -e trace=openat -o "$T/strace" -p "$pid" &
   spid=$!
   # Traced once the LOOKUP of a name never asked before shows (strace attaches to every thread
