@@ -273,6 +273,7 @@ int FinishOpen(fuse_req_t req, Passthrough& fs, Inode& inode, Fd fd, int flags, 
   auto fh = std::make_unique<FileHandle>();
   fh->inode = &inode;
   fh->writer = Writable(flags);
+  fh->uid = fuse_req_ctx(req)->uid;
   fh->inode_fd = fs.Lower(inode);
   if (!fh->inode_fd) return fh->inode_fd.error();
   // Every known name of the inode, for the Gate: the Gate decides on the strictest. With a name
@@ -975,6 +976,7 @@ void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // not wait for this reply. (std::function needs a copyable task: the handle travels as a
     // shared_ptr, freed exactly once whether or not the task runs.)
     Inode* ip = fh->inode;
+    const uint32_t uid = fh->uid;
     {
       std::lock_guard lock(ip->mu);
       ++ip->closing;
@@ -986,7 +988,7 @@ void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       std::lock_guard lock(ip->mu);
       if (--ip->closing == 0) ip->closed_cv.notify_all();
     });
-    fs.OffloadRelease(req, [req, &fs, shared]() mutable {
+    fs.OffloadRelease(req, uid, [req, &fs, shared]() mutable {
       CloseHandle(fs, *shared);
       shared.reset();
       fuse_reply_err(req, 0);

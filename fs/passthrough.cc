@@ -132,9 +132,9 @@ void Passthrough::Offload(fuse_req_t req, std::function<void()> task) {
   }
 }
 
-void Passthrough::OffloadRelease(fuse_req_t req, std::function<void()> task) {
+void Passthrough::OffloadRelease(fuse_req_t req, uint32_t uid, std::function<void()> task) {
   try {
-    release_pool_.Submit(Guarded(req, std::move(task)));
+    release_pool_.Submit(Guarded(req, std::move(task)), uid);
   } catch (const std::exception& e) {
     spdlog::error("event=offload_failed what={}", LogQuote(e.what()));
     fuse_reply_err(req, EIO);
@@ -180,7 +180,9 @@ Status Passthrough::Start() {
   PrepareThread(/*session=*/true);
   if (cfg_.workers == 0) PrepareThread(/*session=*/false);  // it hashes everything itself
   DFS_RETURN_IF_ERROR(pool_.Start(cfg_.workers, [this] { PrepareThread(/*session=*/false); }));
-  DFS_RETURN_IF_ERROR(release_pool_.Start(cfg_.workers > 0 ? 1 : 0));
+  // Two: with the pool's fairness (one thread per key at most), one user's releases keep their
+  // order and another user's are not queued behind them (OffloadRelease).
+  DFS_RETURN_IF_ERROR(release_pool_.Start(cfg_.workers > 0 ? 2 : 0));
   return Status::Ok();
 }
 

@@ -68,6 +68,7 @@ struct FileHandle {
   // the daemon one descriptor, as natively. Under lazy_mu once the handle is published.
   PathFd inode_fd;
   bool writer = false;
+  uint32_t uid = 0;         // the opener's (a release comes without the caller's credentials)
   OpenTicket ticket;        // from Gate::CheckOpen
   int32_t backing_id = -1;  // >= 0: opened in kernel passthrough (the inode's backing id)
   // >= 0: a reader whose lower fd is opened on first need (HandleFd), with these flags, under
@@ -119,11 +120,14 @@ class Passthrough {
   // EIO instead of ending the daemon; the task must therefore not throw after it has replied.
   void Offload(fuse_req_t req, std::function<void()> task);
   // Like Offload, for a writer's release, which opens of the same file wait for (Inode::closing):
-  // run on a thread of its own, never queued behind those opens. Every worker could otherwise be
+  // run on threads of their own, never queued behind those opens. Every worker could otherwise be
   // an open waiting for a release that no worker is free to run (seen with
   // integ_enforce_concurrent: three workers waiting, the fourth closed to their uid by the fairness
-  // limit).
-  void OffloadRelease(fuse_req_t req, std::function<void()> task);
+  // limit). `uid` is the writer's (its open's caller: the kernel sends a release without
+  // credentials): two release threads, one user's releases run one at a time and in order, so a
+  // user's long re-trust (Gate::WriterClosed hashing a large file) leaves the other thread to
+  // other users' releases.
+  void OffloadRelease(fuse_req_t req, uint32_t uid, std::function<void()> task);
   // Whether the kernel has more requests queued for this session right now (a zero-timeout poll
   // of /dev/fuse). A short blocking operation may then be served inline without delaying anyone.
   bool RequestsPending() const;
@@ -230,7 +234,7 @@ class Passthrough {
   std::thread inval_thread_;
 
   WorkerPool pool_;
-  WorkerPool release_pool_;  // one thread for writers' releases (OffloadRelease)
+  WorkerPool release_pool_;  // two threads for writers' releases (OffloadRelease)
   KernelPassthrough kernel_;
   OpCounters op_counters_;
   std::unique_ptr<LowerWatch> watch_;    // watch=on

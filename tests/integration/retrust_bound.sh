@@ -11,11 +11,15 @@
 #    every write and open of other files waited): with max_hash_size=1M, and with a rule's
 #    max_size=, a 40 GiB sparse file written through the mount is not re-trusted
 #    (retrust_skipped), a small file closed right after is re-trusted within seconds, and files
-#    under the cap still are.
+#    under the cap still are;
+# 4. below the cap a re-trust still hashes the whole file, on a release thread: another user's
+#    writer closed meanwhile is re-trusted (and its file read back) before a root writer's 3 GiB
+#    file closed first has finished hashing (one release thread served them in order: the small
+#    file waited for the large one's hash).
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
-need_cmd openssl jq
+need_cmd openssl jq setpriv
 [ -x "$DIGESTFS" ] || skip "digestfs not built"
 [ -x "$DIGESTCTL" ] || skip "digestctl not built"
 
@@ -130,4 +134,23 @@ else
     fail "no re-trust line for /scratch/grown: $(grep retrust "$T/log5" | head -3)"
 fi
 pass "a file grown past the cap while its re-trust hashes it is not hashed to its end"
+
+# 4. Another user's release is not queued behind a long re-trust.
+chmod 1777 "$G/scratch"
+chmod 755 "$T"  # the other user reaches the mount through $T
+mount_fg "$T/log6" "store=$S,mode=enforce,loglevel=info,policy=$T/policy5,max_hash_size=8G"
+python3 -c 'import os,sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+os.ftruncate(fd, 3 << 30)
+os.close(fd)' "$M/scratch/long" || fail "could not make /scratch/long"
+setpriv --reuid=65534 --regid=65534 --clear-groups sh -c \
+  "echo other >'$M/scratch/other' && cat '$M/scratch/other'" >"$T/other.out" 2>&1 ||
+  fail "another user could not write and read back a file: $(cat "$T/other.out")"
+for i in $(seq 600); do grep -q 'retrusted path="/scratch/long"' "$T/log6" && break; sleep 0.1; done
+unmount "$M"; wait "$PID" 2>/dev/null || true
+rm -f "$G/scratch/long" "$G/scratch/other"
+order=$(grep -o 'retrusted path="/scratch/[a-z]*"' "$T/log6" | tr '\n' ' ')
+assert_eq "$order" 'retrusted path="/scratch/other" retrusted path="/scratch/long" ' \
+  "order of the re-trusts (the other user's small file first)"
+pass "another user's writer is re-trusted while a 3 GiB re-trust hashes"
 pass "retrust_bound"
