@@ -180,9 +180,9 @@ Status Passthrough::Start() {
   PrepareThread(/*session=*/true);
   if (cfg_.workers == 0) PrepareThread(/*session=*/false);  // it hashes everything itself
   DFS_RETURN_IF_ERROR(pool_.Start(cfg_.workers, [this] { PrepareThread(/*session=*/false); }));
-  // Two: with the pool's fairness (one thread per key at most), one user's releases keep their
-  // order and another user's are not queued behind them (OffloadRelease).
-  DFS_RETURN_IF_ERROR(release_pool_.Start(cfg_.workers > 0 ? 2 : 0));
+  // Three: with the pool's fairness (at most two per key), one long re-trust leaves a thread to
+  // the same user's other releases and one to other users' (OffloadRelease).
+  DFS_RETURN_IF_ERROR(release_pool_.Start(cfg_.workers > 0 ? 3 : 0));
   return Status::Ok();
 }
 

@@ -124,9 +124,10 @@ class Passthrough {
   // an open waiting for a release that no worker is free to run (seen with
   // integ_enforce_concurrent: three workers waiting, the fourth closed to their uid by the fairness
   // limit). `uid` is the writer's (its open's caller: the kernel sends a release without
-  // credentials): two release threads, one user's releases run one at a time and in order, so a
-  // user's long re-trust (Gate::WriterClosed hashing a large file) leaves the other thread to
-  // other users' releases.
+  // credentials): three release threads, at most two of them one user's (WorkerPool fairness), so
+  // one long re-trust (Gate::WriterClosed hashing a large file) holds neither that user's other
+  // releases nor another user's. Releases of one file are ordered by Inode::closing (an open
+  // waits for them), not by this pool.
   void OffloadRelease(fuse_req_t req, uint32_t uid, std::function<void()> task);
   // Whether the kernel has more requests queued for this session right now (a zero-timeout poll
   // of /dev/fuse). A short blocking operation may then be served inline without delaying anyone.
@@ -234,7 +235,7 @@ class Passthrough {
   std::thread inval_thread_;
 
   WorkerPool pool_;
-  WorkerPool release_pool_;  // two threads for writers' releases (OffloadRelease)
+  WorkerPool release_pool_;  // three threads for writers' releases (OffloadRelease)
   KernelPassthrough kernel_;
   OpCounters op_counters_;
   std::unique_ptr<LowerWatch> watch_;    // watch=on

@@ -13,9 +13,9 @@
 #    (retrust_skipped), a small file closed right after is re-trusted within seconds, and files
 #    under the cap still are;
 # 4. below the cap a re-trust still hashes the whole file, on a release thread: another user's
-#    writer closed meanwhile is re-trusted (and its file read back) before a root writer's 3 GiB
-#    file closed first has finished hashing (one release thread served them in order: the small
-#    file waited for the large one's hash).
+#    writer closed meanwhile, and then the same user's, are re-trusted (and their files read back)
+#    before a root writer's 3 GiB file closed first has finished hashing (one release thread
+#    served them in order: the small files waited for the large one's hash).
 . "$(dirname "$0")/../lib/common.sh" "$@"
 need_root
 need_fuse
@@ -135,22 +135,27 @@ else
 fi
 pass "a file grown past the cap while its re-trust hashes it is not hashed to its end"
 
-# 4. Another user's release is not queued behind a long re-trust.
+# 4. Other releases are not queued behind a long re-trust: another user's, then root's own.
 chmod 1777 "$G/scratch"
 chmod 755 "$T"  # the other user reaches the mount through $T
-mount_fg "$T/log6" "store=$S,mode=enforce,loglevel=info,policy=$T/policy5,max_hash_size=8G"
-python3 -c 'import os,sys
+long_case() {  # LABEL LOG AS...: a root writer's 3 GiB file, then a small one written by AS
+  local label=$1 log=$2 order
+  shift 2
+  mount_fg "$log" "store=$S,mode=enforce,loglevel=info,policy=$T/policy5,max_hash_size=8G"
+  python3 -c 'import os,sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
 os.ftruncate(fd, 3 << 30)
-os.close(fd)' "$M/scratch/long" || fail "could not make /scratch/long"
-setpriv --reuid=65534 --regid=65534 --clear-groups sh -c \
-  "echo other >'$M/scratch/other' && cat '$M/scratch/other'" >"$T/other.out" 2>&1 ||
-  fail "another user could not write and read back a file: $(cat "$T/other.out")"
-for i in $(seq 600); do grep -q 'retrusted path="/scratch/long"' "$T/log6" && break; sleep 0.1; done
-unmount "$M"; wait "$PID" 2>/dev/null || true
-rm -f "$G/scratch/long" "$G/scratch/other"
-order=$(grep -o 'retrusted path="/scratch/[a-z]*"' "$T/log6" | tr '\n' ' ')
-assert_eq "$order" 'retrusted path="/scratch/other" retrusted path="/scratch/long" ' \
-  "order of the re-trusts (the other user's small file first)"
-pass "another user's writer is re-trusted while a 3 GiB re-trust hashes"
+os.close(fd)' "$M/scratch/long" || fail "$label: could not make /scratch/long"
+  "$@" sh -c "echo small >'$M/scratch/small' && cat '$M/scratch/small'" >"$T/small.out" 2>&1 ||
+    fail "$label: could not write and read back a small file: $(cat "$T/small.out")"
+  for i in $(seq 600); do grep -q 'retrusted path="/scratch/long"' "$log" && break; sleep 0.1; done
+  unmount "$M"; wait "$PID" 2>/dev/null || true
+  rm -f "$G/scratch/long" "$G/scratch/small"
+  order=$(grep -o 'retrusted path="/scratch/[a-z]*"' "$log" | tr '\n' ' ')
+  assert_eq "$order" 'retrusted path="/scratch/small" retrusted path="/scratch/long" ' \
+    "$label: order of the re-trusts (the small file first)"
+}
+long_case "another user" "$T/log6" setpriv --reuid=65534 --regid=65534 --clear-groups
+long_case "the same user" "$T/log7" env
+pass "a small file's re-trust does not wait for a 3 GiB one's, another user's or root's own"
 pass "retrust_bound"
