@@ -114,7 +114,9 @@ class Gate {
   virtual void Changed(uint64_t dev, uint64_t ino) = 0;
 
   // The last writer of a file opened for write through the mount has closed it. `path` is its
-  // path from the mount root; `reopen_readonly` opens it for hashing.
+  // path from the mount root; `reopen_readonly` opens it for hashing. May be called from several
+  // threads at once (fs/ has more than one release thread); calls for one path take effect in
+  // the order they were made (a later file at the path is never re-trusted before an earlier one).
   virtual void WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
                             const std::function<Result<Fd>()>& reopen_readonly) = 0;
 

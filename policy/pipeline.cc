@@ -1035,6 +1035,28 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
       retrusted_paths_.insert(path);
     }
   }
+  // This path's turn: an earlier writer's close of it (another file, say one renamed away since,
+  // still being hashed on another release thread) is recorded first.
+  struct Turn {
+    Enforcer* e;
+    const std::string& path;
+    ~Turn() {
+      {
+        std::lock_guard lock(e->mu_);
+        auto it = e->retrust_turns_.find(path);
+        if (++it->second.serving == it->second.next) e->retrust_turns_.erase(it);
+      }
+      e->retrust_turn_cv_.notify_all();
+    }
+  };
+  {
+    std::unique_lock lock(mu_);
+    RetrustTurns& t = retrust_turns_[path];
+    const uint64_t mine = t.next++;
+    retrust_turn_cv_.wait(lock, [&] { return retrust_turns_[path].serving == mine; });
+  }
+  Turn turn{this, path};
+  spdlog::debug("retrust_start path={} inode={}:{} size={}", LogQuote(path), dev, ino, st.st_size);
   auto c = HashContent(fd->get(), dev, ino, nullptr, cap);
   if (!c.ok() && c.status().code() == Code::kFull) {
     struct stat now;

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -232,6 +233,14 @@ class Enforcer final : public Gate {
   // Mutable files changed through the mount whose last writer has not closed yet (Changed()
   // since the last WriterClosed()): reads of them are allowed until the re-trust.
   std::set<std::pair<uint64_t, uint64_t>> pending_retrust_;
+  // Re-trusts of one path run one at a time, in the order WriterClosed was called (a ticket
+  // each): an earlier, larger file at a path must not be recorded after the file that replaced it.
+  struct RetrustTurns {
+    uint64_t next = 0;     // the ticket the next caller takes
+    uint64_t serving = 0;  // the ticket whose re-trust may run
+  };
+  std::unordered_map<std::string, RetrustTurns> retrust_turns_;  // (mu_)
+  std::condition_variable retrust_turn_cv_;
 };
 
 // Builds an Enforcer from a config, a parsed policy and an already opened store and measurer

@@ -158,4 +158,26 @@ os.close(fd)' "$M/scratch/long" || fail "$label: could not make /scratch/long"
 long_case "another user" "$T/log6" setpriv --reuid=65534 --regid=65534 --clear-groups
 long_case "the same user" "$T/log7" env
 pass "a small file's re-trust does not wait for a 3 GiB one's, another user's or root's own"
+
+# 5. Re-trusts of one path keep their order: a 3 GiB file written at /scratch/p is renamed away
+#    while it is hashed, and a small file written at /scratch/p in its place; the path's record
+#    must end as the small file's (with re-trusts run side by side, the large file's, recorded
+#    last, replaced it).
+mount_fg "$T/log8" "store=$S,mode=enforce,loglevel=debug,policy=$T/policy5,max_hash_size=8G"
+python3 -c 'import os,sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+os.ftruncate(fd, 3 << 30)
+os.close(fd)' "$M/scratch/p" || fail "could not make /scratch/p"
+for i in $(seq 100); do grep -q 'retrust_start path="/scratch/p"' "$T/log8" && break; sleep 0.05; done
+grep -q 'retrust_start path="/scratch/p"' "$T/log8" || fail "the re-trust of /scratch/p did not start"
+mv "$M/scratch/p" "$M/scratch/p.old"
+echo "the small file" >"$M/scratch/p"
+cat "$M/scratch/p" >/dev/null || fail "cannot read back /scratch/p"
+for i in $(seq 600); do [ "$(grep -c 'retrusted path="/scratch/p"' "$T/log8")" -ge 2 ] && break; sleep 0.1; done
+unmount "$M"; wait "$PID" 2>/dev/null || true
+rm -f "$G/scratch/p" "$G/scratch/p.old"
+want=sha256:$(printf 'the small file\n' | sha256sum | cut -d' ' -f1)
+got=$(dctl --json dump | jq -r 'select(.type == "file" and .path == "/scratch/p") | .digest')
+assert_eq "$got" "$want" "the record of /scratch/p after a large file there was replaced by a small one"
+pass "re-trusts of one path are recorded in the order its writers closed"
 pass "retrust_bound"
