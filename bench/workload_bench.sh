@@ -14,6 +14,8 @@
 #   enfv1st   a fresh `mode=enforce` mount whose names and attributes are walked first (`find
 #             -xdev -ls` over the mount, which opens no file): only the verdicts are cold, as
 #             fapo1st's are while the native tree's names stay in the kernel's caches;
+#   off1st    a fresh `mode=off` mount for every run: what a fresh mount costs without any
+#             verdict (names, attributes and pages through FUSE for the first time);
 #   fapo1st   the copy under a freshly started fapolicyd (integrity = sha256, trust = file with
 #             every file of the copy): its first pass;
 #   fapo      the same fapolicyd right after, warm.
@@ -211,6 +213,7 @@ add_mount enfmt0 "$DIGESTFS" "$ENF_OPTS,mt_loop,poll_us=0"
 add_mount enfmt "$DIGESTFS" "$ENF_OPTS,mt_loop"
 add_mount enf1st "$DIGESTFS" "$ENF_OPTS"
 add_mount enfv1st "$DIGESTFS" "$ENF_OPTS"
+add_mount off1st "$DIGESTFS" mode=off,loglevel=warn
 mkdir -p "$W/m_ll"
 "$W/bin/passthrough_ll" -o source="$ROOT" "$W/m_ll"
 MOUNTS+=("$W/m_ll")
@@ -221,7 +224,7 @@ for e in ${EXTRA_ENF[@]+"${EXTRA_ENF[@]}"}; do
   add_mount "${e%%=*}" "$DIGESTFS" "$ENF_OPTS,${e#*=}"
   WARM_CFGS+=" ${e%%=*}"
 done
-COLD_CFGS="enf1st enfv1st"
+COLD_CFGS="enf1st enfv1st off1st"
 for e in ${EXTRA_COLD[@]+"${EXTRA_COLD[@]}"}; do
   add_mount "${e%%=*}" "$DIGESTFS" "$ENF_OPTS,${e#*=}"
   COLD_CFGS+=" ${e%%=*}"
@@ -424,7 +427,7 @@ table() {  # table LABEL
           RES[fapo1st/$w]+="$(timed "$ROOT" "$w") "
           RES[fapo/$w]+="$(timed "$ROOT" "$w") "
           stop_fapolicyd
-        else  # a fresh enforce mount: cold verdicts
+        else  # a fresh mount: cold verdicts (enforce), cold names and pages
           remount "$c"
           [ $DROP = 1 ] && drop
           # enfv1st: names and attributes walked first, no file opened
@@ -602,16 +605,18 @@ floor_table() {
   echo "one core's SHA-256, openssl speed, 64 KiB blocks: $(awk -v r="${rate:-0}" 'BEGIN { printf "%.0f", r / 1e6 }') MB/s"
   echo "-- floor = native + opens x $rtt_oc us + other requests waited for x $rtt us; ratios to native"
   echo "   (first pass: enf1st's requests, and its floor against fapolicyd's first pass; floor1h adds"
-  echo "   the first pass's bytes hashed at openssl's rate, work fapolicyd's first pass does too)"
-  printf '%-8s %8s %8s %8s %8s %8s | %8s %8s %8s %8s %8s %9s %8s %9s\n' workload native enf reqs floor \
-    "enf/flr" enf1st reqs1 floor1 "1st/flr" "flr/fapo1" "hashedMB" floor1h "flh/fapo1"
+  echo "   the first pass's bytes hashed at openssl's rate, work fapolicyd's first pass does too;"
+  echo "   off1h: a fresh mode=off mount's measured first run (off1st) plus that hashing, the floor"
+  echo "   of a first pass that must also fill a fresh mount's names and pages)"
+  printf '%-8s %8s %8s %8s %8s %8s | %8s %8s %8s %8s %8s %9s %8s %9s %8s %9s\n' workload native enf reqs floor \
+    "enf/flr" enf1st reqs1 floor1 "1st/flr" "flr/fapo1" "hashedMB" floor1h "flh/fapo1" off1h "ofh/fapo1"
   for w in $ONLY; do
-    printf '%s|%s|%s|%s|%s|%s|%s|%s\n' "$w" "${MED[native/$w]:-}" "${MED[enf/$w]:-}" \
+    printf '%s|%s|%s|%s|%s|%s|%s|%s|%s\n' "$w" "${MED[native/$w]:-}" "${MED[enf/$w]:-}" \
       "${MED[enf1st/$w]:-}" "${MED[fapo1st/$w]:-}" "${SYNC_WARM[$w]:-}" "${SYNC_COLD[$w]:-}" \
-      "${HASHED[$w]:-}"
+      "${HASHED[$w]:-}" "${MED[off1st/$w]:-}"
   done | awk -F'|' -v t="$rtt" -v to="$rtt_oc" -v rate="${rate:-0}" '
     function gm(sum, k) { return k ? sprintf("%.2f", exp(sum / k)) : "-" }
-    { w = $1; n = $2; e = $3; c = $4; fa = $5; rw = $6; rc = $7; hb = $8
+    { w = $1; n = $2; e = $3; c = $4; fa = $5; rw = $6; rc = $7; hb = $8; o1 = $9
       num = "^[0-9.]+$"
       if (n !~ num || e !~ num || rw == "") { printf "%-8s (not measured)\n", w; next }
       split(rw, a, " "); split(rc, b, " ")
@@ -626,12 +631,17 @@ floor_table() {
           fh = f1 + hb / rate * 1000
           printf " %9.1f %8.1f", hb / 1e6, fh
           if (fa ~ num) { printf " %9.2f", fh / fa; gfh += log(fh / fa); kh++ }
+          if (o1 ~ num) {
+            oh = o1 + hb / rate * 1000
+            printf " %8.1f", oh
+            if (fa ~ num) { printf " %9.2f", oh / fa; goh += log(oh / fa); ko++ }
+          }
         }
       }
       printf "\n" }
     END {
-      printf "geomean: floor/native %s, enf/floor %s; first pass floor1/fapo1st %s, floor1h/fapo1st %s (%d workloads)\n",
-        gm(gfl, k), gm(gefl, k), gm(gf1, k1), gm(gfh, kh), kh }'
+      printf "geomean: floor/native %s, enf/floor %s; first pass floor1/fapo1st %s, floor1h/fapo1st %s, off1h/fapo1st %s (%d workloads)\n",
+        gm(gfl, k), gm(gefl, k), gm(gf1, k1), gm(gfh, kh), gm(goh, ko), kh }'
   echo "(floor/native is the best ratio a FUSE mount making these requests can reach on this machine)"
 }
 
