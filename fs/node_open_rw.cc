@@ -1,8 +1,10 @@
 // fs/node_open_rw.cc: regular file handles: open, create, read, write, flush, release, fsync,
 // fallocate, copy_file_range, lseek. The Gate hooks for opens and content changes live here.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -520,6 +522,26 @@ void Prefill(Passthrough& fs, fuse_ino_t ino, FileHandle& fh, fuse_file_info* fi
   fi->keep_cache = ok ? 1 : 0;
 }
 
+// Whether `path` (from the mount root) leads to the lower inode `key` now: walked beneath the
+// lower root with openat2, no symlink followed (a name turned into a symlink since does not count).
+bool PathLeadsTo(Passthrough& fs, const std::string& path, const InodeKey& key) {
+  if (path.size() < 2 || path[0] != '/') return false;
+  PathFd root = fs.Lower(fs.inodes().root());
+  if (!root) return false;
+  struct open_how how;
+  std::memset(&how, 0, sizeof how);
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long rc;
+  do {
+    rc = ::syscall(SYS_openat2, root.get(), path.c_str() + 1, &how, sizeof how);
+  } while (rc < 0 && errno == EINTR);
+  Fd fd(rc >= 0 ? static_cast<int>(rc) : -1);
+  struct stat st;
+  if (!fd || fstat(fd.get(), &st) != 0) return false;
+  return static_cast<uint64_t>(st.st_dev) == key.dev && static_cast<uint64_t>(st.st_ino) == key.ino;
+}
+
 // Accounts for the close of a handle taken back from the kernel, telling the Gate when its last
 // writer closed. The caller frees the handle.
 void CloseHandle(Passthrough& fs, FileHandle& h) {
@@ -551,12 +573,15 @@ void CloseHandle(Passthrough& fs, FileHandle& h) {
   }
   if (last_writer && fs.gate() != nullptr) {
     Inode* ip = &inode;
-    fs.gate()->WriterClosed(inode.key.dev, inode.key.ino, fs.PathOf(&inode),
-                            [&fs, ip]() -> Result<Fd> {
-                              int rfd = fs.Reopen(*ip, O_RDONLY);
-                              if (rfd < 0) return Status::FromErrno(-rfd, "reopening for hashing");
-                              return Fd(rfd);
-                            });
+    const std::string path = fs.PathOf(&inode);
+    fs.gate()->WriterClosed(
+        inode.key.dev, inode.key.ino, path,
+        [&fs, ip]() -> Result<Fd> {
+          int rfd = fs.Reopen(*ip, O_RDONLY);
+          if (rfd < 0) return Status::FromErrno(-rfd, "reopening for hashing");
+          return Fd(rfd);
+        },
+        [&fs, ip, &path] { return PathLeadsTo(fs, path, ip->key); });
   }
 }
 

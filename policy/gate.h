@@ -114,11 +114,14 @@ class Gate {
   virtual void Changed(uint64_t dev, uint64_t ino) = 0;
 
   // The last writer of a file opened for write through the mount has closed it. `path` is its
-  // path from the mount root; `reopen_readonly` opens it for hashing. May be called from several
-  // threads at once (fs/ has more than one release thread); calls for one path take effect in
-  // the order they were made (a later file at the path is never re-trusted before an earlier one).
+  // path from the mount root; `reopen_readonly` opens it for hashing; `still_named` (may be empty)
+  // says whether `path` still leads to the file. May be called from several threads at once (fs/
+  // has more than one release thread): a file is recorded under `path` only if `path` still leads
+  // to it when the record is made, so a file renamed away while hashed never replaces the record
+  // of the file written there after it, whichever release finishes first.
   virtual void WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
-                            const std::function<Result<Fd>()>& reopen_readonly) = 0;
+                            const std::function<Result<Fd>()>& reopen_readonly,
+                            const std::function<bool()>& still_named) = 0;
 
   // Whether reads must go through CheckRead (fs/ then serves reads from a buffer, not splice).
   virtual bool verify_blocks() const = 0;

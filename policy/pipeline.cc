@@ -963,7 +963,8 @@ bool Enforcer::PendingRetrust(uint64_t dev, uint64_t ino) {
 }
 
 void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
-                            const std::function<Result<Fd>()>& reopen_readonly) {
+                            const std::function<Result<Fd>()>& reopen_readonly,
+                            const std::function<bool()>& still_named) {
   cache_.Drop(dev, ino);
   // Whatever happens below, the file is no longer being written through the mount: from now on
   // only its recorded (re-)trust counts.
@@ -1035,27 +1036,6 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
       retrusted_paths_.insert(path);
     }
   }
-  // This path's turn: an earlier writer's close of it (another file, say one renamed away since,
-  // still being hashed on another release thread) is recorded first.
-  struct Turn {
-    Enforcer* e;
-    const std::string& path;
-    ~Turn() {
-      {
-        std::lock_guard lock(e->mu_);
-        auto it = e->retrust_turns_.find(path);
-        if (++it->second.serving == it->second.next) e->retrust_turns_.erase(it);
-      }
-      e->retrust_turn_cv_.notify_all();
-    }
-  };
-  {
-    std::unique_lock lock(mu_);
-    RetrustTurns& t = retrust_turns_[path];
-    const uint64_t mine = t.next++;
-    retrust_turn_cv_.wait(lock, [&] { return retrust_turns_[path].serving == mine; });
-  }
-  Turn turn{this, path};
   spdlog::debug("retrust_start path={} inode={}:{} size={}", LogQuote(path), dev, ino, st.st_size);
   auto c = HashContent(fd->get(), dev, ino, nullptr, cap);
   if (!c.ok() && c.status().code() == Code::kFull) {
@@ -1068,7 +1048,15 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
                  LogQuote(c.status().ToString()));
     return;
   }
+  std::unique_lock record(retrust_record_mu_);
+  if (still_named && !still_named()) {
+    // Renamed away or replaced while hashed: a record here would describe another file (and
+    // might replace the record of the file written there since).
+    spdlog::info("retrust_stale path={} inode={}:{}", LogQuote(path), dev, ino);
+    return;
+  }
   Status t = store_->TrustLocal(path, (*c)->primary(), st.st_mode);
+  record.unlock();
   if (!t.ok()) {
     spdlog::warn("retrust_failed path={} digest={} reason={}", LogQuote(path),
                  (*c)->primary().ToString(), LogQuote(t.ToString()));

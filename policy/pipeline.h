@@ -21,7 +21,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -144,7 +143,8 @@ class Enforcer final : public Gate {
                    std::span<const uint8_t> data) override;
   void Changed(uint64_t dev, uint64_t ino) override;
   void WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
-                    const std::function<Result<Fd>()>& reopen_readonly) override;
+                    const std::function<Result<Fd>()>& reopen_readonly,
+                    const std::function<bool()>& still_named) override;
   bool verify_blocks() const override { return opts_.verify_blocks; }
   std::span<const uint8_t> InlineHashedBytes(const struct stat& st) override;
   OpenTicket ShareTicket(const OpenTicket& ticket,
@@ -233,14 +233,10 @@ class Enforcer final : public Gate {
   // Mutable files changed through the mount whose last writer has not closed yet (Changed()
   // since the last WriterClosed()): reads of them are allowed until the re-trust.
   std::set<std::pair<uint64_t, uint64_t>> pending_retrust_;
-  // Re-trusts of one path run one at a time, in the order WriterClosed was called (a ticket
-  // each): an earlier, larger file at a path must not be recorded after the file that replaced it.
-  struct RetrustTurns {
-    uint64_t next = 0;     // the ticket the next caller takes
-    uint64_t serving = 0;  // the ticket whose re-trust may run
-  };
-  std::unordered_map<std::string, RetrustTurns> retrust_turns_;  // (mu_)
-  std::condition_variable retrust_turn_cv_;
+  // Held across a re-trust's check that its path still leads to the file and its record (never
+  // across a hash): a rename through the mount, then the close of the file written in its place,
+  // come after a check that passed, so that file's record comes after this one.
+  std::mutex retrust_record_mu_;
 };
 
 // Builds an Enforcer from a config, a parsed policy and an already opened store and measurer

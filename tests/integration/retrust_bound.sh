@@ -159,10 +159,11 @@ long_case "another user" "$T/log6" setpriv --reuid=65534 --regid=65534 --clear-g
 long_case "the same user" "$T/log7" env
 pass "a small file's re-trust does not wait for a 3 GiB one's, another user's or root's own"
 
-# 5. Re-trusts of one path keep their order: a 3 GiB file written at /scratch/p is renamed away
-#    while it is hashed, and a small file written at /scratch/p in its place; the path's record
-#    must end as the small file's (with re-trusts run side by side, the large file's, recorded
-#    last, replaced it).
+# 5. A file is recorded under its path only while the path leads to it: a 3 GiB file written at
+#    /scratch/p is renamed away while it is hashed, and a small file written at /scratch/p in its
+#    place; the path's record must end as the small file's, and the large file is logged as
+#    retrust_stale (with re-trusts run side by side, the large file's, recorded last, replaced
+#    it; with per-path turns instead, the small file's release waited for the large hash).
 mount_fg "$T/log8" "store=$S,mode=enforce,loglevel=debug,policy=$T/policy5,max_hash_size=8G"
 python3 -c 'import os,sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
@@ -173,11 +174,16 @@ grep -q 'retrust_start path="/scratch/p"' "$T/log8" || fail "the re-trust of /sc
 mv "$M/scratch/p" "$M/scratch/p.old"
 echo "the small file" >"$M/scratch/p"
 cat "$M/scratch/p" >/dev/null || fail "cannot read back /scratch/p"
-for i in $(seq 600); do [ "$(grep -c 'retrusted path="/scratch/p"' "$T/log8")" -ge 2 ] && break; sleep 0.1; done
+for i in $(seq 600); do [ "$(grep -c 'retrusted path="/scratch/p"\|retrust_stale path="/scratch/p"' "$T/log8")" -ge 2 ] && break; sleep 0.1; done
 unmount "$M"; wait "$PID" 2>/dev/null || true
 rm -f "$G/scratch/p" "$G/scratch/p.old"
 want=sha256:$(printf 'the small file\n' | sha256sum | cut -d' ' -f1)
 got=$(dctl --json dump | jq -r 'select(.type == "file" and .path == "/scratch/p") | .digest')
 assert_eq "$got" "$want" "the record of /scratch/p after a large file there was replaced by a small one"
-pass "re-trusts of one path are recorded in the order its writers closed"
+grep -q 'retrust_stale path="/scratch/p"' "$T/log8" ||
+  fail "the large file renamed away while hashed was not logged as retrust_stale: $(grep -h 'path="/scratch/p"' "$T/log8" | cut -c1-160)"
+# ... and the small file's re-trust did not wait for the large one's hash.
+first=$(grep -o 'retrusted path="/scratch/p"\|retrust_stale path="/scratch/p"' "$T/log8" | head -1)
+assert_eq "$first" 'retrusted path="/scratch/p"' "the first outcome at /scratch/p (the small file's, not the large one's)"
+pass "a file renamed away while its re-trust hashes it does not replace the record of the file written there after it"
 pass "retrust_bound"

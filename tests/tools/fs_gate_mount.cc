@@ -73,7 +73,8 @@ class ScriptedGate : public dfs::Gate {
   void Changed(uint64_t, uint64_t ino) override { Event("changed " + std::to_string(ino)); }
 
   void WriterClosed(uint64_t, uint64_t ino, const std::string& path,
-                    const std::function<dfs::Result<dfs::Fd>()>& reopen) override {
+                    const std::function<dfs::Result<dfs::Fd>()>& reopen,
+                    const std::function<bool()>&) override {
     auto fd = reopen();
     Event("writer_closed " + std::to_string(ino) + " " + path +
           (fd.ok() ? " reopened" : " noreopen"));

@@ -385,7 +385,7 @@ TEST_F(EnforcerTest, MutableRetrustOnLastWriterClose) {
   tree.Write("/etc/app.conf", "edited by the admin");
   Open w(tree, "/etc/app.conf", AccessOp::kWrite, O_WRONLY);
   e->Changed(w.req.st.st_dev, w.req.st.st_ino);
-  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/app.conf", w.req.reopen_readonly);
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/app.conf", w.req.reopen_readonly, {});
   EXPECT_EQ(store->trust_calls, 1);
   EXPECT_EQ(e->stats().retrusted, 1u);
   uint64_t hashes = e->stats().hashes;
@@ -414,7 +414,7 @@ TEST_F(EnforcerTest, MutableFileBeingWrittenIsReadableUntilItsWriterCloses) {
   Open u(tree, "/usr/lib/x", AccessOp::kWrite, O_WRONLY);
   e->Changed(u.req.st.st_dev, u.req.st.st_ino);  // not mutable: no window
   EXPECT_EQ(Check(*e, "/usr/lib/x", AccessOp::kRead).code(), Code::kPermissionDenied);
-  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/a.conf", w.req.reopen_readonly);
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/a.conf", w.req.reopen_readonly, {});
   EXPECT_EQ(Check(*e, "/etc/a.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
 }
 
@@ -425,7 +425,7 @@ TEST_F(EnforcerTest, WriterClosedOnNonMutablePathOnlyDrops) {
   ASSERT_TRUE(Check(*e, "/usr/bin/a", AccessOp::kRead).ok());
   tree.Write("/usr/bin/a", "A modified through the mount");
   Open w(tree, "/usr/bin/a", AccessOp::kWrite, O_WRONLY);
-  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/usr/bin/a", w.req.reopen_readonly);
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/usr/bin/a", w.req.reopen_readonly, {});
   EXPECT_EQ(store->trust_calls, 0);
   EXPECT_EQ(Check(*e, "/usr/bin/a", AccessOp::kRead).code(), Code::kPermissionDenied);
 }
@@ -435,7 +435,7 @@ TEST_F(EnforcerTest, ReadOnlyStoreDoesNotRetrust) {
   auto e =
       Make("appraise path=/etc/** mutable\n", EnforceMode::kEnforce, false, /*writable=*/false);
   Open w(tree, "/etc/a", AccessOp::kWrite, O_WRONLY);
-  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/a", w.req.reopen_readonly);
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/a", w.req.reopen_readonly, {});
   EXPECT_EQ(store->trust_calls, 0);
   EXPECT_EQ(Check(*e, "/etc/a", AccessOp::kRead).code(), Code::kPermissionDenied);
 }

@@ -341,8 +341,8 @@ class FakeGate : public Gate {
     std::lock_guard lock(mu);
     changed.push_back({dev, ino});
   }
-  void WriterClosed(uint64_t, uint64_t, const std::string&,
-                    const std::function<Result<Fd>()>&) override {}
+  void WriterClosed(uint64_t, uint64_t, const std::string&, const std::function<Result<Fd>()>&,
+                    const std::function<bool()>&) override {}
   bool verify_blocks() const override { return false; }
   std::mutex mu;
   std::vector<InodeKey> changed;
