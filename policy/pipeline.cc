@@ -994,8 +994,9 @@ void Enforcer::WriterClosed(uint64_t dev, uint64_t ino, const std::string& path,
   if (!policy->IsMutable(s)) return;
   // The size cap an open of it is decided under (Assess): a re-trust hashes the whole file on a
   // release thread (fs/: at most two per user), opens of it wait, and a huge sparse file costs
-  // its writer nothing to make. Above it (now, or grown past it while it is hashed: a truncate through the mount does
-  // not wait for this release) the file stays unknown content, as an open would find it.
+  // its writer nothing to make. Above it (now, or grown past it while it is hashed: a truncate
+  // through the mount does not wait for this release) the file stays unknown content, as an
+  // open would find it.
   const Rule* cap_rule = nullptr;
   const uint64_t cap = HashCap(policy->DecideStrictest(s, {}), &cap_rule);
   auto skipped = [&](uint64_t size) {

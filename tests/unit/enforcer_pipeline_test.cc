@@ -400,6 +400,28 @@ TEST_F(EnforcerTest, MutableRetrustOnLastWriterClose) {
   EXPECT_EQ(Check(*e, "/etc/app.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
 }
 
+TEST_F(EnforcerTest, RetrustOfAFileNoLongerAtItsPathRecordsNothing) {
+  tree.Write("/etc/app.conf", "written, then renamed away while hashed");
+  auto e = Make("appraise path=/etc/** mutable\n");
+  Open w(tree, "/etc/app.conf", AccessOp::kWrite, O_WRONLY);
+  e->Changed(w.req.st.st_dev, w.req.st.st_ino);
+  int asked = 0;
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/app.conf", w.req.reopen_readonly,
+                  [&asked] {
+                    ++asked;
+                    return false;
+                  });
+  EXPECT_EQ(asked, 1) << "asked once, after the hash";
+  EXPECT_EQ(store->trust_calls, 0);
+  EXPECT_EQ(e->stats().retrusted, 0u);
+  EXPECT_EQ(Check(*e, "/etc/app.conf", AccessOp::kRead).code(), Code::kPermissionDenied);
+  // Still at its path: recorded.
+  e->WriterClosed(w.req.st.st_dev, w.req.st.st_ino, "/etc/app.conf", w.req.reopen_readonly,
+                  [] { return true; });
+  EXPECT_EQ(store->trust_calls, 1);
+  EXPECT_TRUE(Check(*e, "/etc/app.conf", AccessOp::kRead).ok());
+}
+
 TEST_F(EnforcerTest, MutableFileBeingWrittenIsReadableUntilItsWriterCloses) {
   tree.Write("/etc/a.conf", "shipped");
   tree.Write("/usr/lib/x", "unlisted");
